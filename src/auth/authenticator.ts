@@ -1,0 +1,23 @@
+/**
+ * How a connection proves who it is. The gateway calls the authenticator with the token from the
+ * hello frame before anything is dispatched; a rejection closes the socket with 4401.
+ */
+import type { Identity } from '../host/context.js';
+
+/** What is known about a connecting client at handshake time. */
+export interface HandshakeInfo {
+  remoteAddress: string;
+  origin: string | undefined;
+  userAgent: string | undefined;
+  identity: Identity | undefined;
+}
+
+export interface Authenticator {
+  /** Resolves the caller's identity (undefined: anonymous) or rejects with an UplinkError. */
+  authenticate(token: string | undefined, info: HandshakeInfo): Promise<Identity | undefined>;
+}
+
+/** Accepts everyone as anonymous and ignores tokens: for development and the core tests only. */
+export const anonymousAuthenticator: Authenticator = {
+  authenticate: () => Promise.resolve(undefined),
+};

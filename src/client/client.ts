@@ -1,0 +1,358 @@
+/**
+ * The client core, the same in Node and in browsers (it only sees a SocketLike).
+ *
+ * Invariants: every pending call settles exactly once, with its result, its typed error, a timeout,
+ * a cancellation, or ConnectionClosedError the moment the socket is known to be gone (close event
+ * or missed keepalive), never later.
+ */
+import { ConnectionClosedError, ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
+import { packBinary, unpackBinary } from '../protocol/binary.js';
+import { Codec, type EncodedPayload } from '../protocol/codec.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import {
+  parseServerHeader, splitFrame, SUPPORTED_VERSIONS,
+  type BatchCall, type BatchOutcome, type ErrorFrame, type GoodbyeFrame, type MemberKind, type ServerFrame, type WelcomeFrame,
+} from '../protocol/frames.js';
+import { gatewayUrl, parseUri } from '../protocol/uri.js';
+import { createProxy, type CallOptions, type ProxyTarget, type Remote } from './proxy.js';
+import { SOCKET_OPEN, type SocketFactory, type SocketLike } from './socket.js';
+
+export interface ClientOptions {
+  /** The token sent in the hello frame, or a function that returns a fresh one. */
+  token?: string | (() => string | Promise<string>);
+  /** Default per-call timeout in milliseconds (0: none). */
+  timeoutMs?: number;
+  /** How long to wait for the welcome. */
+  connectTimeoutMs?: number;
+  /** Interval of application pings; the connection counts as lost when a pong is late. 0 disables. */
+  keepaliveMs?: number;
+  keepaliveTimeoutMs?: number;
+  codec?: Codec;
+  /** Called once when the connection ends, with the close code and any goodbye advice. */
+  onClose?: (info: { code: number; reason: string; goodbye: GoodbyeFrame | undefined }) => void;
+}
+
+export interface BatchCallSpec {
+  object: string;
+  method: string;
+  args?: unknown[];
+  kind?: MemberKind;
+}
+
+export type BatchResult = { ok: true; value: unknown } | { ok: false; error: UplinkError } | { ok: false; notRun: true };
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  cleanup: (() => void) | undefined;
+  /** Set for batches: how to turn the batch-result frame into results. */
+  batch?: (outcomes: BatchOutcome[], body: string, attachments: Uint8Array[] | undefined) => BatchResult[];
+}
+
+const CLIENT_NAME = 'uplink-js/0.1.0';
+
+export class UplinkClient implements ProxyTarget {
+  readonly codec: Codec;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private welcome: WelcomeFrame | undefined;
+  private goodbye: GoodbyeFrame | undefined;
+  private closed: { code: number; reason: string } | undefined;
+  private keepalive: ReturnType<typeof setInterval> | undefined;
+  private pongDeadline: ReturnType<typeof setTimeout> | undefined;
+  private readonly closedPromise: Promise<{ code: number; reason: string }>;
+  private resolveClosed!: (info: { code: number; reason: string }) => void;
+
+  private constructor(
+    private readonly socket: SocketLike,
+    private readonly options: ClientOptions,
+  ) {
+    this.codec = options.codec ?? new Codec();
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  /** Opens a socket, sends hello and resolves once the gateway welcomes the client. */
+  static async open(url: string, createSocket: SocketFactory, options: ClientOptions = {}): Promise<UplinkClient> {
+    url = gatewayUrl(url);
+    const token = typeof options.token === 'function' ? await options.token() : options.token;
+    const socket = createSocket(url);
+    socket.binaryType = 'arraybuffer';
+    const client = new UplinkClient(socket, options);
+    await client.handshake(token);
+    return client;
+  }
+
+  private handshake(token: string | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new UplinkError(ErrorCode.DEADLINE_EXCEEDED, 'no welcome from the gateway in time'));
+        this.socket.close(CloseCode.NORMAL, 'connect timeout');
+      }, this.options.connectTimeoutMs ?? 10_000);
+      let refusal: UplinkError | undefined;
+      this.socket.onopen = () => {
+        this.socket.send(JSON.stringify({ t: 'hello', v: SUPPORTED_VERSIONS, client: CLIENT_NAME, ...(token !== undefined ? { token } : {}) }));
+      };
+      this.socket.onerror = () => {};
+      this.socket.onclose = (event) => {
+        clearTimeout(timer);
+        this.onSocketClosed(event.code, event.reason);
+        reject(refusal ?? new ConnectionClosedError(event.code, event.reason));
+      };
+      this.socket.onmessage = (event) => {
+        let frame: ServerFrame;
+        try {
+          frame = parseServerHeader(splitFrame(messageText(event.data)).header);
+        } catch (error) {
+          refusal = error as UplinkError;
+          this.socket.close(CloseCode.PROTOCOL_ERROR, 'bad welcome');
+          return;
+        }
+        if (frame.t === 'error') refusal = this.toError(frame, undefined);
+        if (frame.t !== 'welcome') return;
+        clearTimeout(timer);
+        this.welcome = frame;
+        this.socket.onmessage = (e) => this.onMessage(e.data);
+        this.socket.onclose = (e) => this.onSocketClosed(e.code, e.reason);
+        this.startKeepalive();
+        resolve();
+      };
+    });
+  }
+
+  /** The gateway's connection id, server name and limits, from the welcome frame. */
+  get session(): WelcomeFrame {
+    return this.welcome as WelcomeFrame;
+  }
+
+  get isOpen(): boolean {
+    return this.closed === undefined;
+  }
+
+  /** Resolves when the connection has ended (for any reason). */
+  get whenClosed(): Promise<{ code: number; reason: string }> {
+    return this.closedPromise;
+  }
+
+  proxy<T>(objectOrUri: string, defaults: CallOptions = {}): Remote<T> {
+    const object = objectOrUri.startsWith('uplink') ? parseUri(objectOrUri).object : objectOrUri;
+    return createProxy<T>(this, object, defaults);
+  }
+
+  call(object: string, method: string, args: unknown[], options?: CallOptions): Promise<unknown> {
+    return this.request({ t: 'call', o: object, m: method }, this.codec.encode(args), options);
+  }
+
+  get(object: string, name: string, options?: CallOptions): Promise<unknown> {
+    return this.request({ t: 'call', o: object, m: name, k: 'get' }, undefined, options);
+  }
+
+  async set(object: string, name: string, value: unknown, options?: CallOptions): Promise<void> {
+    await this.request({ t: 'call', o: object, m: name, k: 'set' }, this.codec.encode([value]), options);
+  }
+
+  oneway(object: string, method: string, args: unknown[]): void {
+    if (this.closed) throw new ConnectionClosedError(this.closed.code, this.closed.reason);
+    this.sendFrame({ t: 'oneway', o: object, m: method }, this.codec.encode(args));
+  }
+
+  /**
+   * Several calls in one frame, answered in one frame. With stopOnError (Pyro's batch proxy) calls
+   * run in order and the first failure leaves the rest not run; otherwise all run concurrently.
+   */
+  batch(calls: BatchCallSpec[], options: CallOptions & { stopOnError?: boolean } = {}): Promise<BatchResult[]> {
+    const encoded = calls.map((c) => this.codec.encode(c.kind === 'get' ? [] : (c.args ?? [])));
+    const header: Record<string, unknown> = {
+      t: 'batch', stop: options.stopOnError ?? true,
+      calls: calls.map((c, i): BatchCall => {
+        const e = encoded[i]!;
+        return { o: c.object, m: c.method, n: e.text.length, ...(c.kind ? { k: c.kind } : {}), ...(e.attachments ? { a: e.attachments.length } : {}) };
+      }),
+    };
+    const attachments = encoded.flatMap((e) => e.attachments ?? []);
+    const payload: EncodedPayload = { text: encoded.map((e) => e.text).join(''), attachments: attachments.length ? attachments : undefined };
+    return this.request(header, payload, options, (outcomes, body, bodyAttachments) => this.batchResults(outcomes, body, bodyAttachments)) as Promise<BatchResult[]>;
+  }
+
+  /** Says goodbye and closes the socket; pending calls fail with ConnectionClosedError. */
+  async close(): Promise<void> {
+    if (!this.closed && this.socket.readyState === SOCKET_OPEN) {
+      this.socket.send(JSON.stringify({ t: 'goodbye', reason: 'client closing' }));
+      this.socket.close(CloseCode.NORMAL, 'client closing');
+    }
+    await this.closedPromise;
+  }
+
+  // ---- requests ----
+
+  private request(header: Record<string, unknown>, payload: EncodedPayload | undefined, options: CallOptions = {}, batch?: Pending['batch']): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ConnectionClosedError(this.closed.code, this.closed.reason));
+    if (options.signal?.aborted) return Promise.reject(new UplinkError(ErrorCode.CANCELLED, 'aborted before the call was sent'));
+    const id = this.nextId++;
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
+    header.id = id;
+    if (timeoutMs > 0) header.dl = timeoutMs;
+    if (options.correlationId !== undefined) header.cid = options.correlationId;
+    if (options.annotations !== undefined) header.ann = options.annotations;
+    return new Promise((resolve, reject) => {
+      const entry: Pending = { resolve, reject, timer: undefined, cleanup: undefined, batch };
+      if (timeoutMs > 0) {
+        entry.timer = setTimeout(() => this.settle(id)?.reject(new UplinkError(ErrorCode.DEADLINE_EXCEEDED, `no answer within ${timeoutMs} ms`)), timeoutMs);
+      }
+      const signal = options.signal;
+      if (signal) {
+        const onAbort = () => {
+          const call = this.settle(id);
+          if (!call) return;
+          if (this.socket.readyState === SOCKET_OPEN) this.socket.send(`{"t":"cancel","id":${id}}`);
+          call.reject(new UplinkError(ErrorCode.CANCELLED, 'cancelled by the caller'));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        entry.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.pending.set(id, entry);
+      this.sendFrame(header, payload);
+    });
+  }
+
+  private sendFrame(header: Record<string, unknown>, payload: EncodedPayload | undefined): void {
+    const text = payload ? JSON.stringify(header) + '\n' + payload.text : JSON.stringify(header);
+    this.socket.send(payload?.attachments ? packBinary(text, payload.attachments) : text);
+  }
+
+  /** Removes and returns a pending call exactly once. */
+  private settle(id: number): Pending | undefined {
+    const entry = this.pending.get(id);
+    if (!entry) return undefined;
+    this.pending.delete(id);
+    if (entry.timer !== undefined) clearTimeout(entry.timer);
+    entry.cleanup?.();
+    return entry;
+  }
+
+  // ---- inbound ----
+
+  private onMessage(data: unknown): void {
+    let frame: ServerFrame;
+    let body: string;
+    let attachments: Uint8Array[] | undefined;
+    try {
+      let text: string;
+      if (typeof data === 'string') text = data;
+      else ({ text, attachments } = unpackBinary(data as ArrayBuffer, this.codec.limits.maxAttachments));
+      const split = splitFrame(text);
+      body = split.body;
+      frame = parseServerHeader(split.header);
+    } catch {
+      return; // a malformed frame from the server cannot be matched to a call; ignore it
+    }
+    switch (frame.t) {
+      case 'result': {
+        const call = this.settle(frame.id);
+        if (!call) return;
+        try {
+          call.resolve(this.codec.decode({ text: body, attachments }));
+        } catch (error) {
+          call.reject(error as Error);
+        }
+        return;
+      }
+      case 'batch-result': {
+        const call = this.settle(frame.id);
+        if (!call?.batch) return;
+        try {
+          call.resolve(call.batch(frame.results, body, attachments));
+        } catch (error) {
+          call.reject(error as Error);
+        }
+        return;
+      }
+      case 'error':
+        if (frame.id !== undefined) this.settle(frame.id)?.reject(this.toError(frame, body ? { text: body, attachments } : undefined));
+        return;
+      case 'pong':
+        clearTimeout(this.pongDeadline);
+        this.pongDeadline = undefined;
+        return;
+      case 'ping':
+        this.socket.send(`{"t":"pong","id":${frame.id}}`);
+        return;
+      case 'goodbye':
+        this.goodbye = frame;
+        return;
+      case 'welcome':
+        return;
+    }
+  }
+
+  private batchResults(outcomes: BatchOutcome[], body: string, attachments: Uint8Array[] | undefined): BatchResult[] {
+    let at = 0;
+    let attachmentAt = 0;
+    return outcomes.map((o): BatchResult => {
+      if (o === null) return { ok: false, notRun: true };
+      if ('code' in o) return { ok: false, error: this.toError(o, undefined) };
+      const count = o.a ?? 0;
+      const value = this.codec.decode({ text: body.slice(at, at + o.n), attachments: attachments?.slice(attachmentAt, attachmentAt + count) });
+      at += o.n;
+      attachmentAt += count;
+      return { ok: true, value };
+    });
+  }
+
+  /** Rebuilds a typed error: registered error classes come back as themselves. */
+  private toError(body: ErrorBody | ErrorFrame, data: EncodedPayload | undefined): UplinkError {
+    let detail: unknown = body.data;
+    if (data) {
+      try {
+        detail = this.codec.decode(data);
+      } catch {
+        detail = undefined;
+      }
+    }
+    const cls = body.code === ErrorCode.APPLICATION_ERROR ? this.codec.errorClass(body.name) : undefined;
+    if (cls) {
+      const error = Object.create(cls.prototype) as UplinkError;
+      Object.assign(error, { message: body.message, name: body.name, code: body.code, stack: `${body.name}: ${body.message}\n    at (remote)` });
+      if (detail !== undefined) error.data = detail;
+      return error;
+    }
+    const error = new UplinkError(body.code, body.message, detail);
+    if (typeof body.name === 'string' && body.name !== 'UplinkError') error.name = body.name;
+    return error;
+  }
+
+  // ---- liveness ----
+
+  private startKeepalive(): void {
+    const every = this.options.keepaliveMs ?? 25_000;
+    if (every <= 0) return;
+    let pingId = 0;
+    this.keepalive = setInterval(() => {
+      if (this.pongDeadline !== undefined || this.socket.readyState !== SOCKET_OPEN) return;
+      this.socket.send(`{"t":"ping","id":${pingId++}}`);
+      this.pongDeadline = setTimeout(() => {
+        // No pong: the connection is dead even if TCP has not noticed. Fail pending calls now.
+        this.onSocketClosed(1006, 'keepalive timeout');
+        this.socket.close(CloseCode.NORMAL, 'keepalive timeout');
+      }, this.options.keepaliveTimeoutMs ?? 10_000);
+    }, every);
+    (this.keepalive as { unref?: () => void }).unref?.();
+  }
+
+  private onSocketClosed(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = { code, reason };
+    clearInterval(this.keepalive);
+    clearTimeout(this.pongDeadline);
+    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new ConnectionClosedError(code, reason));
+    this.options.onClose?.({ code, reason, goodbye: this.goodbye });
+    this.resolveClosed({ code, reason });
+  }
+}
+
+function messageText(data: unknown): string {
+  if (typeof data === 'string') return data;
+  return unpackBinary(data as ArrayBuffer, 0).text;
+}
+
+export type { CallOptions, Remote };

@@ -1,0 +1,7 @@
+/** Public API of the Node.js client. */
+export { connect, type NodeClientOptions } from './node.js';
+export { UplinkClient, type BatchCallSpec, type BatchResult, type ClientOptions } from './client.js';
+export type { CallOptions, Remote } from './proxy.js';
+export { Codec, type CodecOptions } from '../protocol/codec.js';
+export { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
+export { CloseCode } from '../protocol/close-codes.js';

@@ -1,0 +1,18 @@
+/**
+ * The transport seam of the client: the subset of the WHATWG WebSocket that both the browser's own
+ * WebSocket and the `ws` package implement. The client core knows nothing else about sockets.
+ */
+export interface SocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+export type SocketFactory = (url: string) => SocketLike;
+
+export const SOCKET_OPEN = 1;

@@ -1,0 +1,79 @@
+/**
+ * The small, named error hierarchy shared by the gateway and the clients.
+ * Every error that crosses the wire carries one of the stable codes below; the codes are part of
+ * the protocol (docs/protocol.md) and never change meaning.
+ */
+
+export const ErrorCode = {
+  /** The frame could not be parsed or its envelope is malformed. The connection stays open. */
+  BAD_FRAME: 'BAD_FRAME',
+  /** No protocol version in common between client and gateway. */
+  UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
+  UNKNOWN_OBJECT: 'UNKNOWN_OBJECT',
+  UNKNOWN_MEMBER: 'UNKNOWN_MEMBER',
+  /** The member exists but is not exposed, or its name is refused by rule (private, prototype, dotted). */
+  NOT_EXPOSED: 'NOT_EXPOSED',
+  BAD_ARGUMENTS: 'BAD_ARGUMENTS',
+  /** A codec limit (depth, keys, array length, string length, bigint digits, attachments) was exceeded. */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /** The payload names a type that is not on the codec's allow-list. */
+  TYPE_NOT_ALLOWED: 'TYPE_NOT_ALLOWED',
+  /** Too many calls in flight on this connection. Retry later. */
+  BUSY: 'BUSY',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  CANCELLED: 'CANCELLED',
+  /** An unexpected server-side failure; details are only in the server log. */
+  INTERNAL: 'INTERNAL',
+  /** A user exception of a registered error class: name, message and data are the user's. */
+  APPLICATION_ERROR: 'APPLICATION_ERROR',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  /** Client side: the socket closed before the answer arrived. */
+  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const knownCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && knownCodes.has(value);
+}
+
+/** Base class of every error Uplink raises. `data` is optional, serializable detail. */
+export class UplinkError extends Error {
+  readonly code: ErrorCode;
+  data?: unknown;
+  constructor(code: ErrorCode, message: string, data?: unknown) {
+    super(message);
+    this.name = 'UplinkError';
+    this.code = code;
+    if (data !== undefined) this.data = data;
+  }
+}
+
+/** Raised on the client when the socket drops or closes with calls pending. */
+export class ConnectionClosedError extends UplinkError {
+  readonly closeCode: number;
+  constructor(closeCode: number, reason: string) {
+    super(ErrorCode.CONNECTION_CLOSED, `connection closed (${closeCode}${reason ? `: ${reason}` : ''})`);
+    this.name = 'ConnectionClosedError';
+    this.closeCode = closeCode;
+  }
+}
+
+/** Raised by the codec when a payload breaks a limit or names a type that is not allowed. */
+export class PayloadError extends UplinkError {
+  constructor(code: typeof ErrorCode.LIMIT_EXCEEDED | typeof ErrorCode.TYPE_NOT_ALLOWED | typeof ErrorCode.BAD_FRAME, message: string) {
+    super(code, message);
+    this.name = 'PayloadError';
+  }
+}
+
+/** The error body carried by an error frame. */
+export interface ErrorBody {
+  code: ErrorCode;
+  name: string;
+  message: string;
+  data?: unknown;
+}

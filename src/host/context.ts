@@ -1,0 +1,95 @@
+/**
+ * The call context: who is calling, on which connection, with which deadline. Exposed methods read
+ * it with `callContext()`; it flows through awaits by AsyncLocalStorage.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { ErrorCode, UplinkError } from '../errors.js';
+import type { Annotations } from '../protocol/frames.js';
+
+/** The authenticated caller. Filled by the authenticator; anonymous connections have none. */
+export interface Identity {
+  subject: string;
+  issuer?: string;
+  /** Token id (jti), for revocation. */
+  tokenId?: string;
+  /** Token expiry in epoch milliseconds. */
+  expiresAt?: number;
+  claims: Readonly<Record<string, unknown>>;
+}
+
+/** Something that must be released when its connection closes. */
+export type Resource = { [Symbol.dispose](): void } | { [Symbol.asyncDispose](): PromiseLike<void> } | { close(): unknown };
+
+export interface ConnectionInfo {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly identity: Identity | undefined;
+  /** Registers a resource to be closed when this connection closes. */
+  track(resource: Resource): void;
+}
+
+export class CallContext {
+  private controller: AbortController | undefined;
+  private abortReason: UplinkError | undefined;
+  /** Annotations to send back with the result (small key/value metadata). */
+  resultAnnotations: Annotations | undefined;
+
+  constructor(
+    readonly connection: ConnectionInfo,
+    /** From the client, or `<connection>.<call id>` when it sent none. */
+    readonly correlationId: string,
+    readonly annotations: Readonly<Annotations> | undefined,
+    /** Epoch milliseconds after which the caller no longer waits, if it set a deadline. */
+    readonly deadline: number | undefined,
+  ) {}
+
+  get identity(): Identity | undefined {
+    return this.connection.identity;
+  }
+
+  /** Aborted when the caller cancels, the deadline passes or the connection closes. Created on first use. */
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.abortReason && !this.controller.signal.aborted) this.controller.abort(this.abortReason);
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.abortReason !== undefined;
+  }
+
+  abort(code: typeof ErrorCode.CANCELLED | typeof ErrorCode.DEADLINE_EXCEEDED | typeof ErrorCode.SHUTTING_DOWN | typeof ErrorCode.CONNECTION_CLOSED, message: string): void {
+    if (this.abortReason) return;
+    this.abortReason = new UplinkError(code, message);
+    this.controller?.abort(this.abortReason);
+  }
+
+  annotate(key: string, value: string): void {
+    (this.resultAnnotations ??= {})[key] = value;
+  }
+}
+
+const storage = new AsyncLocalStorage<CallContext>();
+
+export function runInContext<T>(context: CallContext, fn: () => T): T {
+  return storage.run(context, fn);
+}
+
+/** The context of the remote call being served. Throws outside of one. */
+export function callContext(): CallContext {
+  const context = storage.getStore();
+  if (!context) throw new Error('callContext() used outside of a remote call');
+  return context;
+}
+
+/** Closes a resource whichever way it knows how; never throws (returns the failure instead). */
+export async function disposeResource(resource: Resource): Promise<unknown> {
+  try {
+    if (Symbol.asyncDispose in resource) await resource[Symbol.asyncDispose]();
+    else if (Symbol.dispose in resource) resource[Symbol.dispose]();
+    else await resource.close();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}

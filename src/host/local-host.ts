@@ -1,0 +1,252 @@
+/**
+ * The in-process object host: Pyro's Daemon registry, plus safe dispatch.
+ *
+ * Invariants: a call reaches user code only through a member-table entry built at registration;
+ * arguments are decoded here (never in the transport) and only after the target and member are known
+ * to exist and the caller is authorized; user code is always run inside the call context, and a throw
+ * or rejection becomes exactly one error reply.
+ */
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, PayloadError, UplinkError, type ErrorBody } from '../errors.js';
+import type { Codec, EncodedPayload } from '../protocol/codec.js';
+import { MAX_NAME_LENGTH } from '../protocol/frames.js';
+import { disposeResource, runInContext, type CallContext, type ConnectionInfo, type Identity } from './context.js';
+import { errorBody, toErrorBody } from './error-mapping.js';
+import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, type Member, type MemberTable, type ObjectMetadata } from './members.js';
+import type { HostCall, ObjectHost, ReplySink } from './object-host.js';
+
+export type InstanceMode = 'single' | 'session' | 'percall';
+type Ctor = new () => object;
+
+export interface RegisterOptions {
+  /** Object id; generated when omitted. */
+  id?: string;
+  /** Replace an existing registration with the same id. */
+  force?: boolean;
+  /** For classes: one shared instance, one per connection (default), or one per call. */
+  mode?: InstanceMode;
+  /** For classes: builds instances instead of `new Class()`. */
+  factory?: () => object;
+  /** For plain objects without decorators: the members to expose. */
+  expose?: readonly string[];
+  /** For plain objects: methods to expose as oneway. */
+  oneway?: readonly string[];
+}
+
+/** Decides whether `identity` may use `object` (member undefined: see it at all) or its `member`. */
+export type AccessPolicy = (identity: Identity | undefined, object: string, member: string | undefined) => boolean;
+
+export interface LocalHostOptions {
+  codec: Codec;
+  maxArgs: number;
+  authorize?: AccessPolicy | undefined;
+  /** Sends real messages and stacks of internal errors to clients. Never in production. */
+  debugErrors?: boolean;
+  /** Receives every failure of user code with the call it belongs to (oneway calls included). */
+  onError: (error: unknown, call: HostCall) => void;
+}
+
+interface Registration {
+  id: string;
+  members: MemberTable;
+  /** What `name in ...` is checked against to tell NOT_EXPOSED from UNKNOWN_MEMBER. */
+  shape: object;
+  mode: InstanceMode;
+  instance: object | undefined;
+  create: (() => object) | undefined;
+}
+
+const EMPTY_ARGS: unknown[] = [];
+export const BUILTIN_OBJECT_ID = '$uplink';
+
+export class LocalObjectHost implements ObjectHost {
+  private readonly objects = new Map<string, Registration>();
+  /** Session-mode instances per connection id, then per object id. */
+  private readonly sessions = new Map<string, Map<string, object>>();
+
+  constructor(private readonly options: LocalHostOptions) {}
+
+  register(target: object | Ctor, options: RegisterOptions = {}): string {
+    const id = options.id ?? `obj_${randomUUID().replaceAll('-', '')}`;
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_NAME_LENGTH) throw new TypeError('object id must be a non-empty string of at most 256 characters');
+    if (this.objects.has(id) && !options.force) throw new Error(`object id '${id}' is already registered (pass force to replace it)`);
+    this.objects.set(id, typeof target === 'function' ? this.classRegistration(id, target as Ctor, options) : this.instanceRegistration(id, target, options));
+    return id;
+  }
+
+  unregister(id: string): boolean {
+    return this.objects.delete(id);
+  }
+
+  has(id: string): boolean {
+    return this.objects.has(id);
+  }
+
+  private classRegistration(id: string, cls: Ctor, options: RegisterOptions): Registration {
+    if (options.expose || options.oneway) throw new TypeError('classes declare their exposed members with @expose / @oneway');
+    const members = decoratedMembers(cls.prototype);
+    const create = options.factory ?? (() => new cls());
+    return { id, members, shape: cls.prototype, mode: options.mode ?? 'session', instance: undefined, create };
+  }
+
+  private instanceRegistration(id: string, target: object, options: RegisterOptions): Registration {
+    if (options.mode || options.factory) throw new TypeError('instance modes and factories apply to registered classes');
+    const members = options.expose || options.oneway
+      ? listedMembers(target, options.expose ?? [], options.oneway ?? [])
+      : decoratedMembers(Object.getPrototypeOf(target) as object);
+    if (members.size === 0) throw new TypeError(`object '${id}' exposes nothing: decorate members with @expose or pass { expose: [...] }`);
+    return { id, members, shape: target, mode: 'single', instance: target, create: undefined };
+  }
+
+  invoke(call: HostCall, reply: ReplySink): void {
+    const failure = this.check(call);
+    if (failure) {
+      reply.reject(failure);
+      return;
+    }
+    const registration = this.objects.get(call.object) as Registration;
+    const member = registration.members.get(call.member) as Member;
+    let args: unknown[];
+    try {
+      args = call.kind === 'get' ? EMPTY_ARGS : this.decodeArgs(call.args);
+      if (call.kind === 'set' && args.length !== 1) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'a property set takes exactly one value');
+    } catch (error) {
+      reply.reject(toErrorBody(error, this.options.codec, false));
+      return;
+    }
+    let fn: Function;
+    if (member.kind === 'method') fn = member.fn;
+    else fn = (call.kind === 'get' ? member.get : member.set) as Function;
+    let result: unknown;
+    try {
+      const instance = this.instanceFor(registration, call.context);
+      result = runInContext(call.context, () => fn.apply(instance, args));
+    } catch (error) {
+      this.fail(call, reply, error);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(
+        (value) => this.succeed(call, reply, member, value),
+        (error: unknown) => this.fail(call, reply, error),
+      );
+    } else {
+      this.succeed(call, reply, member, call.kind === 'set' ? undefined : result);
+    }
+  }
+
+  /** Everything that can be refused before user code or the argument decoder runs. */
+  private check(call: HostCall): ErrorBody | undefined {
+    const registration = this.objects.get(call.object);
+    if (!registration) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
+    const member = registration.members.get(call.member);
+    if (!member) {
+      const exists = refusedNameReason(call.member) !== undefined || call.member in registration.shape;
+      return exists
+        ? errorBody(ErrorCode.NOT_EXPOSED, `'${call.member}' is not exposed`)
+        : errorBody(ErrorCode.UNKNOWN_MEMBER, `'${call.object}' has no member '${call.member}'`);
+    }
+    const authorize = this.options.authorize;
+    if (authorize && !authorize(call.context.identity, call.object, call.member)) {
+      return errorBody(ErrorCode.FORBIDDEN, `not allowed to use '${call.object}.${call.member}'`);
+    }
+    if (member.kind === 'method') {
+      if (call.kind !== 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a method, not a property`);
+      if (call.oneway && !member.oneway) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is not a oneway method`);
+      if (member.streams) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' streams its results; call it as a stream`);
+      return undefined;
+    }
+    if (call.kind === 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a property; use get or set`);
+    if (call.kind === 'get' ? !member.get : !member.set) return errorBody(ErrorCode.NOT_EXPOSED, `property '${call.member}' is not ${call.kind === 'get' ? 'readable' : 'writable'}`);
+    return undefined;
+  }
+
+  private decodeArgs(payload: EncodedPayload): unknown[] {
+    const args = this.options.codec.decode(payload);
+    if (!Array.isArray(args)) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'arguments must be an array');
+    if (args.length > this.options.maxArgs) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, `more than ${this.options.maxArgs} arguments`);
+    return args;
+  }
+
+  private instanceFor(registration: Registration, context: CallContext): object {
+    if (registration.instance) return registration.instance;
+    const create = registration.create as () => object;
+    switch (registration.mode) {
+      case 'single':
+        return (registration.instance = create());
+      case 'percall':
+        return create();
+      case 'session': {
+        const connectionId = context.connection.id;
+        let perConnection = this.sessions.get(connectionId);
+        if (!perConnection) this.sessions.set(connectionId, (perConnection = new Map()));
+        let instance = perConnection.get(registration.id);
+        if (!instance) perConnection.set(registration.id, (instance = create()));
+        return instance;
+      }
+    }
+  }
+
+  private succeed(call: HostCall, reply: ReplySink, member: Member, value: unknown): void {
+    if (member.kind === 'method' && isStreamLike(value)) {
+      this.fail(call, reply, new UplinkError(ErrorCode.BAD_ARGUMENTS, 'the method returned a stream; mark it as a generator method'));
+      return;
+    }
+    let encoded: EncodedPayload;
+    try {
+      encoded = this.options.codec.encode(value);
+    } catch (error) {
+      this.fail(call, reply, error);
+      return;
+    }
+    reply.resolve(encoded);
+  }
+
+  private fail(call: HostCall, reply: ReplySink, error: unknown): void {
+    // After an abort the failure is usually the abort itself; the call was already answered.
+    if (!(error instanceof PayloadError) && !call.context.aborted) this.options.onError(error, call);
+    reply.reject(toErrorBody(error, this.options.codec, this.options.debugErrors ?? false));
+  }
+
+  releaseConnection(connection: ConnectionInfo): void {
+    const instances = this.sessions.get(connection.id);
+    if (!instances) return;
+    this.sessions.delete(connection.id);
+    for (const instance of instances.values()) {
+      if (Symbol.asyncDispose in instance || Symbol.dispose in instance || typeof (instance as { close?: unknown }).close === 'function') {
+        void disposeResource(instance as never);
+      }
+    }
+  }
+
+  // ---- introspection, filtered by the access policy ----
+
+  private visible(identity: Identity | undefined, id: string, member?: string): boolean {
+    return this.options.authorize ? this.options.authorize(identity, id, member) : true;
+  }
+
+  list(identity: Identity | undefined, pattern?: string): string[] {
+    const match = pattern === undefined ? () => true : globMatcher(pattern);
+    return [...this.objects.keys()].filter((id) => match(id) && this.visible(identity, id)).sort();
+  }
+
+  metadata(identity: Identity | undefined, id: string): ObjectMetadata {
+    const registration = this.objects.get(id);
+    if (!registration || !this.visible(identity, id)) throw new UplinkError(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id}'`);
+    return describeMembers(id, registration.members, (name) => this.visible(identity, id, name));
+  }
+}
+
+function isStreamLike(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Map) && !(value instanceof Set) &&
+    (Symbol.asyncIterator in value || (typeof (value as { next?: unknown }).next === 'function' && Symbol.iterator in value));
+}
+
+/** `*` matches any run of characters; every other character is literal. A pattern without `*` is a prefix. */
+function globMatcher(pattern: string): (id: string) => boolean {
+  if (typeof pattern !== 'string' || pattern.length > MAX_NAME_LENGTH) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'pattern must be a string of at most 256 characters');
+  if (!pattern.includes('*')) return (id) => id.startsWith(pattern);
+  const source = pattern.split('*').map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')).join('.*');
+  const regex = new RegExp(`^${source}$`, 's');
+  return (id) => regex.test(id);
+}

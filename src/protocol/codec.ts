@@ -1,0 +1,314 @@
+/**
+ * The restricted value codec: superjson on a dedicated instance, behind an allow-list.
+ *
+ * Payload text is `JSON` or `JSON \n META` (META is superjson's meta object). Decoding order, each step
+ * bounded: JSON.parse (input already capped by the frame size) -> structural limits on the JSON ->
+ * META validated against the JSON and the allow-list -> only then superjson rebuilds the values.
+ * Values that need no annotation skip superjson entirely in both directions (the fast path).
+ */
+import { SuperJSON } from 'superjson';
+import { ErrorCode, PayloadError } from '../errors.js';
+import { badFrame } from './frames.js';
+import { checkJsonLimits, defaultCodecLimits, FORBIDDEN_KEYS, limitExceeded, type CodecLimits } from './limits.js';
+
+/** An encoded value as it travels: forwarded as-is by the gateway, decoded only by its final reader. */
+export interface EncodedPayload {
+  text: string;
+  attachments?: Uint8Array[] | undefined;
+}
+
+export interface CodecOptions {
+  limits?: Partial<CodecLimits>;
+  /** Accept RegExp values from peers. Off by default: an attacker's pattern can backtrack forever. */
+  allowRegExp?: boolean;
+}
+
+type Ctor<T = object> = abstract new (...args: never[]) => T;
+
+const SIMPLE_TYPES = new Set(['undefined', 'bigint', 'Date', 'URL', 'number', 'map', 'set', 'Error']);
+const SPECIAL_NUMBERS = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
+const INDEX = /^(?:0|[1-9]\d{0,9})$/;
+const MAX_SHORT_STRING = 2_048;
+const BIN = 'bin';
+const BIN_ARRAY_BUFFER = 'binab';
+
+const isDict = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+/**
+ * Attachments of the frame being encoded or decoded. superjson transformers cannot take a context
+ * argument; encode and decode are synchronous, so one slot per codec instance is race-free.
+ */
+interface AttachmentSlot { list: Uint8Array[] }
+
+export class Codec {
+  readonly limits: Readonly<CodecLimits>;
+  private readonly sj = new SuperJSON({ dedupe: false });
+  private readonly allowRegExp: boolean;
+  private readonly classNames = new Map<string, Ctor>();
+  private readonly errorClasses = new Map<string, Ctor<Error>>();
+  private slot: AttachmentSlot = { list: [] };
+
+  constructor(options: CodecOptions = {}) {
+    this.limits = Object.freeze({ ...defaultCodecLimits, ...options.limits });
+    this.allowRegExp = options.allowRegExp ?? false;
+    this.sj.registerCustom<Uint8Array, number>(
+      {
+        isApplicable: (v): v is Uint8Array => v instanceof Uint8Array,
+        serialize: (v) => this.slot.list.push(v) - 1,
+        deserialize: (i) => this.slot.list[i] as Uint8Array,
+      },
+      BIN,
+    );
+    this.sj.registerCustom<ArrayBuffer, number>(
+      {
+        isApplicable: (v): v is ArrayBuffer => v instanceof ArrayBuffer,
+        serialize: (v) => this.slot.list.push(new Uint8Array(v)) - 1,
+        deserialize: (i) => {
+          const bytes = this.slot.list[i] as Uint8Array;
+          return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+        },
+      },
+      BIN_ARRAY_BUFFER,
+    );
+  }
+
+  /**
+   * Allows a class to travel by name (Pyro's register_class_to_dict / register_dict_to_class).
+   * Its own enumerable fields travel; on decode the instance is rebuilt without running the
+   * constructor, from fields that already passed the limits and forbidden-key checks.
+   */
+  registerClass(cls: Ctor, name: string, options: { allowProps?: string[] } = {}): void {
+    if (this.classNames.has(name)) throw new Error(`class name '${name}' is already registered`);
+    this.classNames.set(name, cls);
+    this.sj.registerClass(cls as never, { identifier: name, ...(options.allowProps ? { allowProps: options.allowProps } : {}) });
+  }
+
+  /** Errors of a registered class keep their class across the wire (name, message, code, data). */
+  registerError(cls: Ctor<Error>, name: string = cls.name): void {
+    if (this.errorClasses.has(name)) throw new Error(`error name '${name}' is already registered`);
+    this.errorClasses.set(name, cls);
+  }
+
+  /** The wire name of an error's registered class, or undefined when it is not registered. */
+  errorName(error: Error): string | undefined {
+    for (const [name, cls] of this.errorClasses) if (error.constructor === cls) return name;
+    return undefined;
+  }
+
+  errorClass(name: string): Ctor<Error> | undefined {
+    return this.errorClasses.get(name);
+  }
+
+  encode(value: unknown): EncodedPayload {
+    if (isPlainJson(value, 0)) return { text: JSON.stringify(value) };
+    const slot: AttachmentSlot = { list: [] };
+    this.slot = slot;
+    const { json, meta } = this.sj.serialize(value);
+    this.slot = { list: [] };
+    let text = JSON.stringify(json ?? null);
+    if (meta) {
+      // Shared references travel as full copies (dedupe is off); peers reject the equality table.
+      delete meta.referentialEqualities;
+      if (meta.values !== undefined) text += '\n' + JSON.stringify(meta);
+    }
+    return slot.list.length > 0 ? { text, attachments: slot.list } : { text };
+  }
+
+  /** Decodes a payload. Throws PayloadError with BAD_FRAME, LIMIT_EXCEEDED or TYPE_NOT_ALLOWED. */
+  decode(payload: EncodedPayload): unknown {
+    const { text } = payload;
+    const attachments = payload.attachments ?? [];
+    if (attachments.length > this.limits.maxAttachments) throw limitExceeded('too many attachments');
+    const nl = text.indexOf('\n');
+    const json = parseJson(nl < 0 ? text : text.slice(0, nl));
+    checkJsonLimits(json, this.limits);
+    if (nl < 0) return json;
+    const meta = parseJson(text.slice(nl + 1));
+    checkJsonLimits(meta, this.limits);
+    this.validateMeta(meta, json, attachments.length);
+    const slot = { list: attachments };
+    this.slot = slot;
+    try {
+      return this.sj.deserialize({ json: json as never, meta: meta as never });
+    } catch {
+      // The checks above should make this unreachable; never let a superjson error escape raw.
+      throw new PayloadError(ErrorCode.TYPE_NOT_ALLOWED, 'payload could not be rebuilt');
+    } finally {
+      this.slot = { list: [] };
+    }
+  }
+
+  // ---- meta validation: the client's meta is hostile until proven otherwise ----
+
+  private validateMeta(meta: unknown, json: unknown, attachmentCount: number): void {
+    if (!isDict(meta)) throw badFrame('payload meta must be an object');
+    for (const key of Object.keys(meta)) {
+      if (key === 'referentialEqualities') throw typeNotAllowed('referential equalities are not accepted');
+      if (key !== 'values' && key !== 'v') throw badFrame(`unknown meta field '${key}'`);
+    }
+    if (meta.v !== undefined && meta.v !== 1) throw badFrame('unsupported meta version');
+    const budget = { left: this.limits.maxAnnotations, attachmentCount };
+    const values = meta.values;
+    if (values === undefined) return;
+    if (Array.isArray(values)) this.validateTree(values, json, budget);
+    else this.validateChildren(values, json, budget);
+  }
+
+  private validateTree(tree: unknown, node: unknown, budget: { left: number; attachmentCount: number }): void {
+    if (!Array.isArray(tree) || tree.length < 1 || tree.length > 2) throw badFrame('malformed meta tree');
+    if (--budget.left < 0) throw limitExceeded('too many type annotations');
+    if (tree.length === 2) this.validateChildren(tree[1], node, budget);
+    this.validateAnnotation(tree[0], node, budget.attachmentCount);
+  }
+
+  /**
+   * Children paths are walked through the raw JSON: every segment must name an existing own key or
+   * an in-range array index. Paths in one dictionary must be prefix-free, so no annotation can reach
+   * through a value that a sibling annotation has already rebuilt (superjson applies them in turn).
+   */
+  private validateChildren(children: unknown, node: unknown, budget: { left: number; attachmentCount: number }): void {
+    if (!isDict(children)) throw badFrame('malformed meta children');
+    const paths: string[][] = [];
+    for (const key of Object.keys(children)) {
+      const path = parsePath(key);
+      let target = node;
+      for (const segment of path) target = child(target, segment);
+      paths.push(path);
+      this.validateTree(children[key], target, budget);
+    }
+    checkPrefixFree(paths);
+  }
+
+  private validateAnnotation(annotation: unknown, node: unknown, attachmentCount: number): void {
+    if (typeof annotation === 'string') {
+      if (annotation === 'regexp' && this.allowRegExp) {
+        if (typeof node !== 'string' || node.length > 256 || !/^\/.*\/[dgimsuvy]*$/s.test(node)) throw badFrame('malformed regexp');
+        return;
+      }
+      if (!SIMPLE_TYPES.has(annotation)) throw typeNotAllowed(`type '${annotation}' is not allowed`);
+      this.checkSimpleValue(annotation, node);
+      return;
+    }
+    if (!Array.isArray(annotation) || annotation.length !== 2 || typeof annotation[1] !== 'string') {
+      throw typeNotAllowed('malformed type annotation');
+    }
+    const [kind, name] = annotation as [unknown, string];
+    if (kind === 'class') {
+      if (!this.classNames.has(name)) throw typeNotAllowed(`class '${name}' is not registered`);
+      if (!isDict(node)) throw badFrame('class value must be an object');
+      return;
+    }
+    if (kind === 'custom' && (name === BIN || name === BIN_ARRAY_BUFFER)) {
+      if (typeof node !== 'number' || !Number.isInteger(node) || node < 0 || node >= attachmentCount) {
+        throw badFrame('attachment reference out of range');
+      }
+      return;
+    }
+    throw typeNotAllowed('type is not allowed');
+  }
+
+  private checkSimpleValue(type: string, node: unknown): void {
+    const ok = (() => {
+      switch (type) {
+        case 'undefined': return node === null;
+        case 'bigint':
+          if (typeof node !== 'string' || !/^-?\d+$/.test(node)) return false;
+          if (node.replace('-', '').length > this.limits.maxBigIntDigits) throw limitExceeded('bigint has too many digits');
+          return true;
+        case 'Date': return typeof node === 'string' && node.length <= 64;
+        case 'URL': return typeof node === 'string' && node.length <= MAX_SHORT_STRING && URL.canParse(node);
+        case 'number': return typeof node === 'string' && SPECIAL_NUMBERS.has(node);
+        case 'set': return Array.isArray(node);
+        case 'map': return Array.isArray(node) && node.every((e) => Array.isArray(e) && e.length === 2);
+        case 'Error':
+          return isDict(node) && typeof node.message === 'string' && typeof node.name === 'string' && node.name.length <= 256 &&
+            Object.keys(node).every((k) => k === 'name' || k === 'message' || k === 'cause');
+        default: return false;
+      }
+    })();
+    if (!ok) throw badFrame(`value does not match its '${type}' annotation`);
+  }
+}
+
+function typeNotAllowed(message: string): PayloadError {
+  return new PayloadError(ErrorCode.TYPE_NOT_ALLOWED, message);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badFrame('payload is not valid JSON');
+  }
+}
+
+/** superjson's path syntax: segments joined by '.', with '\.' and '\\' as escapes. */
+function parsePath(key: string): string[] {
+  const segments: string[] = [];
+  let segment = '';
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i];
+    if (c === '\\') {
+      const next = key[i + 1];
+      if (next !== '.' && next !== '\\') throw badFrame('invalid meta path escape');
+      segment += next;
+      i++;
+    } else if (c === '.') {
+      segments.push(segment);
+      segment = '';
+    } else {
+      segment += c;
+    }
+  }
+  segments.push(segment);
+  return segments;
+}
+
+function child(node: unknown, segment: string): unknown {
+  if (Array.isArray(node)) {
+    if (!INDEX.test(segment) || Number(segment) >= node.length) throw badFrame('meta path index out of range');
+    return node[Number(segment)];
+  }
+  if (isDict(node) && !FORBIDDEN_KEYS.has(segment) && Object.hasOwn(node, segment)) return node[segment];
+  throw badFrame('meta path does not name a value');
+}
+
+function checkPrefixFree(paths: string[][]): void {
+  if (paths.length < 2) return;
+  const seen = new Set(paths.map((p) => p.join('\u0000')));
+  if (seen.size !== paths.length) throw badFrame('duplicate meta path');
+  for (const p of paths) {
+    for (let n = 1; n < p.length; n++) {
+      if (seen.has(p.slice(0, n).join('\u0000'))) throw badFrame('meta paths overlap');
+    }
+  }
+}
+
+/**
+ * True when JSON.stringify round-trips the value exactly: finite numbers (not -0), strings, booleans,
+ * null, and arrays / plain objects of those (no undefined). Such values skip superjson.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object': {
+      if (value === null) return true;
+      if (depth > 32) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
+        return true;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+

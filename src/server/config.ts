@@ -1,0 +1,114 @@
+/**
+ * Gateway options, their defaults, and how they are read from the environment (.env.example lists
+ * every variable). Each uWS setting is chosen deliberately; the comments say why.
+ */
+import type { Authenticator, HandshakeInfo } from '../auth/authenticator.js';
+import type { Codec, CodecOptions } from '../protocol/codec.js';
+import type { ConnectionInfo } from '../host/context.js';
+import type { AccessPolicy } from '../host/local-host.js';
+import type { HostCall } from '../host/object-host.js';
+import type { Logger } from './logger.js';
+
+export interface GatewayOptions {
+  host?: string;
+  /** 0 picks a free port (see gateway.port after listen). */
+  port?: number;
+  /** Largest inbound WebSocket message in bytes; larger ones close the socket (1009). */
+  maxPayloadLength?: number;
+  /** Largest message accepted before the welcome (the hello with its token). */
+  maxPayloadBeforeWelcome?: number;
+  /** Seconds without traffic before uWS closes; it pings automatically before that. */
+  idleTimeoutSec?: number;
+  /** Outbound bytes buffered per socket before it is closed as a slow consumer. */
+  maxBackpressure?: number;
+  /** Connection lifetime in minutes (0: unlimited). */
+  maxLifetimeMin?: number;
+  maxConnections?: number;
+  /** Calls in flight per connection; more get BUSY (never an unbounded queue). */
+  maxInflight?: number;
+  /** Oneway calls running per connection; more are dropped and reported to onError. */
+  maxOnewayInflight?: number;
+  maxArgs?: number;
+  /** Milliseconds a new socket has to send its hello. */
+  helloTimeoutMs?: number;
+  /** Advice sent in the goodbye frame: when clients should reconnect after a shutdown. */
+  reconnectAfterMs?: number;
+  codec?: Codec | CodecOptions;
+  /** Run on the slow pure-JS uWS shim when the native binary does not load. */
+  allowJsFallback?: boolean;
+  /** Send internal error messages and stacks to clients. Development only. */
+  debugErrors?: boolean;
+  logLevel?: string;
+  logger?: Logger;
+  authenticator?: Authenticator;
+  authorize?: AccessPolicy;
+  /** Extra admission check after authentication (Pyro's validateHandshake); throw to refuse. */
+  validateHandshake?: (info: HandshakeInfo) => void | Promise<void>;
+  onConnect?: (connection: ConnectionInfo) => void;
+  onDisconnect?: (connection: ConnectionInfo, code: number) => void;
+  /** Receives every failure of user code, with the full error (the client only gets a redacted body). */
+  onError?: (error: unknown, call: HostCall) => void;
+}
+
+export const gatewayDefaults = {
+  host: '127.0.0.1',
+  port: 8080,
+  maxPayloadLength: 64 * 1024,
+  maxPayloadBeforeWelcome: 8 * 1024,
+  idleTimeoutSec: 120,
+  maxBackpressure: 1024 * 1024,
+  maxLifetimeMin: 0,
+  maxConnections: 100_000,
+  maxInflight: 64,
+  maxOnewayInflight: 16,
+  maxArgs: 64,
+  helloTimeoutMs: 10_000,
+  reconnectAfterMs: 1_000,
+  allowJsFallback: false,
+  debugErrors: false,
+  logLevel: 'info',
+} satisfies Partial<GatewayOptions>;
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
+  return value;
+}
+
+function flag(env: Env, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error(`${name} must be a boolean (1/0, true/false), got '${raw}'`);
+}
+
+/** Drops undefined fields, so that spreading over defaults keeps the defaults. */
+export function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Gateway options from UPLINK_* variables; unset variables keep the defaults. */
+export function optionsFromEnv(env: Env = process.env): GatewayOptions {
+  return definedOnly({
+    host: env.UPLINK_HOST || undefined,
+    port: int(env, 'UPLINK_PORT'),
+    maxPayloadLength: int(env, 'UPLINK_MAX_PAYLOAD'),
+    maxPayloadBeforeWelcome: int(env, 'UPLINK_MAX_PAYLOAD_BEFORE_WELCOME'),
+    idleTimeoutSec: int(env, 'UPLINK_IDLE_TIMEOUT_SEC'),
+    maxBackpressure: int(env, 'UPLINK_MAX_BACKPRESSURE'),
+    maxLifetimeMin: int(env, 'UPLINK_MAX_LIFETIME_MIN'),
+    maxConnections: int(env, 'UPLINK_MAX_CONNECTIONS'),
+    maxInflight: int(env, 'UPLINK_MAX_INFLIGHT'),
+    maxOnewayInflight: int(env, 'UPLINK_MAX_ONEWAY_INFLIGHT'),
+    maxArgs: int(env, 'UPLINK_MAX_ARGS'),
+    helloTimeoutMs: int(env, 'UPLINK_HELLO_TIMEOUT_MS'),
+    allowJsFallback: flag(env, 'UPLINK_ALLOW_JS_FALLBACK'),
+    debugErrors: flag(env, 'UPLINK_DEBUG_ERRORS'),
+    logLevel: env.UPLINK_LOG_LEVEL || undefined,
+  });
+}

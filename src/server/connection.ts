@@ -1,0 +1,325 @@
+/**
+ * One client connection: the hello handshake, frame dispatch, the in-flight table, and outbound
+ * frames. Invariants: nothing is dispatched before the welcome; every admitted call settles exactly
+ * once (InflightCall); nothing touches the uWS socket after its close handler ran.
+ */
+import type { WebSocket } from 'uWebSockets.js';
+import type { Authenticator, HandshakeInfo } from '../auth/authenticator.js';
+import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
+import { CallContext, disposeResource, type ConnectionInfo, type Identity, type Resource } from '../host/context.js';
+import { errorBody } from '../host/error-mapping.js';
+import type { HostCall, ObjectHost, ReplySink } from '../host/object-host.js';
+import { packBinary, unpackBinary } from '../protocol/binary.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import type { Codec, EncodedPayload } from '../protocol/codec.js';
+import {
+  joinFrame, negotiateVersion, parseClientHeader, splitFrame, SUPPORTED_VERSIONS,
+  type BatchFrame, type CallFrame, type ClientFrame, type HelloFrame, type OnewayFrame,
+} from '../protocol/frames.js';
+import { runBatch, splitBatchPayloads } from './batch.js';
+import type { gatewayDefaults } from './config.js';
+import { InflightCall, type CallOwner } from './inflight-call.js';
+import type { Logger } from './logger.js';
+
+export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number };
+
+/** What a connection needs from its gateway. */
+export interface ConnectionEnvironment {
+  readonly host: ObjectHost;
+  readonly codec: Codec;
+  readonly options: ResolvedOptions;
+  readonly logger: Logger;
+  readonly authenticator: Authenticator;
+  readonly draining: boolean;
+  validateHandshake(info: HandshakeInfo): Promise<void>;
+  scheduleFlush(connection: Connection): void;
+  connectionOpened(connection: Connection): void;
+}
+
+/** Per-socket data uWS keeps for us (set at upgrade, completed at open). */
+export interface SocketData {
+  remoteAddress: string;
+  origin: string | undefined;
+  userAgent: string | undefined;
+  connection?: Connection;
+}
+
+type State = 'hello' | 'authenticating' | 'open' | 'closed';
+const EMPTY_ARGS: EncodedPayload = { text: '[]' };
+
+export class Connection implements ConnectionInfo, CallOwner {
+  readonly id: string;
+  readonly remoteAddress: string;
+  identity: Identity | undefined;
+  private state: State = 'hello';
+  private readonly inflight = new Map<number, InflightCall>();
+  private onewayRunning = 0;
+  private resources: Set<Resource> | undefined;
+  /** Frames produced outside the uWS message handler, sent together in one corked flush. */
+  private outbox: Array<string | Uint8Array> | undefined;
+  private helloTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly openedAt = Date.now();
+  private calls = 0;
+
+  constructor(
+    private readonly ws: WebSocket<SocketData>,
+    private readonly env: ConnectionEnvironment,
+    id: string,
+  ) {
+    const data = ws.getUserData();
+    this.id = id;
+    this.remoteAddress = data.remoteAddress;
+    this.helloTimer = setTimeout(() => this.close(CloseCode.HELLO_TIMEOUT, 'no hello in time'), env.options.helloTimeoutMs);
+  }
+
+  get isOpen(): boolean {
+    return this.state !== 'closed';
+  }
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  track(resource: Resource): void {
+    if (this.state === 'closed') {
+      void disposeResource(resource);
+      return;
+    }
+    (this.resources ??= new Set()).add(resource);
+  }
+
+  // ---- inbound ----
+
+  onMessage(message: ArrayBuffer, isBinary: boolean): void {
+    if (this.state !== 'open' && message.byteLength > this.env.options.maxPayloadBeforeWelcome) {
+      this.close(CloseCode.PROTOCOL_ERROR, 'frame too large before welcome');
+      return;
+    }
+    let frame: ClientFrame;
+    let body: string;
+    let attachments: Uint8Array[] | undefined;
+    try {
+      let text: string;
+      if (isBinary) ({ text, attachments } = unpackBinary(message, this.env.options.maxAttachments));
+      else text = Buffer.from(message).toString('utf8');
+      const split = splitFrame(text);
+      body = split.body;
+      frame = parseClientHeader(split.header);
+    } catch (error) {
+      if (this.state !== 'open') this.close(CloseCode.PROTOCOL_ERROR, 'malformed frame before welcome');
+      else this.sendFrameError(undefined, error);
+      return;
+    }
+    if (this.state !== 'open') {
+      if (this.state === 'hello' && frame.t === 'hello') void this.onHello(frame);
+      else this.close(CloseCode.PROTOCOL_ERROR, 'expected hello');
+      return;
+    }
+    switch (frame.t) {
+      case 'call': return this.onCall(frame, body, attachments);
+      case 'oneway': return this.onOneway(frame, body, attachments);
+      case 'batch': return this.onBatch(frame, body, attachments);
+      case 'ping': return this.send(`{"t":"pong","id":${frame.id}}`);
+      case 'pong': return;
+      case 'cancel': return this.inflight.get(frame.id)?.abort(ErrorCode.CANCELLED, 'cancelled by the caller');
+      case 'goodbye': return this.close(CloseCode.NORMAL, 'goodbye');
+      case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
+    }
+  }
+
+  private async onHello(hello: HelloFrame): Promise<void> {
+    clearTimeout(this.helloTimer);
+    const version = negotiateVersion(hello.v);
+    if (version === undefined) {
+      this.sendError(undefined, { code: ErrorCode.UNSUPPORTED_VERSION, name: 'UplinkError', message: `no common protocol version; this gateway speaks ${SUPPORTED_VERSIONS.join(', ')}`, data: { supported: SUPPORTED_VERSIONS } });
+      this.close(CloseCode.UNSUPPORTED_VERSION, 'unsupported protocol version');
+      return;
+    }
+    this.state = 'authenticating';
+    const data = this.ws.getUserData();
+    const info: HandshakeInfo = { remoteAddress: this.remoteAddress, origin: data.origin, userAgent: data.userAgent, identity: undefined };
+    try {
+      info.identity = this.identity = await this.env.authenticator.authenticate(hello.token, info);
+      await this.env.validateHandshake(info);
+    } catch (error) {
+      if (!this.isOpen) return; // the socket closed while the token was being verified
+      const forbidden = error instanceof UplinkError && error.code === ErrorCode.FORBIDDEN;
+      const body = error instanceof UplinkError ? errorBody(error.code, error.message) : errorBody(ErrorCode.UNAUTHENTICATED, 'authentication failed');
+      this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
+      this.sendError(undefined, body);
+      this.close(forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHENTICATED, forbidden ? 'forbidden' : 'unauthenticated');
+      return;
+    }
+    if (!this.isOpen) return;
+    this.state = 'open';
+    const o = this.env.options;
+    this.send(joinFrame({
+      t: 'welcome', v: version, conn: this.id, server: o.server,
+      limits: { maxPayload: o.maxPayloadLength, maxInflight: o.maxInflight, maxArgs: o.maxArgs },
+      ...(this.identity?.expiresAt !== undefined ? { exp: this.identity.expiresAt } : {}),
+    }));
+    this.env.connectionOpened(this);
+  }
+
+  private admit(id: number): ErrorBody | undefined {
+    if (this.env.draining) return errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
+    if (this.inflight.has(id)) return errorBody(ErrorCode.BAD_ARGUMENTS, `call id ${id} is already in flight`);
+    if (this.inflight.size >= this.env.options.maxInflight) return errorBody(ErrorCode.BUSY, `more than ${this.env.options.maxInflight} calls in flight`);
+    return undefined;
+  }
+
+  private startCall(frame: CallFrame | BatchFrame): InflightCall | undefined {
+    const refusal = this.admit(frame.id);
+    if (refusal) {
+      this.sendError(undefined, refusal, frame.id, frame.cid);
+      return undefined;
+    }
+    this.calls++;
+    const deadline = frame.dl === undefined ? undefined : Date.now() + frame.dl;
+    const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, deadline);
+    const call = new InflightCall(this, frame.id, frame.cid, context, frame.t === 'call' ? `${frame.o}.${frame.m}` : 'batch');
+    this.inflight.set(frame.id, call);
+    if (frame.dl !== undefined) call.armDeadline(frame.dl);
+    return call;
+  }
+
+  private onCall(frame: CallFrame, body: string, attachments: Uint8Array[] | undefined): void {
+    const call = this.startCall(frame);
+    if (!call) return;
+    this.env.host.invoke(
+      { object: frame.o, member: frame.m, kind: frame.k ?? 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context: call.context },
+      call,
+    );
+  }
+
+  private onBatch(frame: BatchFrame, body: string, attachments: Uint8Array[] | undefined): void {
+    let payloads: EncodedPayload[];
+    try {
+      payloads = splitBatchPayloads(frame, body, attachments);
+    } catch (error) {
+      this.sendFrameError(frame.id, error);
+      return;
+    }
+    const call = this.startCall(frame);
+    if (call) runBatch(this.env.host, call, frame, payloads);
+  }
+
+  private onOneway(frame: OnewayFrame, body: string, attachments: Uint8Array[] | undefined): void {
+    const context = new CallContext(this, frame.cid ?? `${this.id}.oneway`, frame.ann, undefined);
+    const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: true, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
+    if (this.env.draining || this.onewayRunning >= this.env.options.maxOnewayInflight) {
+      this.env.logger.warn({ conn: this.id, object: frame.o, method: frame.m, code: ErrorCode.BUSY }, 'oneway call dropped');
+      return;
+    }
+    this.onewayRunning++;
+    const done: ReplySink = {
+      resolve: () => void this.onewayRunning--,
+      reject: (error) => {
+        this.onewayRunning--;
+        this.env.logger.warn({ conn: this.id, object: frame.o, method: frame.m, code: error.code, cid: context.correlationId }, 'oneway call failed');
+      },
+    };
+    this.env.host.invoke(call, done);
+  }
+
+  // ---- outbound (CallOwner) ----
+
+  callSettled(call: InflightCall): void {
+    this.inflight.delete(call.id);
+  }
+
+  sendResult(call: InflightCall, value: EncodedPayload): void {
+    const annotations = call.context.resultAnnotations;
+    let header: string;
+    if (call.batchOutcomes) {
+      header = JSON.stringify({ t: 'batch-result', id: call.id, results: call.batchOutcomes, ...(call.clientCorrelationId ? { cid: call.clientCorrelationId } : {}) });
+    } else if (call.clientCorrelationId === undefined && annotations === undefined) {
+      header = `{"t":"result","id":${call.id}}`; // the hot path: id is a validated safe integer
+    } else {
+      header = JSON.stringify({ t: 'result', id: call.id, cid: call.clientCorrelationId, ann: annotations });
+    }
+    const text = header + '\n' + value.text;
+    this.send(value.attachments ? packBinary(text, value.attachments) : text);
+  }
+
+  sendError(call: InflightCall | undefined, error: ErrorBody, id = call?.id, cid = call?.clientCorrelationId): void {
+    const { data, ...rest } = error;
+    const header = joinFrame({ t: 'error', ...(id !== undefined ? { id } : {}), ...(cid !== undefined ? { cid } : {}), ...rest });
+    let encoded: EncodedPayload | undefined;
+    if (data !== undefined) {
+      try {
+        encoded = this.env.codec.encode(data);
+      } catch {
+        encoded = undefined; // error data that cannot be encoded is dropped, never the error itself
+      }
+    }
+    const text = encoded ? header + '\n' + encoded.text : header;
+    this.send(encoded?.attachments ? packBinary(text, encoded.attachments) : text);
+    if (call) {
+      this.env.logger.warn({
+        conn: this.id, call: call.target, cid: call.context.correlationId, code: error.code,
+        durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000,
+      }, 'call failed');
+    }
+  }
+
+  private sendFrameError(id: number | undefined, error: unknown): void {
+    const body = error instanceof UplinkError ? errorBody(error.code, error.message) : errorBody(ErrorCode.BAD_FRAME, 'malformed frame');
+    this.sendError(undefined, body, id);
+  }
+
+  /** Queues a frame; the gateway flushes all queued frames of all connections in one corked pass. */
+  send(data: string | Uint8Array): void {
+    if (this.state === 'closed') return;
+    if (!this.outbox) {
+      this.outbox = [];
+      this.env.scheduleFlush(this);
+    }
+    this.outbox.push(data);
+  }
+
+  /** Writes queued frames; the caller has corked the socket (or is inside a uWS handler). */
+  flush(): void {
+    const frames = this.outbox;
+    this.outbox = undefined;
+    if (!frames || this.state === 'closed') return;
+    for (const f of frames) this.ws.send(f, typeof f !== 'string');
+  }
+
+  corkedFlush(): void {
+    if (this.state !== 'closed' && this.outbox) this.ws.cork(() => this.flush());
+  }
+
+  /** Sends goodbye with reconnect advice (graceful shutdown step one). */
+  sayGoodbye(reconnectMs: number): void {
+    this.send(joinFrame({ t: 'goodbye', reason: 'shutdown', reconnectMs }));
+  }
+
+  /** Answers every call still running with SHUTTING_DOWN (graceful shutdown, after the drain period). */
+  abortInflight(): void {
+    for (const call of [...this.inflight.values()]) call.abort(ErrorCode.SHUTTING_DOWN, 'the gateway shut down before the call finished');
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.corkedFlush();
+    this.ws.end(code, reason);
+  }
+
+  /** uWS close handler: the socket is gone; release everything that belonged to it. */
+  onClose(code: number): Promise<unknown[]> {
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    this.outbox = undefined;
+    clearTimeout(this.helloTimer);
+    for (const call of this.inflight.values()) call.orphan();
+    this.inflight.clear();
+    this.env.host.releaseConnection(this);
+    if (wasOpen || this.calls > 0) {
+      this.env.logger.info({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject, code, calls: this.calls, durationMs: Date.now() - this.openedAt }, 'connection closed');
+    }
+    const resources = this.resources ? [...this.resources] : [];
+    this.resources = undefined;
+    return Promise.all(resources.map(disposeResource));
+  }
+}

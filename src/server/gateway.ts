@@ -1,0 +1,212 @@
+/**
+ * The gateway: a uWebSockets.js server that admits WebSocket clients, runs the hello handshake and
+ * hands every call to an object host. It owns the lifecycle (listen, graceful close) and the socket
+ * settings; frame handling lives in Connection, dispatch in the host.
+ */
+import uws from 'uWebSockets.js';
+import { anonymousAuthenticator, type Authenticator, type HandshakeInfo } from '../auth/authenticator.js';
+import { ErrorCode, UplinkError } from '../errors.js';
+import { BuiltinObject, type GatewayFacts } from '../host/builtin.js';
+import { BUILTIN_OBJECT_ID, LocalObjectHost, type RegisterOptions } from '../host/local-host.js';
+import type { ObjectHost } from '../host/object-host.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { Codec } from '../protocol/codec.js';
+import { SUPPORTED_VERSIONS } from '../protocol/frames.js';
+import { formatUri } from '../protocol/uri.js';
+import { definedOnly, gatewayDefaults, type GatewayOptions } from './config.js';
+import { Connection, type ConnectionEnvironment, type ResolvedOptions, type SocketData } from './connection.js';
+import { createLogger, type Logger } from './logger.js';
+import { assertNativeUws } from './native-check.js';
+
+export const SERVER_NAME = 'uplink/0.1.0';
+
+export interface CloseOptions {
+  /** How long in-flight calls may run on after the goodbye before they get SHUTTING_DOWN. */
+  drainMs?: number;
+}
+
+export class Gateway implements ConnectionEnvironment {
+  readonly options: ResolvedOptions;
+  readonly codec: Codec;
+  readonly logger: Logger;
+  readonly authenticator: Authenticator;
+  /** The local registry. `host` is what calls go to; it is this registry unless replaced. */
+  readonly registry: LocalObjectHost;
+  readonly host: ObjectHost;
+  private readonly hooks: GatewayOptions;
+  private readonly connections = new Set<Connection>();
+  private readonly toFlush = new Set<Connection>();
+  private flushScheduled = false;
+  private listenSocket: uws.us_listen_socket | undefined;
+  private nextConnectionId = 0;
+  private startedAt = Date.now();
+  private closing: Promise<void> | undefined;
+  draining = false;
+  /** The bound port (known after listen). */
+  port: number;
+
+  constructor(options: GatewayOptions = {}) {
+    const merged = { ...gatewayDefaults, ...definedOnly(options) };
+    assertNativeUws(merged.allowJsFallback);
+    this.codec = options.codec instanceof Codec ? options.codec : new Codec(options.codec);
+    this.options = { ...merged, server: SERVER_NAME, maxAttachments: this.codec.limits.maxAttachments } as ResolvedOptions;
+    this.hooks = options;
+    this.port = this.options.port;
+    this.logger = options.logger ?? createLogger(this.options.logLevel);
+    this.authenticator = options.authenticator ?? anonymousAuthenticator;
+    this.registry = new LocalObjectHost({
+      codec: this.codec,
+      maxArgs: this.options.maxArgs,
+      authorize: options.authorize,
+      debugErrors: this.options.debugErrors,
+      onError: (error, call) => {
+        this.logger.error({ err: error, object: call.object, member: call.member, cid: call.context.correlationId, conn: call.context.connection.id }, 'user code failed');
+        options.onError?.(error, call);
+      },
+    });
+    this.host = this.registry;
+    const facts: GatewayFacts = { server: SERVER_NAME, protocolVersions: SUPPORTED_VERSIONS, uptimeMs: () => Date.now() - this.startedAt };
+    this.registry.register(new BuiltinObject(this.registry, facts), { id: BUILTIN_OBJECT_ID });
+  }
+
+  /** Registers an object or a class; returns its URI. */
+  register(target: object, id?: string, options?: RegisterOptions): string;
+  register(target: object, options?: RegisterOptions): string;
+  register(target: object, idOrOptions?: string | RegisterOptions, options: RegisterOptions = {}): string {
+    const opts = typeof idOrOptions === 'string' ? { ...options, id: idOrOptions } : { ...idOrOptions };
+    if (opts.id?.startsWith('$')) throw new TypeError("object ids starting with '$' are reserved for the gateway");
+    return this.uri(this.registry.register(target as never, opts));
+  }
+
+  unregister(id: string): boolean {
+    if (id === BUILTIN_OBJECT_ID) throw new TypeError('the built-in object cannot be unregistered');
+    return this.registry.unregister(id);
+  }
+
+  uri(id: string): string {
+    return formatUri(this.options.host, this.port, id);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async listen(): Promise<void> {
+    if (this.listenSocket) throw new Error('already listening');
+    const app = uws.App();
+    const o = this.options;
+    app.ws<SocketData>('/*', {
+      compression: uws.DISABLED, // permessage-deflate off: decompression bombs and CPU for little gain on small frames
+      maxPayloadLength: o.maxPayloadLength,
+      idleTimeout: o.idleTimeoutSec,
+      sendPingsAutomatically: true,
+      maxBackpressure: o.maxBackpressure,
+      closeOnBackpressureLimit: true as never, // a client that does not read is cut, not buffered for
+      maxLifetime: o.maxLifetimeMin,
+      upgrade: (res, req, context) => {
+        if (this.draining || this.connections.size >= o.maxConnections) {
+          res.writeStatus('503 Service Unavailable').end(this.draining ? 'shutting down' : 'too many connections');
+          return;
+        }
+        const data: SocketData = {
+          remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+          origin: req.getHeader('origin') || undefined,
+          userAgent: req.getHeader('user-agent') || undefined,
+        };
+        res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      },
+      open: (ws) => {
+        const connection = new Connection(ws, this, `c${(this.nextConnectionId++).toString(36)}`);
+        ws.getUserData().connection = connection;
+        this.connections.add(connection);
+      },
+      message: (ws, message, isBinary) => {
+        const connection = ws.getUserData().connection as Connection;
+        connection.onMessage(message, isBinary);
+        connection.flush(); // inside the handler uWS has the socket corked: sync results leave in one write
+      },
+      close: (ws, code) => {
+        const connection = ws.getUserData().connection;
+        if (!connection) return;
+        this.connections.delete(connection);
+        this.toFlush.delete(connection);
+        void connection.onClose(code).then((failures) => {
+          for (const f of failures) if (f) this.logger.warn({ err: f, conn: connection.id }, 'resource failed to close');
+        });
+        if (this.hooks.onDisconnect) this.safeHook(() => this.hooks.onDisconnect?.(connection, code));
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      app.listen(o.host, o.port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on ${o.host}:${o.port}`));
+        this.listenSocket = socket;
+        this.port = uws.us_socket_local_port(socket);
+        resolve();
+      });
+    });
+    this.startedAt = Date.now();
+    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME }, 'gateway listening');
+  }
+
+  /**
+   * Graceful close: stop accepting, say goodbye (with reconnect advice), let in-flight calls finish
+   * for up to drainMs, answer the rest with SHUTTING_DOWN, then close every socket with 1001.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.drainMs ?? 5_000);
+    return this.closing;
+  }
+
+  private async shutdown(drainMs: number): Promise<void> {
+    this.draining = true;
+    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    for (const c of this.connections) c.sayGoodbye(this.options.reconnectAfterMs);
+    this.flushAll();
+    const until = Date.now() + drainMs;
+    while (Date.now() < until && [...this.connections].some((c) => c.inflightCount > 0)) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const c of this.connections) c.abortInflight();
+    for (const c of [...this.connections]) c.close(CloseCode.GOING_AWAY, 'shutdown');
+    this.logger.info({ port: this.port }, 'gateway closed');
+  }
+
+  // ---- ConnectionEnvironment ----
+
+  async validateHandshake(info: HandshakeInfo): Promise<void> {
+    const hook = this.hooks.validateHandshake;
+    if (!hook) return;
+    try {
+      await hook(info);
+    } catch (error) {
+      throw error instanceof UplinkError ? error : new UplinkError(ErrorCode.FORBIDDEN, error instanceof Error ? error.message : 'refused by the handshake hook');
+    }
+  }
+
+  connectionOpened(connection: Connection): void {
+    this.logger.info({ conn: connection.id, remote: connection.remoteAddress, sub: connection.identity?.subject }, 'connection opened');
+    if (this.hooks.onConnect) this.safeHook(() => this.hooks.onConnect?.(connection));
+  }
+
+  scheduleFlush(connection: Connection): void {
+    this.toFlush.add(connection);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushAll());
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    for (const c of this.toFlush) c.corkedFlush();
+    this.toFlush.clear();
+  }
+
+  private safeHook(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.logger.error({ err: error }, 'connection hook failed');
+    }
+  }
+}

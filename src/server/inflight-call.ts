@@ -1,0 +1,77 @@
+/**
+ * One accepted call, from the moment it is admitted until exactly one outcome has been sent (or the
+ * connection is gone). `settle` is the single gate: a late result after a deadline, a cancel or a
+ * shutdown error is dropped there.
+ */
+import { ErrorCode, type ErrorBody } from '../errors.js';
+import type { EncodedPayload } from '../protocol/codec.js';
+import type { BatchOutcome } from '../protocol/frames.js';
+import type { CallContext } from '../host/context.js';
+import type { ReplySink } from '../host/object-host.js';
+import { errorBody } from '../host/error-mapping.js';
+
+/** What an in-flight call needs from its connection. */
+export interface CallOwner {
+  readonly isOpen: boolean;
+  callSettled(call: InflightCall): void;
+  sendResult(call: InflightCall, value: EncodedPayload): void;
+  sendError(call: InflightCall, error: ErrorBody): void;
+}
+
+export class InflightCall implements ReplySink {
+  private done = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  readonly startedAt = performance.now();
+  /** Set on batches: the per-call outcomes that go into the batch-result header. */
+  batchOutcomes: BatchOutcome[] | undefined;
+
+  constructor(
+    private readonly owner: CallOwner,
+    readonly id: number,
+    /** The correlation id the client sent, echoed in the reply. */
+    readonly clientCorrelationId: string | undefined,
+    readonly context: CallContext,
+    /** `object.member`, or 'batch': for log lines only. */
+    readonly target: string,
+  ) {}
+
+  get settled(): boolean {
+    return this.done;
+  }
+
+  /** Arms the deadline: when it passes, user code is signalled and the caller gets DEADLINE_EXCEEDED. */
+  armDeadline(ms: number): void {
+    this.timer = setTimeout(() => this.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded'), ms);
+  }
+
+  /** Ends the call early with a typed error; the method's signal is aborted. */
+  abort(code: typeof ErrorCode.CANCELLED | typeof ErrorCode.DEADLINE_EXCEEDED | typeof ErrorCode.SHUTTING_DOWN, message: string): void {
+    if (this.done) return;
+    this.context.abort(code, message);
+    this.reject(errorBody(code, message));
+  }
+
+  /** The connection dropped: signal user code, send nothing. */
+  orphan(): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.context.abort(ErrorCode.CONNECTION_CLOSED, 'connection closed');
+  }
+
+  resolve(value: EncodedPayload): void {
+    if (this.settle()) this.owner.sendResult(this, value);
+  }
+
+  reject(error: ErrorBody): void {
+    if (this.settle()) this.owner.sendError(this, error);
+  }
+
+  private settle(): boolean {
+    if (this.done) return false;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.owner.callSettled(this);
+    return this.owner.isOpen;
+  }
+}
