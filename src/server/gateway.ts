@@ -16,6 +16,7 @@ import { formatUri } from '../protocol/uri.js';
 import { definedOnly, gatewayDefaults, type GatewayOptions } from './config.js';
 import { Connection, type ConnectionEnvironment, type ResolvedOptions, type SocketData } from './connection.js';
 import { createLogger, type Logger } from './logger.js';
+import { checkUpgradeRequest } from './handshake.js';
 import { assertNativeUws } from './native-check.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
@@ -108,6 +109,18 @@ export class Gateway implements ConnectionEnvironment {
           res.writeStatus('503 Service Unavailable').end(this.draining ? 'shutting down' : 'too many connections');
           return;
         }
+        const refusal = checkUpgradeRequest({
+          upgrade: req.getHeader('upgrade'), connection: req.getHeader('connection'),
+          key: req.getHeader('sec-websocket-key'), version: req.getHeader('sec-websocket-version'),
+        });
+        if (refusal) {
+          res.cork(() => {
+            res.writeStatus(refusal.status);
+            for (const [k, v] of Object.entries(refusal.headers)) res.writeHeader(k, v);
+            res.end(refusal.body);
+          });
+          return;
+        }
         const data: SocketData = {
           remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
           origin: req.getHeader('origin') || undefined,
@@ -135,6 +148,12 @@ export class Gateway implements ConnectionEnvironment {
         });
         if (this.hooks.onDisconnect) this.safeHook(() => this.hooks.onDisconnect?.(connection, code));
       },
+    });
+    // Requests the WebSocket route did not take: uWS itself passes over upgrades whose key is not
+    // 24 characters long, so they land here too and get a 400 instead of no answer at all.
+    app.any('/*', (res, req) => {
+      const isUpgrade = req.getHeader('upgrade') !== '';
+      res.writeStatus(isUpgrade ? '400 Bad Request' : '404 Not Found').end(isUpgrade ? 'bad WebSocket handshake' : 'not found');
     });
     await new Promise<void>((resolve, reject) => {
       app.listen(o.host, o.port, (socket) => {

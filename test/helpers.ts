@@ -1,0 +1,116 @@
+/** Test helpers: a real gateway on a loopback port, the real client, and a raw socket for hostile frames. */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { connect, type NodeClientOptions } from '../src/client/index.js';
+import { registerDemoObjects } from '../src/demo/register.js';
+import { DemoError } from '../src/demo/objects.js';
+import { Gateway, type GatewayOptions } from '../src/index.js';
+
+export interface LogCapture { lines: Array<Record<string, unknown>>; text(): string }
+
+/** A pino logger that keeps every line in memory, so tests can assert what was (not) logged. */
+export function captureLogs(level = 'debug'): { logger: pino.Logger; logs: LogCapture } {
+  const lines: Array<Record<string, unknown>> = [];
+  const raw: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: pino({ level }, stream), logs: { lines, text: () => raw.join('\n') } };
+}
+
+export async function startGateway(options: GatewayOptions = {}, demo = true): Promise<{ gateway: Gateway; url: string; logs: LogCapture }> {
+  const { logger, logs } = captureLogs();
+  const gateway = new Gateway({ port: 0, logger, ...options });
+  if (demo) registerDemoObjects(gateway);
+  await gateway.listen();
+  return { gateway, url: `ws://127.0.0.1:${gateway.port}`, logs };
+}
+
+export async function client(url: string, options: NodeClientOptions = {}) {
+  const c = await connect(url, options);
+  c.codec.registerError(DemoError, 'DemoError');
+  return c;
+}
+
+export interface RawFrame { header: Record<string, unknown>; body: string }
+
+/** A plain WebSocket that speaks the protocol by hand (for frames the real client never sends). */
+export class RawSocket {
+  readonly frames: RawFrame[] = [];
+  private waiters: Array<() => void> = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      const text = isBinary ? '' : String(data);
+      const nl = text.indexOf('\n');
+      this.frames.push({ header: JSON.parse(nl < 0 ? text : text.slice(0, nl)), body: nl < 0 ? '' : text.slice(nl + 1) });
+      for (const w of this.waiters.splice(0)) w();
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
+      resolve({ code, reason: String(reason) });
+      for (const w of this.waiters.splice(0)) w();
+    }));
+  }
+
+  static async open(url: string, hello = true, headers: Record<string, string> = {}): Promise<RawSocket> {
+    const ws = new WebSocket(url, { headers });
+    const raw = new RawSocket(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    if (hello) {
+      raw.send('{"t":"hello","v":[1]}');
+      const welcome = await raw.next();
+      if (welcome.header.t !== 'welcome') throw new Error(`expected welcome, got ${JSON.stringify(welcome.header)}`);
+    }
+    return raw;
+  }
+
+  send(data: string | Uint8Array): void {
+    this.ws.send(data);
+  }
+
+  /** The next frame (waits up to 5 s). */
+  async next(timeoutMs = 5_000): Promise<RawFrame> {
+    const until = Date.now() + timeoutMs;
+    while (this.frames.length === 0) {
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('socket closed while waiting for a frame');
+      if (Date.now() > until) throw new Error('no frame within the timeout');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(1, until - Date.now()));
+        this.waiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+    return this.frames.shift() as RawFrame;
+  }
+
+  /** Sends a call frame and returns its answer. */
+  async call(header: Record<string, unknown>, body?: string): Promise<RawFrame> {
+    this.send(JSON.stringify({ t: 'call', ...header }) + (body === undefined ? '' : '\n' + body));
+    return this.next();
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** Rejects with the error a promise rejects with, or fails when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error & { code?: string; data?: unknown }> {
+  try {
+    await p;
+  } catch (error) {
+    return error as Error & { code?: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
