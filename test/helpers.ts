@@ -114,3 +114,57 @@ export async function rejection(p: Promise<unknown>): Promise<Error & { code?: s
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP relay between client and gateway, so tests can cut or freeze real sockets mid-call. */
+export class TcpRelay {
+  private readonly sockets = new Set<import('node:net').Socket>();
+  private frozen = false;
+  private inboundFrozen = false;
+  private constructor(private readonly server: import('node:net').Server, readonly port: number) {}
+
+  static async start(targetPort: number): Promise<TcpRelay> {
+    const net = await import('node:net');
+    let relay: TcpRelay;
+    const server = net.createServer((inbound) => {
+      const outbound = net.connect(targetPort, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        relay.sockets.add(s);
+        s.on('error', () => {});
+        s.on('close', () => { relay.sockets.delete(s); inbound.destroy(); outbound.destroy(); });
+      }
+      inbound.on('data', (d) => { if (!relay.frozen) outbound.write(d); });
+      outbound.on('data', (d) => {
+        if (relay.frozen) return;
+        if (relay.inboundFrozen) outbound.pause(); // the client stops reading: TCP backpressure reaches the server
+        else inbound.write(d);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    relay = new TcpRelay(server, (server.address() as import('node:net').AddressInfo).port);
+    return relay;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  /** Destroys every relayed socket: both peers see an abrupt TCP reset, no close frame. */
+  cut(): void {
+    for (const s of this.sockets) s.resetAndDestroy();
+  }
+
+  /** Silently drops all traffic from now on, like a dead network path. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  /** The client stops reading: nothing more is read from the gateway's side of the relay. */
+  freezeInbound(): void {
+    this.inboundFrozen = true;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
