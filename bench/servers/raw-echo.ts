@@ -1,0 +1,12 @@
+/** Reference server: raw uWS echoing every message's bytes back (the floor any protocol pays). */
+import uws from 'uWebSockets.js';
+
+const app = uws.App();
+app.ws('/*', {
+  maxPayloadLength: 16 * 1024 * 1024,
+  message: (ws, message, isBinary) => void ws.send(message, isBinary),
+});
+app.listen('127.0.0.1', 0, (socket) => {
+  if (!socket) process.exit(1);
+  console.log(`ready ${uws.us_socket_local_port(socket)}`);
+});
