@@ -15,6 +15,8 @@ export interface HandshakeInfo {
 export interface Authenticator {
   /** Resolves the caller's identity (undefined: anonymous) or rejects with an UplinkError. */
   authenticate(token: string | undefined, info: HandshakeInfo): Promise<Identity | undefined>;
+  /** Clock skew the verifier tolerates; the gateway enforces expiry on live connections with the same slack. */
+  readonly clockToleranceSec?: number;
 }
 
 /** Accepts everyone as anonymous and ignores tokens: for development and the core tests only. */

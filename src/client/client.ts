@@ -11,15 +11,25 @@ import { Codec, type EncodedPayload } from '../protocol/codec.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import {
   parseServerHeader, splitFrame, SUPPORTED_VERSIONS,
-  type BatchCall, type BatchOutcome, type ErrorFrame, type GoodbyeFrame, type MemberKind, type ServerFrame, type WelcomeFrame,
+  type BatchCall, type BatchOutcome, type ErrorFrame, type GoodbyeFrame, type MemberKind, type RefreshedFrame, type ServerFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
 import { gatewayUrl, parseUri } from '../protocol/uri.js';
 import { createProxy, type CallOptions, type ProxyTarget, type Remote } from './proxy.js';
 import { SOCKET_OPEN, type SocketFactory, type SocketLike } from './socket.js';
 
 export interface ClientOptions {
-  /** The token sent in the hello frame, or a function that returns a fresh one. */
+  /**
+   * The token, or a function that returns a fresh one. With a function the client refreshes the token
+   * in-band before it expires (no reconnect).
+   */
   token?: string | (() => string | Promise<string>);
+  /**
+   * How the first token travels: in the hello frame (default; works in browsers), the Authorization
+   * header (Node only; the gateway must accept it), or the query string (only where nothing else works).
+   */
+  tokenTransport?: 'hello' | 'header' | 'query';
+  /** Called when an in-band token refresh fails (the client retries a few times before expiry). */
+  onRefreshError?: (error: Error) => void;
   /** Default per-call timeout in milliseconds (0: none). */
   timeoutMs?: number;
   /** How long to wait for the welcome. */
@@ -61,6 +71,8 @@ export class UplinkClient implements ProxyTarget {
   private closed: { code: number; reason: string } | undefined;
   private keepalive: ReturnType<typeof setInterval> | undefined;
   private pongDeadline: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshFailures = 0;
   private readonly closedPromise: Promise<{ code: number; reason: string }>;
   private resolveClosed!: (info: { code: number; reason: string }) => void;
 
@@ -76,10 +88,12 @@ export class UplinkClient implements ProxyTarget {
   static async open(url: string, createSocket: SocketFactory, options: ClientOptions = {}): Promise<UplinkClient> {
     url = gatewayUrl(url);
     const token = typeof options.token === 'function' ? await options.token() : options.token;
-    const socket = createSocket(url);
+    const transport = token === undefined ? 'hello' : (options.tokenTransport ?? 'hello');
+    if (transport === 'query') url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token as string)}`;
+    const socket = createSocket(url, transport === 'header' ? token : undefined);
     socket.binaryType = 'arraybuffer';
     const client = new UplinkClient(socket, options);
-    await client.handshake(token);
+    await client.handshake(transport === 'hello' ? token : undefined);
     return client;
   }
 
@@ -115,6 +129,7 @@ export class UplinkClient implements ProxyTarget {
         this.socket.onmessage = (e) => this.onMessage(e.data);
         this.socket.onclose = (e) => this.onSocketClosed(e.code, e.reason);
         this.startKeepalive();
+        this.scheduleRefresh(frame.expIn);
         resolve();
       };
     });
@@ -172,6 +187,32 @@ export class UplinkClient implements ProxyTarget {
     const attachments = encoded.flatMap((e) => e.attachments ?? []);
     const payload: EncodedPayload = { text: encoded.map((e) => e.text).join(''), attachments: attachments.length ? attachments : undefined };
     return this.request(header, payload, options, (outcomes, body, bodyAttachments) => this.batchResults(outcomes, body, bodyAttachments)) as Promise<BatchResult[]>;
+  }
+
+  /** Sends a fresh token from the token function in-band; the gateway keeps the connection's identity. */
+  async refreshToken(): Promise<void> {
+    if (typeof this.options.token !== 'function') throw new TypeError('refreshing needs a token function');
+    const token = await this.options.token();
+    const frame = (await this.request({ t: 'refresh', token }, undefined, { timeoutMs: 10_000 })) as RefreshedFrame;
+    this.refreshFailures = 0;
+    this.scheduleRefresh(frame.expIn);
+  }
+
+  /** Refreshes ahead of expiry: with 30 % of the lifetime left, at most 30 s before it. */
+  private scheduleRefresh(expIn: number | undefined): void {
+    clearTimeout(this.refreshTimer);
+    if (expIn === undefined || typeof this.options.token !== 'function' || this.closed) return;
+    const lead = Math.min(30_000, expIn * 0.3);
+    this.refreshTimer = setTimeout(() => this.tryRefresh(), Math.max(0, expIn - lead));
+    (this.refreshTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** A failed refresh is reported and retried (three tries, a second apart) while the connection lives. */
+  private tryRefresh(): void {
+    this.refreshToken().catch((error: Error) => {
+      this.options.onRefreshError?.(error);
+      if (++this.refreshFailures < 3 && !this.closed) this.refreshTimer = setTimeout(() => this.tryRefresh(), 1_000);
+    });
   }
 
   /** Says goodbye and closes the socket; pending calls fail with ConnectionClosedError. */
@@ -280,6 +321,9 @@ export class UplinkClient implements ProxyTarget {
       case 'goodbye':
         this.goodbye = frame;
         return;
+      case 'refreshed':
+        this.settle(frame.id)?.resolve(frame);
+        return;
       case 'welcome':
         return;
     }
@@ -344,6 +388,7 @@ export class UplinkClient implements ProxyTarget {
     this.closed = { code, reason };
     clearInterval(this.keepalive);
     clearTimeout(this.pongDeadline);
+    clearTimeout(this.refreshTimer);
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new ConnectionClosedError(code, reason));
     this.options.onClose?.({ code, reason, goodbye: this.goodbye });
     this.resolveClosed({ code, reason });

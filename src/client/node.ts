@@ -11,5 +11,7 @@ export interface NodeClientOptions extends ClientOptions {
 /** Connects to a gateway (ws://, wss://, or an uplink:// URI) and completes the hello handshake. */
 export function connect(url: string, options: NodeClientOptions = {}): Promise<UplinkClient> {
   const maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
-  return UplinkClient.open(url, (u) => new WebSocket(u, { maxPayload, perMessageDeflate: false }) as unknown as SocketLike, options);
+  return UplinkClient.open(url, (u, bearer) => new WebSocket(u, {
+    maxPayload, perMessageDeflate: false, ...(bearer ? { headers: { Authorization: `Bearer ${bearer}` } } : {}),
+  }) as unknown as SocketLike, options);
 }

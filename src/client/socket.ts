@@ -13,6 +13,7 @@ export interface SocketLike {
   close(code?: number, reason?: string): void;
 }
 
-export type SocketFactory = (url: string) => SocketLike;
+/** Opens a socket; `bearer` is set when the token travels in the Authorization header (Node only). */
+export type SocketFactory = (url: string, bearer: string | undefined) => SocketLike;
 
 export const SOCKET_OPEN = 1;

@@ -1,8 +1,18 @@
-/** `npm start`: the gateway with the demo objects, configured from the environment (.env.example). */
+/**
+ * `npm start`: the gateway with the demo objects, configured from the environment (.env.example).
+ * Demo mode: JWT auth with UPLINK_JWT_SECRET (or the public demo secret) and the token endpoint
+ * for the web demo, unless UPLINK_DEMO_TOKENS=0.
+ */
 import { Gateway, optionsFromEnv } from '../index.js';
 import { registerDemoObjects } from './register.js';
+import { DEMO_SECRET } from './settings.js';
 
-const gateway = new Gateway(optionsFromEnv());
+const env = { ...process.env };
+const secret = env.UPLINK_JWT_SECRET || DEMO_SECRET;
+if (!env.UPLINK_JWT_PUBLIC_KEY && !env.UPLINK_JWKS_URL) env.UPLINK_JWT_SECRET = secret;
+const demoTokens = env.UPLINK_DEMO_TOKENS !== '0';
+const gateway = new Gateway({ ...optionsFromEnv(env), ...(demoTokens ? { demoTokens: { secret, ttlSec: 3600 } } : {}) });
+if (secret === DEMO_SECRET) gateway.logger.warn('signing and verifying tokens with the PUBLIC demo secret: set UPLINK_JWT_SECRET outside development');
 registerDemoObjects(gateway);
 await gateway.listen();
 gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, calc: gateway.uri('calc') }, 'demo objects ready');

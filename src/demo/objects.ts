@@ -90,3 +90,11 @@ export class Counter {
     return [...this.log];
   }
 }
+
+/** Only callers whose token has the `admin` scope see or call this object. */
+export class AdminPanel {
+  @expose stats(): { rssBytes: number; heapUsedBytes: number; uptimeSec: number } {
+    const m = process.memoryUsage();
+    return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, uptimeSec: Math.round(process.uptime()) };
+  }
+}

@@ -14,6 +14,7 @@ import { disposeResource, runInContext, type CallContext, type ConnectionInfo, t
 import { errorBody, toErrorBody } from './error-mapping.js';
 import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, type Member, type MemberTable, type ObjectMetadata } from './members.js';
 import type { HostCall, ObjectHost, ReplySink } from './object-host.js';
+import { accessAllows, defaultClaimNames, type ClaimNames, type ObjectAccess } from '../auth/access.js';
 
 export type InstanceMode = 'single' | 'session' | 'percall';
 type Ctor = new () => object;
@@ -31,6 +32,8 @@ export interface RegisterOptions {
   expose?: readonly string[];
   /** For plain objects: methods to expose as oneway. */
   oneway?: readonly string[];
+  /** Who may see and call this object and its members (scopes, roles, a check function). */
+  access?: ObjectAccess;
 }
 
 /** Decides whether `identity` may use `object` (member undefined: see it at all) or its `member`. */
@@ -39,7 +42,10 @@ export type AccessPolicy = (identity: Identity | undefined, object: string, memb
 export interface LocalHostOptions {
   codec: Codec;
   maxArgs: number;
+  /** A global policy on top of each object's `access` rule. */
   authorize?: AccessPolicy | undefined;
+  /** Which claims hold scopes and roles. */
+  claimNames?: ClaimNames;
   /** Sends real messages and stacks of internal errors to clients. Never in production. */
   debugErrors?: boolean;
   /** Receives every failure of user code with the call it belongs to (oneway calls included). */
@@ -54,6 +60,7 @@ interface Registration {
   mode: InstanceMode;
   instance: object | undefined;
   create: (() => object) | undefined;
+  access: ObjectAccess | undefined;
 }
 
 const EMPTY_ARGS: unknown[] = [];
@@ -70,7 +77,9 @@ export class LocalObjectHost implements ObjectHost {
     const id = options.id ?? `obj_${randomUUID().replaceAll('-', '')}`;
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_NAME_LENGTH) throw new TypeError('object id must be a non-empty string of at most 256 characters');
     if (this.objects.has(id) && !options.force) throw new Error(`object id '${id}' is already registered (pass force to replace it)`);
-    this.objects.set(id, typeof target === 'function' ? this.classRegistration(id, target as Ctor, options) : this.instanceRegistration(id, target, options));
+    const registration = typeof target === 'function' ? this.classRegistration(id, target as Ctor, options) : this.instanceRegistration(id, target, options);
+    registration.access = options.access;
+    this.objects.set(id, registration);
     return id;
   }
 
@@ -86,7 +95,7 @@ export class LocalObjectHost implements ObjectHost {
     if (options.expose || options.oneway) throw new TypeError('classes declare their exposed members with @expose / @oneway');
     const members = decoratedMembers(cls.prototype);
     const create = options.factory ?? (() => new cls());
-    return { id, members, shape: cls.prototype, mode: options.mode ?? 'session', instance: undefined, create };
+    return { id, members, shape: cls.prototype, mode: options.mode ?? 'session', instance: undefined, create, access: undefined };
   }
 
   private instanceRegistration(id: string, target: object, options: RegisterOptions): Registration {
@@ -95,7 +104,7 @@ export class LocalObjectHost implements ObjectHost {
       ? listedMembers(target, options.expose ?? [], options.oneway ?? [])
       : decoratedMembers(Object.getPrototypeOf(target) as object);
     if (members.size === 0) throw new TypeError(`object '${id}' exposes nothing: decorate members with @expose or pass { expose: [...] }`);
-    return { id, members, shape: target, mode: 'single', instance: target, create: undefined };
+    return { id, members, shape: target, mode: 'single', instance: target, create: undefined, access: undefined };
   }
 
   invoke(call: HostCall, reply: ReplySink): void {
@@ -139,6 +148,8 @@ export class LocalObjectHost implements ObjectHost {
   private check(call: HostCall): ErrorBody | undefined {
     const registration = this.objects.get(call.object);
     if (!registration) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
+    const identity = call.context.identity;
+    if (!this.allows(identity, registration, undefined)) return errorBody(ErrorCode.FORBIDDEN, `not allowed to use '${call.object}'`);
     const member = registration.members.get(call.member);
     if (!member) {
       const exists = refusedNameReason(call.member) !== undefined || call.member in registration.shape;
@@ -146,8 +157,7 @@ export class LocalObjectHost implements ObjectHost {
         ? errorBody(ErrorCode.NOT_EXPOSED, `'${call.member}' is not exposed`)
         : errorBody(ErrorCode.UNKNOWN_MEMBER, `'${call.object}' has no member '${call.member}'`);
     }
-    const authorize = this.options.authorize;
-    if (authorize && !authorize(call.context.identity, call.object, call.member)) {
+    if (!this.allows(identity, registration, call.member)) {
       return errorBody(ErrorCode.FORBIDDEN, `not allowed to use '${call.object}.${call.member}'`);
     }
     if (member.kind === 'method') {
@@ -221,19 +231,20 @@ export class LocalObjectHost implements ObjectHost {
 
   // ---- introspection, filtered by the access policy ----
 
-  private visible(identity: Identity | undefined, id: string, member?: string): boolean {
-    return this.options.authorize ? this.options.authorize(identity, id, member) : true;
+  private allows(identity: Identity | undefined, registration: Registration, member: string | undefined): boolean {
+    if (!accessAllows(registration.access, identity, this.options.claimNames ?? defaultClaimNames, registration.id, member)) return false;
+    return this.options.authorize ? this.options.authorize(identity, registration.id, member) : true;
   }
 
   list(identity: Identity | undefined, pattern?: string): string[] {
     const match = pattern === undefined ? () => true : globMatcher(pattern);
-    return [...this.objects.keys()].filter((id) => match(id) && this.visible(identity, id)).sort();
+    return [...this.objects.values()].filter((r) => match(r.id) && this.allows(identity, r, undefined)).map((r) => r.id).sort();
   }
 
   metadata(identity: Identity | undefined, id: string): ObjectMetadata {
     const registration = this.objects.get(id);
-    if (!registration || !this.visible(identity, id)) throw new UplinkError(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id}'`);
-    return describeMembers(id, registration.members, (name) => this.visible(identity, id, name));
+    if (!registration || !this.allows(identity, registration, undefined)) throw new UplinkError(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id}'`);
+    return describeMembers(id, registration.members, (name) => this.allows(identity, registration, name));
   }
 }
 

@@ -25,7 +25,12 @@ export interface WelcomeFrame {
   limits: { maxPayload: number; maxInflight: number; maxArgs: number };
   /** Token expiry, epoch milliseconds, when the connection is authenticated with an expiring token. */
   exp?: number;
+  /** Milliseconds from this frame until the token expires (immune to clock skew between the peers). */
+  expIn?: number;
 }
+/** A fresh token for a live connection (same subject and issuer). */
+export interface RefreshFrame { t: 'refresh'; id: number; token: string }
+export interface RefreshedFrame { t: 'refreshed'; id: number; exp?: number; expIn?: number }
 export interface CallFrame {
   t: 'call'; id: number; o: string; m: string;
   /** Property access instead of a method call. */
@@ -48,9 +53,9 @@ export interface PongFrame { t: 'pong'; id: number }
 export interface CancelFrame { t: 'cancel'; id: number }
 export interface GoodbyeFrame { t: 'goodbye'; reason: string; reconnectMs?: number }
 
-/** Frames a client may send. Stream and token-refresh frames join this union in later versions of the spec. */
-export type ClientFrame = HelloFrame | CallFrame | OnewayFrame | BatchFrame | PingFrame | PongFrame | CancelFrame | GoodbyeFrame;
-export type ServerFrame = WelcomeFrame | ResultFrame | ErrorFrame | BatchResultFrame | PingFrame | PongFrame | GoodbyeFrame;
+/** Frames a client may send. Stream frames join this union in a later version of the spec. */
+export type ClientFrame = HelloFrame | CallFrame | OnewayFrame | BatchFrame | PingFrame | PongFrame | CancelFrame | GoodbyeFrame | RefreshFrame;
+export type ServerFrame = WelcomeFrame | ResultFrame | ErrorFrame | BatchResultFrame | PingFrame | PongFrame | GoodbyeFrame | RefreshedFrame;
 
 /** A received frame, split but not decoded: `body` is the payload text ('' when absent). */
 export interface RawFrame<H> { header: H; body: string; attachments: Uint8Array[] | undefined }
@@ -148,6 +153,10 @@ export function parseClientHeader(header: unknown): ClientFrame {
     case 'cancel':
       required(header, 'id', isFrameId);
       break;
+    case 'refresh':
+      required(header, 'id', isFrameId);
+      required(header, 'token', (v) => typeof v === 'string');
+      break;
     case 'hello':
       required(header, 'v', (v) => Array.isArray(v) && v.length > 0 && v.length <= 16 && v.every((x) => Number.isSafeInteger(x)));
       optional(header, 'token', (v) => typeof v === 'string');
@@ -169,6 +178,7 @@ export function parseServerHeader(header: unknown): ServerFrame {
     case 'result':
     case 'pong':
     case 'ping':
+    case 'refreshed':
       required(header, 'id', isFrameId);
       break;
     case 'error':

@@ -2,7 +2,10 @@
  * Gateway options, their defaults, and how they are read from the environment (.env.example lists
  * every variable). Each uWS setting is chosen deliberately; the comments say why.
  */
+import type { ClaimNames } from '../auth/access.js';
+import { readFileSync } from 'node:fs';
 import type { Authenticator, HandshakeInfo } from '../auth/authenticator.js';
+import { JwtAuthenticator, type JwtOptions } from '../auth/jwt.js';
 import type { Codec, CodecOptions } from '../protocol/codec.js';
 import type { ConnectionInfo } from '../host/context.js';
 import type { AccessPolicy } from '../host/local-host.js';
@@ -41,7 +44,21 @@ export interface GatewayOptions {
   logLevel?: string;
   logger?: Logger;
   authenticator?: Authenticator;
+  /** Milliseconds after token expiry during which a refresh is still accepted (calls get TOKEN_EXPIRED); then close 4405. */
+  expiryGraceMs?: number;
+  /** Origins allowed to open a WebSocket (exact match, e.g. 'https://app.example.com'). Unset: no origin check. */
+  allowedOrigins?: string[];
+  /** With allowedOrigins set, also admit upgrades without an Origin header (non-browser clients). */
+  allowMissingOrigin?: boolean;
+  /** Also accept `Authorization: Bearer <token>` at upgrade; an invalid one gets HTTP 401 before the socket opens. */
+  acceptHeaderToken?: boolean;
+  /** Also accept `?token=` in the URL (never logged). URLs leak into proxy logs: only when nothing else works. */
+  acceptQueryToken?: boolean;
+  /** Demo mode only: serve GET /demo/token, minting tokens with this secret. UNSAFE: anyone can get a token. */
+  demoTokens?: { secret: string; ttlSec?: number; issuer?: string; audience?: string };
   authorize?: AccessPolicy;
+  /** Claims that hold scopes and roles for objects' `access` rules (default 'scope' and 'roles'). */
+  claimNames?: ClaimNames;
   /** Extra admission check after authentication (Pyro's validateHandshake); throw to refuse. */
   validateHandshake?: (info: HandshakeInfo) => void | Promise<void>;
   onConnect?: (connection: ConnectionInfo) => void;
@@ -64,6 +81,10 @@ export const gatewayDefaults = {
   maxArgs: 64,
   helloTimeoutMs: 10_000,
   reconnectAfterMs: 1_000,
+  expiryGraceMs: 25_000,
+  allowMissingOrigin: false,
+  acceptHeaderToken: false,
+  acceptQueryToken: false,
   allowJsFallback: false,
   debugErrors: false,
   logLevel: 'info',
@@ -110,5 +131,30 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     allowJsFallback: flag(env, 'UPLINK_ALLOW_JS_FALLBACK'),
     debugErrors: flag(env, 'UPLINK_DEBUG_ERRORS'),
     logLevel: env.UPLINK_LOG_LEVEL || undefined,
+    expiryGraceMs: int(env, 'UPLINK_EXPIRY_GRACE_MS'),
+    allowedOrigins: env.UPLINK_ALLOWED_ORIGINS ? env.UPLINK_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : undefined,
+    allowMissingOrigin: flag(env, 'UPLINK_ALLOW_MISSING_ORIGIN'),
+    acceptHeaderToken: flag(env, 'UPLINK_AUTH_HEADER'),
+    acceptQueryToken: flag(env, 'UPLINK_AUTH_QUERY'),
+    authenticator: jwtFromEnv(env),
+    claimNames: env.UPLINK_SCOPE_CLAIM || env.UPLINK_ROLES_CLAIM
+      ? { scope: env.UPLINK_SCOPE_CLAIM || 'scope', roles: env.UPLINK_ROLES_CLAIM || 'roles' }
+      : undefined,
   });
+}
+
+/** JWT authentication when a secret, a public key or a JWKS URL is configured; otherwise none (anonymous). */
+function jwtFromEnv(env: Env): JwtAuthenticator | undefined {
+  const secret = env.UPLINK_JWT_SECRET || undefined;
+  const keyText = env.UPLINK_JWT_PUBLIC_KEY || undefined;
+  const jwksUrl = env.UPLINK_JWKS_URL || undefined;
+  if (!secret && !keyText && !jwksUrl) return undefined;
+  const algorithms = env.UPLINK_JWT_ALGORITHMS?.split(',').map((a) => a.trim()).filter(Boolean) ?? (secret ? ['HS256'] : ['RS256', 'ES256', 'EdDSA']);
+  const publicKey = keyText && !keyText.includes('-----BEGIN') ? readFileSync(keyText, 'utf8') : keyText;
+  return new JwtAuthenticator(definedOnly({
+    algorithms, secret, publicKey, jwksUrl,
+    issuer: env.UPLINK_JWT_ISSUER || undefined,
+    audience: env.UPLINK_JWT_AUDIENCE || undefined,
+    clockToleranceSec: int(env, 'UPLINK_JWT_CLOCK_TOLERANCE_SEC'),
+  }) as JwtOptions);
 }

@@ -21,7 +21,7 @@ import type { gatewayDefaults } from './config.js';
 import { InflightCall, type CallOwner } from './inflight-call.js';
 import type { Logger } from './logger.js';
 
-export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number };
+export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number; clockToleranceMs: number };
 
 /** What a connection needs from its gateway. */
 export interface ConnectionEnvironment {
@@ -32,6 +32,7 @@ export interface ConnectionEnvironment {
   readonly authenticator: Authenticator;
   readonly draining: boolean;
   validateHandshake(info: HandshakeInfo): Promise<void>;
+  isRevoked(identity: Identity | undefined): boolean;
   scheduleFlush(connection: Connection): void;
   connectionOpened(connection: Connection): void;
 }
@@ -41,6 +42,8 @@ export interface SocketData {
   remoteAddress: string;
   origin: string | undefined;
   userAgent: string | undefined;
+  /** Set when the token came with the upgrade request (Authorization header or query string). */
+  identity?: Identity | undefined;
   connection?: Connection;
 }
 
@@ -58,6 +61,9 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** Frames produced outside the uWS message handler, sent together in one corked flush. */
   private outbox: Array<string | Uint8Array> | undefined;
   private helloTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Fires when the token expires; then the grace timer closes the socket unless a refresh arrives. */
+  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  private tokenExpired = false;
   private readonly openedAt = Date.now();
   private calls = 0;
 
@@ -123,6 +129,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       case 'pong': return;
       case 'cancel': return this.inflight.get(frame.id)?.abort(ErrorCode.CANCELLED, 'cancelled by the caller');
       case 'goodbye': return this.close(CloseCode.NORMAL, 'goodbye');
+      case 'refresh': return void this.onRefresh(frame.id, frame.token);
       case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
     }
   }
@@ -139,12 +146,13 @@ export class Connection implements ConnectionInfo, CallOwner {
     const data = this.ws.getUserData();
     const info: HandshakeInfo = { remoteAddress: this.remoteAddress, origin: data.origin, userAgent: data.userAgent, identity: undefined };
     try {
-      info.identity = this.identity = await this.env.authenticator.authenticate(hello.token, info);
+      info.identity = this.identity = data.identity ?? await this.env.authenticator.authenticate(hello.token, info);
+      if (this.env.isRevoked(this.identity)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
       await this.env.validateHandshake(info);
     } catch (error) {
       if (!this.isOpen) return; // the socket closed while the token was being verified
       const forbidden = error instanceof UplinkError && error.code === ErrorCode.FORBIDDEN;
-      const body = error instanceof UplinkError ? errorBody(error.code, error.message) : errorBody(ErrorCode.UNAUTHENTICATED, 'authentication failed');
+      const body = authErrorBody(error);
       this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
       this.sendError(undefined, body);
       this.close(forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHENTICATED, forbidden ? 'forbidden' : 'unauthenticated');
@@ -156,12 +164,57 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.send(joinFrame({
       t: 'welcome', v: version, conn: this.id, server: o.server,
       limits: { maxPayload: o.maxPayloadLength, maxInflight: o.maxInflight, maxArgs: o.maxArgs },
-      ...(this.identity?.expiresAt !== undefined ? { exp: this.identity.expiresAt } : {}),
+      ...this.expiryFields(),
     }));
+    this.armExpiry();
     this.env.connectionOpened(this);
   }
 
+  // ---- token expiry and in-band refresh ----
+
+  private expiryFields(): { exp?: number; expIn?: number } {
+    const exp = this.identity?.expiresAt;
+    return exp === undefined ? {} : { exp, expIn: exp - Date.now() };
+  }
+
+  /** At expiry (plus the clock tolerance) calls start failing with TOKEN_EXPIRED; after the grace period the socket closes. */
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.tokenExpired = false;
+    const exp = this.identity?.expiresAt;
+    if (exp === undefined) return;
+    const delay = exp + this.env.options.clockToleranceMs - Date.now();
+    this.expiryTimer = setTimeout(() => {
+      if (Date.now() < exp + this.env.options.clockToleranceMs) return this.armExpiry(); // timers cap at ~24.8 days
+      this.tokenExpired = true;
+      this.expiryTimer = setTimeout(() => this.close(CloseCode.TOKEN_EXPIRED, 'token expired'), this.env.options.expiryGraceMs);
+    }, Math.min(Math.max(0, delay), 2_147_483_647));
+  }
+
+  private async onRefresh(id: number, token: string): Promise<void> {
+    const previous = this.identity;
+    let next: Identity | undefined;
+    try {
+      const data = this.ws.getUserData();
+      next = await this.env.authenticator.authenticate(token, { remoteAddress: this.remoteAddress, origin: data.origin, userAgent: data.userAgent, identity: previous });
+      if (!next || next.subject !== previous?.subject || next.issuer !== previous?.issuer) {
+        throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a refreshed token must have the same subject and issuer');
+      }
+      if (this.env.isRevoked(next)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
+    } catch (error) {
+      const body = authErrorBody(error);
+      this.env.logger.warn({ conn: this.id, sub: previous?.subject, code: body.code, reason: body.message }, 'token refresh refused');
+      this.sendError(undefined, body, id);
+      return;
+    }
+    if (!this.isOpen) return;
+    this.identity = next;
+    this.armExpiry();
+    this.send(joinFrame({ t: 'refreshed', id, ...this.expiryFields() }));
+  }
+
   private admit(id: number): ErrorBody | undefined {
+    if (this.tokenExpired) return errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired; refresh it');
     if (this.env.draining) return errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
     if (this.inflight.has(id)) return errorBody(ErrorCode.BAD_ARGUMENTS, `call id ${id} is already in flight`);
     if (this.inflight.size >= this.env.options.maxInflight) return errorBody(ErrorCode.BUSY, `more than ${this.env.options.maxInflight} calls in flight`);
@@ -312,6 +365,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.state = 'closed';
     this.outbox = undefined;
     clearTimeout(this.helloTimer);
+    clearTimeout(this.expiryTimer);
     for (const call of this.inflight.values()) call.orphan();
     this.inflight.clear();
     this.env.host.releaseConnection(this);
@@ -322,4 +376,12 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.resources = undefined;
     return Promise.all(resources.map(disposeResource));
   }
+}
+
+/** The error body for a refused token: the UplinkError's code and reason, or a generic refusal. */
+function authErrorBody(error: unknown): ErrorBody {
+  if (!(error instanceof UplinkError)) return errorBody(ErrorCode.UNAUTHENTICATED, 'authentication failed');
+  const body = errorBody(error.code, error.message);
+  if (error.data !== undefined) body.data = error.data;
+  return body;
 }

@@ -5,7 +5,10 @@
  */
 import uws from 'uWebSockets.js';
 import { anonymousAuthenticator, type Authenticator, type HandshakeInfo } from '../auth/authenticator.js';
+import { mintDevToken } from '../auth/dev-tokens.js';
+import { Revocations, type RevocationTarget } from '../auth/revocations.js';
 import { ErrorCode, UplinkError } from '../errors.js';
+import type { Identity } from '../host/context.js';
 import { BuiltinObject, type GatewayFacts } from '../host/builtin.js';
 import { BUILTIN_OBJECT_ID, LocalObjectHost, type RegisterOptions } from '../host/local-host.js';
 import type { ObjectHost } from '../host/object-host.js';
@@ -36,6 +39,7 @@ export class Gateway implements ConnectionEnvironment {
   readonly host: ObjectHost;
   private readonly hooks: GatewayOptions;
   private readonly connections = new Set<Connection>();
+  private readonly revocations = new Revocations();
   private readonly toFlush = new Set<Connection>();
   private flushScheduled = false;
   private listenSocket: uws.us_listen_socket | undefined;
@@ -50,15 +54,19 @@ export class Gateway implements ConnectionEnvironment {
     const merged = { ...gatewayDefaults, ...definedOnly(options) };
     assertNativeUws(merged.allowJsFallback);
     this.codec = options.codec instanceof Codec ? options.codec : new Codec(options.codec);
-    this.options = { ...merged, server: SERVER_NAME, maxAttachments: this.codec.limits.maxAttachments } as ResolvedOptions;
+    this.authenticator = options.authenticator ?? anonymousAuthenticator;
+    this.options = {
+      ...merged, server: SERVER_NAME, maxAttachments: this.codec.limits.maxAttachments,
+      clockToleranceMs: (this.authenticator.clockToleranceSec ?? 0) * 1000,
+    } as ResolvedOptions;
     this.hooks = options;
     this.port = this.options.port;
     this.logger = options.logger ?? createLogger(this.options.logLevel);
-    this.authenticator = options.authenticator ?? anonymousAuthenticator;
     this.registry = new LocalObjectHost({
       codec: this.codec,
       maxArgs: this.options.maxArgs,
       authorize: options.authorize,
+      claimNames: options.claimNames,
       debugErrors: this.options.debugErrors,
       onError: (error, call) => {
         this.logger.error({ err: error, object: call.object, member: call.member, cid: call.context.correlationId, conn: call.context.connection.id }, 'user code failed');
@@ -121,12 +129,39 @@ export class Gateway implements ConnectionEnvironment {
           });
           return;
         }
+        const origin = req.getHeader('origin') || undefined;
+        if (!this.originAllowed(origin)) {
+          this.logger.warn({ origin: origin ?? null }, 'upgrade refused: origin not allowed');
+          res.writeStatus('403 Forbidden').end('origin not allowed');
+          return;
+        }
         const data: SocketData = {
           remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
-          origin: req.getHeader('origin') || undefined,
+          origin,
           userAgent: req.getHeader('user-agent') || undefined,
         };
-        res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+        const key = req.getHeader('sec-websocket-key');
+        const protocol = req.getHeader('sec-websocket-protocol');
+        const extensions = req.getHeader('sec-websocket-extensions');
+        const token = this.upgradeToken(req);
+        if (token === undefined) {
+          res.upgrade(data, key, protocol, extensions, context);
+          return;
+        }
+        // The token came with the request: verify it before the socket exists (401 when invalid).
+        let aborted = false;
+        res.onAborted(() => (aborted = true));
+        this.authenticator.authenticate(token, { ...data, identity: undefined }).then((identity) => {
+          if (this.revocations.isRevoked(identity)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
+          if (aborted) return;
+          data.identity = identity;
+          res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+        }).catch((error: unknown) => {
+          if (aborted) return;
+          const code = error instanceof UplinkError ? error.code : ErrorCode.UNAUTHENTICATED;
+          this.logger.warn({ remote: data.remoteAddress, code }, 'upgrade refused: invalid token');
+          res.cork(() => res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end(code));
+        });
       },
       open: (ws) => {
         const connection = new Connection(ws, this, `c${(this.nextConnectionId++).toString(36)}`);
@@ -149,6 +184,7 @@ export class Gateway implements ConnectionEnvironment {
         if (this.hooks.onDisconnect) this.safeHook(() => this.hooks.onDisconnect?.(connection, code));
       },
     });
+    if (this.hooks.demoTokens) this.serveDemoTokens(app, this.hooks.demoTokens);
     // Requests the WebSocket route did not take: uWS itself passes over upgrades whose key is not
     // 24 characters long, so they land here too and get a 400 instead of no answer at all.
     app.any('/*', (res, req) => {
@@ -191,7 +227,70 @@ export class Gateway implements ConnectionEnvironment {
     this.logger.info({ port: this.port }, 'gateway closed');
   }
 
+  /**
+   * Disconnects every connection of a subject or of a token id at once (close 4409) and refuses the
+   * revoked tokens from then on. Returns how many connections were closed.
+   */
+  revoke(target: RevocationTarget): number {
+    if (target.subject === undefined && target.tokenId === undefined) throw new TypeError('revoke needs a subject or a tokenId');
+    let closed = 0;
+    let tokenExpiresAt: number | undefined;
+    for (const c of [...this.connections]) {
+      if (!this.revocations.matches(target, c.identity)) continue;
+      tokenExpiresAt = Math.max(tokenExpiresAt ?? 0, c.identity?.expiresAt ?? 0) || undefined;
+      c.close(CloseCode.REVOKED, 'revoked');
+      closed++;
+    }
+    this.revocations.add(target, tokenExpiresAt);
+    this.logger.warn({ subject: target.subject, tokenId: target.tokenId, closed }, 'revoked');
+    return closed;
+  }
+
+  private originAllowed(origin: string | undefined): boolean {
+    const allowed = this.hooks.allowedOrigins;
+    if (!allowed) return true;
+    if (origin === undefined) return this.options.allowMissingOrigin;
+    return allowed.includes(origin);
+  }
+
+  /** A token sent with the upgrade request, where configuration allows that transport. */
+  private upgradeToken(req: uws.HttpRequest): string | undefined {
+    if (this.options.acceptHeaderToken) {
+      const match = /^Bearer\s+(\S+)$/i.exec(req.getHeader('authorization'));
+      if (match) return match[1];
+    }
+    if (this.options.acceptQueryToken) {
+      const token = req.getQuery('token');
+      if (token) return token;
+    }
+    return undefined;
+  }
+
+  private serveDemoTokens(app: uws.TemplatedApp, demo: NonNullable<GatewayOptions['demoTokens']>): void {
+    this.logger.warn('DEMO TOKEN ENDPOINT ENABLED at GET /demo/token: anyone can mint a token. UNSAFE FOR PRODUCTION.');
+    app.get('/demo/token', (res, req) => {
+      const sub = req.getQuery('sub') ?? '';
+      const scope = req.getQuery('scope') ?? '';
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      if (!/^[\w.@-]{1,64}$/.test(sub) || !/^[\w:. -]{0,256}$/.test(scope)) {
+        res.writeStatus('400 Bad Request').end('sub must be 1-64 word characters; scope space-separated words');
+        return;
+      }
+      const ttlSec = demo.ttlSec ?? 3600;
+      void mintDevToken(demo.secret, { sub, scope, ttlSec, ...(demo.issuer ? { issuer: demo.issuer } : {}), ...(demo.audience ? { audience: demo.audience } : {}) }).then((token) => {
+        if (aborted) return;
+        res.cork(() => res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')
+          .end(JSON.stringify({ token, expiresAt: Date.now() + ttlSec * 1000 })));
+      });
+    });
+  }
+
   // ---- ConnectionEnvironment ----
+
+  isRevoked(identity: Identity | undefined): boolean {
+    return this.revocations.isRevoked(identity);
+  }
 
   async validateHandshake(info: HandshakeInfo): Promise<void> {
     const hook = this.hooks.validateHandshake;

@@ -1,0 +1,109 @@
+/**
+ * JWT authentication with jose (no hand-written JWT parsing or crypto).
+ *
+ * Invariants: the algorithm allow-list is explicit and never contains `none`; `exp` and `sub` are
+ * required; issuer and audience are checked when configured; the key source (secret, public key or
+ * JWKS URL) comes from configuration only, never from a token. jose itself refuses HS/RS confusion
+ * (an HMAC algorithm never verifies with a public key, an RSA one never with a secret).
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { ErrorCode, UplinkError } from '../errors.js';
+import type { Identity } from '../host/context.js';
+import type { Authenticator } from './authenticator.js';
+
+const ALLOWED_ALGORITHMS = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+
+export interface JwtOptions {
+  /** Algorithms accepted, for example ['HS256'] in development, ['RS256', 'ES256', 'EdDSA'] in production. */
+  algorithms: string[];
+  /** Shared secret for HS* algorithms (at least 32 bytes). */
+  secret?: string | Uint8Array;
+  /** Public key for RS* / PS* / ES* / EdDSA: PEM (SPKI) text or a JWK object. */
+  publicKey?: string | JsonWebKey;
+  /** A JWKS endpoint: keys are fetched, cached and refreshed on rotation. */
+  jwksUrl?: string;
+  /** After a fetch, no other fetch for this long (an unknown `kid` cannot cause a refetch storm). */
+  jwksCooldownMs?: number;
+  jwksCacheMaxAgeMs?: number;
+  jwksTimeoutMs?: number;
+  issuer?: string;
+  audience?: string | string[];
+  /** Seconds of clock skew tolerated on exp and nbf. */
+  clockToleranceSec?: number;
+  /** Longer tokens are refused before any parsing. */
+  maxTokenLength?: number;
+}
+
+type VerifyKey = Uint8Array | KeyObject | JWTVerifyGetKey;
+
+export class JwtAuthenticator implements Authenticator {
+  private readonly key: VerifyKey;
+  readonly clockToleranceSec: number;
+  private readonly maxTokenLength: number;
+
+  constructor(private readonly options: JwtOptions) {
+    if (!options.algorithms?.length) throw new TypeError('JWT authentication needs an explicit algorithm allow-list');
+    for (const alg of options.algorithms) {
+      if (!ALLOWED_ALGORITHMS.has(alg)) throw new TypeError(`algorithm '${alg}' is not allowed (never 'none')`);
+    }
+    const sources = [options.secret, options.publicKey, options.jwksUrl].filter((s) => s !== undefined).length;
+    if (sources !== 1) throw new TypeError('configure exactly one of secret, publicKey or jwksUrl');
+    this.key = this.buildKey();
+    this.clockToleranceSec = options.clockToleranceSec ?? 5;
+    this.maxTokenLength = options.maxTokenLength ?? 4096;
+  }
+
+  private buildKey(): VerifyKey {
+    const { secret, publicKey, jwksUrl } = this.options;
+    if (secret !== undefined) {
+      const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
+      if (bytes.byteLength < 32) throw new TypeError('the JWT secret must be at least 32 bytes');
+      return bytes;
+    }
+    if (publicKey !== undefined) {
+      return typeof publicKey === 'string'
+        ? createPublicKey(publicKey)
+        : createPublicKey({ key: publicKey as never, format: 'jwk' });
+    }
+    return createRemoteJWKSet(new URL(jwksUrl as string), {
+      cooldownDuration: this.options.jwksCooldownMs ?? 30_000,
+      cacheMaxAge: this.options.jwksCacheMaxAgeMs ?? 600_000,
+      timeoutDuration: this.options.jwksTimeoutMs ?? 5_000,
+    });
+  }
+
+  async authenticate(token: string | undefined): Promise<Identity> {
+    if (typeof token !== 'string' || token.length === 0) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a token is required');
+    if (token.length > this.maxTokenLength) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token too long', { reason: 'ERR_TOKEN_TOO_LONG' });
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.key as never, {
+        algorithms: this.options.algorithms,
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: this.clockToleranceSec,
+        ...(this.options.issuer !== undefined ? { issuer: this.options.issuer } : {}),
+        ...(this.options.audience !== undefined ? { audience: this.options.audience } : {}),
+      }));
+    } catch (error) {
+      throw toAuthError(error);
+    }
+    return {
+      subject: payload.sub as string,
+      ...(payload.iss !== undefined ? { issuer: payload.iss } : {}),
+      ...(payload.jti !== undefined ? { tokenId: payload.jti } : {}),
+      expiresAt: (payload.exp as number) * 1000,
+      claims: Object.freeze({ ...payload }),
+    };
+  }
+}
+
+/** jose's error codes become the `reason` of a typed error; an expired token has its own code. */
+function toAuthError(error: unknown): UplinkError {
+  const code = (error as { code?: unknown }).code;
+  const reason = typeof code === 'string' ? code : 'ERR_TOKEN_INVALID';
+  const claim = (error as { claim?: unknown }).claim;
+  if (reason === 'ERR_JWT_EXPIRED') return new UplinkError(ErrorCode.TOKEN_EXPIRED, 'token expired', { reason });
+  const detail = typeof claim === 'string' ? `invalid token: claim '${claim}' failed` : 'invalid token';
+  return new UplinkError(ErrorCode.UNAUTHENTICATED, detail, { reason, ...(typeof claim === 'string' ? { claim } : {}) });
+}
