@@ -7,6 +7,10 @@ export type { AccessPolicy, InstanceMode, RegisterOptions } from './host/local-h
 export type { ObjectHost, HostCall, ReplySink } from './host/object-host.js';
 export type { ObjectMetadata } from './host/members.js';
 export type { Authenticator, HandshakeInfo } from './auth/authenticator.js';
+export { JwtAuthenticator, type JwtOptions } from './auth/jwt.js';
+export type { AccessRule, ClaimNames, ObjectAccess } from './auth/access.js';
+export type { RevocationTarget } from './auth/revocations.js';
+export { mintDevToken } from './auth/dev-tokens.js';
 export { Codec, type CodecOptions, type EncodedPayload } from './protocol/codec.js';
 export type { CodecLimits } from './protocol/limits.js';
 export { CloseCode } from './protocol/close-codes.js';
