@@ -30,6 +30,8 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   FORBIDDEN: 'FORBIDDEN',
   TOKEN_EXPIRED: 'TOKEN_EXPIRED',
+  /** A stream cannot be resumed: unknown key, another identity, or the linger window passed. */
+  STREAM_LOST: 'STREAM_LOST',
   /** Client side: the socket closed before the answer arrived. */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
 } as const;

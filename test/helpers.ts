@@ -33,8 +33,9 @@ export async function startGateway(options: GatewayOptions = {}, demo = true): P
   return { gateway, url: `ws://127.0.0.1:${gateway.port}`, logs };
 }
 
+/** The real client; reconnecting is off unless a test turns it on (so closed gateways end their clients). */
 export async function client(url: string, options: NodeClientOptions = {}) {
-  const c = await connect(url, options);
+  const c = await connect(url, { reconnect: false, ...options });
   c.codec.registerError(DemoError, 'DemoError');
   return c;
 }

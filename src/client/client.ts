@@ -8,13 +8,14 @@
 import { ConnectionClosedError, ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
 import { Codec, type EncodedPayload } from '../protocol/codec.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode, isTransientClose } from '../protocol/close-codes.js';
 import {
   parseServerHeader, splitFrame, SUPPORTED_VERSIONS,
   type BatchCall, type BatchOutcome, type ErrorFrame, type GoodbyeFrame, type MemberKind, type RefreshedFrame, type ServerFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
 import { gatewayUrl, parseUri } from '../protocol/uri.js';
-import { createProxy, type CallOptions, type ProxyTarget, type Remote } from './proxy.js';
+import { createProxy, type CallOptions, type ProxyTarget, type Remote, type StreamOptions } from './proxy.js';
+import { RemoteStream, type StreamTransport } from './remote-stream.js';
 import { SOCKET_OPEN, type SocketFactory, type SocketLike } from './socket.js';
 
 export interface ClientOptions {
@@ -38,9 +39,30 @@ export interface ClientOptions {
   keepaliveMs?: number;
   keepaliveTimeoutMs?: number;
   codec?: Codec;
-  /** Called once when the connection ends, with the close code and any goodbye advice. */
+  /** Called once when the client ends for good, with the close code and any goodbye advice. */
   onClose?: (info: { code: number; reason: string; goodbye: GoodbyeFrame | undefined }) => void;
+  /**
+   * Reconnect after a transient close (shutdown, network loss), with exponential backoff and jitter,
+   * a fresh token from the token function, and open streams resumed. On by default.
+   */
+  reconnect?: boolean | ReconnectOptions;
+  /** Items a stream may have in flight to this client (its credit window). */
+  streamWindow?: number;
+  /** Called on every connection state change. */
+  onStateChange?: (state: ClientState) => void;
 }
+
+export interface ReconnectOptions {
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Attempts before giving up (default: unlimited). */
+  maxAttempts?: number;
+  /** Calls made while reconnecting wait in a queue of this size; beyond it (or with 0) they fail fast. */
+  queueSize?: number;
+}
+
+export type ClientState = 'open' | 'reconnecting' | 'closed';
+
 
 export interface BatchCallSpec {
   object: string;
@@ -52,6 +74,12 @@ export interface BatchCallSpec {
 export type BatchResult = { ok: true; value: unknown } | { ok: false; error: UplinkError } | { ok: false; notRun: true };
 
 interface Pending {
+  /** The frame as sent, kept to send it (again) after a reconnect. */
+  frame: string | Uint8Array;
+  /** Sent on the current connection (otherwise it waits for one). */
+  sent: boolean;
+  /** Safe to send again when the connection dropped before its answer. */
+  idempotent: boolean;
   resolve(value: unknown): void;
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -62,72 +90,87 @@ interface Pending {
 
 const CLIENT_NAME = 'uplink-js/0.1.0';
 
-export class UplinkClient implements ProxyTarget {
+export class UplinkClient implements ProxyTarget, StreamTransport {
   readonly codec: Codec;
+  private socket!: SocketLike;
+  private state: ClientState | 'connecting' = 'connecting';
   private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<number, RemoteStream<unknown>>();
   private nextId = 1;
   private welcome: WelcomeFrame | undefined;
   private goodbye: GoodbyeFrame | undefined;
   private closed: { code: number; reason: string } | undefined;
+  private closing = false;
   private keepalive: ReturnType<typeof setInterval> | undefined;
   private pongDeadline: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshFailures = 0;
+  private readonly reconnectOptions: Required<ReconnectOptions> | undefined;
   private readonly closedPromise: Promise<{ code: number; reason: string }>;
   private resolveClosed!: (info: { code: number; reason: string }) => void;
 
   private constructor(
-    private readonly socket: SocketLike,
+    private readonly url: string,
+    private readonly createSocket: SocketFactory,
     private readonly options: ClientOptions,
   ) {
     this.codec = options.codec ?? new Codec();
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+    const r = options.reconnect ?? true;
+    this.reconnectOptions = r === false ? undefined : {
+      initialDelayMs: 100, maxDelayMs: 10_000, maxAttempts: Number.POSITIVE_INFINITY, queueSize: 100, ...(r === true ? {} : r),
+    };
   }
 
   /** Opens a socket, sends hello and resolves once the gateway welcomes the client. */
   static async open(url: string, createSocket: SocketFactory, options: ClientOptions = {}): Promise<UplinkClient> {
-    url = gatewayUrl(url);
-    const token = typeof options.token === 'function' ? await options.token() : options.token;
-    const transport = token === undefined ? 'hello' : (options.tokenTransport ?? 'hello');
-    if (transport === 'query') url += `${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token as string)}`;
-    const socket = createSocket(url, transport === 'header' ? token : undefined);
-    socket.binaryType = 'arraybuffer';
-    const client = new UplinkClient(socket, options);
-    await client.handshake(transport === 'hello' ? token : undefined);
+    const client = new UplinkClient(gatewayUrl(url), createSocket, options);
+    await client.connectSocket();
+    client.setState('open');
     return client;
   }
 
-  private handshake(token: string | undefined): Promise<void> {
+  /** One connection attempt: a fresh token, a socket, the hello, the welcome. */
+  private async connectSocket(): Promise<void> {
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    const transport = token === undefined ? 'hello' : (this.options.tokenTransport ?? 'hello');
+    const url = transport === 'query' ? `${this.url}${this.url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token as string)}` : this.url;
+    this.socket = this.createSocket(url, transport === 'header' ? token : undefined);
+    this.socket.binaryType = 'arraybuffer';
+    await this.handshake(this.socket, transport === 'hello' ? token : undefined);
+  }
+
+  private handshake(socket: SocketLike, token: string | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new UplinkError(ErrorCode.DEADLINE_EXCEEDED, 'no welcome from the gateway in time'));
-        this.socket.close(CloseCode.NORMAL, 'connect timeout');
+        socket.close(CloseCode.NORMAL, 'connect timeout');
       }, this.options.connectTimeoutMs ?? 10_000);
       let refusal: UplinkError | undefined;
-      this.socket.onopen = () => {
-        this.socket.send(JSON.stringify({ t: 'hello', v: SUPPORTED_VERSIONS, client: CLIENT_NAME, ...(token !== undefined ? { token } : {}) }));
+      socket.onopen = () => {
+        socket.send(JSON.stringify({ t: 'hello', v: SUPPORTED_VERSIONS, client: CLIENT_NAME, ...(token !== undefined ? { token } : {}) }));
       };
-      this.socket.onerror = () => {};
-      this.socket.onclose = (event) => {
+      socket.onerror = () => {};
+      socket.onclose = (event) => {
         clearTimeout(timer);
-        this.onSocketClosed(event.code, event.reason);
         reject(refusal ?? new ConnectionClosedError(event.code, event.reason));
       };
-      this.socket.onmessage = (event) => {
+      socket.onmessage = (event) => {
         let frame: ServerFrame;
         try {
           frame = parseServerHeader(splitFrame(messageText(event.data)).header);
         } catch (error) {
           refusal = error as UplinkError;
-          this.socket.close(CloseCode.PROTOCOL_ERROR, 'bad welcome');
+          socket.close(CloseCode.PROTOCOL_ERROR, 'bad welcome');
           return;
         }
         if (frame.t === 'error') refusal = this.toError(frame, undefined);
         if (frame.t !== 'welcome') return;
         clearTimeout(timer);
         this.welcome = frame;
-        this.socket.onmessage = (e) => this.onMessage(e.data);
-        this.socket.onclose = (e) => this.onSocketClosed(e.code, e.reason);
+        this.goodbye = undefined;
+        socket.onmessage = (e) => this.onMessage(e.data);
+        socket.onclose = (e) => this.onDisconnected(e.code, e.reason);
         this.startKeepalive();
         this.scheduleRefresh(frame.expIn);
         resolve();
@@ -135,11 +178,22 @@ export class UplinkClient implements ProxyTarget {
     });
   }
 
+  get connectionState(): ClientState {
+    return this.state === 'connecting' ? 'reconnecting' : this.state;
+  }
+
+  private setState(state: ClientState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.options.onStateChange?.(state);
+  }
+
   /** The gateway's connection id, server name and limits, from the welcome frame. */
   get session(): WelcomeFrame {
     return this.welcome as WelcomeFrame;
   }
 
+  /** False once the client has ended for good (it may still be reconnecting while true). */
   get isOpen(): boolean {
     return this.closed === undefined;
   }
@@ -167,8 +221,49 @@ export class UplinkClient implements ProxyTarget {
   }
 
   oneway(object: string, method: string, args: unknown[]): void {
-    if (this.closed) throw new ConnectionClosedError(this.closed.code, this.closed.reason);
-    this.sendFrame({ t: 'oneway', o: object, m: method }, this.codec.encode(args));
+    if (this.state !== 'open') throw new ConnectionClosedError(this.closed?.code ?? 1006, this.closed?.reason ?? 'not connected');
+    this.socket.send(this.frameOf({ t: 'oneway', o: object, m: method }, this.codec.encode(args)));
+  }
+
+  /**
+   * Calls a method that streams its results. Items arrive as they are produced, at most `window`
+   * ahead of the consumer; breaking out of for-await, return() or the signal cancel the server's
+   * generator. Across a reconnect the stream resumes from the last item received.
+   */
+  stream<T = unknown>(object: string, method: string, args: unknown[], options: StreamOptions = {}): RemoteStream<T> {
+    const id = this.nextId++;
+    const stream = new RemoteStream<T>(this, id, options.window ?? this.options.streamWindow ?? 256, options.signal);
+    if (this.closed) {
+      stream.fail(new ConnectionClosedError(this.closed.code, this.closed.reason));
+      return stream;
+    }
+    if (options.signal?.aborted) return stream;
+    this.streams.set(id, stream as RemoteStream<unknown>);
+    const header: Record<string, unknown> = { t: 'stream', id, o: object, m: method, upTo: stream.upTo };
+    if (options.correlationId !== undefined) header.cid = options.correlationId;
+    if (options.annotations !== undefined) header.ann = options.annotations;
+    const frame = this.frameOf(header, this.codec.encode(args));
+    if (this.state === 'open') this.socket.send(frame);
+    else this.unopenedStreams.set(id, frame);
+    return stream;
+  }
+
+  /** Streams requested while reconnecting: their stream frame goes out on the next connection. */
+  private readonly unopenedStreams = new Map<number, string | Uint8Array>();
+
+  // ---- StreamTransport ----
+
+  sendCredit(id: number, upTo: number, ack: number): void {
+    if (this.state === 'open') this.socket.send(`{"t":"credit","id":${id},"upTo":${upTo},"ack":${ack}}`);
+  }
+
+  sendCancel(id: number): void {
+    if (this.state === 'open') this.socket.send(`{"t":"cancel","id":${id}}`);
+  }
+
+  forget(id: number): void {
+    this.streams.delete(id);
+    this.unopenedStreams.delete(id);
   }
 
   /**
@@ -217,9 +312,12 @@ export class UplinkClient implements ProxyTarget {
 
   /** Says goodbye and closes the socket; pending calls fail with ConnectionClosedError. */
   async close(): Promise<void> {
+    this.closing = true;
     if (!this.closed && this.socket.readyState === SOCKET_OPEN) {
       this.socket.send(JSON.stringify({ t: 'goodbye', reason: 'client closing' }));
       this.socket.close(CloseCode.NORMAL, 'client closing');
+    } else {
+      this.finalClose(CloseCode.NORMAL, 'client closing');
     }
     await this.closedPromise;
   }
@@ -235,8 +333,12 @@ export class UplinkClient implements ProxyTarget {
     if (timeoutMs > 0) header.dl = timeoutMs;
     if (options.correlationId !== undefined) header.cid = options.correlationId;
     if (options.annotations !== undefined) header.ann = options.annotations;
+    if (this.state !== 'open' && this.queuedCount() >= (this.reconnectOptions?.queueSize ?? 0)) {
+      return Promise.reject(new ConnectionClosedError(1006, 'reconnecting, and the call queue is full'));
+    }
+    const frame = this.frameOf(header, payload);
     return new Promise((resolve, reject) => {
-      const entry: Pending = { resolve, reject, timer: undefined, cleanup: undefined, batch };
+      const entry: Pending = { frame, sent: false, idempotent: options.idempotent ?? false, resolve, reject, timer: undefined, cleanup: undefined, batch };
       if (timeoutMs > 0) {
         entry.timer = setTimeout(() => this.settle(id)?.reject(new UplinkError(ErrorCode.DEADLINE_EXCEEDED, `no answer within ${timeoutMs} ms`)), timeoutMs);
       }
@@ -252,13 +354,22 @@ export class UplinkClient implements ProxyTarget {
         entry.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
       this.pending.set(id, entry);
-      this.sendFrame(header, payload);
+      if (this.state === 'open') {
+        this.socket.send(frame);
+        entry.sent = true;
+      }
     });
   }
 
-  private sendFrame(header: Record<string, unknown>, payload: EncodedPayload | undefined): void {
+  private queuedCount(): number {
+    let n = this.unopenedStreams.size;
+    for (const p of this.pending.values()) if (!p.sent) n++;
+    return n;
+  }
+
+  private frameOf(header: Record<string, unknown>, payload: EncodedPayload | undefined): string | Uint8Array {
     const text = payload ? JSON.stringify(header) + '\n' + payload.text : JSON.stringify(header);
-    this.socket.send(payload?.attachments ? packBinary(text, payload.attachments) : text);
+    return payload?.attachments ? packBinary(text, payload.attachments) : text;
   }
 
   /** Removes and returns a pending call exactly once. */
@@ -308,8 +419,32 @@ export class UplinkClient implements ProxyTarget {
         }
         return;
       }
-      case 'error':
-        if (frame.id !== undefined) this.settle(frame.id)?.reject(this.toError(frame, body ? { text: body, attachments } : undefined));
+      case 'error': {
+        if (frame.id === undefined) return;
+        const error = this.toError(frame, body ? { text: body, attachments } : undefined);
+        const stream = this.streams.get(frame.id);
+        if (stream) stream.fail(error);
+        else this.settle(frame.id)?.reject(error);
+        return;
+      }
+      case 'stream-open':
+        this.streams.get(frame.id)?.opened(frame.key);
+        return;
+      case 'items': {
+        const stream = this.streams.get(frame.id);
+        if (!stream) return;
+        try {
+          const items = this.codec.decode({ text: body, attachments });
+          if (!Array.isArray(items)) throw new UplinkError(ErrorCode.BAD_FRAME, 'stream items must be an array');
+          stream.items(frame.seq, items);
+        } catch (error) {
+          stream.fail(error as Error);
+          this.sendCancel(frame.id);
+        }
+        return;
+      }
+      case 'end':
+        this.streams.get(frame.id)?.end(frame.seq);
         return;
       case 'pong':
         clearTimeout(this.pongDeadline);
@@ -376,20 +511,88 @@ export class UplinkClient implements ProxyTarget {
       this.socket.send(`{"t":"ping","id":${pingId++}}`);
       this.pongDeadline = setTimeout(() => {
         // No pong: the connection is dead even if TCP has not noticed. Fail pending calls now.
-        this.onSocketClosed(1006, 'keepalive timeout');
-        this.socket.close(CloseCode.NORMAL, 'keepalive timeout');
+        const socket = this.socket;
+        this.onDisconnected(1006, 'keepalive timeout');
+        socket.close(CloseCode.NORMAL, 'keepalive timeout');
       }, this.options.keepaliveTimeoutMs ?? 10_000);
     }, every);
     (this.keepalive as { unref?: () => void }).unref?.();
   }
 
-  private onSocketClosed(code: number, reason: string): void {
-    if (this.closed) return;
-    this.closed = { code, reason };
+  /** The current socket is gone: reconnect when that makes sense, otherwise end for good. */
+  private onDisconnected(code: number, reason: string): void {
+    if (this.closed || this.state !== 'open') return;
+    this.socket.onclose = null;
+    this.socket.onmessage = null;
+    this.stopTimers();
+    const terminal = this.closing || !this.reconnectOptions || !isTransientClose(code);
+    if (terminal) return this.finalClose(code, reason);
+    this.setState('reconnecting');
+    // Calls that were on the wire are lost with it, unless they may safely run twice.
+    for (const [id, p] of [...this.pending]) {
+      if (p.sent && !p.idempotent) this.settle(id)?.reject(new ConnectionClosedError(code, reason));
+      else p.sent = false;
+    }
+    for (const [id, stream] of [...this.streams]) {
+      if (stream.key === undefined && !this.unopenedStreams.has(id)) stream.fail(new ConnectionClosedError(code, reason));
+    }
+    void this.reconnectLoop(code, reason);
+  }
+
+  private async reconnectLoop(code: number, reason: string): Promise<void> {
+    const r = this.reconnectOptions as Required<ReconnectOptions>;
+    for (let attempt = 0; attempt < r.maxAttempts && !this.closed && !this.closing; attempt++) {
+      const backoff = Math.min(r.maxDelayMs, r.initialDelayMs * 2 ** attempt);
+      const delay = Math.max(attempt === 0 ? (this.goodbye?.reconnectMs ?? 0) : 0, backoff * (0.5 + Math.random() * 0.5));
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.closed || this.closing) return;
+      try {
+        await this.connectSocket();
+      } catch (error) {
+        // Network failures and timeouts are worth another try; a refusal (bad token, version) is not.
+        const transient = error instanceof ConnectionClosedError ? isTransientClose(error.closeCode)
+          : error instanceof UplinkError ? error.code === ErrorCode.DEADLINE_EXCEEDED : false;
+        if (!transient) return this.finalClose(error instanceof ConnectionClosedError ? error.closeCode : CloseCode.UNAUTHENTICATED, (error as Error).message);
+        continue;
+      }
+      this.setState('open');
+      this.afterReconnect();
+      return;
+    }
+    this.finalClose(code, reason);
+  }
+
+  /** On a new connection: resume streams from the last item received, then send what waited. */
+  private afterReconnect(): void {
+    for (const [id, stream] of this.streams) {
+      if (stream.key !== undefined) this.socket.send(JSON.stringify({ t: 'resume', id, key: stream.key, ack: stream.received, upTo: stream.upTo }));
+    }
+    for (const frame of this.unopenedStreams.values()) this.socket.send(frame);
+    this.unopenedStreams.clear();
+    for (const p of this.pending.values()) {
+      if (p.sent) continue;
+      this.socket.send(p.frame);
+      p.sent = true;
+    }
+  }
+
+  private stopTimers(): void {
     clearInterval(this.keepalive);
     clearTimeout(this.pongDeadline);
+    this.pongDeadline = undefined;
     clearTimeout(this.refreshTimer);
-    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(new ConnectionClosedError(code, reason));
+  }
+
+  /** The end: every pending call and stream fails, onClose runs once. */
+  private finalClose(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = { code, reason };
+    this.stopTimers();
+    this.setState('closed');
+    const error = new ConnectionClosedError(code, reason);
+    for (const id of [...this.pending.keys()]) this.settle(id)?.reject(error);
+    for (const stream of [...this.streams.values()]) stream.fail(error);
+    this.unopenedStreams.clear();
     this.options.onClose?.({ code, reason, goodbye: this.goodbye });
     this.resolveClosed({ code, reason });
   }

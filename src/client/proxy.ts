@@ -8,12 +8,18 @@ export interface CallOptions {
   signal?: AbortSignal;
   correlationId?: string;
   annotations?: Record<string, string>;
+  /** Safe to run twice: sent again after a reconnect instead of failing with CONNECTION_CLOSED. */
+  idempotent?: boolean;
 }
 
 type AnyFunction = (...args: never[]) => unknown;
 type MethodKeys<T> = { [K in keyof T]: T[K] extends AnyFunction ? K : never }[keyof T] & string;
 type PropertyKeys<T> = { [K in keyof T]: T[K] extends AnyFunction ? never : K }[keyof T] & string;
-type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+/** Methods that return (async) generators or async iterables stream; every other method returns a Promise. */
+type Promised<F> = F extends (...args: infer A) => infer R
+  ? [R] extends [never] ? (...args: A) => Promise<never>
+    : [R] extends [AsyncIterable<infer X> | Generator<infer X>] ? (...args: A) => AsyncIterableIterator<X> : (...args: A) => Promise<Awaited<R>>
+  : never;
 
 export type Remote<T> = { readonly [K in MethodKeys<T>]: Promised<T[K]> } & {
   /** Reads a remote property (an exposed getter). */
@@ -24,6 +30,8 @@ export type Remote<T> = { readonly [K in MethodKeys<T>]: Promised<T[K]> } & {
   $oneway<K extends MethodKeys<T>>(name: K, ...args: Parameters<Extract<T[K], AnyFunction>>): void;
   /** Calls a method with per-call options (timeout, AbortSignal, correlation id, annotations). */
   $call<K extends MethodKeys<T>>(name: K, args: Parameters<Extract<T[K], AnyFunction>>, options?: CallOptions): ReturnType<Promised<T[K]>>;
+  /** Opens a stream explicitly, with per-stream options (AbortSignal, credit window). */
+  $stream<K extends MethodKeys<T>>(name: K, args: Parameters<Extract<T[K], AnyFunction>>, options?: StreamOptions): AsyncIterableIterator<unknown>;
   /** The same proxy with other default options (for example a shorter timeout). */
   $with(options: CallOptions): Remote<T>;
 };
@@ -34,6 +42,58 @@ export interface ProxyTarget {
   get(object: string, name: string, options?: CallOptions): Promise<unknown>;
   set(object: string, name: string, value: unknown, options?: CallOptions): Promise<void>;
   oneway(object: string, method: string, args: unknown[]): void;
+  stream(object: string, method: string, args: unknown[], options?: StreamOptions): AsyncIterableIterator<unknown>;
+}
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Credit window: items the gateway may send ahead of the consumer. */
+  window?: number;
+  correlationId?: string;
+  annotations?: Record<string, string>;
+}
+
+/**
+ * What a proxy method returns: a call that is sent as a plain call when awaited (or left alone), or
+ * as a stream when iterated with for-await. The choice is made before the next microtask.
+ */
+class RemoteInvocation implements PromiseLike<unknown>, AsyncIterable<unknown> {
+  private promise: Promise<unknown> | undefined;
+  private iterating = false;
+
+  constructor(
+    private readonly client: ProxyTarget,
+    private readonly object: string,
+    private readonly method: string,
+    private readonly args: unknown[],
+    private readonly options: CallOptions,
+  ) {
+    queueMicrotask(() => {
+      if (!this.iterating) this.call();
+    });
+  }
+
+  private call(): Promise<unknown> {
+    return (this.promise ??= this.client.call(this.object, this.method, this.args, this.options));
+  }
+
+  then<A = unknown, B = never>(onFulfilled?: ((v: unknown) => A | PromiseLike<A>) | null, onRejected?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.call().then(onFulfilled, onRejected);
+  }
+
+  catch<B = never>(onRejected?: ((e: unknown) => B | PromiseLike<B>) | null): Promise<unknown> {
+    return this.call().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<unknown> {
+    return this.call().finally(onFinally);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<unknown> {
+    if (this.promise) throw new TypeError(`${this.method}() was already sent as a call; iterate it right away to stream`);
+    this.iterating = true;
+    return this.client.stream(this.object, this.method, this.args, { signal: this.options.signal });
+  }
 }
 
 export function createProxy<T>(client: ProxyTarget, object: string, defaults: CallOptions = {}): Remote<T> {
@@ -43,6 +103,7 @@ export function createProxy<T>(client: ProxyTarget, object: string, defaults: Ca
     $set: (name: string, value: unknown, options?: CallOptions) => client.set(object, name, value, { ...defaults, ...options }),
     $oneway: (name: string, ...args: unknown[]) => client.oneway(object, name, args),
     $call: (name: string, args: unknown[], options?: CallOptions) => client.call(object, name, args, { ...defaults, ...options }),
+    $stream: (name: string, args: unknown[], options?: StreamOptions) => client.stream(object, name, args, options),
     $with: (options: CallOptions) => createProxy<T>(client, object, { ...defaults, ...options }),
   };
   return new Proxy(Object.create(null) as object, {
@@ -50,7 +111,7 @@ export function createProxy<T>(client: ProxyTarget, object: string, defaults: Ca
       if (typeof name !== 'string' || name === 'then') return undefined;
       if (Object.hasOwn(helpers, name)) return helpers[name];
       let method = methods.get(name);
-      if (!method) methods.set(name, (method = (...args: unknown[]) => client.call(object, name, args, defaults)));
+      if (!method) methods.set(name, (method = (...args: unknown[]) => new RemoteInvocation(client, object, name, args, defaults) as unknown as Promise<unknown>));
       return method;
     },
   }) as Remote<T>;

@@ -13,7 +13,9 @@ import { MAX_NAME_LENGTH } from '../protocol/frames.js';
 import { disposeResource, runInContext, type CallContext, type ConnectionInfo, type Identity } from './context.js';
 import { errorBody, toErrorBody } from './error-mapping.js';
 import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, type Member, type MemberTable, type ObjectMetadata } from './members.js';
-import type { HostCall, ObjectHost, ReplySink } from './object-host.js';
+import type { HostCall, ObjectHost, ReplySink, StreamControl } from './object-host.js';
+import { iteratorOf, ServerStream, type StreamLimits, type StreamSink } from '../streams/server-stream.js';
+import { StreamRegistry } from '../streams/stream-registry.js';
 import { accessAllows, defaultClaimNames, type ClaimNames, type ObjectAccess } from '../auth/access.js';
 
 export type InstanceMode = 'single' | 'session' | 'percall';
@@ -40,6 +42,7 @@ export interface RegisterOptions {
 export type AccessPolicy = (identity: Identity | undefined, object: string, member: string | undefined) => boolean;
 
 export interface LocalHostOptions {
+  streamLimits: StreamLimits;
   codec: Codec;
   maxArgs: number;
   /** A global policy on top of each object's `access` rule. */
@@ -70,6 +73,7 @@ export class LocalObjectHost implements ObjectHost {
   private readonly objects = new Map<string, Registration>();
   /** Session-mode instances per connection id, then per object id. */
   private readonly sessions = new Map<string, Map<string, object>>();
+  readonly streams = new StreamRegistry();
 
   constructor(private readonly options: LocalHostOptions) {}
 
@@ -108,44 +112,80 @@ export class LocalObjectHost implements ObjectHost {
   }
 
   invoke(call: HostCall, reply: ReplySink): void {
-    const failure = this.check(call);
-    if (failure) {
-      reply.reject(failure);
-      return;
-    }
-    const registration = this.objects.get(call.object) as Registration;
-    const member = registration.members.get(call.member) as Member;
-    let args: unknown[];
-    try {
-      args = call.kind === 'get' ? EMPTY_ARGS : this.decodeArgs(call.args);
-      if (call.kind === 'set' && args.length !== 1) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'a property set takes exactly one value');
-    } catch (error) {
-      reply.reject(toErrorBody(error, this.options.codec, false));
-      return;
-    }
-    let fn: Function;
-    if (member.kind === 'method') fn = member.fn;
-    else fn = (call.kind === 'get' ? member.get : member.set) as Function;
+    const prepared = this.prepare(call, false, reply);
+    if (!prepared) return;
     let result: unknown;
     try {
-      const instance = this.instanceFor(registration, call.context);
-      result = runInContext(call.context, () => fn.apply(instance, args));
+      result = runInContext(call.context, () => prepared.fn.apply(prepared.instance, prepared.args));
     } catch (error) {
       this.fail(call, reply, error);
       return;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      (result as PromiseLike<unknown>).then(
-        (value) => this.succeed(call, reply, member, value),
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.succeed(call, reply, prepared.member, value),
         (error: unknown) => this.fail(call, reply, error),
       );
     } else {
-      this.succeed(call, reply, member, call.kind === 'set' ? undefined : result);
+      this.succeed(call, reply, prepared.member, call.kind === 'set' ? undefined : result);
+    }
+  }
+
+  openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined {
+    const refuse: ReplySink = { resolve: () => {}, reject: (error) => sink.fail(error, 0) };
+    const prepared = this.prepare(call, true, refuse);
+    if (!prepared) return undefined;
+    let iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
+    try {
+      const result = runInContext(call.context, () => prepared.fn.apply(prepared.instance, prepared.args));
+      iterator = isThenable(result) ? deferredIterator(result) : iteratorOf(result);
+    } catch (error) {
+      this.fail(call, refuse, error);
+      return undefined;
+    }
+    if (!iterator) {
+      sink.fail(errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' did not return an iterable`), 0);
+      return undefined;
+    }
+    const stream = new ServerStream(
+      this.streams.newKey(), call.context.identity, iterator, call.context, this.options.codec, this.options.streamLimits, upTo,
+      (s) => this.streams.remove(s),
+      (error) => this.options.onError(error, call),
+      (error) => toErrorBody(error, this.options.codec, this.options.debugErrors ?? false),
+    );
+    this.streams.add(stream);
+    stream.attach(sink);
+    return stream;
+  }
+
+  resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined {
+    const stream = this.streams.claim(key, identity);
+    stream?.resume(sink, ack, upTo);
+    return stream;
+  }
+
+  /** Checks the call, decodes its arguments and finds the function and instance; refusals go to reply. */
+  private prepare(call: HostCall, stream: boolean, reply: ReplySink): { fn: Function; instance: object; args: unknown[]; member: Member } | undefined {
+    const failure = this.check(call, stream);
+    if (failure) {
+      reply.reject(failure);
+      return undefined;
+    }
+    const registration = this.objects.get(call.object) as Registration;
+    const member = registration.members.get(call.member) as Member;
+    try {
+      const args = call.kind === 'get' ? EMPTY_ARGS : this.decodeArgs(call.args);
+      if (call.kind === 'set' && args.length !== 1) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'a property set takes exactly one value');
+      const fn = (member.kind === 'method' ? member.fn : call.kind === 'get' ? member.get : member.set) as Function;
+      return { fn, instance: this.instanceFor(registration, call.context), args, member };
+    } catch (error) {
+      this.fail(call, reply, error);
+      return undefined;
     }
   }
 
   /** Everything that can be refused before user code or the argument decoder runs. */
-  private check(call: HostCall): ErrorBody | undefined {
+  private check(call: HostCall, stream: boolean): ErrorBody | undefined {
     const registration = this.objects.get(call.object);
     if (!registration) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
     const identity = call.context.identity;
@@ -163,10 +203,10 @@ export class LocalObjectHost implements ObjectHost {
     if (member.kind === 'method') {
       if (call.kind !== 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a method, not a property`);
       if (call.oneway && !member.oneway) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is not a oneway method`);
-      if (member.streams) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' streams its results; call it as a stream`);
+      if (member.streams && !stream) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' streams its results; call it as a stream`);
       return undefined;
     }
-    if (call.kind === 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a property; use get or set`);
+    if (call.kind === 'call' || stream) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a property; use get or set`);
     if (call.kind === 'get' ? !member.get : !member.set) return errorBody(ErrorCode.NOT_EXPOSED, `property '${call.member}' is not ${call.kind === 'get' ? 'readable' : 'writable'}`);
     return undefined;
   }
@@ -246,6 +286,24 @@ export class LocalObjectHost implements ObjectHost {
     if (!registration || !this.allows(identity, registration, undefined)) throw new UplinkError(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id}'`);
     return describeMembers(id, registration.members, (name) => this.allows(identity, registration, name));
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** An iterator over the iterable a promise resolves to (for async methods that return a stream). */
+function deferredIterator(promise: PromiseLike<unknown>): AsyncIterator<unknown> {
+  let inner: AsyncIterator<unknown> | Iterator<unknown> | undefined;
+  return {
+    async next() {
+      inner ??= iteratorOf(await promise) ?? (() => { throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'the method did not return an iterable'); })();
+      return inner.next();
+    },
+    async return(value?: unknown) {
+      return (await inner?.return?.(value)) ?? { done: true, value: undefined };
+    },
+  };
 }
 
 function isStreamLike(value: unknown): boolean {

@@ -5,7 +5,8 @@
  */
 import type { ErrorBody } from '../errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
-import type { CallContext, ConnectionInfo } from './context.js';
+import type { CallContext, ConnectionInfo, Identity } from './context.js';
+import type { StreamSink } from '../streams/server-stream.js';
 
 export type CallKind = 'call' | 'get' | 'set';
 
@@ -26,8 +27,23 @@ export interface ReplySink {
   reject(error: ErrorBody): void;
 }
 
+/** Controls one stream; its state (iterator, credits, replay buffer) stays in the host. */
+export interface StreamControl {
+  /** The consumer may receive items with seq < upTo and has every item with seq < ack. */
+  grant(upTo: number, ack: number): void;
+  cancel(): void;
+  /** The connection dropped: linger for a resume, or close. */
+  detach(): void;
+  /** The connection can take bytes again. */
+  drained(): void;
+}
+
 export interface ObjectHost {
   invoke(call: HostCall, reply: ReplySink): void;
+  /** Starts a stream; a refusal goes to sink.fail (and the result is undefined). */
+  openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined;
+  /** Reattaches a lingering stream to a new connection; undefined when there is none for this key and identity. */
+  resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined;
   /** The connection is gone: release whatever the host keeps for it (session instances). */
   releaseConnection(connection: ConnectionInfo): void;
 }

@@ -28,6 +28,18 @@ export interface WelcomeFrame {
   /** Milliseconds from this frame until the token expires (immune to clock skew between the peers). */
   expIn?: number;
 }
+/** Opens a stream: the method's results arrive as `items` frames; the client may receive items with seq < upTo. */
+export interface StreamFrame { t: 'stream'; id: number; o: string; m: string; upTo: number; cid?: string; ann?: Annotations }
+/** Grants credit (items with seq < upTo) and acknowledges every item with seq < ack. */
+export interface CreditFrame { t: 'credit'; id: number; upTo: number; ack: number }
+/** Reattaches a lingering stream (by its resume key) to this connection under `id`. */
+export interface ResumeFrame { t: 'resume'; id: number; key: string; ack: number; upTo: number }
+/** The stream is running; `key` resumes it after a reconnect. */
+export interface StreamOpenFrame { t: 'stream-open'; id: number; key: string }
+/** Items seq, seq+1, ... (the body is their array). */
+export interface ItemsFrame { t: 'items'; id: number; seq: number }
+/** The stream ended after `seq` items in all. */
+export interface EndFrame { t: 'end'; id: number; seq: number }
 /** A fresh token for a live connection (same subject and issuer). */
 export interface RefreshFrame { t: 'refresh'; id: number; token: string }
 export interface RefreshedFrame { t: 'refreshed'; id: number; exp?: number; expIn?: number }
@@ -41,7 +53,8 @@ export interface CallFrame {
 }
 export interface OnewayFrame { t: 'oneway'; o: string; m: string; cid?: string; ann?: Annotations }
 export interface ResultFrame { t: 'result'; id: number; cid?: string; ann?: Annotations }
-export interface ErrorFrame extends ErrorBody { t: 'error'; id?: number; cid?: string }
+/** For a stream, `seq` is the number of items delivered before the error. */
+export interface ErrorFrame extends ErrorBody { t: 'error'; id?: number; cid?: string; seq?: number }
 /** One call of a batch: `n` characters of the body are its arguments, `a` attachments are its own. */
 export interface BatchCall { o: string; m: string; k?: MemberKind; n: number; a?: number }
 export interface BatchFrame { t: 'batch'; id: number; stop: boolean; calls: BatchCall[]; dl?: number; cid?: string; ann?: Annotations }
@@ -53,9 +66,11 @@ export interface PongFrame { t: 'pong'; id: number }
 export interface CancelFrame { t: 'cancel'; id: number }
 export interface GoodbyeFrame { t: 'goodbye'; reason: string; reconnectMs?: number }
 
-/** Frames a client may send. Stream frames join this union in a later version of the spec. */
-export type ClientFrame = HelloFrame | CallFrame | OnewayFrame | BatchFrame | PingFrame | PongFrame | CancelFrame | GoodbyeFrame | RefreshFrame;
-export type ServerFrame = WelcomeFrame | ResultFrame | ErrorFrame | BatchResultFrame | PingFrame | PongFrame | GoodbyeFrame | RefreshedFrame;
+/** Frames a client may send. */
+export type ClientFrame = HelloFrame | CallFrame | OnewayFrame | BatchFrame | PingFrame | PongFrame | CancelFrame | GoodbyeFrame | RefreshFrame
+  | StreamFrame | CreditFrame | ResumeFrame;
+export type ServerFrame = WelcomeFrame | ResultFrame | ErrorFrame | BatchResultFrame | PingFrame | PongFrame | GoodbyeFrame | RefreshedFrame
+  | StreamOpenFrame | ItemsFrame | EndFrame;
 
 /** A received frame, split but not decoded: `body` is the payload text ('' when absent). */
 export interface RawFrame<H> { header: H; body: string; attachments: Uint8Array[] | undefined }
@@ -157,6 +172,22 @@ export function parseClientHeader(header: unknown): ClientFrame {
       required(header, 'id', isFrameId);
       required(header, 'token', (v) => typeof v === 'string');
       break;
+    case 'stream':
+      required(header, 'id', isFrameId);
+      checkCallTarget(header);
+      required(header, 'upTo', isCount);
+      break;
+    case 'credit':
+      required(header, 'id', isFrameId);
+      required(header, 'upTo', isCount);
+      required(header, 'ack', isCount);
+      break;
+    case 'resume':
+      required(header, 'id', isFrameId);
+      required(header, 'key', isName);
+      required(header, 'ack', isCount);
+      required(header, 'upTo', isCount);
+      break;
     case 'hello':
       required(header, 'v', (v) => Array.isArray(v) && v.length > 0 && v.length <= 16 && v.every((x) => Number.isSafeInteger(x)));
       optional(header, 'token', (v) => typeof v === 'string');
@@ -179,7 +210,13 @@ export function parseServerHeader(header: unknown): ServerFrame {
     case 'pong':
     case 'ping':
     case 'refreshed':
+    case 'stream-open':
       required(header, 'id', isFrameId);
+      break;
+    case 'items':
+    case 'end':
+      required(header, 'id', isFrameId);
+      required(header, 'seq', isCount);
       break;
     case 'error':
       optional(header, 'id', isFrameId);

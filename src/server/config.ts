@@ -36,6 +36,20 @@ export interface GatewayOptions {
   helloTimeoutMs?: number;
   /** Advice sent in the goodbye frame: when clients should reconnect after a shutdown. */
   reconnectAfterMs?: number;
+  /** Streams open at once per connection (more get LIMIT_EXCEEDED). */
+  maxStreams?: number;
+  /** A stream may live this long (0: unlimited). */
+  streamLifetimeMs?: number;
+  /** A stream with no item and no credit for this long ends (0: never). */
+  streamIdleMs?: number;
+  /** How long a stream outlives its dropped connection, waiting for a resume (0: closed at once). */
+  streamLingerMs?: number;
+  /** Items sent but not acknowledged per stream (the replay buffer), and the most credit a client can hold. */
+  streamMaxUnacked?: number;
+  /** Items coalesced into one frame, at most. */
+  streamMaxBatch?: number;
+  /** Streams stop pulling while the socket's outbound buffer holds more bytes than this; they resume on drain. */
+  streamHighWaterMark?: number;
   codec?: Codec | CodecOptions;
   /** Run on the slow pure-JS uWS shim when the native binary does not load. */
   allowJsFallback?: boolean;
@@ -82,6 +96,13 @@ export const gatewayDefaults = {
   helloTimeoutMs: 10_000,
   reconnectAfterMs: 1_000,
   expiryGraceMs: 25_000,
+  maxStreams: 128,
+  streamLifetimeMs: 3_600_000,
+  streamIdleMs: 600_000,
+  streamLingerMs: 30_000,
+  streamMaxUnacked: 4_096,
+  streamMaxBatch: 1_024,
+  streamHighWaterMark: 256 * 1024,
   allowMissingOrigin: false,
   acceptHeaderToken: false,
   acceptQueryToken: false,
@@ -132,6 +153,10 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     debugErrors: flag(env, 'UPLINK_DEBUG_ERRORS'),
     logLevel: env.UPLINK_LOG_LEVEL || undefined,
     expiryGraceMs: int(env, 'UPLINK_EXPIRY_GRACE_MS'),
+    maxStreams: int(env, 'UPLINK_MAX_STREAMS'),
+    streamLifetimeMs: int(env, 'UPLINK_STREAM_LIFETIME_MS'),
+    streamIdleMs: int(env, 'UPLINK_STREAM_IDLE_MS'),
+    streamLingerMs: int(env, 'UPLINK_STREAM_LINGER_MS'),
     allowedOrigins: env.UPLINK_ALLOWED_ORIGINS ? env.UPLINK_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : undefined,
     allowMissingOrigin: flag(env, 'UPLINK_ALLOW_MISSING_ORIGIN'),
     acceptHeaderToken: flag(env, 'UPLINK_AUTH_HEADER'),

@@ -8,13 +8,14 @@ import type { Authenticator, HandshakeInfo } from '../auth/authenticator.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { CallContext, disposeResource, type ConnectionInfo, type Identity, type Resource } from '../host/context.js';
 import { errorBody } from '../host/error-mapping.js';
-import type { HostCall, ObjectHost, ReplySink } from '../host/object-host.js';
+import type { HostCall, ObjectHost, ReplySink, StreamControl } from '../host/object-host.js';
+import type { StreamSink } from '../streams/server-stream.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
 import {
   joinFrame, negotiateVersion, parseClientHeader, splitFrame, SUPPORTED_VERSIONS,
-  type BatchFrame, type CallFrame, type ClientFrame, type HelloFrame, type OnewayFrame,
+  type BatchFrame, type CallFrame, type ClientFrame, type HelloFrame, type OnewayFrame, type ResumeFrame, type StreamFrame,
 } from '../protocol/frames.js';
 import { runBatch, splitBatchPayloads } from './batch.js';
 import type { gatewayDefaults } from './config.js';
@@ -56,6 +57,10 @@ export class Connection implements ConnectionInfo, CallOwner {
   identity: Identity | undefined;
   private state: State = 'hello';
   private readonly inflight = new Map<number, InflightCall>();
+  /** Streams attached to this connection, by the client's id. A refused stream never enters. */
+  private readonly streams = new Map<number, StreamControl>();
+  /** Bytes queued in the outbox, counted with the socket's buffer for stream flow control. */
+  private outboxBytes = 0;
   private onewayRunning = 0;
   private resources: Set<Resource> | undefined;
   /** Frames produced outside the uWS message handler, sent together in one corked flush. */
@@ -127,7 +132,10 @@ export class Connection implements ConnectionInfo, CallOwner {
       case 'batch': return this.onBatch(frame, body, attachments);
       case 'ping': return this.send(`{"t":"pong","id":${frame.id}}`);
       case 'pong': return;
-      case 'cancel': return this.inflight.get(frame.id)?.abort(ErrorCode.CANCELLED, 'cancelled by the caller');
+      case 'cancel': return this.onCancel(frame.id);
+      case 'stream': return this.onStream(frame, body, attachments);
+      case 'credit': return this.streams.get(frame.id)?.grant(frame.upTo, frame.ack);
+      case 'resume': return this.onResume(frame);
       case 'goodbye': return this.close(CloseCode.NORMAL, 'goodbye');
       case 'refresh': return void this.onRefresh(frame.id, frame.token);
       case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
@@ -216,7 +224,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   private admit(id: number): ErrorBody | undefined {
     if (this.tokenExpired) return errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired; refresh it');
     if (this.env.draining) return errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
-    if (this.inflight.has(id)) return errorBody(ErrorCode.BAD_ARGUMENTS, `call id ${id} is already in flight`);
+    if (this.inflight.has(id) || this.streams.has(id)) return errorBody(ErrorCode.BAD_ARGUMENTS, `id ${id} is already in use`);
     if (this.inflight.size >= this.env.options.maxInflight) return errorBody(ErrorCode.BUSY, `more than ${this.env.options.maxInflight} calls in flight`);
     return undefined;
   }
@@ -243,6 +251,82 @@ export class Connection implements ConnectionInfo, CallOwner {
       { object: frame.o, member: frame.m, kind: frame.k ?? 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context: call.context },
       call,
     );
+  }
+
+  private onCancel(id: number): void {
+    const stream = this.streams.get(id);
+    if (stream) {
+      this.streams.delete(id);
+      stream.cancel();
+    } else {
+      this.inflight.get(id)?.abort(ErrorCode.CANCELLED, 'cancelled by the caller');
+    }
+  }
+
+  // ---- streams ----
+
+  private admitStream(id: number, cid: string | undefined): boolean {
+    const refusal = this.admit(id) ?? (this.streams.size >= this.env.options.maxStreams
+      ? errorBody(ErrorCode.LIMIT_EXCEEDED, `more than ${this.env.options.maxStreams} streams open`) : undefined);
+    if (refusal) this.sendError(undefined, refusal, id, cid);
+    return refusal === undefined;
+  }
+
+  private onStream(frame: StreamFrame, body: string, attachments: Uint8Array[] | undefined): void {
+    if (!this.admitStream(frame.id, frame.cid)) return;
+    this.calls++;
+    const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, undefined);
+    const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
+    const control = this.env.host.openStream(call, frame.upTo, this.streamSink(frame.id));
+    if (control && this.isOpen && this.streamOpen.has(frame.id)) this.streams.set(frame.id, control);
+  }
+
+  private onResume(frame: ResumeFrame): void {
+    if (!this.admitStream(frame.id, undefined)) return;
+    const sink = this.streamSink(frame.id);
+    const control = this.env.host.resumeStream(frame.key, this.identity, frame.ack, frame.upTo, sink);
+    if (!control) sink.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'), frame.ack);
+    else if (this.streamOpen.has(frame.id)) this.streams.set(frame.id, control);
+  }
+
+  /** Ids whose stream has been opened and not yet ended on this connection. */
+  private readonly streamOpen = new Set<number>();
+
+  /** The sink a stream writes to while attached to this connection. */
+  private streamSink(id: number): StreamSink {
+    const connection = this;
+    return {
+      get writable() {
+        return connection.isOpen && connection.ws.getBufferedAmount() + connection.outboxBytes < connection.env.options.streamHighWaterMark;
+      },
+      opened(key) {
+        connection.streamOpen.add(id);
+        connection.send(`{"t":"stream-open","id":${id},"key":"${key}"}`); // key is base64url: safe in JSON as is
+      },
+      items(seq, payload) {
+        const text = `{"t":"items","id":${id},"seq":${seq}}\n${payload.text}`;
+        connection.send(payload.attachments ? packBinary(text, payload.attachments) : text);
+      },
+      end(total) {
+        connection.endStream(id);
+        connection.send(`{"t":"end","id":${id},"seq":${total}}`);
+      },
+      fail(error, delivered) {
+        connection.endStream(id);
+        const { data, ...rest } = error;
+        connection.send(joinFrame({ t: 'error', id, seq: delivered, ...rest }, data === undefined ? undefined : connection.env.codec.encode(data).text));
+      },
+    };
+  }
+
+  private endStream(id: number): void {
+    this.streams.delete(id);
+    this.streamOpen.delete(id);
+  }
+
+  /** uWS drained the socket: streams waiting for room go on. */
+  onDrain(): void {
+    for (const stream of this.streams.values()) stream.drained();
   }
 
   private onBatch(frame: BatchFrame, body: string, attachments: Uint8Array[] | undefined): void {
@@ -329,14 +413,17 @@ export class Connection implements ConnectionInfo, CallOwner {
       this.env.scheduleFlush(this);
     }
     this.outbox.push(data);
+    this.outboxBytes += typeof data === 'string' ? data.length : data.byteLength;
   }
 
   /** Writes queued frames; the caller has corked the socket (or is inside a uWS handler). */
   flush(): void {
     const frames = this.outbox;
     this.outbox = undefined;
+    this.outboxBytes = 0;
     if (!frames || this.state === 'closed') return;
     for (const f of frames) this.ws.send(f, typeof f !== 'string');
+    if (this.streams.size > 0) this.onDrain(); // streams paused on the outbox size may go on
   }
 
   corkedFlush(): void {
@@ -368,6 +455,8 @@ export class Connection implements ConnectionInfo, CallOwner {
     clearTimeout(this.expiryTimer);
     for (const call of this.inflight.values()) call.orphan();
     this.inflight.clear();
+    for (const stream of this.streams.values()) stream.detach();
+    this.streams.clear();
     this.env.host.releaseConnection(this);
     if (wasOpen || this.calls > 0) {
       this.env.logger.info({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject, code, calls: this.calls, durationMs: Date.now() - this.openedAt }, 'connection closed');

@@ -67,6 +67,10 @@ export class Gateway implements ConnectionEnvironment {
       maxArgs: this.options.maxArgs,
       authorize: options.authorize,
       claimNames: options.claimNames,
+      streamLimits: {
+        lifetimeMs: this.options.streamLifetimeMs, idleMs: this.options.streamIdleMs, lingerMs: this.options.streamLingerMs,
+        maxUnacked: this.options.streamMaxUnacked, maxBatch: this.options.streamMaxBatch,
+      },
       debugErrors: this.options.debugErrors,
       onError: (error, call) => {
         this.logger.error({ err: error, object: call.object, member: call.member, cid: call.context.correlationId, conn: call.context.connection.id }, 'user code failed');
@@ -173,6 +177,7 @@ export class Gateway implements ConnectionEnvironment {
         connection.onMessage(message, isBinary);
         connection.flush(); // inside the handler uWS has the socket corked: sync results leave in one write
       },
+      drain: (ws) => ws.getUserData().connection?.onDrain(),
       close: (ws, code) => {
         const connection = ws.getUserData().connection;
         if (!connection) return;

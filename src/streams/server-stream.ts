@@ -1,0 +1,257 @@
+/**
+ * One server-side stream: the iterator, its credits, its replay buffer and its timers. It lives in
+ * the object host (not the connection), so it can outlive a dropped socket for the linger window and
+ * be resumed on another one.
+ *
+ * Invariants: an item is pulled only when the consumer granted credit for it (`sent < upTo`), the
+ * socket can take more bytes, and the replay buffer has room; every pulled item gets the next
+ * sequence number and stays in the replay buffer until the consumer acknowledges it; the iterator's
+ * return() is called exactly once on every path that does not end it (cancel, linger expiry, limits).
+ */
+import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
+import type { Codec, EncodedPayload } from '../protocol/codec.js';
+import { runInContext, type CallContext, type Identity } from '../host/context.js';
+
+/** Where a stream's frames go: the connection it is attached to. */
+export interface StreamSink {
+  /** False while the socket's outbound buffer is above the threshold; the stream waits for drained(). */
+  readonly writable: boolean;
+  opened(key: string): void;
+  items(seq: number, payload: EncodedPayload): void;
+  end(total: number): void;
+  fail(error: ErrorBody, delivered: number): void;
+}
+
+export interface StreamLimits {
+  /** A stream may live this long in all (0: unlimited). */
+  lifetimeMs: number;
+  /** With no item and no credit for this long, the stream ends. */
+  idleMs: number;
+  /** After its connection drops, a stream waits this long to be resumed (0: closed at once). */
+  lingerMs: number;
+  /** Items sent but not yet acknowledged, at most. */
+  maxUnacked: number;
+  /** Items per frame, at most. */
+  maxBatch: number;
+}
+
+interface Batch { seq: number; count: number; payload: EncodedPayload }
+type State = 'open' | 'ended' | 'closed';
+
+export class ServerStream {
+  private state: State = 'open';
+  private sink: StreamSink | undefined;
+  /** Items pulled and numbered so far. */
+  private produced = 0;
+  /** The consumer's grant: items with seq < upTo may be sent. */
+  private upTo: number;
+  /** Items the consumer confirmed (all seq < acked). */
+  private acked = 0;
+  private readonly replay: Batch[] = [];
+  private pending: unknown[] = [];
+  private pulling = false;
+  private flushScheduled = false;
+  private ending: { error?: ErrorBody } | undefined;
+  private lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly owner: Identity | undefined,
+    private readonly iterator: AsyncIterator<unknown> | Iterator<unknown>,
+    private readonly context: CallContext,
+    private readonly codec: Codec,
+    private readonly limits: StreamLimits,
+    upTo: number,
+    private readonly onClosed: (stream: ServerStream, cause: 'end' | 'cancel' | 'error') => void,
+    /** Failures of user code (the full error), for the log and the gateway's hook. */
+    private readonly onError: (error: unknown) => void,
+    private readonly toErrorBody: (error: unknown) => ErrorBody,
+  ) {
+    this.upTo = Math.max(0, upTo);
+    if (limits.lifetimeMs > 0) this.lifetimeTimer = setTimeout(() => this.expire('stream lifetime exceeded'), limits.lifetimeMs);
+    this.touch();
+  }
+
+  get live(): boolean {
+    return this.state !== 'closed';
+  }
+
+  attach(sink: StreamSink): void {
+    clearTimeout(this.lingerTimer);
+    this.sink = sink;
+    sink.opened(this.key);
+    this.pump();
+  }
+
+  /** The consumer grants items up to `upTo` and confirms it has every item below `ack`. */
+  grant(upTo: number, ack: number): void {
+    if (this.state === 'closed') return;
+    this.touch();
+    if (upTo > this.upTo) this.upTo = Math.min(upTo, ack + this.limits.maxUnacked);
+    this.acknowledge(ack);
+    this.pump();
+  }
+
+  /** Reattaches after a reconnect: re-sends every unacknowledged item from `ack` on, then goes on. */
+  resume(sink: StreamSink, ack: number, upTo: number): void {
+    this.acknowledge(ack);
+    this.upTo = Math.max(this.upTo, Math.min(upTo, ack + this.limits.maxUnacked));
+    clearTimeout(this.lingerTimer);
+    this.sink = sink;
+    sink.opened(this.key);
+    for (const batch of this.replay) if (batch.seq + batch.count > ack) sink.items(batch.seq, batch.payload);
+    this.touch();
+    if (this.state === 'ended') this.finish();
+    else this.pump();
+  }
+
+  /** The socket can take bytes again. */
+  drained(): void {
+    this.pump();
+  }
+
+  /** The connection dropped: wait for a resume during the linger window, or close now. */
+  detach(): void {
+    if (this.state === 'closed') return;
+    this.sink = undefined;
+    if (this.limits.lingerMs <= 0) return this.cancel('connection closed');
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = setTimeout(() => this.cancel('linger window passed'), this.limits.lingerMs);
+  }
+
+  /** Stops the stream: the method's signal aborts and the iterator's finally blocks run. */
+  cancel(reason = 'cancelled by the caller'): void {
+    if (this.state === 'closed') return;
+    this.close('cancel');
+    this.context.abort(ErrorCode.CANCELLED, reason);
+    void this.returnIterator();
+  }
+
+  private expire(message: string): void {
+    if (this.state !== 'open') return;
+    this.context.abort(ErrorCode.DEADLINE_EXCEEDED, message);
+    this.ending = { error: { code: ErrorCode.DEADLINE_EXCEEDED, name: 'UplinkError', message } };
+    this.state = 'ended';
+    void this.returnIterator();
+    this.finish();
+  }
+
+  private async returnIterator(): Promise<void> {
+    try {
+      await runInContext(this.context, () => this.iterator.return?.());
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  private acknowledge(ack: number): void {
+    if (ack > this.acked) this.acked = Math.min(ack, this.produced);
+    while (this.replay.length > 0 && this.replay[0]!.seq + this.replay[0]!.count <= this.acked) this.replay.shift();
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    if (this.limits.idleMs > 0 && this.state === 'open') this.idleTimer = setTimeout(() => this.expire('stream idle for too long'), this.limits.idleMs);
+  }
+
+  private canPull(): boolean {
+    return this.state === 'open' && this.sink !== undefined && this.sink.writable &&
+      this.produced < this.upTo && this.produced - this.acked < this.limits.maxUnacked;
+  }
+
+  /** Pulls items while credit, socket and replay room allow; one pull loop at a time. */
+  private pump(): void {
+    if (this.pulling || !this.canPull()) return;
+    this.pulling = true;
+    void this.pull();
+  }
+
+  private async pull(): Promise<void> {
+    try {
+      while (this.canPull()) {
+        const step = await runInContext(this.context, () => this.iterator.next());
+        if (this.state !== 'open') return;
+        if (step.done) {
+          this.state = 'ended';
+          this.ending = {};
+          this.finish();
+          return;
+        }
+        this.pending.push(step.value);
+        this.produced++;
+        this.touch();
+        if (this.pending.length >= this.limits.maxBatch) this.flush();
+        else this.scheduleFlush();
+      }
+    } catch (error) {
+      if (this.state !== 'open') return;
+      this.onError(error);
+      this.state = 'ended';
+      this.ending = { error: this.toErrorBody(error) };
+      this.finish();
+    } finally {
+      this.pulling = false;
+    }
+  }
+
+  /** Items produced back to back leave together: flushed once the current macrotask's work is done. */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+      this.pump();
+    });
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const items = this.pending;
+    this.pending = [];
+    const seq = this.produced - items.length;
+    let payload: EncodedPayload;
+    try {
+      payload = this.codec.encode(items);
+    } catch (error) {
+      this.onError(error);
+      this.state = 'ended';
+      this.ending = { error: this.toErrorBody(new UplinkError(ErrorCode.INTERNAL, 'a stream item could not be encoded')) };
+      this.produced = seq;
+      return this.finish();
+    }
+    this.replay.push({ seq, count: items.length, payload });
+    this.sink?.items(seq, payload);
+  }
+
+  /** Sends what is left and the end (or the error); while detached, waits for a resume to do so. */
+  private finish(): void {
+    this.flush();
+    if (!this.sink || this.state === 'closed') return;
+    const error = this.ending?.error;
+    if (error) this.sink.fail(error, this.produced);
+    else this.sink.end(this.produced);
+    this.close(error ? 'error' : 'end');
+  }
+
+  private close(cause: 'end' | 'cancel' | 'error'): void {
+    this.state = 'closed';
+    clearTimeout(this.lifetimeTimer);
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.lingerTimer);
+    this.replay.length = 0;
+    this.pending = [];
+    this.onClosed(this, cause);
+  }
+}
+
+/** The iterator behind a method's result: async iterables (ReadableStream included) and sync iterators. */
+export function iteratorOf(value: unknown): AsyncIterator<unknown> | Iterator<unknown> | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const v = value as Partial<AsyncIterable<unknown> & Iterable<unknown>>;
+  if (typeof v[Symbol.asyncIterator] === 'function') return v[Symbol.asyncIterator]!();
+  if (typeof v[Symbol.iterator] === 'function' && typeof (value as Iterator<unknown>).next === 'function') return v[Symbol.iterator]!();
+  return undefined;
+}
