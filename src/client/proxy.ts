@@ -69,7 +69,8 @@ class RemoteInvocation implements PromiseLike<unknown>, AsyncIterable<unknown> {
     private readonly options: CallOptions,
   ) {
     queueMicrotask(() => {
-      if (!this.iterating) this.call();
+      // Sent even if never awaited. Awaiting later still sees a failure; no unhandled-rejection noise meanwhile.
+      if (!this.iterating) this.call().catch(() => {});
     });
   }
 

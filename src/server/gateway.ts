@@ -70,6 +70,7 @@ export class Gateway implements ConnectionEnvironment {
       streamLimits: {
         lifetimeMs: this.options.streamLifetimeMs, idleMs: this.options.streamIdleMs, lingerMs: this.options.streamLingerMs,
         maxUnacked: this.options.streamMaxUnacked, maxBatch: this.options.streamMaxBatch,
+        frameBytes: Math.max(1024, Math.floor(this.options.streamHighWaterMark / 4)),
       },
       debugErrors: this.options.debugErrors,
       onError: (error, call) => {

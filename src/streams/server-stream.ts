@@ -33,6 +33,8 @@ export interface StreamLimits {
   maxUnacked: number;
   /** Items per frame, at most. */
   maxBatch: number;
+  /** Target size of one frame of items, in bytes (it bounds coalescing for large items). */
+  frameBytes: number;
 }
 
 interface Batch { seq: number; count: number; payload: EncodedPayload }
@@ -43,6 +45,10 @@ export class ServerStream {
   private sink: StreamSink | undefined;
   /** Items pulled and numbered so far. */
   private produced = 0;
+  /** Items sent (numbered 0 .. sent-1); the rest of `produced` waits in `pending` for credit. */
+  private sent = 0;
+  /** Items per frame, adapted to the encoded size of earlier frames so that one frame stays small. */
+  private batchLimit = 16;
   /** The consumer's grant: items with seq < upTo may be sent. */
   private upTo: number;
   /** Items the consumer confirmed (all seq < acked). */
@@ -91,7 +97,11 @@ export class ServerStream {
     this.touch();
     if (upTo > this.upTo) this.upTo = Math.min(upTo, ack + this.limits.maxUnacked);
     this.acknowledge(ack);
-    this.pump();
+    if (this.state === 'ended') this.finish();
+    else {
+      this.flush();
+      this.pump();
+    }
   }
 
   /** Reattaches after a reconnect: re-sends every unacknowledged item from `ack` on, then goes on. */
@@ -147,7 +157,7 @@ export class ServerStream {
   }
 
   private acknowledge(ack: number): void {
-    if (ack > this.acked) this.acked = Math.min(ack, this.produced);
+    if (ack > this.acked) this.acked = Math.min(ack, this.sent);
     while (this.replay.length > 0 && this.replay[0]!.seq + this.replay[0]!.count <= this.acked) this.replay.shift();
   }
 
@@ -156,9 +166,13 @@ export class ServerStream {
     if (this.limits.idleMs > 0 && this.state === 'open') this.idleTimer = setTimeout(() => this.expire('stream idle for too long'), this.limits.idleMs);
   }
 
+  /**
+   * One item of lookahead beyond the credit is pulled (and held back) so that a stream whose last
+   * item used the last credit learns it is done without waiting for more credit.
+   */
   private canPull(): boolean {
     return this.state === 'open' && this.sink !== undefined && this.sink.writable &&
-      this.produced < this.upTo && this.produced - this.acked < this.limits.maxUnacked;
+      this.produced <= this.upTo && this.produced - this.acked <= this.limits.maxUnacked;
   }
 
   /** Pulls items while credit, socket and replay room allow; one pull loop at a time. */
@@ -182,7 +196,7 @@ export class ServerStream {
         this.pending.push(step.value);
         this.produced++;
         this.touch();
-        if (this.pending.length >= this.limits.maxBatch) this.flush();
+        if (this.pending.length >= this.batchLimit) this.flush(); // and canPull() sees the socket fill up
         else this.scheduleFlush();
       }
     } catch (error) {
@@ -207,11 +221,13 @@ export class ServerStream {
     });
   }
 
+  /** Sends the pending items the consumer has credit for, as one frame. */
   private flush(): void {
-    if (this.pending.length === 0) return;
-    const items = this.pending;
-    this.pending = [];
-    const seq = this.produced - items.length;
+    const count = Math.min(this.pending.length, this.upTo - this.sent);
+    if (count <= 0) return;
+    const items = count === this.pending.length ? this.pending : this.pending.slice(0, count);
+    this.pending = count === this.pending.length ? [] : this.pending.slice(count);
+    const seq = this.sent;
     let payload: EncodedPayload;
     try {
       payload = this.codec.encode(items);
@@ -219,20 +235,26 @@ export class ServerStream {
       this.onError(error);
       this.state = 'ended';
       this.ending = { error: this.toErrorBody(new UplinkError(ErrorCode.INTERNAL, 'a stream item could not be encoded')) };
-      this.produced = seq;
+      this.pending = [];
       return this.finish();
     }
-    this.replay.push({ seq, count: items.length, payload });
+    this.sent += count;
+    const bytesPerItem = Math.max(1, payload.text.length / count);
+    this.batchLimit = Math.max(1, Math.min(this.limits.maxBatch, Math.floor(this.limits.frameBytes / bytesPerItem)));
+    this.replay.push({ seq, count, payload });
     this.sink?.items(seq, payload);
   }
 
-  /** Sends what is left and the end (or the error); while detached, waits for a resume to do so. */
+  /**
+   * Sends what is left and then the end (or the error). While detached it waits for a resume, and
+   * while items still wait for credit it waits for a grant (both call it again).
+   */
   private finish(): void {
     this.flush();
-    if (!this.sink || this.state === 'closed') return;
+    if (!this.sink || this.state === 'closed' || this.pending.length > 0) return;
     const error = this.ending?.error;
-    if (error) this.sink.fail(error, this.produced);
-    else this.sink.end(this.produced);
+    if (error) this.sink.fail(error, this.sent);
+    else this.sink.end(this.sent);
     this.close(error ? 'error' : 'end');
   }
 
