@@ -123,11 +123,14 @@ export class TcpRelay {
   private inboundFrozen = false;
   private constructor(private readonly server: import('node:net').Server, readonly port: number) {}
 
+  /** The gateway port new connections go to (change it to stand for a restarted server). */
+  targetPort = 0;
+
   static async start(targetPort: number): Promise<TcpRelay> {
     const net = await import('node:net');
     let relay: TcpRelay;
     const server = net.createServer((inbound) => {
-      const outbound = net.connect(targetPort, '127.0.0.1');
+      const outbound = net.connect(relay.targetPort, '127.0.0.1');
       for (const s of [inbound, outbound]) {
         relay.sockets.add(s);
         s.on('error', () => {});
@@ -142,6 +145,7 @@ export class TcpRelay {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     relay = new TcpRelay(server, (server.address() as import('node:net').AddressInfo).port);
+    relay.targetPort = targetPort;
     return relay;
   }
 

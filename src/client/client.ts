@@ -372,11 +372,21 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
     return payload?.attachments ? packBinary(text, payload.attachments) : text;
   }
 
+  /**
+   * After a goodbye the client closes the socket itself as soon as no call awaits an answer (and then
+   * reconnects): the side that closes first keeps the TCP TIME_WAIT, and it should not be the gateway.
+   */
+  private leaveIfIdle(): void {
+    if (!this.goodbye || this.state !== 'open' || [...this.pending.values()].some((p) => p.sent)) return;
+    this.socket.close(CloseCode.NORMAL, 'gateway said goodbye'); // browsers may only send 1000 or 3000-4999
+  }
+
   /** Removes and returns a pending call exactly once. */
   private settle(id: number): Pending | undefined {
     const entry = this.pending.get(id);
     if (!entry) return undefined;
     this.pending.delete(id);
+    if (this.goodbye) queueMicrotask(() => this.leaveIfIdle());
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.cleanup?.();
     return entry;
@@ -455,6 +465,7 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
         return;
       case 'goodbye':
         this.goodbye = frame;
+        this.leaveIfIdle();
         return;
       case 'refreshed':
         this.settle(frame.id)?.resolve(frame);
@@ -525,7 +536,7 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
     this.socket.onclose = null;
     this.socket.onmessage = null;
     this.stopTimers();
-    const terminal = this.closing || !this.reconnectOptions || !isTransientClose(code);
+    const terminal = this.closing || !this.reconnectOptions || (!isTransientClose(code) && !this.goodbye);
     if (terminal) return this.finalClose(code, reason);
     this.setState('reconnecting');
     // Calls that were on the wire are lost with it, unless they may safely run twice.

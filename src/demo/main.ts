@@ -3,6 +3,7 @@
  * Demo mode: JWT auth with UPLINK_JWT_SECRET (or the public demo secret) and the token endpoint
  * for the web demo, unless UPLINK_DEMO_TOKENS=0.
  */
+import { fileURLToPath } from 'node:url';
 import { Gateway, optionsFromEnv } from '../index.js';
 import { registerDemoObjects } from './register.js';
 import { DEMO_SECRET } from './settings.js';
@@ -11,11 +12,12 @@ const env = { ...process.env };
 const secret = env.UPLINK_JWT_SECRET || DEMO_SECRET;
 if (!env.UPLINK_JWT_PUBLIC_KEY && !env.UPLINK_JWKS_URL) env.UPLINK_JWT_SECRET = secret;
 const demoTokens = env.UPLINK_DEMO_TOKENS !== '0';
-const gateway = new Gateway({ ...optionsFromEnv(env), ...(demoTokens ? { demoTokens: { secret, ttlSec: 3600 } } : {}) });
+const staticDir = fileURLToPath(new URL('../../web-demo', import.meta.url));
+const gateway = new Gateway({ ...optionsFromEnv(env), staticDir, ...(demoTokens ? { demoTokens: { secret, ttlSec: 3600 } } : {}) });
 if (secret === DEMO_SECRET) gateway.logger.warn('signing and verifying tokens with the PUBLIC demo secret: set UPLINK_JWT_SECRET outside development');
 registerDemoObjects(gateway);
 await gateway.listen();
-gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, calc: gateway.uri('calc') }, 'demo objects ready');
+gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, demo: `http://${gateway.options.host}:${gateway.port}/`, calc: gateway.uri('calc') }, 'demo objects and web demo ready');
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -98,3 +98,22 @@ export class AdminPanel {
     return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, uptimeSec: Math.round(process.uptime()) };
   }
 }
+
+export interface Tick { symbol: string; price: number; seq: number; at: Date }
+
+/** A price feed: an async generator streamed to the caller, paced by the caller's credit. */
+export class Ticker {
+  @expose async *watch(symbol: string, intervalMs = 100): AsyncGenerator<Tick> {
+    const signal = callContext().signal;
+    const every = Math.min(Math.max(10, Number(intervalMs) || 100), 10_000);
+    let price = 100;
+    for (let seq = 0; !signal.aborted; seq++) {
+      price = Math.max(1, price + (Math.random() - 0.5) * 2);
+      yield { symbol: String(symbol).slice(0, 16), price: Math.round(price * 100) / 100, seq, at: new Date() };
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, every);
+        signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+      });
+    }
+  }
+}

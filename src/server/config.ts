@@ -68,6 +68,8 @@ export interface GatewayOptions {
   acceptHeaderToken?: boolean;
   /** Also accept `?token=` in the URL (never logged). URLs leak into proxy logs: only when nothing else works. */
   acceptQueryToken?: boolean;
+  /** Serve the files of this folder over HTTP (the web demo), loaded when the gateway starts listening. */
+  staticDir?: string;
   /** Demo mode only: serve GET /demo/token, minting tokens with this secret. UNSAFE: anyone can get a token. */
   demoTokens?: { secret: string; ttlSec?: number; issuer?: string; audience?: string };
   authorize?: AccessPolicy;

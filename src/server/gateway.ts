@@ -20,6 +20,7 @@ import { definedOnly, gatewayDefaults, type GatewayOptions } from './config.js';
 import { Connection, type ConnectionEnvironment, type ResolvedOptions, type SocketData } from './connection.js';
 import { createLogger, type Logger } from './logger.js';
 import { checkUpgradeRequest } from './handshake.js';
+import { StaticFiles } from './static-files.js';
 import { assertNativeUws } from './native-check.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
@@ -193,7 +194,9 @@ export class Gateway implements ConnectionEnvironment {
     if (this.hooks.demoTokens) this.serveDemoTokens(app, this.hooks.demoTokens);
     // Requests the WebSocket route did not take: uWS itself passes over upgrades whose key is not
     // 24 characters long, so they land here too and get a 400 instead of no answer at all.
+    const files = this.hooks.staticDir ? new StaticFiles(this.hooks.staticDir) : undefined;
     app.any('/*', (res, req) => {
+      if (files && req.getMethod() === 'get' && files.serve(res, req)) return;
       const isUpgrade = req.getHeader('upgrade') !== '';
       res.writeStatus(isUpgrade ? '400 Bad Request' : '404 Not Found').end(isUpgrade ? 'bad WebSocket handshake' : 'not found');
     });
@@ -211,7 +214,8 @@ export class Gateway implements ConnectionEnvironment {
 
   /**
    * Graceful close: stop accepting, say goodbye (with reconnect advice), let in-flight calls finish
-   * for up to drainMs, answer the rest with SHUTTING_DOWN, then close every socket with 1001.
+   * and clients leave for up to drainMs, answer the rest with SHUTTING_DOWN, then close every socket
+   * that is left with 1001.
    */
   close(options: CloseOptions = {}): Promise<void> {
     this.closing ??= this.shutdown(options.drainMs ?? 5_000);
@@ -224,8 +228,11 @@ export class Gateway implements ConnectionEnvironment {
     this.listenSocket = undefined;
     for (const c of this.connections) c.sayGoodbye(this.options.reconnectAfterMs);
     this.flushAll();
+    // Clients leave by themselves once their calls are answered (Uplink clients close on goodbye);
+    // a socket the client closes leaves TIME_WAIT on the client's side, so a restarted gateway can
+    // bind this port again at once (this uWS build does not set SO_REUSEADDR).
     const until = Date.now() + drainMs;
-    while (Date.now() < until && [...this.connections].some((c) => c.inflightCount > 0)) {
+    while (Date.now() < until && this.connections.size > 0) {
       await new Promise((r) => setTimeout(r, 5));
     }
     for (const c of this.connections) c.abortInflight();

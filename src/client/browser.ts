@@ -1,0 +1,19 @@
+/**
+ * The browser client: the client core on the browser's own WebSocket. Bundled by
+ * `npm run build:browser` into web-demo/uplink.js (ESM, no Node built-ins).
+ */
+import { UplinkClient, type ClientOptions } from './client.js';
+import type { SocketLike } from './socket.js';
+
+/** Connects to a gateway (ws://, wss://, or an uplink:// URI) and completes the hello handshake. */
+export function connect(url: string, options: ClientOptions = {}): Promise<UplinkClient> {
+  if (options.tokenTransport === 'header') throw new TypeError('browsers cannot set headers on a WebSocket; send the token in the hello frame');
+  return UplinkClient.open(url, (u) => new WebSocket(u) as unknown as SocketLike, options);
+}
+
+export { UplinkClient, type ClientOptions, type ClientState, type BatchCallSpec, type BatchResult, type ReconnectOptions } from './client.js';
+export type { CallOptions, Remote, StreamOptions } from './proxy.js';
+export { RemoteStream } from './remote-stream.js';
+export { Codec, type CodecOptions } from '../protocol/codec.js';
+export { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
+export { CloseCode } from '../protocol/close-codes.js';
