@@ -26,7 +26,7 @@ export function captureLogs(level = 'debug'): { logger: pino.Logger; logs: LogCa
 }
 
 export async function startGateway(options: GatewayOptions = {}, demo = true): Promise<{ gateway: Gateway; url: string; logs: LogCapture }> {
-  const { logger, logs } = captureLogs();
+  const { logger, logs } = captureLogs(options.logLevel ?? 'debug');
   const gateway = new Gateway({ port: 0, logger, ...options });
   if (demo) registerDemoObjects(gateway);
   await gateway.listen();

@@ -140,6 +140,22 @@ describe('logging', () => {
   });
 });
 
+describe('per-call debug lines', () => {
+  it('are written only when the log level is debug', async () => {
+    const quiet = await startGateway({ logLevel: 'info' });
+    const loud = await startGateway();
+    for (const g of [quiet, loud]) {
+      const c = await client(g.url);
+      await c.proxy<Calc>('calc').add(1, 2);
+      await c.close();
+    }
+    assert.equal(quiet.logs.lines.filter((l) => l.msg === 'call answered').length, 0);
+    assert.equal(loud.logs.lines.filter((l) => l.msg === 'call answered' && l.call === 'calc.add').length, 1);
+    await quiet.gateway.close({ drainMs: 0 });
+    await loud.gateway.close({ drainMs: 0 });
+  });
+});
+
 describe('native uWS binding check', () => {
   it('loads the native binary here', () => {
     assert.equal(uwsIsNative(), true);

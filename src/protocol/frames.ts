@@ -105,12 +105,9 @@ const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null &&
 export const isFrameId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_NAME_LENGTH;
 
-function optional(h: Dict, key: string, check: (v: unknown) => boolean): void {
-  if (h[key] !== undefined && !check(h[key])) throw badFrame(`invalid field '${key}'`);
-}
-function required(h: Dict, key: string, check: (v: unknown) => boolean): void {
-  if (!check(h[key])) throw badFrame(`missing or invalid field '${key}'`);
-}
+type Check = (v: unknown) => boolean;
+/** The fields a frame type must and may carry, each with its check. */
+interface Shape { required?: Record<string, Check>; optional?: Record<string, Check> }
 
 function isAnnotations(v: unknown): boolean {
   if (!isDict(v)) return false;
@@ -125,15 +122,12 @@ function isAnnotations(v: unknown): boolean {
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isKind = (v: unknown): boolean => v === 'get' || v === 'set';
 const isDeadline = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 2_147_483_647;
+const isString = (v: unknown): boolean => typeof v === 'string';
+const isBoolean = (v: unknown): boolean => typeof v === 'boolean';
+const isReason = (v: unknown): boolean => typeof v === 'string' && v.length <= MAX_NAME_LENGTH;
+const isVersionList = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.length <= 16 && v.every((x) => Number.isSafeInteger(x));
 
-function checkCallTarget(h: Dict): void {
-  required(h, 'o', isName);
-  required(h, 'm', isName);
-  optional(h, 'cid', isName);
-  optional(h, 'ann', isAnnotations);
-}
-
-function checkBatchCalls(v: unknown): boolean {
+function isBatchCalls(v: unknown): boolean {
   if (!Array.isArray(v) || v.length === 0 || v.length > MAX_BATCH_CALLS) return false;
   for (const c of v) {
     if (!isDict(c) || !isName(c.o) || !isName(c.m) || (c.k !== undefined && !isKind(c.k))) return false;
@@ -142,102 +136,71 @@ function checkBatchCalls(v: unknown): boolean {
   return true;
 }
 
-/** Validates a header sent by a client. Throws BAD_FRAME; never trusts a field it has not checked. */
-export function parseClientHeader(header: unknown): ClientFrame {
+const target = { o: isName, m: isName };
+const tags = { cid: isName, ann: isAnnotations };
+const idOnly: Shape = { required: { id: isFrameId } };
+
+/** Every frame a client may send, and what its header must look like. */
+const CLIENT_SHAPES: Record<string, Shape> = {
+  call: { required: { id: isFrameId, ...target }, optional: { k: isKind, dl: isDeadline, ...tags } },
+  oneway: { required: target, optional: tags },
+  batch: { required: { id: isFrameId, stop: isBoolean, calls: isBatchCalls }, optional: { dl: isDeadline, ...tags } },
+  stream: { required: { id: isFrameId, ...target, upTo: isCount }, optional: tags },
+  credit: { required: { id: isFrameId, upTo: isCount, ack: isCount } },
+  resume: { required: { id: isFrameId, key: isName, ack: isCount, upTo: isCount } },
+  cancel: idOnly,
+  ping: idOnly,
+  pong: idOnly,
+  refresh: { required: { id: isFrameId, token: isString } },
+  hello: { required: { v: isVersionList }, optional: { token: isString, client: isName } },
+  goodbye: { required: { reason: isReason } },
+};
+
+/** Every frame a gateway may send (the client trusts the server's shape no more than its own). */
+const SERVER_SHAPES: Record<string, Shape> = {
+  result: idOnly,
+  ping: idOnly,
+  pong: idOnly,
+  refreshed: idOnly,
+  'stream-open': { required: { id: isFrameId, key: isString } },
+  items: { required: { id: isFrameId, seq: isCount } },
+  end: { required: { id: isFrameId, seq: isCount } },
+  error: { required: { code: isString, message: isString }, optional: { id: isFrameId } },
+  'batch-result': { required: { id: isFrameId, results: Array.isArray } },
+  welcome: { required: { v: Number.isSafeInteger, conn: isString } },
+  goodbye: { required: { reason: isString } },
+};
+
+type Checks = Map<string, { required: Array<[string, Check]>; optional: Array<[string, Check]> }>;
+
+/** Shapes as lists, built once: validating a header allocates nothing. */
+function compile(shapes: Record<string, Shape>): Checks {
+  return new Map(Object.entries(shapes).map(([t, s]) => [t, { required: Object.entries(s.required ?? {}), optional: Object.entries(s.optional ?? {}) }]));
+}
+const clientChecks = compile(CLIENT_SHAPES);
+const serverChecks = compile(SERVER_SHAPES);
+
+function checkShape(header: unknown, checks: Checks): Dict {
   if (!isDict(header)) throw badFrame('frame header must be a JSON object');
-  switch (header.t) {
-    case 'call':
-      required(header, 'id', isFrameId);
-      checkCallTarget(header);
-      optional(header, 'k', isKind);
-      optional(header, 'dl', isDeadline);
-      break;
-    case 'oneway':
-      checkCallTarget(header);
-      break;
-    case 'batch':
-      required(header, 'id', isFrameId);
-      required(header, 'stop', (v) => typeof v === 'boolean');
-      required(header, 'calls', checkBatchCalls);
-      optional(header, 'dl', isDeadline);
-      optional(header, 'cid', isName);
-      optional(header, 'ann', isAnnotations);
-      break;
-    case 'ping':
-    case 'pong':
-    case 'cancel':
-      required(header, 'id', isFrameId);
-      break;
-    case 'refresh':
-      required(header, 'id', isFrameId);
-      required(header, 'token', (v) => typeof v === 'string');
-      break;
-    case 'stream':
-      required(header, 'id', isFrameId);
-      checkCallTarget(header);
-      required(header, 'upTo', isCount);
-      break;
-    case 'credit':
-      required(header, 'id', isFrameId);
-      required(header, 'upTo', isCount);
-      required(header, 'ack', isCount);
-      break;
-    case 'resume':
-      required(header, 'id', isFrameId);
-      required(header, 'key', isName);
-      required(header, 'ack', isCount);
-      required(header, 'upTo', isCount);
-      break;
-    case 'hello':
-      required(header, 'v', (v) => Array.isArray(v) && v.length > 0 && v.length <= 16 && v.every((x) => Number.isSafeInteger(x)));
-      optional(header, 'token', (v) => typeof v === 'string');
-      optional(header, 'client', isName);
-      break;
-    case 'goodbye':
-      required(header, 'reason', (v) => typeof v === 'string' && v.length <= MAX_NAME_LENGTH);
-      break;
-    default:
-      throw badFrame('unknown frame type');
+  const shape = typeof header.t === 'string' ? checks.get(header.t) : undefined;
+  if (!shape) throw badFrame('unknown frame type');
+  for (const [key, check] of shape.required) {
+    if (!check(header[key])) throw badFrame(`missing or invalid field '${key}'`);
   }
-  return header as unknown as ClientFrame;
+  for (const [key, check] of shape.optional) {
+    if (header[key] !== undefined && !check(header[key])) throw badFrame(`invalid field '${key}'`);
+  }
+  return header;
 }
 
-/** Validates a header sent by a gateway (the client trusts the server's shape no more than its own). */
+/** Validates a header sent by a client. Throws BAD_FRAME; never trusts a field it has not checked. */
+export function parseClientHeader(header: unknown): ClientFrame {
+  return checkShape(header, clientChecks) as unknown as ClientFrame;
+}
+
+/** Validates a header sent by a gateway. */
 export function parseServerHeader(header: unknown): ServerFrame {
-  if (!isDict(header) || typeof header.t !== 'string') throw badFrame('frame header must be a JSON object with a type');
-  switch (header.t) {
-    case 'result':
-    case 'pong':
-    case 'ping':
-    case 'refreshed':
-    case 'stream-open':
-      required(header, 'id', isFrameId);
-      break;
-    case 'items':
-    case 'end':
-      required(header, 'id', isFrameId);
-      required(header, 'seq', isCount);
-      break;
-    case 'error':
-      optional(header, 'id', isFrameId);
-      required(header, 'code', (v) => typeof v === 'string');
-      required(header, 'message', (v) => typeof v === 'string');
-      break;
-    case 'batch-result':
-      required(header, 'id', isFrameId);
-      required(header, 'results', Array.isArray);
-      break;
-    case 'welcome':
-      required(header, 'v', Number.isSafeInteger);
-      required(header, 'conn', (v) => typeof v === 'string');
-      break;
-    case 'goodbye':
-      required(header, 'reason', (v) => typeof v === 'string');
-      break;
-    default:
-      throw badFrame('unknown frame type');
-  }
-  return header as unknown as ServerFrame;
+  return checkShape(header, serverChecks) as unknown as ServerFrame;
 }
 
 /** Picks the highest version both sides speak, or undefined. */

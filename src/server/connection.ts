@@ -30,6 +30,8 @@ export interface ConnectionEnvironment {
   readonly codec: Codec;
   readonly options: ResolvedOptions;
   readonly logger: Logger;
+  /** Log a debug line per answered call (only when the log level is debug or lower). */
+  readonly logCalls: boolean;
   readonly authenticator: Authenticator;
   readonly draining: boolean;
   validateHandshake(info: HandshakeInfo): Promise<void>;
@@ -377,6 +379,9 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     const text = header + '\n' + value.text;
     this.send(value.attachments ? packBinary(text, value.attachments) : text);
+    if (this.env.logCalls) {
+      this.env.logger.debug({ conn: this.id, call: call.target, cid: call.context.correlationId, durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000 }, 'call answered');
+    }
   }
 
   sendError(call: InflightCall | undefined, error: ErrorBody, id = call?.id, cid = call?.clientCorrelationId): void {

@@ -34,6 +34,7 @@ export class Gateway implements ConnectionEnvironment {
   readonly options: ResolvedOptions;
   readonly codec: Codec;
   readonly logger: Logger;
+  readonly logCalls: boolean;
   readonly authenticator: Authenticator;
   /** The local registry. `host` is what calls go to; it is this registry unless replaced. */
   readonly registry: LocalObjectHost;
@@ -63,6 +64,7 @@ export class Gateway implements ConnectionEnvironment {
     this.hooks = options;
     this.port = this.options.port;
     this.logger = options.logger ?? createLogger(this.options.logLevel);
+    this.logCalls = this.logger.isLevelEnabled('debug');
     this.registry = new LocalObjectHost({
       codec: this.codec,
       maxArgs: this.options.maxArgs,
