@@ -15,7 +15,9 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { SignJWT } from 'jose';
 import { connect, type UplinkClient } from '../src/client/index.js';
+import { BENCH_SECRET } from './servers/uplink.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -24,6 +26,10 @@ const durationIndex = args.indexOf('--duration');
 const durationMs = smoke ? 300 : (durationIndex >= 0 ? Number(args[durationIndex + 1]) : 5) * 1000;
 const warmupMs = smoke ? 100 : 1000;
 const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+const idleIndex = args.indexOf('--idle');
+/** Idle connections to hold open; capped by the open-file limit this machine allows (both ends count). */
+const idleWanted = smoke ? 300 : idleIndex >= 0 ? Number(args[idleIndex + 1]) : 50_000;
+const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
 
 interface Server { name: string; pid: number; url: string; child: ChildProcess }
 
@@ -41,6 +47,11 @@ async function startServer(name: string): Promise<Server> {
   return { name, pid: child.pid!, url: `ws://127.0.0.1:${port}`, child };
 }
 
+function serverRssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
 function serverCpuMicros(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6; // utime, stime (fields 14, 15)
@@ -50,6 +61,7 @@ interface Measurement {
   scenario: string; server: string; ops: number; opsPerSec: number;
   p50us: number; p99us: number; p999us: number;
   serverCpuUsPerOp: number; clientCpuUsPerOp: number; ratioToReference?: number;
+  rssBytesPerConnection?: number;
 }
 
 /** Keeps `inflight` operations going on each of `conns` lanes; records one latency per operation. */
@@ -86,6 +98,12 @@ async function measure(scenario: string, server: Server, lanes: Array<() => Prom
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
+/** Restates a measurement whose operations carry several items as per-item figures (latency stays per operation). */
+function perItem(m: Measurement, itemsPerOp: number): Measurement {
+  if (itemsPerOp === 1) return m;
+  return { ...m, ops: m.ops * itemsPerOp, opsPerSec: m.opsPerSec * itemsPerOp, serverCpuUsPerOp: round(m.serverCpuUsPerOp / itemsPerOp), clientCpuUsPerOp: round(m.clientCpuUsPerOp / itemsPerOp) };
+}
+
 /** Lanes over plain `ws` sockets: each reply answers the oldest request on that socket (both reference servers reply in order). */
 async function rawLanes(url: string, conns: number, message: string | Uint8Array): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
   const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise<WebSocket>((resolve, reject) => {
@@ -104,16 +122,95 @@ async function rawLanes(url: string, conns: number, message: string | Uint8Array
 }
 
 async function uplinkLanes(url: string, conns: number, op: (c: UplinkClient) => Promise<unknown>): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
-  const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { timeoutMs: 0, keepaliveMs: 0 })));
+  const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false })));
   return { lanes: clients.map((c) => async () => void (await op(c))), close: () => clients.forEach((c) => void c.close()) };
+}
+
+/**
+ * Stream lanes: each operation is `streams` concurrent streams of `items` items on one connection;
+ * ops are counted in items so that per-op figures are per item.
+ */
+async function streamLanes(url: string, conns: number, streams: number, items: number): Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp: number }> {
+  const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, streamWindow: 8_192 })));
+  const lanes = clients.map((c) => async () => {
+    await Promise.all(Array.from({ length: streams }, async () => {
+      let n = 0;
+      for await (const _ of c.stream('bench', 'count', [items])) n++;
+      if (n !== items) throw new Error(`stream delivered ${n} of ${items}`);
+    }));
+  });
+  return { lanes, close: () => clients.forEach((c) => void c.close()), itemsPerOp: streams * items };
+}
+
+/** Authenticated connections per second: open, hello with a JWT (HS256), welcome, close. */
+async function connectRate(server: Server, count: number): Promise<Measurement> {
+  const connectOnce = async () => (await connect(server.url, { token, keepaliveMs: 0, reconnect: false })).close();
+  for (let i = 0; i < Math.min(200, count); i++) await connectOnce();
+  const cpu0 = serverCpuMicros(server.pid);
+  const client0 = process.cpuUsage();
+  const started = performance.now();
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next++ < count) {
+      const t0 = performance.now();
+      await connectOnce();
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => Math.round((latencies[Math.floor(latencies.length * p)] ?? 0) * 1000);
+  const clientCpu = process.cpuUsage(client0);
+  const m: Measurement = {
+    scenario: 'authenticated connect', server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
+    p50us: pct(0.5), p99us: pct(0.99), p999us: pct(0.999),
+    serverCpuUsPerOp: round((serverCpuMicros(server.pid) - cpu0) / count), clientCpuUsPerOp: round((clientCpu.user + clientCpu.system) / count),
+  };
+  console.error(`  ${m.scenario.padEnd(22)} ${server.name.padEnd(9)} ${String(m.opsPerSec).padStart(8)}/s  server ${m.serverCpuUsPerOp} us/op`);
+  return m;
+}
+
+/**
+ * Idle authenticated connections held open, spread over several 127.0.0.x source addresses; server
+ * RSS per connection. Raw `ws` sockets send the hello, so the load generator stays small.
+ */
+async function idleConnections(server: Server, wanted: number): Promise<Measurement> {
+  const fdLimit = Number(execSync('bash -c "ulimit -n"').toString().trim()) || 1024;
+  const count = Math.min(wanted, fdLimit - 1_000);
+  if (count < wanted) console.error(`  idle connections: ${wanted} wanted, ${count} possible under the open-file limit (${fdLimit})`);
+  const hello = JSON.stringify({ t: 'hello', v: [1], token });
+  const rss0 = serverRssBytes(server.pid);
+  const sockets: WebSocket[] = [];
+  const started = performance.now();
+  for (let batch = 0; batch < count; batch += 500) {
+    await Promise.all(Array.from({ length: Math.min(500, count - batch) }, (_, i) => new Promise<void>((resolve, reject) => {
+      const n = batch + i;
+      const ws = new WebSocket(server.url, { perMessageDeflate: false, localAddress: `127.0.0.${2 + Math.floor(n / 20_000)}` });
+      ws.once('open', () => ws.send(hello));
+      ws.once('message', () => resolve());
+      ws.once('error', reject);
+      sockets.push(ws);
+    })));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await new Promise((r) => setTimeout(r, 1_000));
+  const perConnection = (serverRssBytes(server.pid) - rss0) / count;
+  for (const ws of sockets) ws.terminate();
+  const m: Measurement = {
+    scenario: `idle connections x${count}`, server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
+    p50us: 0, p99us: 0, p999us: 0, serverCpuUsPerOp: 0, clientCpuUsPerOp: 0, rssBytesPerConnection: Math.round(perConnection),
+  };
+  console.error(`  ${m.scenario.padEnd(22)} ${server.name.padEnd(9)} ${Math.round(perConnection)} B of server RSS per connection`);
+  return m;
 }
 
 async function main(): Promise<void> {
   const servers = { echo: await startServer('raw-echo'), json: await startServer('raw-json'), uplink: await startServer('uplink') };
   const results: Measurement[] = [];
-  const run = async (scenario: string, server: Server, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void }>, inflight: number) => {
-    const { lanes, close } = await setup;
-    const m = await measure(scenario, server, lanes, inflight);
+  const run = async (scenario: string, server: Server, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp?: number }>, inflight: number) => {
+    const { lanes, close, itemsPerOp = 1 } = await setup;
+    const m = perItem(await measure(scenario, server, lanes, inflight), itemsPerOp);
     close();
     results.push(m);
     console.error(`  ${scenario.padEnd(22)} ${server.name.padEnd(9)} ${String(m.opsPerSec).padStart(8)}/s  server ${m.serverCpuUsPerOp} us/op`);
@@ -140,6 +237,11 @@ async function main(): Promise<void> {
   const asJsonArray = JSON.stringify({ id: 1, m: 'echo', a: [Array.from(mib)] });
   await run('binary 1 MiB 1x4', servers.json, rawLanes(servers.json.url, 1, asJsonArray), 4);
 
+  await run('stream 1x1M items', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
+  await run('stream 100x10k items', servers.uplink, streamLanes(servers.uplink.url, 4, 25, smoke ? 200 : 10_000), 1);
+  results.push(await connectRate(servers.uplink, smoke ? 200 : 5_000));
+  results.push(await idleConnections(servers.uplink, idleWanted));
+
   for (const m of results) {
     const reference = results.find((r) => r.scenario === m.scenario && r.server === 'raw-json');
     if (reference && m !== reference) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
@@ -154,8 +256,9 @@ async function main(): Promise<void> {
 }
 
 function printTable(results: Measurement[]): void {
-  const header = ['scenario', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'server us/op', 'client us/op', 'server CPU vs raw-json'];
-  const rows = results.map((m) => [m.scenario, m.server, m.opsPerSec, m.p50us, m.p99us, m.p999us, m.serverCpuUsPerOp, m.clientCpuUsPerOp, m.ratioToReference === undefined ? '' : `${m.ratioToReference}x`].map(String));
+  const header = ['scenario', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'server us/op', 'client us/op', 'server CPU vs raw-json', 'server RSS/conn'];
+  const rows = results.map((m) => [m.scenario, m.server, m.opsPerSec, m.p50us, m.p99us, m.p999us, m.serverCpuUsPerOp, m.clientCpuUsPerOp,
+    m.ratioToReference === undefined ? '' : `${m.ratioToReference}x`, m.rssBytesPerConnection === undefined ? '' : `${m.rssBytesPerConnection} B`].map(String));
   console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }

@@ -1,8 +1,21 @@
-/** The Uplink gateway under test, with the demo objects, on a free loopback port. */
-import { Gateway } from '../../src/index.js';
+/** The Uplink gateway under test: demo objects plus a bench object, HS256 authentication, a free loopback port. */
+import { Gateway, JwtAuthenticator, expose } from '../../src/index.js';
 import { registerDemoObjects } from '../../src/demo/register.js';
 
-const gateway = new Gateway({ port: 0, logLevel: 'warn', maxPayloadLength: 16 * 1024 * 1024, maxInflight: 256 });
+export const BENCH_SECRET = 'bench-secret-that-is-long-enough-0123456789';
+
+class Bench {
+  /** n small items as fast as the consumer's credit allows. */
+  @expose *count(n: number): Generator<number> {
+    for (let i = 0; i < n; i++) yield i;
+  }
+}
+
+const gateway = new Gateway({
+  port: 0, logLevel: 'warn', maxPayloadLength: 16 * 1024 * 1024, maxInflight: 256, maxConnections: 1_000_000,
+  authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: BENCH_SECRET }),
+});
 registerDemoObjects(gateway);
+gateway.register(new Bench(), 'bench');
 await gateway.listen();
 console.log(`ready ${gateway.port}`);

@@ -60,6 +60,7 @@ export class ServerStream {
   private ending: { error?: ErrorBody } | undefined;
   private lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private activity = 0;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -77,7 +78,7 @@ export class ServerStream {
   ) {
     this.upTo = Math.max(0, upTo);
     if (limits.lifetimeMs > 0) this.lifetimeTimer = setTimeout(() => this.expire('stream lifetime exceeded'), limits.lifetimeMs);
-    this.touch();
+    this.armIdle();
   }
 
   get live(): boolean {
@@ -161,9 +162,22 @@ export class ServerStream {
     while (this.replay.length > 0 && this.replay[0]!.seq + this.replay[0]!.count <= this.acked) this.replay.shift();
   }
 
+  /** Activity marks are a counter (cheap per item); the idle timer checks whether it moved. */
   private touch(): void {
-    clearTimeout(this.idleTimer);
-    if (this.limits.idleMs > 0 && this.state === 'open') this.idleTimer = setTimeout(() => this.expire('stream idle for too long'), this.limits.idleMs);
+    this.activity++;
+  }
+
+  /** Ends the stream after idleMs (up to twice that) without an item or a credit. */
+  private armIdle(): void {
+    if (this.limits.idleMs <= 0) return;
+    let seen = this.activity;
+    const check = (): void => {
+      if (this.state !== 'open') return;
+      if (this.activity === seen) return this.expire('stream idle for too long');
+      seen = this.activity;
+      this.idleTimer = setTimeout(check, this.limits.idleMs);
+    };
+    this.idleTimer = setTimeout(check, this.limits.idleMs);
   }
 
   /**
@@ -185,19 +199,11 @@ export class ServerStream {
   private async pull(): Promise<void> {
     try {
       while (this.canPull()) {
-        const step = await runInContext(this.context, () => this.iterator.next());
-        if (this.state !== 'open') return;
-        if (step.done) {
-          this.state = 'ended';
-          this.ending = {};
-          this.finish();
-          return;
-        }
-        this.pending.push(step.value);
-        this.produced++;
-        this.touch();
-        if (this.pending.length >= this.batchLimit) this.flush(); // and canPull() sees the socket fill up
-        else this.scheduleFlush();
+        // Sync iterators are drained in one go inside one context switch; async ones cost an await per item.
+        const pending = runInContext(this.context, () => this.pullSync());
+        if (pending === undefined) continue;
+        const step = await pending;
+        if (this.state !== 'open' || !this.accept(step)) return;
       }
     } catch (error) {
       if (this.state !== 'open') return;
@@ -208,6 +214,32 @@ export class ServerStream {
     } finally {
       this.pulling = false;
     }
+  }
+
+  /** Pulls while items come synchronously; returns the first pending promise, if any. */
+  private pullSync(): PromiseLike<IteratorResult<unknown>> | undefined {
+    while (this.canPull()) {
+      const step = this.iterator.next();
+      if (typeof (step as PromiseLike<unknown>).then === 'function') return step as PromiseLike<IteratorResult<unknown>>;
+      if (!this.accept(step as IteratorResult<unknown>)) return undefined;
+    }
+    return undefined;
+  }
+
+  /** Takes one pulled step; false when the stream has ended. */
+  private accept(step: IteratorResult<unknown>): boolean {
+    if (step.done) {
+      this.state = 'ended';
+      this.ending = {};
+      this.finish();
+      return false;
+    }
+    this.pending.push(step.value);
+    this.produced++;
+    this.touch();
+    if (this.pending.length >= this.batchLimit) this.flush(); // and canPull() sees the socket fill up
+    else this.scheduleFlush();
+    return true;
   }
 
   /** Items produced back to back leave together: flushed once the current macrotask's work is done. */
