@@ -59,8 +59,11 @@ export class Connection implements ConnectionInfo, CallOwner {
   identity: Identity | undefined;
   private state: State = 'hello';
   private readonly inflight = new Map<number, InflightCall>();
-  /** Streams attached to this connection, by the client's id. A refused stream never enters. */
-  private readonly streams = new Map<number, StreamControl>();
+  /**
+   * Streams attached to this connection, by the client's id; null while the host is opening one.
+   * The sink's end and fail remove the entry, so a refused or finished stream never lingers here.
+   */
+  private readonly streams = new Map<number, StreamControl | null>();
   /** Bytes queued in the outbox, counted with the socket's buffer for stream flow control. */
   private outboxBytes = 0;
   private onewayRunning = 0;
@@ -257,9 +260,9 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   private onCancel(id: number): void {
     const stream = this.streams.get(id);
-    if (stream) {
+    if (stream !== undefined) {
       this.streams.delete(id);
-      stream.cancel();
+      stream?.cancel();
     } else {
       this.inflight.get(id)?.abort(ErrorCode.CANCELLED, 'cancelled by the caller');
     }
@@ -279,20 +282,19 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.calls++;
     const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, undefined);
     const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
+    this.streams.set(frame.id, null);
     const control = this.env.host.openStream(call, frame.upTo, this.streamSink(frame.id));
-    if (control && this.isOpen && this.streamOpen.has(frame.id)) this.streams.set(frame.id, control);
+    if (control && this.streams.has(frame.id)) this.streams.set(frame.id, control);
   }
 
   private onResume(frame: ResumeFrame): void {
     if (!this.admitStream(frame.id, undefined)) return;
     const sink = this.streamSink(frame.id);
+    this.streams.set(frame.id, null);
     const control = this.env.host.resumeStream(frame.key, this.identity, frame.ack, frame.upTo, sink);
     if (!control) sink.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'), frame.ack);
-    else if (this.streamOpen.has(frame.id)) this.streams.set(frame.id, control);
+    else if (this.streams.has(frame.id)) this.streams.set(frame.id, control);
   }
-
-  /** Ids whose stream has been opened and not yet ended on this connection. */
-  private readonly streamOpen = new Set<number>();
 
   /** The sink a stream writes to while attached to this connection. */
   private streamSink(id: number): StreamSink {
@@ -302,7 +304,6 @@ export class Connection implements ConnectionInfo, CallOwner {
         return connection.isOpen && connection.ws.getBufferedAmount() + connection.outboxBytes < connection.env.options.streamHighWaterMark;
       },
       opened(key) {
-        connection.streamOpen.add(id);
         connection.send(`{"t":"stream-open","id":${id},"key":"${key}"}`); // key is base64url: safe in JSON as is
       },
       items(seq, payload) {
@@ -323,12 +324,11 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   private endStream(id: number): void {
     this.streams.delete(id);
-    this.streamOpen.delete(id);
   }
 
   /** uWS drained the socket: streams waiting for room go on. */
   onDrain(): void {
-    for (const stream of this.streams.values()) stream.drained();
+    for (const stream of this.streams.values()) stream?.drained();
   }
 
   private onBatch(frame: BatchFrame, body: string, attachments: Uint8Array[] | undefined): void {
@@ -460,7 +460,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     clearTimeout(this.expiryTimer);
     for (const call of this.inflight.values()) call.orphan();
     this.inflight.clear();
-    for (const stream of this.streams.values()) stream.detach();
+    for (const stream of this.streams.values()) stream?.detach();
     this.streams.clear();
     this.env.host.releaseConnection(this);
     if (wasOpen || this.calls > 0) {
