@@ -5,6 +5,10 @@
  *   npm run bench                    # 5 s per measurement
  *   npm run bench -- --duration 2    # seconds per measurement
  *   npm run bench -- --smoke         # a fraction of a second each: checks the script, not the speed
+ *   npm run bench -- --only connect  # only the scenarios whose name contains the word
+ *
+ * The reference of a row is raw-json in the same scenario, or raw-echo where raw-json has no row
+ * (for connect: a bare WebSocket open and close).
  *
  * Server CPU per call comes from /proc/<pid>/stat (utime + stime) deltas of the server process, the
  * figure that matters on a 2-core machine where the load generator competes for the CPU.
@@ -26,6 +30,9 @@ const durationIndex = args.indexOf('--duration');
 const durationMs = smoke ? 300 : (durationIndex >= 0 ? Number(args[durationIndex + 1]) : 5) * 1000;
 const warmupMs = smoke ? 100 : 1000;
 const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+const onlyIndex = args.indexOf('--only');
+/** `--only connect` runs just the scenarios whose name contains the word. */
+const wanted = (scenario: string) => onlyIndex < 0 || scenario.includes(args[onlyIndex + 1] ?? '');
 const idleIndex = args.indexOf('--idle');
 /** Idle connections to hold open; capped by the open-file limit this machine allows (both ends count). */
 const idleWanted = smoke ? 300 : idleIndex >= 0 ? Number(args[idleIndex + 1]) : 50_000;
@@ -142,9 +149,19 @@ async function streamLanes(url: string, conns: number, streams: number, items: n
   return { lanes, close: () => clients.forEach((c) => void c.close()), itemsPerOp: streams * items };
 }
 
-/** Authenticated connections per second: open, hello with a JWT (HS256), welcome, close. */
+/** A bare WebSocket open and close: the reference for what any connection costs before authentication. */
+async function rawConnect(url: string): Promise<void> {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+  ws.close();
+  await new Promise<void>((resolve) => ws.once('close', () => resolve()));
+}
+
+/** Connections per second: for Uplink, open, hello with a JWT (HS256), welcome, close; for raw uWS, open and close. */
 async function connectRate(server: Server, count: number): Promise<Measurement> {
-  const connectOnce = async () => (await connect(server.url, { token, keepaliveMs: 0, reconnect: false })).close();
+  const connectOnce = server.name === 'uplink'
+    ? async () => (await connect(server.url, { token, keepaliveMs: 0, reconnect: false })).close()
+    : () => rawConnect(server.url);
   for (let i = 0; i < Math.min(200, count); i++) await connectOnce();
   const cpu0 = serverCpuMicros(server.pid);
   const client0 = process.cpuUsage();
@@ -163,7 +180,7 @@ async function connectRate(server: Server, count: number): Promise<Measurement> 
   const pct = (p: number) => Math.round((latencies[Math.floor(latencies.length * p)] ?? 0) * 1000);
   const clientCpu = process.cpuUsage(client0);
   const m: Measurement = {
-    scenario: 'authenticated connect', server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
+    scenario: 'connect (+ HS256 auth)', server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
     p50us: pct(0.5), p99us: pct(0.99), p999us: pct(0.999),
     serverCpuUsPerOp: round((serverCpuMicros(server.pid) - cpu0) / count), clientCpuUsPerOp: round((clientCpu.user + clientCpu.system) / count),
   };
@@ -210,6 +227,7 @@ async function main(): Promise<void> {
   const results: Measurement[] = [];
   const run = async (scenario: string, server: Server, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp?: number }>, inflight: number) => {
     const { lanes, close, itemsPerOp = 1 } = await setup;
+    if (!wanted(scenario)) return close();
     const m = perItem(await measure(scenario, server, lanes, inflight), itemsPerOp);
     close();
     results.push(m);
@@ -239,11 +257,14 @@ async function main(): Promise<void> {
 
   await run('stream 1x1M items', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
   await run('stream 100x10k items', servers.uplink, streamLanes(servers.uplink.url, 4, 25, smoke ? 200 : 10_000), 1);
-  results.push(await connectRate(servers.uplink, smoke ? 200 : 5_000));
-  results.push(await idleConnections(servers.uplink, idleWanted));
+  if (wanted('connect')) {
+    results.push(await connectRate(servers.echo, smoke ? 200 : 5_000));
+    results.push(await connectRate(servers.uplink, smoke ? 200 : 5_000));
+  }
+  if (wanted('idle')) results.push(await idleConnections(servers.uplink, idleWanted));
 
   for (const m of results) {
-    const reference = results.find((r) => r.scenario === m.scenario && r.server === 'raw-json');
+    const reference = results.find((r) => r.scenario === m.scenario && r.server === 'raw-json') ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo');
     if (reference && m !== reference) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
   }
   printTable(results);
@@ -256,7 +277,7 @@ async function main(): Promise<void> {
 }
 
 function printTable(results: Measurement[]): void {
-  const header = ['scenario', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'server us/op', 'client us/op', 'server CPU vs raw-json', 'server RSS/conn'];
+  const header = ['scenario', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'server us/op', 'client us/op', 'server CPU vs reference', 'server RSS/conn'];
   const rows = results.map((m) => [m.scenario, m.server, m.opsPerSec, m.p50us, m.p99us, m.p999us, m.serverCpuUsPerOp, m.clientCpuUsPerOp,
     m.ratioToReference === undefined ? '' : `${m.ratioToReference}x`, m.rssBytesPerConnection === undefined ? '' : `${m.rssBytesPerConnection} B`].map(String));
   console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
