@@ -37,11 +37,6 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-const knownCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && knownCodes.has(value);
-}
-
 /** Base class of every error Uplink raises. `data` is optional, serializable detail. */
 export class UplinkError extends Error {
   readonly code: ErrorCode;

@@ -297,7 +297,6 @@ describe('expiry and in-band refresh', () => {
 describe('authorization', () => {
   let gateway: Gateway;
   let url: string;
-  const denied: string[] = [];
   before(async () => {
     const options: GatewayOptions = {
       authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }),

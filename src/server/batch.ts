@@ -45,7 +45,7 @@ export function runBatch(host: ObjectHost, batch: InflightCall, frame: BatchFram
     batch.resolve({ text, attachments: attachments.length > 0 ? attachments : undefined });
   };
 
-  const settled = (index: number, ok: boolean): void => {
+  const settled = (ok: boolean): void => {
     pending--;
     if (frame.stop) {
       if (ok && next < count && !batch.context.aborted) invoke(next++);
@@ -60,11 +60,11 @@ export function runBatch(host: ObjectHost, batch: InflightCall, frame: BatchFram
       resolve(value) {
         values[index] = value;
         outcomes[index] = value.attachments ? { n: value.text.length, a: value.attachments.length } : { n: value.text.length };
-        settled(index, true);
+        settled(true);
       },
       reject(error: ErrorBody) {
         outcomes[index] = error;
-        settled(index, false);
+        settled(false);
       },
     };
     host.invoke(call, sink);

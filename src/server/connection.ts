@@ -92,10 +92,6 @@ export class Connection implements ConnectionInfo, CallOwner {
     return this.state !== 'closed';
   }
 
-  get inflightCount(): number {
-    return this.inflight.size;
-  }
-
   track(resource: Resource): void {
     if (this.state === 'closed') {
       void disposeResource(resource);

@@ -35,10 +35,6 @@ export class InflightCall implements ReplySink {
     readonly target: string,
   ) {}
 
-  get settled(): boolean {
-    return this.done;
-  }
-
   /** Arms the deadline: when it passes, user code is signalled and the caller gets DEADLINE_EXCEEDED. */
   armDeadline(ms: number): void {
     this.timer = setTimeout(() => this.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded'), ms);
