@@ -1,0 +1,61 @@
+/** A WebSocket client written by hand over TCP, for frames no real client library would send. */
+import { connect, type Socket } from 'node:net';
+
+export interface RawFrameOptions {
+  fin?: boolean;
+  rsv?: number;
+  opcode: number;
+  payload?: Uint8Array | string;
+  /** Clients must mask; false sends an unmasked frame. */
+  mask?: boolean;
+}
+
+export function frame({ fin = true, rsv = 0, opcode, payload = new Uint8Array(0), mask = true }: RawFrameOptions): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : Buffer.from(payload);
+  const head: number[] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
+  const maskBit = mask ? 0x80 : 0;
+  if (body.length < 126) head.push(maskBit | body.length);
+  else if (body.length < 65536) head.push(maskBit | 126, body.length >> 8, body.length & 0xff);
+  else {
+    head.push(maskBit | 127, 0, 0, 0, 0);
+    head.push((body.length >>> 24) & 0xff, (body.length >>> 16) & 0xff, (body.length >>> 8) & 0xff, body.length & 0xff);
+  }
+  if (!mask) return Buffer.concat([Buffer.from(head), body]);
+  const key = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const masked = Buffer.from(body.map((b, i) => b ^ key[i % 4]!));
+  return Buffer.concat([Buffer.from(head), key, masked]);
+}
+
+/** Opens a TCP connection, performs the upgrade and returns the socket plus what the server sends after it. */
+export async function rawWebSocket(port: number): Promise<{ socket: Socket; received: () => Buffer; ended: Promise<void> }> {
+  const socket = connect(port, '127.0.0.1');
+  let data = Buffer.alloc(0);
+  socket.on('data', (d) => (data = Buffer.concat([data, d])));
+  socket.on('error', () => {});
+  const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  const until = Date.now() + 2_000;
+  while (!data.includes('\r\n\r\n')) {
+    if (Date.now() > until) throw new Error('no upgrade response');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const headerEnd = data.indexOf('\r\n\r\n') + 4;
+  if (!data.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) throw new Error(`upgrade refused: ${data.subarray(0, 40).toString()}`);
+  const start = headerEnd;
+  return { socket, received: () => data.subarray(start), ended };
+}
+
+/** The close code in the first close frame the server sent, if any. */
+export function closeCodeOf(bytes: Buffer): number | undefined {
+  let at = 0;
+  while (at + 2 <= bytes.length) {
+    const opcode = bytes[at]! & 0x0f;
+    let length = bytes[at + 1]! & 0x7f;
+    let offset = at + 2;
+    if (length === 126) { length = bytes.readUInt16BE(offset); offset += 2; } else if (length === 127) { length = Number(bytes.readBigUInt64BE(offset)); offset += 8; }
+    if (opcode === 0x8) return length >= 2 ? bytes.readUInt16BE(offset) : 1005;
+    at = offset + length;
+  }
+  return undefined;
+}
