@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
-import { callContext, ConnectionClosedError, ErrorCode, expose, type Gateway } from '../src/index.js';
+import { callContext, ConnectionClosedError, ErrorCode, expose, type Gateway, type GatewayOptions } from '../src/index.js';
 import { DemoError } from '../src/demo/objects.js';
 import { client, RawSocket, rejection, sleep, startGateway, TcpRelay } from './helpers.js';
 
@@ -69,6 +69,14 @@ class Probe {
   @expose notAStream(): number {
     return 1;
   }
+}
+
+/** A gateway serving the probe, behind a TCP relay that a test can cut; stop() closes both. */
+async function probeGateway(options: GatewayOptions = {}) {
+  const { gateway, url } = await startGateway(options);
+  gateway.register(new Probe(), 'probe');
+  const relay = await TcpRelay.start(gateway.port);
+  return { gateway, url, relay, stop: async () => { await relay.close(); await gateway.close({ drainMs: 0 }); } };
 }
 
 const reset = () => { Probe.produced = 0; Probe.finallies = 0; };
@@ -263,8 +271,7 @@ describe('limits', () => {
   });
 
   it('ends a stream past its lifetime or idle limit with DEADLINE_EXCEEDED and closes the generator', async () => {
-    const { gateway: g, url: u } = await startGateway({ streamLifetimeMs: 200, streamIdleMs: 0 });
-    g.register(new Probe(), 'probe');
+    const { url: u, stop } = await probeGateway({ streamLifetimeMs: 200, streamIdleMs: 0 });
     const c = await client(u);
     reset();
     const got: number[] = [];
@@ -273,24 +280,21 @@ describe('limits', () => {
     assert.ok(got.length > 0 && got.length < 1_000);
     await until(() => Probe.finallies === 1);
     await c.close();
-    await g.close({ drainMs: 0 });
+    await stop();
 
-    const { gateway: g2, url: u2 } = await startGateway({ streamIdleMs: 150 });
-    g2.register(new Probe(), 'probe');
+    const { url: u2, stop: stop2 } = await probeGateway({ streamIdleMs: 150 });
     const c2 = await client(u2);
     const idle = c2.stream('probe', 'waitForever', []);
     assert.deepEqual(await idle.next(), { value: 0, done: false });
     assert.equal((await rejection(idle.next())).code, ErrorCode.DEADLINE_EXCEEDED);
     await c2.close();
-    await g2.close({ drainMs: 0 });
+    await stop2();
   });
 });
 
 describe('dropped connections', () => {
   it('resumes after the socket is cut mid-stream: every item exactly once, in order', async () => {
-    const { gateway: g } = await startGateway({ streamLingerMs: 5_000 });
-    g.register(new Probe(), 'probe');
-    const relay = await TcpRelay.start(g.port);
+    const { relay, stop } = await probeGateway({ streamLingerMs: 5_000 });
     const states: string[] = [];
     const c = await client(relay.url, { reconnect: { initialDelayMs: 20 }, streamWindow: 64, onStateChange: (s) => states.push(s) });
     const got: number[] = [];
@@ -306,14 +310,11 @@ describe('dropped connections', () => {
     assert.deepEqual(got, Array.from({ length: 3_000 }, (_, i) => i));
     assert.deepEqual(states.slice(0, 3), ['open', 'reconnecting', 'open']);
     await c.close();
-    await relay.close();
-    await g.close({ drainMs: 0 });
+    await stop();
   });
 
   it('closes a lingering generator when the linger window passes without a resume', async () => {
-    const { gateway: g } = await startGateway({ streamLingerMs: 300 });
-    g.register(new Probe(), 'probe');
-    const relay = await TcpRelay.start(g.port);
+    const { relay, stop } = await probeGateway({ streamLingerMs: 300 });
     const c = await client(relay.url);
     reset();
     const stream = c.stream('probe', 'waitForever', []);
@@ -323,14 +324,11 @@ describe('dropped connections', () => {
     assert.equal(Probe.finallies, 0, 'still lingering');
     await until(() => Probe.finallies === 1, 2_000);
     assert.ok((await rejection(stream.next())) instanceof ConnectionClosedError);
-    await relay.close();
-    await g.close({ drainMs: 0 });
+    await stop();
   });
 
   it('closes 1,000 streams on 100 connections cut abruptly, leaving 0 live generators', async () => {
-    const { gateway: g } = await startGateway({ streamLingerMs: 0 });
-    g.register(new Probe(), 'probe');
-    const relay = await TcpRelay.start(g.port);
+    const { gateway: g, relay, stop } = await probeGateway({ streamLingerMs: 0 });
     const live = Probe.live;
     const clients = await Promise.all(Array.from({ length: 100 }, () => client(relay.url)));
     const streams = clients.flatMap((c) => Array.from({ length: 10 }, () => c.stream('probe', 'waitForever', [])));
@@ -339,13 +337,11 @@ describe('dropped connections', () => {
     relay.cut();
     await until(() => Probe.live === live, 5_000);
     assert.equal(g.registry.streams.size, 0);
-    await relay.close();
-    await g.close({ drainMs: 0 });
+    await stop();
   });
 
   it('fails calls in flight with CONNECTION_CLOSED, retries idempotent ones, and queues calls made while reconnecting', async () => {
-    const { gateway: g } = await startGateway();
-    const relay = await TcpRelay.start(g.port);
+    const { relay, stop } = await probeGateway();
     const states: string[] = [];
     const c = await client(relay.url, { reconnect: { initialDelayMs: 50 }, timeoutMs: 5_000, onStateChange: (s) => states.push(s) });
     const echo = c.proxy<{ slow(ms: number): string }>('echo');
@@ -366,19 +362,17 @@ describe('dropped connections', () => {
     await until(() => failStates.includes('reconnecting'));
     assert.equal((await rejection(failFast.proxy<{ slow(ms: number): string }>('echo').slow(1))).code, ErrorCode.CONNECTION_CLOSED);
     await failFast.close();
-    await relay.close();
-    await g.close({ drainMs: 0 });
+    await stop();
   });
 });
 
 describe('resume security', () => {
   const SECRET = 'stream-test-secret-long-enough-0123456789';
+  const authProbeGateway = () => probeGateway({ authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }), streamLingerMs: 5_000 });
   const token = (sub: string) => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('1m').sign(new TextEncoder().encode(SECRET));
 
   it('re-authenticates with a fresh token on reconnect', async () => {
-    const { gateway: g } = await startGateway({ authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }), streamLingerMs: 5_000 });
-    g.register(new Probe(), 'probe');
-    const relay = await TcpRelay.start(g.port);
+    const { relay, stop } = await authProbeGateway();
     let tokens = 0;
     const c = await client(relay.url, { token: () => (tokens++, token('alice')), reconnect: { initialDelayMs: 20 } });
     const stream = c.stream<number>('probe', 'count', [100, 5]);
@@ -388,13 +382,11 @@ describe('resume security', () => {
     assert.deepEqual(rest, Array.from({ length: 99 }, (_, i) => i + 1));
     assert.equal(tokens, 2);
     await c.close();
-    await relay.close();
-    await g.close({ drainMs: 0 });
+    await stop();
   });
 
   it('refuses to resume another subject\'s stream, or a guessed key, with STREAM_LOST', async () => {
-    const { gateway: g, url: u } = await startGateway({ authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }), streamLingerMs: 5_000 });
-    g.register(new Probe(), 'probe');
+    const { url: u, stop } = await authProbeGateway();
     const hello = async (sub: string) => {
       const raw = await RawSocket.open(u, false);
       raw.send(JSON.stringify({ t: 'hello', v: [1], token: await token(sub) }));
@@ -420,7 +412,7 @@ describe('resume security', () => {
     alice2.send('{"t":"cancel","id":3}');
     bob.close();
     alice2.close();
-    await g.close({ drainMs: 0 });
+    await stop();
   });
 });
 

@@ -32,3 +32,9 @@ function withData(body: ErrorBody, data: unknown): ErrorBody {
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { code, name: 'UplinkError', message };
 }
+
+/** The body of an UplinkError as it is (code, message, data), or the fallback for anything else. */
+export function asErrorBody(error: unknown, fallbackCode: ErrorCode, fallbackMessage: string): ErrorBody {
+  if (!(error instanceof UplinkError)) return errorBody(fallbackCode, fallbackMessage);
+  return withData(errorBody(error.code, error.message), error.data);
+}

@@ -14,7 +14,7 @@ import { disposeResource, runInContext, type CallContext, type ConnectionInfo, t
 import { errorBody, toErrorBody } from './error-mapping.js';
 import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, type Member, type MemberTable, type ObjectMetadata } from './members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl } from './object-host.js';
-import { iteratorOf, ServerStream, type StreamLimits, type StreamSink } from '../streams/server-stream.js';
+import { isStreamResult, iteratorOf, ServerStream, type StreamLimits, type StreamSink } from '../streams/server-stream.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
 import { accessAllows, defaultClaimNames, type ClaimNames, type ObjectAccess } from '../auth/access.js';
 
@@ -166,13 +166,12 @@ export class LocalObjectHost implements ObjectHost {
 
   /** Checks the call, decodes its arguments and finds the function and instance; refusals go to reply. */
   private prepare(call: HostCall, stream: boolean, reply: ReplySink): { fn: Function; instance: object; args: unknown[]; member: Member } | undefined {
-    const failure = this.check(call, stream);
-    if (failure) {
-      reply.reject(failure);
+    const target = this.resolve(call, stream);
+    if ('code' in target) {
+      reply.reject(target);
       return undefined;
     }
-    const registration = this.objects.get(call.object) as Registration;
-    const member = registration.members.get(call.member) as Member;
+    const { registration, member } = target;
     try {
       const args = call.kind === 'get' ? EMPTY_ARGS : this.decodeArgs(call.args);
       if (call.kind === 'set' && args.length !== 1) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'a property set takes exactly one value');
@@ -184,8 +183,8 @@ export class LocalObjectHost implements ObjectHost {
     }
   }
 
-  /** Everything that can be refused before user code or the argument decoder runs. */
-  private check(call: HostCall, stream: boolean): ErrorBody | undefined {
+  /** The registration and member a call reaches, or why it may not: one lookup each, per call. */
+  private resolve(call: HostCall, stream: boolean): { registration: Registration; member: Member } | ErrorBody {
     const registration = this.objects.get(call.object);
     if (!registration) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
     const identity = call.context.identity;
@@ -204,11 +203,11 @@ export class LocalObjectHost implements ObjectHost {
       if (call.kind !== 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a method, not a property`);
       if (call.oneway && !member.oneway) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is not a oneway method`);
       if (member.streams && !stream) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' streams its results; call it as a stream`);
-      return undefined;
+      return { registration, member };
     }
     if (call.kind === 'call' || stream) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a property; use get or set`);
     if (call.kind === 'get' ? !member.get : !member.set) return errorBody(ErrorCode.NOT_EXPOSED, `property '${call.member}' is not ${call.kind === 'get' ? 'readable' : 'writable'}`);
-    return undefined;
+    return { registration, member };
   }
 
   private decodeArgs(payload: EncodedPayload): unknown[] {
@@ -238,7 +237,7 @@ export class LocalObjectHost implements ObjectHost {
   }
 
   private succeed(call: HostCall, reply: ReplySink, member: Member, value: unknown): void {
-    if (member.kind === 'method' && isStreamLike(value)) {
+    if (member.kind === 'method' && isStreamResult(value)) {
       this.fail(call, reply, new UplinkError(ErrorCode.BAD_ARGUMENTS, 'the method returned a stream; mark it as a generator method'));
       return;
     }
@@ -304,11 +303,6 @@ function deferredIterator(promise: PromiseLike<unknown>): AsyncIterator<unknown>
       return (await inner?.return?.(value)) ?? { done: true, value: undefined };
     },
   };
-}
-
-function isStreamLike(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Map) && !(value instanceof Set) &&
-    (Symbol.asyncIterator in value || (typeof (value as { next?: unknown }).next === 'function' && Symbol.iterator in value));
 }
 
 /** `*` matches any run of characters; every other character is literal. A pattern without `*` is a prefix. */

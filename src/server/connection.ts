@@ -7,7 +7,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { Authenticator, HandshakeInfo } from '../auth/authenticator.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { CallContext, disposeResource, type ConnectionInfo, type Identity, type Resource } from '../host/context.js';
-import { errorBody } from '../host/error-mapping.js';
+import { asErrorBody, errorBody } from '../host/error-mapping.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl } from '../host/object-host.js';
 import type { StreamSink } from '../streams/server-stream.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
@@ -18,7 +18,7 @@ import {
   type BatchFrame, type CallFrame, type ClientFrame, type HelloFrame, type OnewayFrame, type ResumeFrame, type StreamFrame,
 } from '../protocol/frames.js';
 import { runBatch, splitBatchPayloads } from './batch.js';
-import type { gatewayDefaults } from './config.js';
+import { definedOnly, type gatewayDefaults } from './config.js';
 import { InflightCall, type CallOwner } from './inflight-call.js';
 import type { Logger } from './logger.js';
 
@@ -119,7 +119,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       frame = parseClientHeader(split.header);
     } catch (error) {
       if (this.state !== 'open') this.close(CloseCode.PROTOCOL_ERROR, 'malformed frame before welcome');
-      else this.sendFrameError(undefined, error);
+      else this.writeError({}, asErrorBody(error, ErrorCode.BAD_FRAME, 'malformed frame'));
       return;
     }
     if (this.state !== 'open') {
@@ -147,7 +147,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     clearTimeout(this.helloTimer);
     const version = negotiateVersion(hello.v);
     if (version === undefined) {
-      this.sendError(undefined, { code: ErrorCode.UNSUPPORTED_VERSION, name: 'UplinkError', message: `no common protocol version; this gateway speaks ${SUPPORTED_VERSIONS.join(', ')}`, data: { supported: SUPPORTED_VERSIONS } });
+      this.writeError({}, { code: ErrorCode.UNSUPPORTED_VERSION, name: 'UplinkError', message: `no common protocol version; this gateway speaks ${SUPPORTED_VERSIONS.join(', ')}`, data: { supported: SUPPORTED_VERSIONS } });
       this.close(CloseCode.UNSUPPORTED_VERSION, 'unsupported protocol version');
       return;
     }
@@ -161,9 +161,9 @@ export class Connection implements ConnectionInfo, CallOwner {
     } catch (error) {
       if (!this.isOpen) return; // the socket closed while the token was being verified
       const forbidden = error instanceof UplinkError && error.code === ErrorCode.FORBIDDEN;
-      const body = authErrorBody(error);
+      const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
       this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
-      this.sendError(undefined, body);
+      this.writeError({}, body);
       this.close(forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHENTICATED, forbidden ? 'forbidden' : 'unauthenticated');
       return;
     }
@@ -211,9 +211,9 @@ export class Connection implements ConnectionInfo, CallOwner {
       }
       if (this.env.isRevoked(next)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
     } catch (error) {
-      const body = authErrorBody(error);
+      const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
       this.env.logger.warn({ conn: this.id, sub: previous?.subject, code: body.code, reason: body.message }, 'token refresh refused');
-      this.sendError(undefined, body, id);
+      this.writeError({ id }, body);
       return;
     }
     if (!this.isOpen) return;
@@ -233,7 +233,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   private startCall(frame: CallFrame | BatchFrame): InflightCall | undefined {
     const refusal = this.admit(frame.id);
     if (refusal) {
-      this.sendError(undefined, refusal, frame.id, frame.cid);
+      this.writeError({ id: frame.id, cid: frame.cid }, refusal);
       return undefined;
     }
     this.calls++;
@@ -269,7 +269,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   private admitStream(id: number, cid: string | undefined): boolean {
     const refusal = this.admit(id) ?? (this.streams.size >= this.env.options.maxStreams
       ? errorBody(ErrorCode.LIMIT_EXCEEDED, `more than ${this.env.options.maxStreams} streams open`) : undefined);
-    if (refusal) this.sendError(undefined, refusal, id, cid);
+    if (refusal) this.writeError({ id, cid }, refusal);
     return refusal === undefined;
   }
 
@@ -312,8 +312,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       },
       fail(error, delivered) {
         connection.endStream(id);
-        const { data, ...rest } = error;
-        connection.send(joinFrame({ t: 'error', id, seq: delivered, ...rest }, data === undefined ? undefined : connection.env.codec.encode(data).text));
+        connection.writeError({ id, seq: delivered }, error);
       },
     };
   }
@@ -332,7 +331,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     try {
       payloads = splitBatchPayloads(frame, body, attachments);
     } catch (error) {
-      this.sendFrameError(frame.id, error);
+      this.writeError({ id: frame.id }, asErrorBody(error, ErrorCode.BAD_FRAME, 'malformed frame'));
       return;
     }
     const call = this.startCall(frame);
@@ -380,9 +379,18 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
   }
 
-  sendError(call: InflightCall | undefined, error: ErrorBody, id = call?.id, cid = call?.clientCorrelationId): void {
+  sendError(call: InflightCall, error: ErrorBody): void {
+    this.writeError({ id: call.id, cid: call.clientCorrelationId }, error);
+    this.env.logger.warn({
+      conn: this.id, call: call.target, cid: call.context.correlationId, code: error.code,
+      durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000,
+    }, 'call failed');
+  }
+
+  /** An error frame: the given header fields, the error, and its data as the body (dropped, never the error, if it cannot be encoded). */
+  private writeError(fields: { id?: number | undefined; cid?: string | undefined; seq?: number }, error: ErrorBody): void {
     const { data, ...rest } = error;
-    const header = joinFrame({ t: 'error', ...(id !== undefined ? { id } : {}), ...(cid !== undefined ? { cid } : {}), ...rest });
+    const header = JSON.stringify({ t: 'error', ...definedOnly(fields), ...rest });
     let encoded: EncodedPayload | undefined;
     if (data !== undefined) {
       try {
@@ -393,17 +401,6 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     const text = encoded ? header + '\n' + encoded.text : header;
     this.send(encoded?.attachments ? packBinary(text, encoded.attachments) : text);
-    if (call) {
-      this.env.logger.warn({
-        conn: this.id, call: call.target, cid: call.context.correlationId, code: error.code,
-        durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000,
-      }, 'call failed');
-    }
-  }
-
-  private sendFrameError(id: number | undefined, error: unknown): void {
-    const body = error instanceof UplinkError ? errorBody(error.code, error.message) : errorBody(ErrorCode.BAD_FRAME, 'malformed frame');
-    this.sendError(undefined, body, id);
   }
 
   /** Queues a frame; the gateway flushes all queued frames of all connections in one corked pass. */
@@ -468,10 +465,3 @@ export class Connection implements ConnectionInfo, CallOwner {
   }
 }
 
-/** The error body for a refused token: the UplinkError's code and reason, or a generic refusal. */
-function authErrorBody(error: unknown): ErrorBody {
-  if (!(error instanceof UplinkError)) return errorBody(ErrorCode.UNAUTHENTICATED, 'authentication failed');
-  const body = errorBody(error.code, error.message);
-  if (error.data !== undefined) body.data = error.data;
-  return body;
-}

@@ -301,11 +301,18 @@ export class ServerStream {
   }
 }
 
-/** The iterator behind a method's result: async iterables (ReadableStream included) and sync iterators. */
+/**
+ * Whether a method's result is a stream: an async iterable (ReadableStream included) or an iterator
+ * (a generator). Arrays, Maps and Sets are values, not streams.
+ */
+export function isStreamResult(value: unknown): value is AsyncIterable<unknown> | IterableIterator<unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Map || value instanceof Set) return false;
+  const v = value as Partial<AsyncIterable<unknown> & IterableIterator<unknown>>;
+  return typeof v[Symbol.asyncIterator] === 'function' || (typeof v[Symbol.iterator] === 'function' && typeof v.next === 'function');
+}
+
+/** The iterator behind a stream result, or undefined when the value is not one. */
 export function iteratorOf(value: unknown): AsyncIterator<unknown> | Iterator<unknown> | undefined {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const v = value as Partial<AsyncIterable<unknown> & Iterable<unknown>>;
-  if (typeof v[Symbol.asyncIterator] === 'function') return v[Symbol.asyncIterator]!();
-  if (typeof v[Symbol.iterator] === 'function' && typeof (value as Iterator<unknown>).next === 'function') return v[Symbol.iterator]!();
-  return undefined;
+  if (!isStreamResult(value)) return undefined;
+  return Symbol.asyncIterator in value ? value[Symbol.asyncIterator]() : value[Symbol.iterator]();
 }
