@@ -9,10 +9,10 @@ export const ErrorCode = {
   BAD_FRAME: 'BAD_FRAME',
   /** No protocol version in common between client and gateway. */
   UNSUPPORTED_VERSION: 'UNSUPPORTED_VERSION',
+  /** No such object, or one the caller may not use: the two are indistinguishable on purpose. */
   UNKNOWN_OBJECT: 'UNKNOWN_OBJECT',
+  /** No such member, or one that is not exposed, refused by rule, or not allowed: indistinguishable on purpose. */
   UNKNOWN_MEMBER: 'UNKNOWN_MEMBER',
-  /** The member exists but is not exposed, or its name is refused by rule (private, prototype, dotted). */
-  NOT_EXPOSED: 'NOT_EXPOSED',
   BAD_ARGUMENTS: 'BAD_ARGUMENTS',
   /** A codec limit (depth, keys, array length, string length, bigint digits, attachments) was exceeded. */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
@@ -20,6 +20,8 @@ export const ErrorCode = {
   TYPE_NOT_ALLOWED: 'TYPE_NOT_ALLOWED',
   /** Too many calls in flight on this connection. Retry later. */
   BUSY: 'BUSY',
+  /** The connection sends frames faster than maxMessagesPerSec. Slow down; a sustained flood is disconnected (4529). */
+  RATE_LIMITED: 'RATE_LIMITED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   CANCELLED: 'CANCELLED',
@@ -28,6 +30,7 @@ export const ErrorCode = {
   /** A user exception of a registered error class: name, message and data are the user's. */
   APPLICATION_ERROR: 'APPLICATION_ERROR',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** The handshake hook refused the client. */
   FORBIDDEN: 'FORBIDDEN',
   TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   /** A stream cannot be resumed: unknown key, another identity, or the linger window passed. */

@@ -2,6 +2,7 @@
 export { Gateway, type CloseOptions } from './server/gateway.js';
 export { optionsFromEnv, type GatewayOptions } from './server/config.js';
 export { expose, oneway } from './host/expose.js';
+export { validate, type ArgsSchema } from './host/arg-schemas.js';
 export { callContext, type CallContext, type ConnectionInfo, type Identity, type Resource } from './host/context.js';
 export type { AccessPolicy, InstanceMode, RegisterOptions } from './host/local-host.js';
 export type { ObjectHost, HostCall, ReplySink } from './host/object-host.js';

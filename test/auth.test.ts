@@ -312,12 +312,12 @@ describe('authorization', () => {
   });
   after(() => gateway.close({ drainMs: 0 }));
 
-  it('hides the admin object from a non-admin token and refuses its calls with FORBIDDEN', async () => {
+  it('hides the admin object from a non-admin token: its calls get UNKNOWN_OBJECT, as if it did not exist', async () => {
     const user = await client(url, { token: await hsToken({ scope: 'docs:read' }) });
     const builtin = user.proxy<{ list(): string[]; metadata(id: string): unknown }>('$uplink');
     assert.ok(!(await builtin.list()).includes('admin'));
     assert.equal((await rejection(builtin.metadata('admin'))).code, ErrorCode.UNKNOWN_OBJECT);
-    assert.equal((await rejection(user.call('admin', 'stats', []))).code, ErrorCode.FORBIDDEN);
+    assert.equal((await rejection(user.call('admin', 'stats', []))).code, ErrorCode.UNKNOWN_OBJECT);
     const admin = await client(url, { token: await hsToken({ scope: 'admin' }) });
     assert.ok((await admin.proxy<{ list(): string[] }>('$uplink').list()).includes('admin'));
     assert.equal(typeof ((await admin.call('admin', 'stats', [])) as { rssBytes: number }).rssBytes, 'number');
@@ -332,11 +332,11 @@ describe('authorization', () => {
     const outsider = await client(url, { token: await hsToken({ scope: 'docs:read', roles: ['auditor'], tenant: 'other' }) });
     const nobody = await client(url, { token: await hsToken({}) });
     assert.equal(await reader.call('docs', 'read', []), 'r');
-    assert.equal((await rejection(reader.call('docs', 'write', []))).code, ErrorCode.FORBIDDEN);
+    assert.equal((await rejection(reader.call('docs', 'write', []))).code, ErrorCode.UNKNOWN_MEMBER);
     assert.equal(await writer.call('docs', 'write', []), 'w');
     assert.equal(await auditor.call('docs', 'audit', []), 'a');
-    assert.equal((await rejection(outsider.call('docs', 'audit', []))).code, ErrorCode.FORBIDDEN);
-    assert.equal((await rejection(nobody.call('docs', 'read', []))).code, ErrorCode.FORBIDDEN);
+    assert.equal((await rejection(outsider.call('docs', 'audit', []))).code, ErrorCode.UNKNOWN_MEMBER);
+    assert.equal((await rejection(nobody.call('docs', 'read', []))).code, ErrorCode.UNKNOWN_OBJECT);
     assert.deepEqual((await reader.proxy<{ metadata(id: string): { methods: string[] } }>('$uplink').metadata('docs')).methods, ['read']);
     assert.ok(!(await nobody.proxy<{ list(): string[] }>('$uplink').list()).includes('docs'));
     for (const c of [reader, writer, auditor, outsider, nobody]) await c.close();

@@ -17,6 +17,10 @@ export interface Authenticator {
   authenticate(token: string | undefined, info: HandshakeInfo): Promise<Identity | undefined>;
   /** Clock skew the verifier tolerates; the gateway enforces expiry on live connections with the same slack. */
   readonly clockToleranceSec?: number;
+  /** Loads what verification needs from elsewhere (remote keys), so that failures show at start. */
+  warmUp?(): Promise<void>;
+  /** 'ok', or why new clients cannot be authenticated now (reported by GET /health). */
+  health?(): string;
 }
 
 /** Accepts everyone as anonymous and ignores tokens: for development and the core tests only. */

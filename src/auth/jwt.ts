@@ -33,14 +33,24 @@ export interface JwtOptions {
   clockToleranceSec?: number;
   /** Longer tokens are refused before any parsing. */
   maxTokenLength?: number;
+  /** Required `typ` header (RFC 8725 explicit typing, e.g. 'at+jwt'), so ID or refresh tokens are refused. */
+  tokenType?: string;
+  /** Refuse tokens whose `iat` is older than this many seconds (then `iat` is required). */
+  maxTokenAgeSec?: number;
 }
 
 type VerifyKey = JWTVerifyGetKey;
+type RemoteKeys = ReturnType<typeof createRemoteJWKSet>;
+/** jose codes that mean the token is bad, not that the key source is unavailable. */
+const TOKEN_FAULTS = /^ERR_(JWKS_NO_MATCHING_KEY|JWKS_MULTIPLE_MATCHING_KEYS|JWS|JWT|JOSE_ALG)/;
 
 export class JwtAuthenticator implements Authenticator {
   private readonly key: VerifyKey;
   readonly clockToleranceSec: number;
   private readonly maxTokenLength: number;
+  private readonly remoteKeys: RemoteKeys | undefined;
+  /** Why the last fetch of remote keys failed; undefined once one succeeds. */
+  private keySourceFault: string | undefined;
 
   constructor(private readonly options: JwtOptions) {
     if (!options.algorithms?.length) throw new TypeError('JWT authentication needs an explicit algorithm allow-list');
@@ -49,6 +59,13 @@ export class JwtAuthenticator implements Authenticator {
     }
     const sources = [options.secret, options.publicKey, options.jwksUrl].filter((s) => s !== undefined).length;
     if (sources !== 1) throw new TypeError('configure exactly one of secret, publicKey or jwksUrl');
+    if (options.jwksUrl !== undefined) {
+      this.remoteKeys = createRemoteJWKSet(new URL(options.jwksUrl), {
+        cooldownDuration: options.jwksCooldownMs ?? 30_000,
+        cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
+        timeoutDuration: options.jwksTimeoutMs ?? 5_000,
+      });
+    }
     this.key = this.buildKey();
     this.clockToleranceSec = options.clockToleranceSec ?? 5;
     this.maxTokenLength = options.maxTokenLength ?? 4096;
@@ -60,13 +77,19 @@ export class JwtAuthenticator implements Authenticator {
    * import, so a token whose algorithm does not fit the key type is refused (no HS/RS confusion).
    */
   private buildKey(): VerifyKey {
-    const { secret, publicKey, jwksUrl } = this.options;
-    if (jwksUrl !== undefined) {
-      return createRemoteJWKSet(new URL(jwksUrl), {
-        cooldownDuration: this.options.jwksCooldownMs ?? 30_000,
-        cacheMaxAge: this.options.jwksCacheMaxAgeMs ?? 600_000,
-        timeoutDuration: this.options.jwksTimeoutMs ?? 5_000,
-      });
+    const { secret, publicKey } = this.options;
+    const remote = this.remoteKeys;
+    if (remote) {
+      return async (header, token) => {
+        try {
+          const key = await remote(header, token);
+          this.keySourceFault = undefined;
+          return key;
+        } catch (error) {
+          this.noteKeySourceFault(error);
+          throw error;
+        }
+      };
     }
     let importKey: (alg: string) => Promise<CryptoKey | KeyObject | Uint8Array>;
     if (secret !== undefined) {
@@ -89,6 +112,27 @@ export class JwtAuthenticator implements Authenticator {
     };
   }
 
+  private noteKeySourceFault(error: unknown): void {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && TOKEN_FAULTS.test(code)) return;
+    this.keySourceFault = `JWKS unavailable: ${typeof code === 'string' ? code : error instanceof Error ? error.message : 'fetch failed'}`;
+  }
+
+  async warmUp(): Promise<void> {
+    if (!this.remoteKeys) return;
+    try {
+      await this.remoteKeys.reload();
+      this.keySourceFault = undefined;
+    } catch (error) {
+      this.noteKeySourceFault(error);
+      throw error;
+    }
+  }
+
+  health(): string {
+    return this.keySourceFault ?? 'ok';
+  }
+
   async authenticate(token: string | undefined): Promise<Identity> {
     if (typeof token !== 'string' || token.length === 0) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a token is required');
     if (token.length > this.maxTokenLength) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token too long', { reason: 'ERR_TOKEN_TOO_LONG' });
@@ -96,7 +140,9 @@ export class JwtAuthenticator implements Authenticator {
     try {
       ({ payload } = await jwtVerify(token, this.key as never, {
         algorithms: this.options.algorithms,
-        requiredClaims: ['exp', 'sub'],
+        requiredClaims: this.options.maxTokenAgeSec !== undefined ? ['exp', 'sub', 'iat'] : ['exp', 'sub'],
+        ...(this.options.tokenType !== undefined ? { typ: this.options.tokenType } : {}),
+        ...(this.options.maxTokenAgeSec !== undefined ? { maxTokenAge: this.options.maxTokenAgeSec } : {}),
         clockTolerance: this.clockToleranceSec,
         ...(this.options.issuer !== undefined ? { issuer: this.options.issuer } : {}),
         ...(this.options.audience !== undefined ? { audience: this.options.audience } : {}),

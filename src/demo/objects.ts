@@ -1,5 +1,6 @@
 /** The demo objects `npm start` serves: each shows one feature of Uplink. */
-import { callContext, expose, oneway } from '../index.js';
+import { z } from 'zod';
+import { callContext, expose, oneway, validate } from '../index.js';
 
 /** A user error class; registered with the codec, it crosses the wire with its name and data. */
 export class DemoError extends Error {
@@ -16,12 +17,15 @@ export class Calculator {
     return a + b;
   }
 
-  @expose divide(a: number, b: number): number {
+  /** Arguments checked by a schema (any Standard Schema library): a string gets BAD_ARGUMENTS with the issues. */
+  @expose @validate(z.tuple([z.number(), z.number()]))
+  divide(a: number, b: number): number {
     if (b === 0) throw new DemoError('division by zero', 'pass a non-zero divisor');
     return a / b;
   }
 
-  @expose sum(values: number[]): number {
+  @expose @validate(z.tuple([z.array(z.number().finite()).max(10_000)]))
+  sum(values: number[]): number {
     return values.reduce((s, v) => s + v, 0);
   }
 }

@@ -8,6 +8,15 @@ import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import type { Codec } from '../protocol/codec.js';
 
 export function toErrorBody(error: unknown, codec: Codec, debug: boolean): ErrorBody {
+  try {
+    return describeError(error, codec, debug);
+  } catch {
+    // A hostile error (throwing getters, a cause whose toString throws) still gets an answer.
+    return { code: ErrorCode.INTERNAL, name: 'InternalError', message: 'internal error' };
+  }
+}
+
+function describeError(error: unknown, codec: Codec, debug: boolean): ErrorBody {
   if (error instanceof UplinkError) {
     return withData({ code: error.code, name: error.name, message: error.message }, error.data);
   }

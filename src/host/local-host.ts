@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, PayloadError, UplinkError, type ErrorBody } from '../errors.js';
-import type { Codec, EncodedPayload } from '../protocol/codec.js';
+import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
 import { MAX_NAME_LENGTH } from '../protocol/frames.js';
 import { disposeResource, runInContext, type CallContext, type ConnectionInfo, type Identity } from './context.js';
 import { errorBody, toErrorBody } from './error-mapping.js';
@@ -16,6 +16,7 @@ import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, ty
 import type { HostCall, ObjectHost, ReplySink, StreamControl } from './object-host.js';
 import { isStreamResult, iteratorOf, ServerStream, type StreamLimits, type StreamSink } from '../streams/server-stream.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
+import { checkArgs, type ArgsSchema } from './arg-schemas.js';
 import { accessAllows, defaultClaimNames, type ClaimNames, type ObjectAccess } from '../auth/access.js';
 
 export type InstanceMode = 'single' | 'session' | 'percall';
@@ -34,6 +35,8 @@ export interface RegisterOptions {
   expose?: readonly string[];
   /** For plain objects: methods to expose as oneway. */
   oneway?: readonly string[];
+  /** For plain objects: argument schemas (Standard Schema tuples) per method name. */
+  schemas?: Readonly<Record<string, ArgsSchema>>;
   /** Who may see and call this object and its members (scopes, roles, a check function). */
   access?: ObjectAccess;
 }
@@ -45,6 +48,8 @@ export interface LocalHostOptions {
   streamLimits: StreamLimits;
   codec: Codec;
   maxArgs: number;
+  /** Largest encoded result; larger ones fail with LIMIT_EXCEEDED instead of being sent. */
+  maxResultBytes: number;
   /** A global policy on top of each object's `access` rule. */
   authorize?: AccessPolicy | undefined;
   /** Which claims hold scopes and roles. */
@@ -58,7 +63,7 @@ export interface LocalHostOptions {
 interface Registration {
   id: string;
   members: MemberTable;
-  /** What `name in ...` is checked against to tell NOT_EXPOSED from UNKNOWN_MEMBER. */
+  /** What `name in ...` is checked against to say why a member is hidden (debugErrors only). */
   shape: object;
   mode: InstanceMode;
   instance: object | undefined;
@@ -96,7 +101,7 @@ export class LocalObjectHost implements ObjectHost {
   }
 
   private classRegistration(id: string, cls: Ctor, options: RegisterOptions): Registration {
-    if (options.expose || options.oneway) throw new TypeError('classes declare their exposed members with @expose / @oneway');
+    if (options.expose || options.oneway || options.schemas) throw new TypeError('classes declare their exposed members with @expose / @oneway and schemas with @validate');
     const members = decoratedMembers(cls.prototype);
     const create = options.factory ?? (() => new cls());
     return { id, members, shape: cls.prototype, mode: options.mode ?? 'session', instance: undefined, create, access: undefined };
@@ -105,7 +110,7 @@ export class LocalObjectHost implements ObjectHost {
   private instanceRegistration(id: string, target: object, options: RegisterOptions): Registration {
     if (options.mode || options.factory) throw new TypeError('instance modes and factories apply to registered classes');
     const members = options.expose || options.oneway
-      ? listedMembers(target, options.expose ?? [], options.oneway ?? [])
+      ? listedMembers(target, options.expose ?? [], options.oneway ?? [], options.schemas)
       : decoratedMembers(Object.getPrototypeOf(target) as object);
     if (members.size === 0) throw new TypeError(`object '${id}' exposes nothing: decorate members with @expose or pass { expose: [...] }`);
     return { id, members, shape: target, mode: 'single', instance: target, create: undefined, access: undefined };
@@ -173,7 +178,8 @@ export class LocalObjectHost implements ObjectHost {
     }
     const { registration, member } = target;
     try {
-      const args = call.kind === 'get' ? EMPTY_ARGS : this.decodeArgs(call.args);
+      let args = call.kind === 'get' ? EMPTY_ARGS : this.decodeArgs(call.args);
+      if (member.kind === 'method' && member.args) args = checkArgs(member.args, args);
       if (call.kind === 'set' && args.length !== 1) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'a property set takes exactly one value');
       const fn = (member.kind === 'method' ? member.fn : call.kind === 'get' ? member.get : member.set) as Function;
       return { fn, instance: this.instanceFor(registration, call.context), args, member };
@@ -183,22 +189,25 @@ export class LocalObjectHost implements ObjectHost {
     }
   }
 
-  /** The registration and member a call reaches, or why it may not: one lookup each, per call. */
+  /**
+   * The registration and member a call reaches, or why it may not: one lookup each, per call.
+   * A hidden object or member looks exactly like a missing one (UNKNOWN_OBJECT / UNKNOWN_MEMBER,
+   * same message), whether it does not exist, is not exposed, or the caller may not use it: errors
+   * never reveal what exists. With debugErrors the message names the real reason.
+   */
   private resolve(call: HostCall, stream: boolean): { registration: Registration; member: Member } | ErrorBody {
     const registration = this.objects.get(call.object);
-    if (!registration) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
     const identity = call.context.identity;
-    if (!this.allows(identity, registration, undefined)) return errorBody(ErrorCode.FORBIDDEN, `not allowed to use '${call.object}'`);
+    if (!registration || !this.allows(identity, registration, undefined)) {
+      return this.hidden(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`, registration && 'not allowed for this identity');
+    }
     const member = registration.members.get(call.member);
+    const unknownMember = `'${call.object}' has no member '${call.member}'`;
     if (!member) {
-      const exists = refusedNameReason(call.member) !== undefined || call.member in registration.shape;
-      return exists
-        ? errorBody(ErrorCode.NOT_EXPOSED, `'${call.member}' is not exposed`)
-        : errorBody(ErrorCode.UNKNOWN_MEMBER, `'${call.object}' has no member '${call.member}'`);
+      const reason = refusedNameReason(call.member) ?? (call.member in registration.shape ? 'it is not exposed' : undefined);
+      return this.hidden(ErrorCode.UNKNOWN_MEMBER, unknownMember, reason);
     }
-    if (!this.allows(identity, registration, call.member)) {
-      return errorBody(ErrorCode.FORBIDDEN, `not allowed to use '${call.object}.${call.member}'`);
-    }
+    if (!this.allows(identity, registration, call.member)) return this.hidden(ErrorCode.UNKNOWN_MEMBER, unknownMember, 'not allowed for this identity');
     if (member.kind === 'method') {
       if (call.kind !== 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a method, not a property`);
       if (call.oneway && !member.oneway) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is not a oneway method`);
@@ -206,8 +215,13 @@ export class LocalObjectHost implements ObjectHost {
       return { registration, member };
     }
     if (call.kind === 'call' || stream) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a property; use get or set`);
-    if (call.kind === 'get' ? !member.get : !member.set) return errorBody(ErrorCode.NOT_EXPOSED, `property '${call.member}' is not ${call.kind === 'get' ? 'readable' : 'writable'}`);
+    if (call.kind === 'get' ? !member.get : !member.set) return errorBody(ErrorCode.BAD_ARGUMENTS, `property '${call.member}' is ${call.kind === 'get' ? 'write' : 'read'}-only`);
     return { registration, member };
+  }
+
+  /** The uniform refusal for something the caller may not see; the real reason only with debugErrors. */
+  private hidden(code: ErrorCode, message: string, reason: string | undefined): ErrorBody {
+    return errorBody(code, this.options.debugErrors && reason ? `${message} (${reason})` : message);
   }
 
   private decodeArgs(payload: EncodedPayload): unknown[] {
@@ -246,6 +260,10 @@ export class LocalObjectHost implements ObjectHost {
       encoded = this.options.codec.encode(value);
     } catch (error) {
       this.fail(call, reply, error);
+      return;
+    }
+    if (payloadSize(encoded) > this.options.maxResultBytes) {
+      reply.reject(errorBody(ErrorCode.LIMIT_EXCEEDED, `the result is larger than ${this.options.maxResultBytes} bytes`));
       return;
     }
     reply.resolve(encoded);

@@ -3,10 +3,11 @@
  * consults. Dispatch never indexes the target with a client string; it looks the name up in this Map
  * and calls the function captured here, so instance fields cannot shadow an exposed method.
  */
+import { argsSchemaOf, type ArgsSchema } from './arg-schemas.js';
 import { exposeFlags } from './expose.js';
 
 export type Member =
-  | { kind: 'method'; fn: Function; oneway: boolean; streams: boolean }
+  | { kind: 'method'; fn: Function; oneway: boolean; streams: boolean; args: ArgsSchema | undefined }
   | { kind: 'property'; get: Function | undefined; set: Function | undefined };
 
 export type MemberTable = ReadonlyMap<string, Member>;
@@ -52,7 +53,7 @@ export function decoratedMembers(prototype: object): Map<string, Member> {
       if (!methodFlags && !getFlags && !setFlags) continue;
       checkName(name);
       if (methodFlags) {
-        table.set(name, { kind: 'method', fn: d.value, oneway: methodFlags.oneway, streams: isGeneratorFunction(d.value) });
+        table.set(name, { kind: 'method', fn: d.value, oneway: methodFlags.oneway, streams: isGeneratorFunction(d.value), args: argsSchemaOf(d.value) });
       } else {
         table.set(name, { kind: 'property', get: getFlags ? d.get : undefined, set: setFlags ? d.set : undefined });
       }
@@ -65,7 +66,9 @@ export function decoratedMembers(prototype: object): Map<string, Member> {
  * Members of a plain object named in a registration-time allow-list. Functions become methods,
  * accessors become properties, other values become read-only properties.
  */
-export function listedMembers(target: object, names: readonly string[], onewayNames: readonly string[] = []): Map<string, Member> {
+export function listedMembers(
+  target: object, names: readonly string[], onewayNames: readonly string[] = [], schemas: Readonly<Record<string, ArgsSchema>> = {},
+): Map<string, Member> {
   const table = new Map<string, Member>();
   const oneways = new Set(onewayNames);
   for (const name of [...names, ...onewayNames]) {
@@ -76,7 +79,7 @@ export function listedMembers(target: object, names: readonly string[], onewayNa
     }
     if (!d) throw new TypeError(`cannot expose '${name}': no such member`);
     if (typeof d.value === 'function') {
-      table.set(name, { kind: 'method', fn: d.value, oneway: oneways.has(name), streams: isGeneratorFunction(d.value) });
+      table.set(name, { kind: 'method', fn: d.value, oneway: oneways.has(name), streams: isGeneratorFunction(d.value), args: Object.hasOwn(schemas, name) ? schemas[name] : argsSchemaOf(d.value) });
     } else if (oneways.has(name)) {
       throw new TypeError(`cannot expose '${name}' as oneway: not a method`);
     } else if (d.get || d.set) {
@@ -84,6 +87,9 @@ export function listedMembers(target: object, names: readonly string[], onewayNa
     } else {
       table.set(name, { kind: 'property', get: function (this: Record<string, unknown>) { return this[name]; }, set: undefined });
     }
+  }
+  for (const name of Object.keys(schemas)) {
+    if (table.get(name)?.kind !== 'method') throw new TypeError(`schema for '${name}', which is not an exposed method`);
   }
   return table;
 }

@@ -26,6 +26,10 @@ export const CloseCode = {
   REVOKED: 4409,
   /** The client let too much outbound data build up (it does not read). */
   SLOW_CONSUMER: 4508,
+  /** The connection kept sending after its frames were refused with RATE_LIMITED. */
+  RATE_LIMITED: 4529,
+  /** The subject already holds maxConnectionsPerSubject connections. */
+  CONNECTION_LIMIT: 4530,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

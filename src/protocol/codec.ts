@@ -11,6 +11,13 @@ import { ErrorCode, PayloadError } from '../errors.js';
 import { badFrame } from './frames.js';
 import { checkJsonLimits, defaultCodecLimits, FORBIDDEN_KEYS, limitExceeded, type CodecLimits } from './limits.js';
 
+/** Size of an encoded payload: characters of text plus attachment bytes (O(1) per attachment, no UTF-8 scan). */
+export function payloadSize(payload: EncodedPayload): number {
+  let size = payload.text.length;
+  if (payload.attachments) for (const a of payload.attachments) size += a.byteLength;
+  return size;
+}
+
 /** An encoded value as it travels: forwarded as-is by the gateway, decoded only by its final reader. */
 export interface EncodedPayload {
   text: string;

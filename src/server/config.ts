@@ -27,6 +27,14 @@ export interface GatewayOptions {
   /** Connection lifetime in minutes (0: unlimited). */
   maxLifetimeMin?: number;
   maxConnections?: number;
+  /** New connections per second from one source address (also the burst); more get HTTP 429. 0: no limit (the default, since a proxy in front makes every client one address). */
+  maxConnectionsPerSecPerIp?: number;
+  /** Open connections per authenticated subject; more are refused after the hello (close 4530). 0: no limit. */
+  maxConnectionsPerSubject?: number;
+  /** Frames per second per connection (also the burst); calls beyond get RATE_LIMITED, a sustained flood closes 4529. 0: no limit. */
+  maxMessagesPerSec?: number;
+  /** Largest encoded result or stream item a method may return; larger ones fail with LIMIT_EXCEEDED. */
+  maxResultBytes?: number;
   /** Calls in flight per connection; more get BUSY (never an unbounded queue). */
   maxInflight?: number;
   /** Oneway calls running per connection; more are dropped and reported to onError. */
@@ -89,9 +97,13 @@ export const gatewayDefaults = {
   maxPayloadLength: 64 * 1024,
   maxPayloadBeforeWelcome: 8 * 1024,
   idleTimeoutSec: 120,
-  maxBackpressure: 1024 * 1024,
+  maxBackpressure: 4 * 1024 * 1024,
   maxLifetimeMin: 0,
   maxConnections: 100_000,
+  maxConnectionsPerSecPerIp: 0,
+  maxConnectionsPerSubject: 0,
+  maxMessagesPerSec: 0,
+  maxResultBytes: 2 * 1024 * 1024,
   maxInflight: 64,
   maxOnewayInflight: 16,
   maxArgs: 64,
@@ -147,6 +159,10 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     maxBackpressure: int(env, 'UPLINK_MAX_BACKPRESSURE'),
     maxLifetimeMin: int(env, 'UPLINK_MAX_LIFETIME_MIN'),
     maxConnections: int(env, 'UPLINK_MAX_CONNECTIONS'),
+    maxConnectionsPerSecPerIp: int(env, 'UPLINK_MAX_CONNECTIONS_PER_SEC_PER_IP'),
+    maxConnectionsPerSubject: int(env, 'UPLINK_MAX_CONNECTIONS_PER_SUBJECT'),
+    maxMessagesPerSec: int(env, 'UPLINK_MAX_MESSAGES_PER_SEC'),
+    maxResultBytes: int(env, 'UPLINK_MAX_RESULT_BYTES'),
     maxInflight: int(env, 'UPLINK_MAX_INFLIGHT'),
     maxOnewayInflight: int(env, 'UPLINK_MAX_ONEWAY_INFLIGHT'),
     maxArgs: int(env, 'UPLINK_MAX_ARGS'),
@@ -183,5 +199,7 @@ function jwtFromEnv(env: Env): JwtAuthenticator | undefined {
     issuer: env.UPLINK_JWT_ISSUER || undefined,
     audience: env.UPLINK_JWT_AUDIENCE || undefined,
     clockToleranceSec: int(env, 'UPLINK_JWT_CLOCK_TOLERANCE_SEC'),
+    tokenType: env.UPLINK_JWT_TYPE || undefined,
+    maxTokenAgeSec: int(env, 'UPLINK_JWT_MAX_AGE_SEC'),
   }) as JwtOptions);
 }

@@ -21,6 +21,7 @@ import { runBatch, splitBatchPayloads } from './batch.js';
 import { definedOnly, type gatewayDefaults } from './config.js';
 import { InflightCall, type CallOwner } from './inflight-call.js';
 import type { Logger } from './logger.js';
+import { TokenBucket } from './rate-limit.js';
 
 export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number; clockToleranceMs: number };
 
@@ -36,6 +37,9 @@ export interface ConnectionEnvironment {
   readonly draining: boolean;
   validateHandshake(info: HandshakeInfo): Promise<void>;
   isRevoked(identity: Identity | undefined): boolean;
+  /** Counts the connection against its subject's connection cap; false when the cap is reached. */
+  admitSubject(connection: Connection): boolean;
+  releaseSubject(connection: Connection): void;
   scheduleFlush(connection: Connection): void;
   connectionOpened(connection: Connection): void;
 }
@@ -51,6 +55,11 @@ export interface SocketData {
 }
 
 type State = 'hello' | 'authenticating' | 'open' | 'closed';
+/** How a refused handshake closes, by the error code of the refusal. */
+const HANDSHAKE_CLOSE: Partial<Record<ErrorCode, [number, string]>> = {
+  [ErrorCode.FORBIDDEN]: [CloseCode.FORBIDDEN, 'forbidden'],
+  [ErrorCode.LIMIT_EXCEEDED]: [CloseCode.CONNECTION_LIMIT, 'too many connections for this subject'],
+};
 const EMPTY_ARGS: EncodedPayload = { text: '[]' };
 
 export class Connection implements ConnectionInfo, CallOwner {
@@ -74,6 +83,10 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** Fires when the token expires; then the grace timer closes the socket unless a refresh arrives. */
   private expiryTimer: ReturnType<typeof setTimeout> | undefined;
   private tokenExpired = false;
+  private refreshing = false;
+  /** maxMessagesPerSec; frames refused in a row since the bucket last had a token. */
+  private readonly messageRate: TokenBucket | undefined;
+  private refusedInARow = 0;
   private readonly openedAt = Date.now();
   private calls = 0;
 
@@ -86,6 +99,8 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.id = id;
     this.remoteAddress = data.remoteAddress;
     this.helloTimer = setTimeout(() => this.close(CloseCode.HELLO_TIMEOUT, 'no hello in time'), env.options.helloTimeoutMs);
+    const rate = env.options.maxMessagesPerSec;
+    this.messageRate = rate > 0 ? new TokenBucket(rate, rate) : undefined;
   }
 
   get isOpen(): boolean {
@@ -127,6 +142,8 @@ export class Connection implements ConnectionInfo, CallOwner {
       else this.close(CloseCode.PROTOCOL_ERROR, 'expected hello');
       return;
     }
+    if (this.messageRate && !this.messageRate.take()) return this.refuseOverRate(frame);
+    this.refusedInARow = 0;
     switch (frame.t) {
       case 'call': return this.onCall(frame, body, attachments);
       case 'oneway': return this.onOneway(frame, body, attachments);
@@ -140,6 +157,21 @@ export class Connection implements ConnectionInfo, CallOwner {
       case 'goodbye': return this.close(CloseCode.NORMAL, 'goodbye');
       case 'refresh': return void this.onRefresh(frame.id, frame.token);
       case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
+    }
+  }
+
+  /**
+   * Over maxMessagesPerSec: frames that expect an answer get RATE_LIMITED, the rest are dropped; a
+   * client that goes on sending a whole burst's worth while refused is disconnected (4529).
+   */
+  private refuseOverRate(frame: ClientFrame): void {
+    if (++this.refusedInARow > this.env.options.maxMessagesPerSec) {
+      this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject }, 'message flood: disconnected');
+      this.close(CloseCode.RATE_LIMITED, 'too many requests');
+      return;
+    }
+    if (frame.t === 'call' || frame.t === 'batch' || frame.t === 'stream' || frame.t === 'refresh') {
+      this.writeError({ id: frame.id }, errorBody(ErrorCode.RATE_LIMITED, `more than ${this.env.options.maxMessagesPerSec} frames per second`));
     }
   }
 
@@ -158,13 +190,16 @@ export class Connection implements ConnectionInfo, CallOwner {
       info.identity = this.identity = data.identity ?? await this.env.authenticator.authenticate(hello.token, info);
       if (this.env.isRevoked(this.identity)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
       await this.env.validateHandshake(info);
+      if (this.isOpen && !this.env.admitSubject(this)) {
+        throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.env.options.maxConnectionsPerSubject} connections for this subject`);
+      }
     } catch (error) {
       if (!this.isOpen) return; // the socket closed while the token was being verified
-      const forbidden = error instanceof UplinkError && error.code === ErrorCode.FORBIDDEN;
       const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
       this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
       this.writeError({}, body);
-      this.close(forbidden ? CloseCode.FORBIDDEN : CloseCode.UNAUTHENTICATED, forbidden ? 'forbidden' : 'unauthenticated');
+      const [code, reason] = HANDSHAKE_CLOSE[body.code] ?? [CloseCode.UNAUTHENTICATED, 'unauthenticated'];
+      this.close(code, reason);
       return;
     }
     if (!this.isOpen) return;
@@ -201,8 +236,10 @@ export class Connection implements ConnectionInfo, CallOwner {
   }
 
   private async onRefresh(id: number, token: string): Promise<void> {
+    if (this.refreshing) return this.writeError({ id }, errorBody(ErrorCode.BUSY, 'a refresh is already in progress'));
     const previous = this.identity;
     let next: Identity | undefined;
+    this.refreshing = true;
     try {
       const data = this.ws.getUserData();
       next = await this.env.authenticator.authenticate(token, { remoteAddress: this.remoteAddress, origin: data.origin, userAgent: data.userAgent, identity: previous });
@@ -215,6 +252,8 @@ export class Connection implements ConnectionInfo, CallOwner {
       this.env.logger.warn({ conn: this.id, sub: previous?.subject, code: body.code, reason: body.message }, 'token refresh refused');
       this.writeError({ id }, body);
       return;
+    } finally {
+      this.refreshing = false;
     }
     if (!this.isOpen) return;
     this.identity = next;
@@ -421,6 +460,12 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.outboxBytes = 0;
     if (!frames || this.state === 'closed') return;
     for (const f of frames) this.ws.send(f, typeof f !== 'string');
+    if (this.ws.getBufferedAmount() > this.env.options.maxBackpressure) {
+      // The client does not read: stop buffering for it (its socket buffer is full, uWS's holds the rest).
+      this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, bufferedBytes: this.ws.getBufferedAmount() }, 'slow consumer: disconnected');
+      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
+      return;
+    }
     if (this.streams.size > 0) this.onDrain(); // streams paused on the outbox size may go on
   }
 
@@ -456,6 +501,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     for (const stream of this.streams.values()) stream?.detach();
     this.streams.clear();
     this.env.host.releaseConnection(this);
+    if (wasOpen) this.env.releaseSubject(this);
     if (wasOpen || this.calls > 0) {
       this.env.logger.info({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject, code, calls: this.calls, durationMs: Date.now() - this.openedAt }, 'connection closed');
     }

@@ -22,6 +22,7 @@ import { createLogger, type Logger } from './logger.js';
 import { checkUpgradeRequest } from './handshake.js';
 import { StaticFiles } from './static-files.js';
 import { assertNativeUws } from './native-check.js';
+import { KeyedRateLimit } from './rate-limit.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
 
@@ -42,6 +43,9 @@ export class Gateway implements ConnectionEnvironment {
   private readonly hooks: GatewayOptions;
   private readonly connections = new Set<Connection>();
   private readonly revocations = new Revocations();
+  /** Open connections per subject (only kept when maxConnectionsPerSubject is set). */
+  private readonly perSubject = new Map<string, number>();
+  private readonly connectRate: KeyedRateLimit | undefined;
   private readonly toFlush = new Set<Connection>();
   private flushScheduled = false;
   private listenSocket: uws.us_listen_socket | undefined;
@@ -62,18 +66,22 @@ export class Gateway implements ConnectionEnvironment {
       clockToleranceMs: (this.authenticator.clockToleranceSec ?? 0) * 1000,
     } as ResolvedOptions;
     this.hooks = options;
+    const perIp = this.options.maxConnectionsPerSecPerIp;
+    this.connectRate = perIp > 0 ? new KeyedRateLimit(perIp, perIp) : undefined;
     this.port = this.options.port;
     this.logger = options.logger ?? createLogger(this.options.logLevel);
     this.logCalls = this.logger.isLevelEnabled('debug');
     this.registry = new LocalObjectHost({
       codec: this.codec,
       maxArgs: this.options.maxArgs,
+      maxResultBytes: this.options.maxResultBytes,
       authorize: options.authorize,
       claimNames: options.claimNames,
       streamLimits: {
         lifetimeMs: this.options.streamLifetimeMs, idleMs: this.options.streamIdleMs, lingerMs: this.options.streamLingerMs,
         maxUnacked: this.options.streamMaxUnacked, maxBatch: this.options.streamMaxBatch,
         frameBytes: Math.max(1024, Math.floor(this.options.streamHighWaterMark / 4)),
+        maxFrameBytes: this.options.maxResultBytes,
       },
       debugErrors: this.options.debugErrors,
       onError: (error, call) => {
@@ -117,8 +125,10 @@ export class Gateway implements ConnectionEnvironment {
       maxPayloadLength: o.maxPayloadLength,
       idleTimeout: o.idleTimeoutSec,
       sendPingsAutomatically: true,
-      maxBackpressure: o.maxBackpressure,
-      closeOnBackpressureLimit: true as never, // a client that does not read is cut, not buffered for
+      // Connection.flush closes a client that does not read (4508) once it holds maxBackpressure bytes;
+      // uWS's own limit, at twice that, is only a backstop.
+      maxBackpressure: o.maxBackpressure * 2,
+      closeOnBackpressureLimit: true as never,
       maxLifetime: o.maxLifetimeMin,
       upgrade: (res, req, context) => {
         if (this.draining || this.connections.size >= o.maxConnections) {
@@ -137,6 +147,11 @@ export class Gateway implements ConnectionEnvironment {
           });
           return;
         }
+        const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+        if (this.connectRate && !this.connectRate.take(remoteAddress)) {
+          res.writeStatus('429 Too Many Requests').writeHeader('Retry-After', '1').end('too many new connections from this address');
+          return;
+        }
         const origin = req.getHeader('origin') || undefined;
         if (!this.originAllowed(origin)) {
           this.logger.warn({ origin: origin ?? null }, 'upgrade refused: origin not allowed');
@@ -144,7 +159,7 @@ export class Gateway implements ConnectionEnvironment {
           return;
         }
         const data: SocketData = {
-          remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+          remoteAddress,
           origin,
           userAgent: req.getHeader('user-agent') || undefined,
         };
@@ -194,6 +209,12 @@ export class Gateway implements ConnectionEnvironment {
       },
     });
     if (this.hooks.demoTokens) this.serveDemoTokens(app, this.hooks.demoTokens);
+    app.get('/health', (res) => {
+      const health = this.health();
+      res.writeStatus(health.status === 'ok' ? '200 OK' : '503 Service Unavailable')
+        .writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')
+        .end(JSON.stringify(health));
+    });
     // Requests the WebSocket route did not take: uWS itself passes over upgrades whose key is not
     // 24 characters long, so they land here too and get a 400 instead of no answer at all.
     const files = this.hooks.staticDir ? new StaticFiles(this.hooks.staticDir) : undefined;
@@ -212,6 +233,15 @@ export class Gateway implements ConnectionEnvironment {
     });
     this.startedAt = Date.now();
     this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME }, 'gateway listening');
+    // Fetch remote keys now, so that /health tells at once when they cannot be had (auth fails closed meanwhile).
+    void this.authenticator.warmUp?.().catch((error: unknown) => this.logger.error({ err: error }, 'authentication keys unavailable'));
+  }
+
+  /** What GET /health answers: 'ok', or 'degraded' (HTTP 503) while draining or when the key source fails. */
+  health(): { status: 'ok' | 'degraded'; connections: number; draining: boolean; auth: string } {
+    const auth = this.authenticator.health?.() ?? 'ok';
+    const ok = !this.draining && auth === 'ok';
+    return { status: ok ? 'ok' : 'degraded', connections: this.connections.size, draining: this.draining, auth };
   }
 
   /**
@@ -307,6 +337,24 @@ export class Gateway implements ConnectionEnvironment {
     return this.revocations.isRevoked(identity);
   }
 
+  admitSubject(connection: Connection): boolean {
+    const max = this.options.maxConnectionsPerSubject;
+    const key = subjectKey(connection.identity);
+    if (max === 0 || key === undefined) return true;
+    const count = this.perSubject.get(key) ?? 0;
+    if (count >= max) return false;
+    this.perSubject.set(key, count + 1);
+    return true;
+  }
+
+  releaseSubject(connection: Connection): void {
+    const key = subjectKey(connection.identity);
+    const count = key === undefined ? undefined : this.perSubject.get(key);
+    if (count === undefined) return;
+    if (count <= 1) this.perSubject.delete(key as string);
+    else this.perSubject.set(key as string, count - 1);
+  }
+
   async validateHandshake(info: HandshakeInfo): Promise<void> {
     const hook = this.hooks.validateHandshake;
     if (!hook) return;
@@ -342,4 +390,9 @@ export class Gateway implements ConnectionEnvironment {
       this.logger.error({ err: error }, 'connection hook failed');
     }
   }
+}
+
+/** A subject is only unique within its issuer. */
+function subjectKey(identity: Identity | undefined): string | undefined {
+  return identity === undefined ? undefined : `${identity.issuer ?? ''}\u0000${identity.subject}`;
 }

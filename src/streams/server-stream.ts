@@ -9,7 +9,7 @@
  * return() is called exactly once on every path that does not end it (cancel, linger expiry, limits).
  */
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
-import type { Codec, EncodedPayload } from '../protocol/codec.js';
+import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type CallContext, type Identity } from '../host/context.js';
 
 /** Where a stream's frames go: the connection it is attached to. */
@@ -35,6 +35,8 @@ export interface StreamLimits {
   maxBatch: number;
   /** Target size of one frame of items, in bytes (it bounds coalescing for large items). */
   frameBytes: number;
+  /** Largest encoded frame of items (maxResultBytes); a larger item ends the stream with LIMIT_EXCEEDED. */
+  maxFrameBytes: number;
 }
 
 interface Batch { seq: number; count: number; payload: EncodedPayload }
@@ -267,6 +269,12 @@ export class ServerStream {
       this.onError(error);
       this.state = 'ended';
       this.ending = { error: this.toErrorBody(new UplinkError(ErrorCode.INTERNAL, 'a stream item could not be encoded')) };
+      this.pending = [];
+      return this.finish();
+    }
+    if (payloadSize(payload) > this.limits.maxFrameBytes) {
+      this.state = 'ended';
+      this.ending = { error: this.toErrorBody(new UplinkError(ErrorCode.LIMIT_EXCEEDED, `a stream item is larger than ${this.limits.maxFrameBytes} bytes`)) };
       this.pending = [];
       return this.finish();
     }

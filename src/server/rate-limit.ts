@@ -1,0 +1,53 @@
+/**
+ * Token buckets for the gateway's rate limits: messages per connection and new connections per
+ * source address. A bucket holds at most `burst` tokens and refills at `ratePerSec`; taking from an
+ * empty bucket fails. Time is read once per take (no timers per bucket).
+ */
+export class TokenBucket {
+  private tokens: number;
+  private refilledAt = performance.now();
+
+  constructor(private readonly ratePerSec: number, private readonly burst: number) {
+    this.tokens = burst;
+  }
+
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.ratePerSec) / 1000);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Full again: nothing is lost by forgetting this bucket. */
+  get idle(): boolean {
+    return this.tokens + ((performance.now() - this.refilledAt) * this.ratePerSec) / 1000 >= this.burst;
+  }
+}
+
+/** One bucket per key (a source address), forgotten once full again, so the map cannot grow without bound. */
+export class KeyedRateLimit {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private lastSweep = performance.now();
+
+  constructor(private readonly ratePerSec: number, private readonly burst: number) {}
+
+  take(key: string): boolean {
+    this.sweep();
+    let bucket = this.buckets.get(key);
+    if (!bucket) this.buckets.set(key, (bucket = new TokenBucket(this.ratePerSec, this.burst)));
+    return bucket.take();
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    if (now - this.lastSweep < 10_000) return;
+    this.lastSweep = now;
+    for (const [key, bucket] of this.buckets) if (bucket.idle) this.buckets.delete(key);
+  }
+}
