@@ -1,32 +1,12 @@
 /** Authentication and authorization with real tokens signed by jose, a real JWKS over HTTP, and real gateways. */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
 import { CloseCode, ErrorCode, Gateway, UplinkError, type GatewayOptions } from '../src/index.js';
 import { client, RawSocket, rejection, sleep, startGateway } from './helpers.js';
-
-const SECRET = 'test-secret-that-is-long-enough-0123456789';
-const secretKey = new TextEncoder().encode(SECRET);
-const now = () => Math.floor(Date.now() / 1000);
-
-async function hsToken(claims: Record<string, unknown> = {}, options: { alg?: string; exp?: number | null; sub?: string | null; key?: Uint8Array } = {}): Promise<string> {
-  const jwt = new SignJWT({ ...claims }).setProtectedHeader({ alg: options.alg ?? 'HS256' }).setIssuedAt();
-  if (options.sub !== null) jwt.setSubject(options.sub ?? 'alice');
-  if (options.exp !== null) jwt.setExpirationTime(options.exp ?? now() + 60);
-  return jwt.sign(options.key ?? secretKey);
-}
-
-/** Connects with a raw hello carrying `token`; returns the first frame's error code and the close code. */
-async function refused(url: string, token: string | undefined): Promise<{ code: unknown; reason: unknown; close: number }> {
-  const raw = await RawSocket.open(url, false);
-  raw.send(JSON.stringify({ t: 'hello', v: [1], ...(token !== undefined ? { token } : {}) }));
-  const close = await raw.closed;
-  const frame = raw.frames[0];
-  return { code: frame?.header.code, reason: (frame?.body ? JSON.parse(frame.body) : undefined)?.reason, close: close.code };
-}
+import { hsToken, JwksServer, keyPair, now, refused, SECRET } from './tokens.js';
 
 type Calc = { add(a: number, b: number): number };
 
@@ -146,48 +126,30 @@ describe('key types and configuration', () => {
 });
 
 describe('JWKS with key rotation', () => {
-  let jwks: { keys: JWK[] };
-  let fetches = 0;
-  let server: Server;
-  let jwksUrl: string;
-  before(async () => {
-    server = createServer((_req, res) => {
-      fetches++;
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(jwks));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    jwksUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`;
-  });
-  after(() => new Promise<void>((r) => server.close(() => r())));
-
-  async function keyPair(kid: string) {
-    const { publicKey, privateKey } = await generateKeyPair('ES256');
-    const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
-    const sign = (sub = 'carol') => new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid }).setSubject(sub).setExpirationTime('1m').sign(privateKey);
-    return { jwk, sign };
-  }
+  let server: JwksServer;
+  before(async () => (server = await JwksServer.start()));
+  after(() => server.close());
 
   it('accepts a token signed with a newly rotated key without a restart, and refetches at most once per cooldown', async () => {
     const first = await keyPair('k1');
     const second = await keyPair('k2');
     const unknown = await keyPair('k-unknown');
-    jwks = { keys: [first.jwk] };
-    const { gateway, url } = await startGateway({ authenticator: new JwtAuthenticator({ algorithms: ['ES256'], jwksUrl, jwksCooldownMs: 300 }) });
+    server.keys = [first.jwk];
+    const { gateway, url } = await startGateway({ authenticator: new JwtAuthenticator({ algorithms: ['ES256'], jwksUrl: server.url, jwksCooldownMs: 300 }) });
     const a = await client(url, { token: await first.sign() });
     assert.equal(await a.proxy<Calc>('calc').add(1, 2), 3);
-    assert.equal(fetches, 1);
+    assert.equal(server.fetches, 1);
 
-    jwks = { keys: [first.jwk, second.jwk] }; // rotation: the issuer publishes k2
+    server.keys = [first.jwk, second.jwk]; // rotation: the issuer publishes k2
     await sleep(350);
     const b = await client(url, { token: await second.sign() });
     assert.equal(await b.proxy<Calc>('calc').add(2, 2), 4);
-    assert.equal(fetches, 2);
+    assert.equal(server.fetches, 2);
 
-    const before = fetches;
+    const before = server.fetches;
     const storm = await Promise.all(Array.from({ length: 20 }, async () => refused(url, await unknown.sign())));
     for (const r of storm) assert.equal(r.close, CloseCode.UNAUTHENTICATED);
-    assert.ok(fetches - before <= 1, `unknown kid caused ${fetches - before} fetches`);
+    assert.ok(server.fetches - before <= 1, `unknown kid caused ${server.fetches - before} fetches`);
     await a.close();
     await b.close();
     await gateway.close({ drainMs: 0 });

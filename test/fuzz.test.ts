@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Codec, type Gateway, PayloadError } from '../src/index.js';
 import { client, RawSocket, startGateway } from './helpers.js';
+import { assertPrototypesClean } from './prototypes.js';
 
 const HOSTILE_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'then', 'x', '0', '4294967294', ''];
 const TYPE_NAMES = ['undefined', 'bigint', 'Date', 'URL', 'number', 'map', 'set', 'Error', 'regexp', 'symbol', 'constructor', '__proto__'];
@@ -23,16 +24,6 @@ const meta = fc.record({
   values: fc.oneof(tree, fc.dictionary(path, tree, { maxKeys: 4 })),
   v: fc.oneof(fc.constant(1), fc.integer()),
 }, { requiredKeys: [] }).chain((m) => fc.oneof(fc.constant(m), fc.constant({ ...m, referentialEqualities: { '0': ['1'] } })));
-
-/** A snapshot of the built-in prototypes: every own key and what it holds. */
-const PROTOTYPES = [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype, Map.prototype, Set.prototype, Promise.prototype, Error.prototype];
-const describePrototype = (p: object) => Reflect.ownKeys(p).map((k) => {
-  const d = Object.getOwnPropertyDescriptor(p, k) as PropertyDescriptor;
-  return [k, d.value ?? d.get, d.set, d.writable, d.enumerable, d.configurable];
-});
-const snapshot = PROTOTYPES.map(describePrototype);
-/** Fails when any built-in prototype gained, lost or changed a property (prototype pollution). */
-const assertClean = () => PROTOTYPES.forEach((p, i) => assert.deepStrictEqual(describePrototype(p), snapshot[i]));
 
 /** Decoding either yields a value or a PayloadError with a stable code; nothing else escapes. */
 function decodesSafely(codec: Codec, text: string, attachments?: Uint8Array[]): void {
@@ -59,7 +50,7 @@ describe('decoder fuzzing', () => {
     const codec = new Codec({ limits: { maxDepth: 16 } });
     fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), meta, fc.array(fc.uint8Array({ maxLength: 4 }), { maxLength: 2 }), (json, m, attachments) => {
       decodesSafely(codec, `${JSON.stringify(json) ?? 'null'}\n${JSON.stringify(m)}`, attachments);
-      assertClean();
+      assertPrototypesClean();
     }), { numRuns: 1_000 });
   });
 
@@ -67,7 +58,7 @@ describe('decoder fuzzing', () => {
     const codec = new Codec();
     fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 64 }), fc.json({ maxDepth: 5 }).map((j) => j + '\n' + j)), (text) => {
       decodesSafely(codec, text);
-      assertClean();
+      assertPrototypesClean();
     }), { numRuns: 1_000 });
   });
 });
@@ -113,7 +104,7 @@ describe('gateway frame fuzzing', () => {
     assert.ok(raw.ws.readyState !== raw.ws.OPEN || raw.frames.some((f) => f.header.t === 'pong'), 'the fuzzed connection still answers');
     assert.ok(reopened < frames.length / 4, `the connection was closed ${reopened} times`);
     assert.equal(await honest.proxy<{ add(a: number, b: number): number }>('calc').add(20, 22), 42);
-    assertClean();
+    assertPrototypesClean();
     raw.close();
     await honest.close();
   });

@@ -19,7 +19,7 @@ import { formatUri } from '../protocol/uri.js';
 import { definedOnly, gatewayDefaults, type GatewayOptions } from './config.js';
 import { Connection, type ConnectionEnvironment, type ResolvedOptions, type SocketData } from './connection.js';
 import { createLogger, type Logger } from './logger.js';
-import { checkUpgradeRequest } from './handshake.js';
+import { checkUpgradeRequest, selectSubprotocol } from './handshake.js';
 import { StaticFiles } from './static-files.js';
 import { assertNativeUws } from './native-check.js';
 import { KeyedRateLimit } from './rate-limit.js';
@@ -135,9 +135,11 @@ export class Gateway implements ConnectionEnvironment {
           res.writeStatus('503 Service Unavailable').end(this.draining ? 'shutting down' : 'too many connections');
           return;
         }
+        let headerBytes = 0;
+        req.forEach((name, value) => (headerBytes += name.length + value.length));
         const refusal = checkUpgradeRequest({
           upgrade: req.getHeader('upgrade'), connection: req.getHeader('connection'),
-          key: req.getHeader('sec-websocket-key'), version: req.getHeader('sec-websocket-version'),
+          key: req.getHeader('sec-websocket-key'), version: req.getHeader('sec-websocket-version'), headerBytes,
         });
         if (refusal) {
           res.cork(() => {
@@ -164,7 +166,7 @@ export class Gateway implements ConnectionEnvironment {
           userAgent: req.getHeader('user-agent') || undefined,
         };
         const key = req.getHeader('sec-websocket-key');
-        const protocol = req.getHeader('sec-websocket-protocol');
+        const protocol = selectSubprotocol(req.getHeader('sec-websocket-protocol'));
         const extensions = req.getHeader('sec-websocket-extensions');
         const token = this.upgradeToken(req);
         if (token === undefined) {

@@ -8,6 +8,16 @@ export interface HandshakeHeaders {
   connection: string;
   key: string;
   version: string;
+  /** Bytes of all header names and values together. */
+  headerBytes: number;
+}
+
+/** The one subprotocol Uplink speaks. Offered protocols are never echoed back (a token may hide in one). */
+export const SUBPROTOCOL = 'uplink.v1';
+
+/** SUBPROTOCOL when the client offers it, otherwise none (linear in the header's length). */
+export function selectSubprotocol(offered: string): string {
+  return offered.split(',').some((p) => p.trim() === SUBPROTOCOL) ? SUBPROTOCOL : '';
 }
 
 export interface HandshakeRefusal {
@@ -18,7 +28,11 @@ export interface HandshakeRefusal {
 
 const BASE64_16_BYTES = /^[A-Za-z0-9+/]{22}==$/;
 
+/** uWS itself accepts single headers of 64 KiB and more; the gateway caps the whole header block. */
+export const MAX_HEADER_BYTES = 8 * 1024;
+
 export function checkUpgradeRequest(h: HandshakeHeaders): HandshakeRefusal | undefined {
+  if (h.headerBytes > MAX_HEADER_BYTES) return refuse('431 Request Header Fields Too Large', `headers over ${MAX_HEADER_BYTES} bytes`);
   if (h.upgrade.toLowerCase() !== 'websocket') return refuse('400 Bad Request', "missing 'Upgrade: websocket'");
   if (!h.connection.toLowerCase().split(',').some((t) => t.trim() === 'upgrade')) return refuse('400 Bad Request', "missing 'Connection: Upgrade'");
   if (h.version !== '13') return { status: '426 Upgrade Required', headers: { 'Sec-WebSocket-Version': '13' }, body: 'unsupported WebSocket version' };

@@ -59,3 +59,28 @@ export function closeCodeOf(bytes: Buffer): number | undefined {
   }
   return undefined;
 }
+
+/** An upgrade request with the given extra header lines (each ending in CRLF) and request line. */
+export function upgradeRequest(extraHeaders = '', requestLine = 'GET / HTTP/1.1'): string {
+  return `${requestLine}\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`;
+}
+
+/** Sends raw HTTP bytes and reports the response (status code, head) and whether TCP closed, after waitMs. */
+export function httpExchange(port: number, request: string | Buffer, waitMs = 500): Promise<{ status: number | undefined; head: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    let closed = false;
+    socket.on('data', (d) => (data += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => (closed = true));
+    socket.write(request);
+    setTimeout(() => {
+      socket.destroy();
+      const head = data.split('\r\n\r\n')[0] ?? '';
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(head)?.[1];
+      resolve({ status: status === undefined ? undefined : Number(status), head, closed });
+    }, waitMs);
+  });
+}
