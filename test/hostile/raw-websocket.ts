@@ -27,14 +27,13 @@ export function frame({ fin = true, rsv = 0, opcode, payload = new Uint8Array(0)
 }
 
 /** Opens a TCP connection, performs the upgrade and returns the socket plus what the server sends after it. */
-export async function rawWebSocket(port: number): Promise<{ socket: Socket; received: () => Buffer; ended: Promise<void> }> {
+export async function rawWebSocket(port: number, extraHeaders = ''): Promise<{ socket: Socket; received: () => Buffer; ended: Promise<void> }> {
   const socket = connect(port, '127.0.0.1');
   let data = Buffer.alloc(0);
   socket.on('data', (d) => (data = Buffer.concat([data, d])));
   socket.on('error', () => {});
   const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  socket.write(upgradeRequest(extraHeaders));
   const until = Date.now() + 2_000;
   while (!data.includes('\r\n\r\n')) {
     if (Date.now() > until) throw new Error('no upgrade response');
@@ -46,18 +45,36 @@ export async function rawWebSocket(port: number): Promise<{ socket: Socket; rece
   return { socket, received: () => data.subarray(start), ended };
 }
 
-/** The close code in the first close frame the server sent, if any. */
-export function closeCodeOf(bytes: Buffer): number | undefined {
+export interface ServerFrame { opcode: number; payload: Buffer }
+
+/** Splits what a server sent into frames (server frames are never masked); a partial frame at the end is left out. */
+export function parseFrames(bytes: Buffer): ServerFrame[] {
+  const frames: ServerFrame[] = [];
   let at = 0;
   while (at + 2 <= bytes.length) {
-    const opcode = bytes[at]! & 0x0f;
     let length = bytes[at + 1]! & 0x7f;
     let offset = at + 2;
-    if (length === 126) { length = bytes.readUInt16BE(offset); offset += 2; } else if (length === 127) { length = Number(bytes.readBigUInt64BE(offset)); offset += 8; }
-    if (opcode === 0x8) return length >= 2 ? bytes.readUInt16BE(offset) : 1005;
+    if (length === 126) {
+      if (offset + 2 > bytes.length) break;
+      length = bytes.readUInt16BE(offset);
+      offset += 2;
+    } else if (length === 127) {
+      if (offset + 8 > bytes.length) break;
+      length = Number(bytes.readBigUInt64BE(offset));
+      offset += 8;
+    }
+    if (offset + length > bytes.length) break;
+    frames.push({ opcode: bytes[at]! & 0x0f, payload: bytes.subarray(offset, offset + length) });
     at = offset + length;
   }
-  return undefined;
+  return frames;
+}
+
+/** The close code in the first close frame the server sent (1005 for a close frame without one), if any. */
+export function closeCodeOf(bytes: Buffer): number | undefined {
+  const close = parseFrames(bytes).find((f) => f.opcode === 0x8);
+  if (!close) return undefined;
+  return close.payload.length >= 2 ? close.payload.readUInt16BE(0) : 1005;
 }
 
 /** An upgrade request with the given extra header lines (each ending in CRLF) and request line. */
