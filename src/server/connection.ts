@@ -246,6 +246,9 @@ export class Connection implements ConnectionInfo, CallOwner {
       if (!next || next.subject !== previous?.subject || next.issuer !== previous?.issuer) {
         throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a refreshed token must have the same subject and issuer');
       }
+      if ((next.expiresAt ?? Infinity) < (previous.expiresAt ?? 0)) {
+        throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a refreshed token must not expire before the current one');
+      }
       if (this.env.isRevoked(next)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
     } catch (error) {
       const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
