@@ -1,6 +1,7 @@
 /** Real tokens signed with jose for the tests, a JWKS endpoint on loopback, and a raw hello that reports how it was refused. */
 import { createServer, type Server } from 'node:http';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { createHmac } from 'node:crypto';
+import { base64url, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { RawSocket } from './helpers.js';
 
 export const SECRET = 'test-secret-that-is-long-enough-0123456789';
@@ -58,4 +59,11 @@ export class JwksServer {
     this.server.closeAllConnections();
     return new Promise((r) => this.server.close(() => r()));
   }
+}
+
+/** A hand-made HS256 JWS over any header and payload bytes (for tokens jose itself refuses to sign). */
+export function handMadeHs256(header: Record<string, unknown>, payload: Uint8Array | string, key: Uint8Array = secretKey): string {
+  const h = base64url.encode(JSON.stringify(header));
+  const p = typeof payload === 'string' ? payload : base64url.encode(payload);
+  return `${h}.${p}.${base64url.encode(createHmac('sha256', key).update(`${h}.${p}`).digest())}`;
 }
