@@ -113,42 +113,8 @@ describe('codec limits (checked before superjson)', () => {
   });
 });
 
-describe('codec meta allow-list (hostile meta)', () => {
-  const cases: Array<[string, string, string]> = [
-    ['referential equalities (cycles, DAG blow-up)', '[{"a":1}]\n{"values":{},"referentialEqualities":{"0":["0.a"]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['root referential equality', '[{"a":1}]\n{"referentialEqualities":[["0"]],"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['an unregistered class', '[{"x":1}]\n{"values":{"0":[["class","Point"]]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['an unknown custom type', '[1]\n{"values":{"0":[["custom","evil"]]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['a symbol', '["s"]\n{"values":{"0":[["symbol","s"]]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['a typed array', '[[1,2]]\n{"values":{"0":[["typed-array","Float64Array"]]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['a RegExp (off by default)', '["/(a+)+$/"]\n{"values":{"0":["regexp"]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['a type named constructor', '[1]\n{"values":{"0":["constructor"]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['a type named toString', '[1]\n{"values":{"0":["toString"]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['a custom type named __proto__', '[1]\n{"values":{"0":[["custom","__proto__"]]},"v":1}', ErrorCode.TYPE_NOT_ALLOWED],
-    ['a prototype path', '[{"a":null}]\n{"values":{"0.__proto__":["undefined"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['a constructor.prototype path', '[{"a":null}]\n{"values":{"0.constructor.prototype":["undefined"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['a sparse-array index bomb', '[[]]\n{"values":{"0.4294967294":["undefined"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['a Map index bomb', '[[[1,2]]]\n{"values":{"0":["map",{"99999.0":["bigint"]}]},"v":1}', ErrorCode.BAD_FRAME],
-    ['a path to a missing key', '[{"a":1}]\n{"values":{"0.b":["undefined"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['overlapping paths', '[[[1,2]]]\n{"values":{"0":["map"],"0.0.1":["bigint"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['a bigint that is not digits', '["1e99999"]\n{"values":{"0":["bigint"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['a Date that is an object', '[{"a":1}]\n{"values":{"0":["Date"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['an invalid URL', '["not a url"]\n{"values":{"0":["URL"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['an Error with a forged stack', '[{"name":"E","message":"m","stack":"x"}]\n{"values":{"0":["Error"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['a map that is not pairs', '[[1,2,3]]\n{"values":{"0":["map"]},"v":1}', ErrorCode.BAD_FRAME],
-    ['an attachment reference out of range', '[0]\n{"values":{"0":[["custom","bin"]]},"v":1}', ErrorCode.BAD_FRAME],
-    ['an unknown meta field', '[1]\n{"values":{},"v":1,"extra":1}', ErrorCode.BAD_FRAME],
-    ['a future meta version', '[1]\n{"values":{},"v":2}', ErrorCode.BAD_FRAME],
-    ['a malformed tree', '[1]\n{"values":{"0":"Date"},"v":1}', ErrorCode.BAD_FRAME],
-    ['a bad path escape', '[{"a":1}]\n{"values":{"0\\\\x":["undefined"]},"v":1}', ErrorCode.BAD_FRAME],
-  ];
-  for (const [name, text, code] of cases) {
-    it(`refuses ${name} with ${code}`, () => {
-      assert.equal(refusal(text), code);
-      assert.equal(({} as Record<string, unknown>).polluted, undefined);
-    });
-  }
-
+// Hostile meta (prototype paths, index bombs, cycles, unknown types...) is tested through a live gateway in test/hostile/e-codec.test.ts.
+describe('codec meta allow-list', () => {
   it('accepts a RegExp only when allowed', () => {
     const c = new Codec({ allowRegExp: true });
     const back = c.decode({ text: '["/ab+c/gi"]\n{"values":{"0":["regexp"]},"v":1}' }) as RegExp[];

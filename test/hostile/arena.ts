@@ -65,6 +65,11 @@ export class Probe {
     return bytes.reduce((sum, b) => sum + b, 0);
   }
 
+  /** What a value is once decoded, as the method sees it. */
+  @expose describe(value: unknown): string {
+    return `${Object.prototype.toString.call(value)}:${String(value)}`;
+  }
+
   /** Items for the honest client only, so hostile tests' counters stay theirs. */
   @expose *sequence(n: number): Generator<number> {
     for (let i = 0; i < n; i++) yield i;
