@@ -286,6 +286,10 @@ export class LocalObjectHost implements ObjectHost {
     }
   }
 
+  shutdown(): void {
+    this.streams.cancelAll();
+  }
+
   // ---- introspection, filtered by the access policy ----
 
   private allows(identity: Identity | undefined, registration: Registration, member: string | undefined): boolean {

@@ -46,4 +46,6 @@ export interface ObjectHost {
   resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined;
   /** The connection is gone: release whatever the host keeps for it (session instances). */
   releaseConnection(connection: ConnectionInfo): void;
+  /** The gateway has closed: end every stream, lingering ones too (their generators' finally blocks run). */
+  shutdown(): void;
 }

@@ -271,6 +271,7 @@ export class Gateway implements ConnectionEnvironment {
     }
     for (const c of this.connections) c.abortInflight();
     for (const c of [...this.connections]) c.close(CloseCode.GOING_AWAY, 'shutdown');
+    this.host.shutdown();
     this.logger.info({ port: this.port }, 'gateway closed');
   }
 

@@ -30,6 +30,11 @@ export class StreamRegistry {
     return stream;
   }
 
+  /** Cancels every stream (shutdown): generators are closed, lingering streams too. */
+  cancelAll(): void {
+    for (const stream of [...this.streams.values()]) stream.cancel('the gateway shut down');
+  }
+
   /** Streams not yet closed (open, lingering, or ended and waiting to deliver their end). */
   get size(): number {
     return this.streams.size;
