@@ -116,12 +116,13 @@ describe('frames after the welcome', () => {
     raw.close();
   });
 
-  it('answers a duplicate in-flight id with an error and keeps the first call', async () => {
+  it('refuses a duplicate in-flight id with a frame error (no id), and keeps the first call', async () => {
     const raw = await RawSocket.open(url);
     raw.send('{"t":"call","id":1,"o":"echo","m":"slow"}\n[50]');
     raw.send('{"t":"call","id":1,"o":"calc","m":"add"}\n[1,2]');
     const first = await raw.next();
-    assert.equal(first.header.code, ErrorCode.BAD_ARGUMENTS);
+    assert.equal(first.header.code, ErrorCode.BAD_FRAME);
+    assert.equal(first.header.id, undefined, 'the refusal is not an answer to call 1');
     const second = await raw.next();
     assert.deepEqual(second.header, { t: 'result', id: 1 });
     assert.equal(second.body, '"slept 50 ms"');

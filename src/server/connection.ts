@@ -264,20 +264,28 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.send(joinFrame({ t: 'refreshed', id, ...this.expiryFields() }));
   }
 
-  private admit(id: number): ErrorBody | undefined {
-    if (this.tokenExpired) return errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired; refresh it');
-    if (this.env.draining) return errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down');
-    if (this.inflight.has(id) || this.streams.has(id)) return errorBody(ErrorCode.BAD_ARGUMENTS, `id ${id} is already in use`);
-    if (this.inflight.size >= this.env.options.maxInflight) return errorBody(ErrorCode.BUSY, `more than ${this.env.options.maxInflight} calls in flight`);
-    return undefined;
+  /**
+   * Whether a call or stream with this id may start; otherwise the refusal is written. A duplicate id
+   * is refused without an id (BAD_FRAME): answering under that id would settle the first call with
+   * the second's refusal, and every id gets exactly one answer.
+   */
+  private admit(id: number, cid: string | undefined, stream: boolean): boolean {
+    if (this.inflight.has(id) || this.streams.has(id)) {
+      this.writeError({}, errorBody(ErrorCode.BAD_FRAME, `id ${id} is already in use`));
+      return false;
+    }
+    const o = this.env.options;
+    const refusal = this.tokenExpired ? errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired; refresh it')
+      : this.env.draining ? errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down')
+      : this.inflight.size >= o.maxInflight ? errorBody(ErrorCode.BUSY, `more than ${o.maxInflight} calls in flight`)
+      : stream && this.streams.size >= o.maxStreams ? errorBody(ErrorCode.LIMIT_EXCEEDED, `more than ${o.maxStreams} streams open`)
+      : undefined;
+    if (refusal) this.writeError({ id, cid }, refusal);
+    return refusal === undefined;
   }
 
   private startCall(frame: CallFrame | BatchFrame): InflightCall | undefined {
-    const refusal = this.admit(frame.id);
-    if (refusal) {
-      this.writeError({ id: frame.id, cid: frame.cid }, refusal);
-      return undefined;
-    }
+    if (!this.admit(frame.id, frame.cid, false)) return undefined;
     this.calls++;
     const deadline = frame.dl === undefined ? undefined : Date.now() + frame.dl;
     const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, deadline);
@@ -308,15 +316,8 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   // ---- streams ----
 
-  private admitStream(id: number, cid: string | undefined): boolean {
-    const refusal = this.admit(id) ?? (this.streams.size >= this.env.options.maxStreams
-      ? errorBody(ErrorCode.LIMIT_EXCEEDED, `more than ${this.env.options.maxStreams} streams open`) : undefined);
-    if (refusal) this.writeError({ id, cid }, refusal);
-    return refusal === undefined;
-  }
-
   private onStream(frame: StreamFrame, body: string, attachments: Uint8Array[] | undefined): void {
-    if (!this.admitStream(frame.id, frame.cid)) return;
+    if (!this.admit(frame.id, frame.cid, true)) return;
     this.calls++;
     const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, undefined);
     const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
@@ -326,7 +327,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   }
 
   private onResume(frame: ResumeFrame): void {
-    if (!this.admitStream(frame.id, undefined)) return;
+    if (!this.admit(frame.id, undefined, true)) return;
     const sink = this.streamSink(frame.id);
     this.streams.set(frame.id, null);
     const control = this.env.host.resumeStream(frame.key, this.identity, frame.ack, frame.upTo, sink);
