@@ -270,8 +270,13 @@ export class LocalObjectHost implements ObjectHost {
   }
 
   private fail(call: HostCall, reply: ReplySink, error: unknown): void {
-    // After an abort the failure is usually the abort itself; the call was already answered.
-    if (!(error instanceof PayloadError) && !call.context.aborted) this.options.onError(error, call);
+    let report = !call.context.aborted; // after an abort the failure is usually the abort itself
+    try {
+      report &&= !(error instanceof PayloadError); // a Proxy can throw even here
+    } catch {
+      // reported as it is
+    }
+    if (report) this.options.onError(error, call);
     reply.reject(toErrorBody(error, this.options.codec, this.options.debugErrors ?? false));
   }
 

@@ -85,8 +85,13 @@ export class Gateway implements ConnectionEnvironment {
       },
       debugErrors: this.options.debugErrors,
       onError: (error, call) => {
-        this.logger.error({ err: error, object: call.object, member: call.member, cid: call.context.correlationId, conn: call.context.connection.id }, 'user code failed');
-        options.onError?.(error, call);
+        const where = { object: call.object, member: call.member, cid: call.context.correlationId, conn: call.context.connection.id };
+        try {
+          this.logger.error({ err: error, ...where }, 'user code failed');
+        } catch {
+          this.logger.error(where, 'user code failed with an error that cannot be described');
+        }
+        if (options.onError) this.safeHook(() => options.onError?.(error, call));
       },
     });
     this.host = this.registry;

@@ -11,6 +11,15 @@ import type { UplinkClient } from '../../src/client/index.js';
 import { client, sleep, startGateway, type LogCapture } from '../helpers.js';
 import { assertPrototypesClean } from '../prototypes.js';
 
+/** A registered error class (the arena registers it with the codec), so its message and data are public. */
+export class HostileError extends Error {
+  data: unknown;
+  constructor(message: string) {
+    super(message);
+    this.name = 'HostileError';
+  }
+}
+
 /** Server-side observations for hostile tests: what user code saw and how it ended. */
 export class Probe {
   /** Generators of `count` currently alive, items they produced, finally blocks run. */
@@ -65,6 +74,21 @@ export class Probe {
     return bytes.reduce((sum, b) => sum + b, 0);
   }
 
+  /** Throws something hostile to error handling: values that are not Errors, throwing getters, cycles. */
+  @expose throwHostile(kind: string): never {
+    const throwing = { get message(): string { throw new Error('getter'); }, toString(): string { throw new Error('toString'); } };
+    const hostile: Record<string, () => unknown> = {
+      string: () => 'a plain string',
+      undefined: () => undefined,
+      null: () => null,
+      proxy: () => new Proxy({}, { get() { throw new Error('trap'); }, getPrototypeOf() { throw new Error('trap'); } }),
+      getters: () => Object.setPrototypeOf(throwing, Error.prototype),
+      cause: () => new Error('with a hostile cause', { cause: throwing }),
+      cyclic: () => { const e = new HostileError('cyclic data'); e.data = { self: e.data }; (e.data as { self: unknown }).self = e.data; return e; },
+    };
+    throw (hostile[kind] ?? (() => new Error('unknown kind')))();
+  }
+
   /** What a value is once decoded, as the method sees it. */
   @expose describe(value: unknown): string {
     return `${Object.prototype.toString.call(value)}:${String(value)}`;
@@ -98,6 +122,7 @@ export function useArena(options: GatewayOptions | (() => Promise<GatewayOptions
     const started = await startGateway(typeof options === 'function' ? await options() : options);
     Object.assign(arena, started, { port: started.gateway.port, probe: new Probe() });
     started.gateway.register(arena.probe, 'probe');
+    started.gateway.codec.registerError(HostileError, 'HostileError');
     honest = await client(started.url, arenaOptions.token ? { token: await arenaOptions.token() } : {});
   });
   afterEach(async () => {
