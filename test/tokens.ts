@@ -41,7 +41,7 @@ export class JwksServer {
   delayMs = 0;
   private constructor(private readonly server: Server, readonly url: string) {}
 
-  static async start(): Promise<JwksServer> {
+  static async start(port = 0): Promise<JwksServer> {
     let jwks: JwksServer;
     const server = createServer((_req, res) => {
       jwks.fetches++;
@@ -50,7 +50,7 @@ export class JwksServer {
         res.end(JSON.stringify({ keys: jwks.keys }));
       }, jwks.delayMs);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
     jwks = new JwksServer(server, `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`);
     return jwks;
   }

@@ -113,8 +113,8 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   private noteKeySourceFault(error: unknown): void {
+    if (!isKeySourceFault(error)) return;
     const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && TOKEN_FAULTS.test(code)) return;
     this.keySourceFault = `JWKS unavailable: ${typeof code === 'string' ? code : error instanceof Error ? error.message : 'fetch failed'}`;
   }
 
@@ -148,6 +148,9 @@ export class JwtAuthenticator implements Authenticator {
         ...(this.options.audience !== undefined ? { audience: this.options.audience } : {}),
       }));
     } catch (error) {
+      if (this.remoteKeys && isKeySourceFault(error)) {
+        throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'authentication keys are unavailable', { reason: 'ERR_JWKS_UNAVAILABLE' });
+      }
       throw toAuthError(error);
     }
     return {
@@ -158,6 +161,12 @@ export class JwtAuthenticator implements Authenticator {
       claims: Object.freeze({ ...payload }),
     };
   }
+}
+
+/** Whether a failure to get a key means the key source is down (not that the token is bad). */
+function isKeySourceFault(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return !(typeof code === 'string' && TOKEN_FAULTS.test(code));
 }
 
 /** jose's error codes become the `reason` of a typed error; an expired token has its own code. */

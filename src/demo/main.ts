@@ -19,11 +19,13 @@ registerDemoObjects(gateway);
 await gateway.listen();
 gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, demo: `http://${gateway.options.host}:${gateway.port}/`, calc: gateway.uri('calc') }, 'demo objects and web demo ready');
 
+// On SIGTERM / SIGINT: goodbye to every client, in-flight calls get drainMs to finish, then exit 0.
+const drainMs = Number(env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    void gateway.close({ drainMs: 5_000 }).then(() => process.exit(0));
+    void gateway.close({ drainMs: drainMs }).then(() => process.exit(0));
   });
 }
