@@ -13,15 +13,16 @@
  * Server CPU per call comes from /proc/<pid>/stat (utime + stime) deltas of the server process, the
  * figure that matters on a 2-core machine where the load generator competes for the CPU.
  */
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { connect, type UplinkClient } from '../src/client/index.js';
-import { BENCH_SECRET } from './servers/uplink.js';
+import { BENCH_SECRET } from './servers/bench-secret.js';
+import { serverCpuMicros, serverRssBytes, startServer, type ServerProcess } from './servers/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -29,7 +30,6 @@ const smoke = args.includes('--smoke');
 const durationIndex = args.indexOf('--duration');
 const durationMs = smoke ? 300 : (durationIndex >= 0 ? Number(args[durationIndex + 1]) : 5) * 1000;
 const warmupMs = smoke ? 100 : 1000;
-const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 const onlyIndex = args.indexOf('--only');
 /** `--only connect` runs just the scenarios whose name contains the word. */
 const wanted = (scenario: string) => onlyIndex < 0 || scenario.includes(args[onlyIndex + 1] ?? '');
@@ -37,32 +37,6 @@ const idleIndex = args.indexOf('--idle');
 /** Idle connections to hold open; capped by the open-file limit this machine allows (both ends count). */
 const idleWanted = smoke ? 300 : idleIndex >= 0 ? Number(args[idleIndex + 1]) : 50_000;
 const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
-
-interface Server { name: string; pid: number; url: string; child: ChildProcess }
-
-async function startServer(name: string): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'servers', `${name}.ts`)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /ready (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on('exit', (code) => reject(new Error(`${name} server exited with ${code}`)));
-  });
-  return { name, pid: child.pid!, url: `ws://127.0.0.1:${port}`, child };
-}
-
-function serverRssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) * 1024;
-}
-
-function serverCpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6; // utime, stime (fields 14, 15)
-}
 
 interface Measurement {
   scenario: string; server: string; ops: number; opsPerSec: number;
@@ -87,7 +61,7 @@ async function drive(lanes: Array<() => Promise<void>>, inflight: number, ms: nu
   return { ops, latencies: latencies.subarray(0, Math.min(ops, latencies.length)) };
 }
 
-async function measure(scenario: string, server: Server, lanes: Array<() => Promise<void>>, inflight: number): Promise<Measurement> {
+async function measure(scenario: string, server: ServerProcess, lanes: Array<() => Promise<void>>, inflight: number): Promise<Measurement> {
   await drive(lanes, inflight, warmupMs);
   const cpu0 = serverCpuMicros(server.pid);
   const client0 = process.cpuUsage();
@@ -158,7 +132,7 @@ async function rawConnect(url: string): Promise<void> {
 }
 
 /** Connections per second: for Uplink, open, hello with a JWT (HS256), welcome, close; for raw uWS, open and close. */
-async function connectRate(server: Server, count: number): Promise<Measurement> {
+async function connectRate(server: ServerProcess, count: number): Promise<Measurement> {
   const connectOnce = server.name === 'uplink'
     ? async () => (await connect(server.url, { token, keepaliveMs: 0, reconnect: false })).close()
     : () => rawConnect(server.url);
@@ -192,7 +166,7 @@ async function connectRate(server: Server, count: number): Promise<Measurement> 
  * Idle authenticated connections held open, spread over several 127.0.0.x source addresses; server
  * RSS per connection. Raw `ws` sockets send the hello, so the load generator stays small.
  */
-async function idleConnections(server: Server, wanted: number): Promise<Measurement> {
+async function idleConnections(server: ServerProcess, wanted: number): Promise<Measurement> {
   const fdLimit = Number(execSync('bash -c "ulimit -n"').toString().trim()) || 1024;
   const count = Math.min(wanted, fdLimit - 1_000);
   if (count < wanted) console.error(`  idle connections: ${wanted} wanted, ${count} possible under the open-file limit (${fdLimit})`);
@@ -225,7 +199,7 @@ async function idleConnections(server: Server, wanted: number): Promise<Measurem
 async function main(): Promise<void> {
   const servers = { echo: await startServer('raw-echo'), json: await startServer('raw-json'), uplink: await startServer('uplink') };
   const results: Measurement[] = [];
-  const run = async (scenario: string, server: Server, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp?: number }>, inflight: number) => {
+  const run = async (scenario: string, server: ServerProcess, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp?: number }>, inflight: number) => {
     const { lanes, close, itemsPerOp = 1 } = await setup;
     if (!wanted(scenario)) return close();
     const m = perItem(await measure(scenario, server, lanes, inflight), itemsPerOp);

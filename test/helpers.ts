@@ -163,6 +163,11 @@ export class TcpRelay {
     this.frozen = true;
   }
 
+  /** Lets traffic through again (sockets that lost data while frozen stay broken: cut them). */
+  unfreeze(): void {
+    this.frozen = false;
+  }
+
   /** The client stops reading: nothing more is read from the gateway's side of the relay. */
   freezeInbound(): void {
     this.inboundFrozen = true;

@@ -53,6 +53,16 @@ class Probe {
     }
   }
 
+  /** Releases the second half of a gated stream. */
+  static release: () => void = () => {};
+
+  /** Five items, then waits for Probe.release(), then five more and the end. */
+  @expose async *gated(): AsyncGenerator<number> {
+    for (let i = 0; i < 5; i++) yield i;
+    await new Promise<void>((resolve) => (Probe.release = resolve));
+    for (let i = 5; i < 10; i++) yield i;
+  }
+
   @expose async *failAfter(n: number): AsyncGenerator<number> {
     for (let i = 0; i < n; i++) yield i;
     throw new DemoError('stream broke', 'after n items');
@@ -100,6 +110,7 @@ type ProbeApi = {
   blobs(size: number): AsyncGenerator<string>;
   waitForever(): AsyncGenerator<number>;
   failAfter(n: number): AsyncGenerator<number>;
+  gated(): AsyncGenerator<number>;
   syncNumbers(n: number): Generator<number>;
   readable(): Promise<ReadableStream<string>>;
   notAStream(): number;
@@ -309,6 +320,40 @@ describe('dropped connections', () => {
     assert.equal(cuts, 3);
     assert.deepEqual(got, Array.from({ length: 3_000 }, (_, i) => i));
     assert.deepEqual(states.slice(0, 3), ['open', 'reconnecting', 'open']);
+    await c.close();
+    await stop();
+  });
+
+  it('delivers the end of a stream even when the socket dropped it: the gateway keeps a stream until its final ack', async () => {
+    const { gateway: g, relay, stop } = await probeGateway({ streamLingerMs: 5_000 });
+    const c = await client(relay.url, { reconnect: { initialDelayMs: 20 } });
+    const stream = c.stream<number>('probe', 'gated', []);
+    const got: number[] = [];
+    for (let i = 0; i < 5; i++) got.push((await stream.next()).value);
+    relay.freeze();
+    Probe.release(); // the last five items and the end go into a dead path
+    await sleep(100);
+    assert.equal(g.registry.streams.size, 1, 'the ended stream waits for its final ack');
+    relay.unfreeze();
+    relay.cut();
+    for await (const n of stream) got.push(n);
+    assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => i));
+    await until(() => g.registry.streams.size === 0, 2_000);
+    await c.close();
+    await stop();
+  });
+
+  it('asks again for an idempotent stream whose request was lost with the socket; a plain one fails', async () => {
+    const { relay, stop } = await probeGateway({ streamLingerMs: 5_000 });
+    const c = await client(relay.url, { reconnect: { initialDelayMs: 20 } });
+    relay.freeze();
+    const idempotent = collect(c.proxy<ProbeApi>('probe').$with({ idempotent: true }).count(5));
+    const plain = rejection(collect(c.proxy<ProbeApi>('probe').count(5)));
+    await sleep(50);
+    relay.unfreeze();
+    relay.cut();
+    assert.deepEqual(await idempotent, [0, 1, 2, 3, 4]);
+    assert.ok((await plain) instanceof ConnectionClosedError);
     await c.close();
     await stop();
   });

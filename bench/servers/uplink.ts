@@ -1,8 +1,8 @@
 /** The Uplink gateway under test: demo objects plus a bench object, HS256 authentication, a free loopback port. */
 import { Gateway, JwtAuthenticator, expose } from '../../src/index.js';
 import { registerDemoObjects } from '../../src/demo/register.js';
+import { BENCH_SECRET } from './bench-secret.js';
 
-export const BENCH_SECRET = 'bench-secret-that-is-long-enough-0123456789';
 
 class Bench {
   /** n small items as fast as the consumer's credit allows. */

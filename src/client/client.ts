@@ -245,11 +245,14 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
     const frame = this.frameOf(header, this.codec.encode(args));
     if (this.state === 'open') this.socket.send(frame);
     else this.unopenedStreams.set(id, frame);
+    if (options.idempotent) this.restartable.set(id, frame);
     return stream;
   }
 
   /** Streams requested while reconnecting: their stream frame goes out on the next connection. */
   private readonly unopenedStreams = new Map<number, string | Uint8Array>();
+  /** Idempotent streams sent but not yet opened: after a drop they are requested again, not failed. */
+  private readonly restartable = new Map<number, string | Uint8Array>();
 
   // ---- StreamTransport ----
 
@@ -264,6 +267,7 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
   forget(id: number): void {
     this.streams.delete(id);
     this.unopenedStreams.delete(id);
+    this.restartable.delete(id);
   }
 
   /**
@@ -433,12 +437,16 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
         if (frame.id === undefined) return;
         const error = this.toError(frame, body ? { text: body, attachments } : undefined);
         const stream = this.streams.get(frame.id);
-        if (stream) stream.fail(error);
-        else this.settle(frame.id)?.reject(error);
+        if (stream) {
+          stream.fail(error);
+          // A stream that ended with an error waits for this final ack before the gateway forgets it.
+          if (frame.seq !== undefined) this.sendCredit(frame.id, frame.seq, frame.seq);
+        } else this.settle(frame.id)?.reject(error);
         return;
       }
       case 'stream-open':
         this.streams.get(frame.id)?.opened(frame.key);
+        this.restartable.delete(frame.id);
         return;
       case 'items': {
         const stream = this.streams.get(frame.id);
@@ -545,7 +553,10 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
       else p.sent = false;
     }
     for (const [id, stream] of [...this.streams]) {
-      if (stream.key === undefined && !this.unopenedStreams.has(id)) stream.fail(new ConnectionClosedError(code, reason));
+      if (stream.key !== undefined || this.unopenedStreams.has(id)) continue;
+      const again = this.restartable.get(id);
+      if (again !== undefined) this.unopenedStreams.set(id, again);
+      else stream.fail(new ConnectionClosedError(code, reason));
     }
     void this.reconnectLoop(code, reason);
   }

@@ -47,6 +47,8 @@ export interface ProxyTarget {
 
 export interface StreamOptions {
   signal?: AbortSignal;
+  /** Safe to start twice: requested again after a drop that came before the gateway opened it. */
+  idempotent?: boolean;
   /** Credit window: items the gateway may send ahead of the consumer. */
   window?: number;
   correlationId?: string;
@@ -93,7 +95,7 @@ class RemoteInvocation implements PromiseLike<unknown>, AsyncIterable<unknown> {
   [Symbol.asyncIterator](): AsyncIterator<unknown> {
     if (this.promise) throw new TypeError(`${this.method}() was already sent as a call; iterate it right away to stream`);
     this.iterating = true;
-    return this.client.stream(this.object, this.method, this.args, { signal: this.options.signal });
+    return this.client.stream(this.object, this.method, this.args, { signal: this.options.signal, idempotent: this.options.idempotent });
   }
 }
 

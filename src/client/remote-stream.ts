@@ -68,6 +68,7 @@ export class RemoteStream<T> implements AsyncIterableIterator<T> {
   end(total: number): void {
     if (total !== this.received) return this.fail(new UplinkError(ErrorCode.STREAM_LOST, `stream ended after ${total} items, ${this.received} received`));
     this.ended = true;
+    this.transport.sendCredit(this.id, total, total); // the final ack: the gateway may forget the stream
     this.transport.forget(this.id);
     this.wake();
   }

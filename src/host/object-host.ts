@@ -29,6 +29,8 @@ export interface ReplySink {
 
 /** Controls one stream; its state (iterator, credits, replay buffer) stays in the host. */
 export interface StreamControl {
+  /** False once the stream closed for good (it never becomes live again). */
+  readonly live: boolean;
   /** The consumer may receive items with seq < upTo and has every item with seq < ack. */
   grant(upTo: number, ack: number): void;
   cancel(): void;

@@ -323,7 +323,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
     this.streams.set(frame.id, null);
     const control = this.env.host.openStream(call, frame.upTo, this.streamSink(frame.id));
-    if (control && this.streams.has(frame.id)) this.streams.set(frame.id, control);
+    this.attachStream(frame.id, control);
   }
 
   private onResume(frame: ResumeFrame): void {
@@ -332,7 +332,13 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.streams.set(frame.id, null);
     const control = this.env.host.resumeStream(frame.key, this.identity, frame.ack, frame.upTo, sink);
     if (!control) sink.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'), frame.ack);
-    else if (this.streams.has(frame.id)) this.streams.set(frame.id, control);
+    this.attachStream(frame.id, control);
+  }
+
+  /** Records the stream under its id, unless it was refused or already closed while it opened. */
+  private attachStream(id: number, control: StreamControl | undefined): void {
+    if (control?.live && this.streams.has(id)) this.streams.set(id, control);
+    else this.streams.delete(id);
   }
 
   /** The sink a stream writes to while attached to this connection. */
@@ -350,18 +356,15 @@ export class Connection implements ConnectionInfo, CallOwner {
         connection.send(payload.attachments ? packBinary(text, payload.attachments) : text);
       },
       end(total) {
-        connection.endStream(id);
         connection.send(`{"t":"end","id":${id},"seq":${total}}`);
       },
       fail(error, delivered) {
-        connection.endStream(id);
         connection.writeError({ id, seq: delivered }, error);
       },
+      released() {
+        connection.streams.delete(id);
+      },
     };
-  }
-
-  private endStream(id: number): void {
-    this.streams.delete(id);
   }
 
   /** uWS drained the socket: streams waiting for room go on. */

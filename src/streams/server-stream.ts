@@ -7,6 +7,8 @@
  * socket can take more bytes, and the replay buffer has room; every pulled item gets the next
  * sequence number and stays in the replay buffer until the consumer acknowledges it; the iterator's
  * return() is called exactly once on every path that does not end it (cancel, linger expiry, limits).
+ * A stream that has sent its end (or error) stays resumable until the consumer acknowledges every
+ * item: if the connection drops before the end arrived, a resume replays the rest and the end again.
  */
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
@@ -20,6 +22,8 @@ export interface StreamSink {
   items(seq: number, payload: EncodedPayload): void;
   end(total: number): void;
   fail(error: ErrorBody, delivered: number): void;
+  /** The stream is closed for good: its id is free on this connection. */
+  released(): void;
 }
 
 export interface StreamLimits {
@@ -40,7 +44,8 @@ export interface StreamLimits {
 }
 
 interface Batch { seq: number; count: number; payload: EncodedPayload }
-type State = 'open' | 'ended' | 'closed';
+/** open: pulling; ended: the iterator is done, items wait for credit; finished: the end was sent, awaiting the final ack. */
+type State = 'open' | 'ended' | 'finished' | 'closed';
 
 export class ServerStream {
   private state: State = 'open';
@@ -100,7 +105,9 @@ export class ServerStream {
     this.touch();
     if (upTo > this.upTo) this.upTo = Math.min(upTo, ack + this.limits.maxUnacked);
     this.acknowledge(ack);
-    if (this.state === 'ended') this.finish();
+    if (this.state === 'finished') {
+      if (this.acked >= this.sent) this.close(this.ending?.error ? 'error' : 'end');
+    } else if (this.state === 'ended') this.finish();
     else {
       this.flush();
       this.pump();
@@ -116,7 +123,8 @@ export class ServerStream {
     sink.opened(this.key);
     for (const batch of this.replay) if (batch.seq + batch.count > ack) sink.items(batch.seq, batch.payload);
     this.touch();
-    if (this.state === 'ended') this.finish();
+    if (this.state === 'finished') this.sendEnd(sink);
+    else if (this.state === 'ended') this.finish();
     else this.pump();
   }
 
@@ -174,8 +182,11 @@ export class ServerStream {
     if (this.limits.idleMs <= 0) return;
     let seen = this.activity;
     const check = (): void => {
-      if (this.state !== 'open') return;
-      if (this.activity === seen) return this.expire('stream idle for too long');
+      if (this.state === 'closed' || this.state === 'ended') return;
+      if (this.activity === seen) {
+        if (this.state === 'finished') return this.close(this.ending?.error ? 'error' : 'end'); // the final ack never came
+        return this.expire('stream idle for too long');
+      }
       seen = this.activity;
       this.idleTimer = setTimeout(check, this.limits.idleMs);
     };
@@ -291,11 +302,16 @@ export class ServerStream {
    */
   private finish(): void {
     this.flush();
-    if (!this.sink || this.state === 'closed' || this.pending.length > 0) return;
+    if (!this.sink || this.state === 'closed' || this.state === 'finished' || this.pending.length > 0) return;
+    this.state = 'finished';
+    clearTimeout(this.lifetimeTimer);
+    this.sendEnd(this.sink);
+  }
+
+  private sendEnd(sink: StreamSink): void {
     const error = this.ending?.error;
-    if (error) this.sink.fail(error, this.sent);
-    else this.sink.end(this.sent);
-    this.close(error ? 'error' : 'end');
+    if (error) sink.fail(error, this.sent);
+    else sink.end(this.sent);
   }
 
   private close(cause: 'end' | 'cancel' | 'error'): void {
@@ -305,6 +321,8 @@ export class ServerStream {
     clearTimeout(this.lingerTimer);
     this.replay.length = 0;
     this.pending = [];
+    this.sink?.released();
+    this.sink = undefined;
     this.onClosed(this, cause);
   }
 }

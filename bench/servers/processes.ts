@@ -1,0 +1,36 @@
+/** Server processes for load scripts: start one (it prints `ready <port>`), and read its RSS and CPU time from /proc. */
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+
+export interface ServerProcess { name: string; pid: number; url: string; child: ChildProcess }
+
+/** Starts bench/servers/<name>.ts in its own process and waits for its port. */
+export async function startServer(name: string): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(here, `${name}.ts`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += String(d);
+      const m = /ready (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`${name} server exited with ${code}`)));
+  });
+  return { name, pid: child.pid!, url: `ws://127.0.0.1:${port}`, child };
+}
+
+export function serverRssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+/** utime + stime of a process in microseconds (fields 14 and 15 of /proc/<pid>/stat). */
+export function serverCpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / CLK_TCK) * 1e6;
+}
