@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { connect as connectTcp } from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
 import { client, RawSocket, sleep, startGateway } from '../helpers.js';
-import { hsToken, JwksServer, keyPair, SECRET } from '../tokens.js';
-import { until, useArena } from './arena.js';
+import { hsToken, SECRET } from '../tokens.js';
+import { until, useArena, useJwksArena } from './arena.js';
 import { httpExchange, upgradeRequest } from './raw-websocket.js';
 
 const APP = 'https://app.example.com';
@@ -182,19 +182,12 @@ describe('A. connection rate per address', () => {
 });
 
 describe('A. client gone during an asynchronous upgrade', () => {
-  let jwks: JwksServer;
-  const signer = keyPair('slow');
-  const arena = useArena(async () => {
-    jwks = await JwksServer.start();
-    jwks.keys = [(await signer).jwk];
-    jwks.delayMs = 300;
-    // A stale cache on every verification: each token waits for the slow JWKS endpoint.
-    return { acceptHeaderToken: true, authenticator: new JwtAuthenticator({ algorithms: ['ES256'], jwksUrl: jwks.url, jwksCacheMaxAgeMs: 1 }) };
-  }, { token: async () => (await signer).sign('honest') });
-  after(() => jwks.close());
+  // A stale cache on every verification: each token waits for the JWKS endpoint.
+  const { arena, keys } = useJwksArena('slow', { jwksCacheMaxAgeMs: 1 }, { acceptHeaderToken: true });
 
   it('#9 sockets that leave while their token is verified (slow JWKS) are never upgraded, and nothing fails', async () => {
-    const token = await (await signer).sign('eve');
+    keys.jwks.delayMs = 300;
+    const token = await (await keys.signer).sign('eve');
     const before = arena.gateway.connectionCount;
     for (let i = 0; i < 10; i++) {
       const socket = connectTcp(arena.port, '127.0.0.1');
@@ -208,5 +201,6 @@ describe('A. client gone during an asynchronous upgrade', () => {
     assert.ok(!arena.logs.lines.some((l) => Number(l.level) >= 50), 'no error was logged');
     const patient = await httpExchange(arena.port, upgradeRequest(`Authorization: Bearer ${token}\r\n`), 1_000);
     assert.equal(patient.status, 101, 'a patient client is upgraded');
+    keys.jwks.delayMs = 0;
   });
 });

@@ -6,10 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before } from 'node:test';
+import { JwtAuthenticator, type JwtOptions } from '../../src/auth/jwt.js';
 import { callContext, expose, type Gateway, type GatewayOptions } from '../../src/index.js';
 import type { UplinkClient } from '../../src/client/index.js';
 import { client, sleep, startGateway, type LogCapture } from '../helpers.js';
 import { assertPrototypesClean } from '../prototypes.js';
+import { JwksServer, keyPair } from '../tokens.js';
 
 /** A registered error class (the arena registers it with the codec), so its message and data are public. */
 export class HostileError extends Error {
@@ -141,6 +143,21 @@ export function useArena(options: GatewayOptions | (() => Promise<GatewayOptions
     await arena.gateway.close({ drainMs: 0 });
   });
   return arena;
+}
+
+/**
+ * An arena whose gateway verifies ES256 tokens against a JWKS endpoint on loopback. The endpoint
+ * publishes `kid`'s key, which the honest client signs with; tests change `jwks.keys` or `jwks.delayMs`.
+ */
+export function useJwksArena(kid: string, jwt: Partial<JwtOptions>, options: GatewayOptions = {}) {
+  const keys = { jwks: undefined as unknown as JwksServer, signer: keyPair(kid) };
+  const arena = useArena(async () => {
+    keys.jwks = await JwksServer.start();
+    keys.jwks.keys = [(await keys.signer).jwk];
+    return { ...options, authenticator: new JwtAuthenticator({ ...jwt, algorithms: ['ES256'], jwksUrl: keys.jwks.url }) };
+  }, { token: async () => (await keys.signer).sign('honest') });
+  after(() => keys.jwks.close());
+  return { arena, keys };
 }
 
 /** Waits until `condition` holds (polling every 10 ms), failing after `timeoutMs`. */

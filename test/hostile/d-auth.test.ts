@@ -3,13 +3,13 @@
  * where jose refuses to sign them), a real JWKS over HTTP on loopback, and exact refusal codes.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
 import { client, RawSocket, rejection, sleep, startGateway } from '../helpers.js';
 import { handMadeHs256, hsToken, JwksServer, keyPair, now, refused, SECRET, type TokenOptions } from '../tokens.js';
-import { useArena } from './arena.js';
+import { useArena, useJwksArena } from './arena.js';
 
 type Calc = { add(a: number, b: number): number };
 const ISSUER = 'uplink-tests';
@@ -239,50 +239,43 @@ describe('D. key confusion and remote keys', () => {
   });
 
   describe('JWKS', () => {
-    let jwks: JwksServer;
-    const current = keyPair('k1');
-    const arena = useArena(async () => {
-      jwks = await JwksServer.start();
-      jwks.keys = [(await current).jwk];
-      return { authenticator: new JwtAuthenticator({ algorithms: ['ES256'], jwksUrl: jwks.url, jwksCooldownMs: 300, jwksTimeoutMs: 300 }) };
-    }, { token: async () => (await current).sign('honest') });
-    after(() => jwks.close());
+    const { arena, keys } = useJwksArena('k1', { jwksCooldownMs: 300, jwksTimeoutMs: 300 });
 
     it('#48 random kid values cannot force a refetch storm: at most one fetch per cooldown', async () => {
       await sleep(350);
-      const before = jwks.fetches;
+      const before = keys.jwks.fetches;
       const storm = await Promise.all(Array.from({ length: 25 }, async (_, i) => refused(arena.url, await (await keyPair(`random-${i}`)).sign())));
       for (const r of storm) assert.equal(r.close, CloseCode.UNAUTHENTICATED);
-      assert.ok(jwks.fetches - before <= 1, `${jwks.fetches - before} fetches`);
+      assert.ok(keys.jwks.fetches - before <= 1, `${keys.jwks.fetches - before} fetches`);
     });
 
     it('#49 a slow JWKS endpoint: verification fails within the timeout; cached keys keep working; the process goes on', async () => {
       await sleep(350);
-      jwks.delayMs = 2_000;
+      keys.jwks.delayMs = 2_000;
       const started = Date.now();
       const outcome = await refused(arena.url, await (await keyPair('unknown')).sign());
       assert.equal(outcome.close, CloseCode.UNAUTHENTICATED);
       assert.ok(Date.now() - started < 1_500, `refused after ${Date.now() - started} ms`);
       assert.match(arena.gateway.health().auth, /JWKS unavailable/);
-      const cached = await client(arena.url, { token: await (await current).sign('cached') });
+      const cached = await client(arena.url, { token: await (await keys.signer).sign('cached') });
       assert.equal(await cached.proxy<Calc>('calc').add(3, 3), 6, 'a known key is used from the cache');
       await cached.close();
-      jwks.delayMs = 0;
+      keys.jwks.delayMs = 0;
     });
 
     it('#50 rotation: a new kid is accepted after one refetch, which also drops the removed key', async () => {
-      const old = await current;
+      const old = await keys.signer;
       const next = await keyPair('k2');
-      jwks.keys = [next.jwk]; // the issuer rotates: k2 in, k1 out
+      keys.jwks.keys = [next.jwk]; // the issuer rotates: k2 in, k1 out
       await sleep(350);
-      const before = jwks.fetches;
+      const before = keys.jwks.fetches;
       const c = await client(arena.url, { token: await next.sign('rotated') });
       assert.equal(await c.proxy<Calc>('calc').add(1, 2), 3);
-      assert.equal(jwks.fetches - before, 1);
+      assert.equal(keys.jwks.fetches - before, 1);
       assert.equal(arena.gateway.health().auth, 'ok', 'a good fetch clears the degraded state');
       await c.close();
       assert.equal((await refused(arena.url, await old.sign('stale'))).close, CloseCode.UNAUTHENTICATED);
-      jwks.keys = [old.jwk, next.jwk]; // the honest client's key comes back for the arena's checks
+      keys.jwks.keys = [old.jwk, next.jwk]; // the honest client's key comes back for the arena's checks
       await sleep(350);
     });
   });
