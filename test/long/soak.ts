@@ -106,9 +106,9 @@ clearInterval(sampler);
 clearInterval(cutter);
 await sample();
 
-/** Least-squares slope in MiB per minute over the samples after the first fifth (warm-up). */
+/** Least-squares slope in MiB per minute over the samples after the first third (the warm-up). */
 function slope(key: 'rssMiB' | 'heapMiB'): number {
-  const points = samples.slice(Math.floor(samples.length / 5));
+  const points = samples.slice(Math.floor(samples.length / 3));
   const xs = points.map((p) => p.atSec / 60);
   const ys = points.map((p) => p[key]);
   const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
