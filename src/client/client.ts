@@ -318,8 +318,7 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
   async close(): Promise<void> {
     this.closing = true;
     if (!this.closed && this.socket.readyState === SOCKET_OPEN) {
-      this.socket.send(JSON.stringify({ t: 'goodbye', reason: 'client closing' }));
-      this.socket.close(CloseCode.NORMAL, 'client closing');
+      this.socket.close(CloseCode.NORMAL, 'client closing'); // the close frame says it all: no goodbye frame first
     } else {
       this.finalClose(CloseCode.NORMAL, 'client closing');
     }

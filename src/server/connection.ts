@@ -35,7 +35,8 @@ export interface ConnectionEnvironment {
   readonly logCalls: boolean;
   readonly authenticator: Authenticator;
   readonly draining: boolean;
-  validateHandshake(info: HandshakeInfo): Promise<void>;
+  /** The handshake hook, when one is configured (absent: nothing to await on the connect path). */
+  readonly validateHandshake: ((info: HandshakeInfo) => Promise<void>) | undefined;
   isRevoked(identity: Identity | undefined): boolean;
   /** Counts the connection against its subject's connection cap; false when the cap is reached. */
   admitSubject(connection: Connection): boolean;
@@ -189,7 +190,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     try {
       info.identity = this.identity = data.identity ?? await this.env.authenticator.authenticate(hello.token, info);
       if (this.env.isRevoked(this.identity)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
-      await this.env.validateHandshake(info);
+      if (this.env.validateHandshake) await this.env.validateHandshake(info);
       if (this.isOpen && !this.env.admitSubject(this)) {
         throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.env.options.maxConnectionsPerSubject} connections for this subject`);
       }
@@ -205,7 +206,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     if (!this.isOpen) return;
     this.state = 'open';
     const o = this.env.options;
-    this.send(joinFrame({
+    this.sendNow(joinFrame({
       t: 'welcome', v: version, conn: this.id, server: o.server,
       limits: { maxPayload: o.maxPayloadLength, maxInflight: o.maxInflight, maxArgs: o.maxArgs },
       ...this.expiryFields(),
@@ -447,6 +448,12 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     const text = encoded ? header + '\n' + encoded.text : header;
     this.send(encoded?.attachments ? packBinary(text, encoded.attachments) : text);
+  }
+
+  /** Sends at once, corked, unless frames are queued (they go first): for frames outside the call path. */
+  private sendNow(frame: string): void {
+    if (this.outbox || this.state === 'closed') return this.send(frame);
+    this.ws.cork(() => this.ws.send(frame));
   }
 
   /** Queues a frame; the gateway flushes all queued frames of all connections in one corked pass. */

@@ -53,6 +53,7 @@ export class Gateway implements ConnectionEnvironment {
   private startedAt = Date.now();
   private closing: Promise<void> | undefined;
   draining = false;
+  readonly validateHandshake: ((info: HandshakeInfo) => Promise<void>) | undefined;
   /** The bound port (known after listen). */
   port: number;
 
@@ -66,6 +67,7 @@ export class Gateway implements ConnectionEnvironment {
       clockToleranceMs: (this.authenticator.clockToleranceSec ?? 0) * 1000,
     } as ResolvedOptions;
     this.hooks = options;
+    this.validateHandshake = options.validateHandshake && handshakeHook(options.validateHandshake);
     const perIp = this.options.maxConnectionsPerSecPerIp;
     this.connectRate = perIp > 0 ? new KeyedRateLimit(perIp, perIp) : undefined;
     this.port = this.options.port;
@@ -363,16 +365,6 @@ export class Gateway implements ConnectionEnvironment {
     else this.perSubject.set(key as string, count - 1);
   }
 
-  async validateHandshake(info: HandshakeInfo): Promise<void> {
-    const hook = this.hooks.validateHandshake;
-    if (!hook) return;
-    try {
-      await hook(info);
-    } catch (error) {
-      throw error instanceof UplinkError ? error : new UplinkError(ErrorCode.FORBIDDEN, error instanceof Error ? error.message : 'refused by the handshake hook');
-    }
-  }
-
   connectionOpened(connection: Connection): void {
     this.logger.info({ conn: connection.id, remote: connection.remoteAddress, sub: connection.identity?.subject }, 'connection opened');
     if (this.hooks.onConnect) this.safeHook(() => this.hooks.onConnect?.(connection));
@@ -403,4 +395,15 @@ export class Gateway implements ConnectionEnvironment {
 /** A subject is only unique within its issuer. */
 function subjectKey(identity: Identity | undefined): string | undefined {
   return identity === undefined ? undefined : `${identity.issuer ?? ''}\u0000${identity.subject}`;
+}
+
+/** The handshake hook as the connection calls it: whatever it throws refuses the client with FORBIDDEN (4403). */
+function handshakeHook(hook: (info: HandshakeInfo) => void | Promise<void>): (info: HandshakeInfo) => Promise<void> {
+  return async (info) => {
+    try {
+      await hook(info);
+    } catch (error) {
+      throw error instanceof UplinkError ? error : new UplinkError(ErrorCode.FORBIDDEN, error instanceof Error ? error.message : 'refused by the handshake hook');
+    }
+  };
 }
