@@ -301,6 +301,18 @@ describe('limits', () => {
     await c2.close();
     await stop2();
   });
+
+  it('ends a stream whose consumer stopped granting credit at the idle limit, at once, with the count delivered', async () => {
+    const { url: u, stop } = await probeGateway({ streamIdleMs: 150 });
+    const raw = await RawSocket.open(u);
+    raw.send('{"t":"stream","id":1,"o":"probe","m":"count","upTo":2}\n[3,0]'); // item 2 is pulled ahead and waits for credit that never comes
+    const frames = [await raw.next(), await raw.next(), await raw.next(1_000)];
+    assert.deepEqual(frames.map((f) => f.header.t), ['stream-open', 'items', 'error']);
+    assert.equal(frames[1]!.body, '[0,1]');
+    assert.deepEqual([frames[2]!.header.code, frames[2]!.header.seq], [ErrorCode.DEADLINE_EXCEEDED, 2]);
+    raw.close();
+    await stop();
+  });
 });
 
 describe('dropped connections', () => {

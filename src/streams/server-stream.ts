@@ -150,12 +150,18 @@ export class ServerStream {
     void this.returnIterator();
   }
 
+  /**
+   * Ends the stream with DEADLINE_EXCEEDED at once (the error frame's `seq` says how many items were
+   * delivered). Items produced but not yet granted are dropped: the consumer never asked for them,
+   * and a consumer that stopped granting credit would otherwise hold the stream forever.
+   */
   private expire(message: string): void {
-    if (this.state !== 'open') return;
+    if (this.state !== 'open' && this.state !== 'ended') return;
     this.context.abort(ErrorCode.DEADLINE_EXCEEDED, message);
     this.ending = { error: { code: ErrorCode.DEADLINE_EXCEEDED, name: 'UplinkError', message } };
+    if (this.state === 'open') void this.returnIterator();
     this.state = 'ended';
-    void this.returnIterator();
+    this.pending = [];
     this.finish();
   }
 
@@ -182,7 +188,7 @@ export class ServerStream {
     if (this.limits.idleMs <= 0) return;
     let seen = this.activity;
     const check = (): void => {
-      if (this.state === 'closed' || this.state === 'ended') return;
+      if (this.state === 'closed') return;
       if (this.activity === seen) {
         if (this.state === 'finished') return this.close(this.ending?.error ? 'error' : 'end'); // the final ack never came
         return this.expire('stream idle for too long');
