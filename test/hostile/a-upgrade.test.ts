@@ -174,8 +174,9 @@ describe('A. connection rate per address', () => {
   it('#11 a connection-rate flood from one address gets 429 with Retry-After, and the address is served again a second later', async () => {
     const answers = await Promise.all(Array.from({ length: 60 }, () => httpExchange(arena.port, upgradeRequest(), 300)));
     const statuses = answers.map((a) => a.status);
-    assert.ok(statuses.filter((s) => s === 429).length >= 30, `429s: ${statuses.filter((s) => s === 429).length}`);
-    assert.ok(statuses.filter((s) => s === 101).length <= 21);
+    const upgraded = statuses.filter((s) => s === 101).length;
+    assert.equal(upgraded + statuses.filter((s) => s === 429).length, 60, 'every attempt is upgraded or refused with 429');
+    assert.ok(upgraded >= 15 && upgraded <= 35, `${upgraded} upgraded: the burst of 20 (the honest client took one), plus the refill while the flood lasted`);
     assert.match(answers.find((a) => a.status === 429)!.head, /Retry-After: 1/);
     await sleep(1_100); // the bucket refills; the arena's checks then connect from the same address
   });

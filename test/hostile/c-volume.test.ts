@@ -24,7 +24,8 @@ describe('C. message rate', () => {
     const results = raw.frames.filter((f) => f.header.t === 'result');
     const limited = raw.frames.filter((f) => f.header.code === ErrorCode.RATE_LIMITED);
     assert.equal(results.length + limited.length, 300, 'every call is answered once');
-    assert.ok(results.length >= 200 && results.length < 230, `${results.length} calls ran`);
+    assert.ok(results.length >= 200, `${results.length} calls ran: the burst is served`);
+    assert.ok(limited.length >= 50, `${limited.length} calls refused: the rest is not`);
     for (const r of results) assert.equal(Number(r.body), (r.header.id as number) + 1);
     for (let i = 0; i < 400; i++) raw.send(`{"t":"ping","id":${i}}`);
     assert.equal((await raw.closed).code, CloseCode.RATE_LIMITED);
