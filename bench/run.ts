@@ -171,23 +171,37 @@ async function idleConnections(server: ServerProcess, wanted: number): Promise<M
   const count = Math.min(wanted, fdLimit - 1_000);
   if (count < wanted) console.error(`  idle connections: ${wanted} wanted, ${count} possible under the open-file limit (${fdLimit})`);
   const hello = JSON.stringify({ t: 'hello', v: [1], token });
-  const rss0 = serverRssBytes(server.pid);
   const sockets: WebSocket[] = [];
   const started = performance.now();
-  for (let batch = 0; batch < count; batch += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, count - batch) }, (_, i) => new Promise<void>((resolve, reject) => {
-      const n = batch + i;
-      const ws = new WebSocket(server.url, { perMessageDeflate: false, localAddress: `127.0.0.${2 + Math.floor(n / 20_000)}` });
-      ws.once('open', () => ws.send(hello));
-      ws.once('message', () => resolve());
-      ws.once('error', reject);
-      sockets.push(ws);
-    })));
-  }
+  /** Opens sockets up to `total`, 500 at a time, spread over 8 source addresses (so ports in TIME_WAIT from a previous run never collide). */
+  const openUpTo = async (total: number) => {
+    for (let batch = sockets.length; batch < total; batch += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, total - batch) }, (_, i) => new Promise<void>((resolve, reject) => {
+        const ws = new WebSocket(server.url, { perMessageDeflate: false, localAddress: `127.0.0.${2 + ((batch + i) % 8)}` });
+        ws.once('open', () => ws.send(hello));
+        ws.once('message', () => resolve());
+        ws.once('error', reject);
+        sockets.push(ws);
+      })));
+    }
+  };
+  const control = await connect(server.url, { token, keepaliveMs: 0, reconnect: false });
+  const settledRss = async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    await control.proxy<{ collect(): boolean }>('bench').collect();
+    await new Promise((r) => setTimeout(r, 500));
+    return serverRssBytes(server.pid);
+  };
+  // The marginal cost: RSS growth over the second half, once the first half has grown the heap and
+  // the allocator's arenas to their working size (a fresh process's first growth is mostly slack).
+  const half = Math.floor(count / 2);
+  await openUpTo(half);
+  const rssHalf = await settledRss();
+  await openUpTo(count);
   const seconds = (performance.now() - started) / 1000;
-  await new Promise((r) => setTimeout(r, 1_000));
-  const perConnection = (serverRssBytes(server.pid) - rss0) / count;
+  const perConnection = ((await settledRss()) - rssHalf) / (count - half);
   for (const ws of sockets) ws.terminate();
+  await control.close();
   const m: Measurement = {
     scenario: `idle connections x${count}`, server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
     p50us: 0, p99us: 0, p999us: 0, serverCpuUsPerOp: 0, clientCpuUsPerOp: 0, rssBytesPerConnection: Math.round(perConnection),

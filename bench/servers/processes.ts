@@ -11,7 +11,7 @@ export interface ServerProcess { name: string; pid: number; url: string; child: 
 
 /** Starts bench/servers/<name>.ts in its own process and waits for its port. */
 export async function startServer(name: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, `${name}.ts`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, `${name}.ts`)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {

@@ -9,6 +9,13 @@ class Bench {
   @expose *count(n: number): Generator<number> {
     for (let i = 0; i < n; i++) yield i;
   }
+
+  /** A full garbage collection (the bench starts servers with --expose-gc), so RSS readings compare settled heaps. */
+  @expose collect(): boolean {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    return gc !== undefined;
+  }
 }
 
 const gateway = new Gateway({

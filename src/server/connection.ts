@@ -63,17 +63,28 @@ const HANDSHAKE_CLOSE: Partial<Record<ErrorCode, [number, string]>> = {
 };
 const EMPTY_ARGS: EncodedPayload = { text: '[]' };
 
+/** The empty table connections share until their first call or stream; writing to it is a bug. */
+class SharedEmptyTable<V> extends Map<number, V> {
+  override set(): this {
+    throw new Error('the shared empty table is read-only');
+  }
+}
+const NO_CALLS = new SharedEmptyTable<InflightCall>();
+const NO_STREAMS = new SharedEmptyTable<StreamControl | null>();
+
 export class Connection implements ConnectionInfo, CallOwner {
   readonly id: string;
   readonly remoteAddress: string;
   identity: Identity | undefined;
   private state: State = 'hello';
-  private readonly inflight = new Map<number, InflightCall>();
+  /** Calls in flight by id; the shared empty table until the first call (idle connections stay small). */
+  private inflight: Map<number, InflightCall> = NO_CALLS;
   /**
-   * Streams attached to this connection, by the client's id; null while the host is opening one.
-   * The sink's end and fail remove the entry, so a refused or finished stream never lingers here.
+   * Streams attached to this connection, by the client's id; null while the host is opening one. The
+   * sink's released() removes the entry, so a refused or closed stream never lingers here. Shared and
+   * empty until the first stream.
    */
-  private readonly streams = new Map<number, StreamControl | null>();
+  private streams: Map<number, StreamControl | null> = NO_STREAMS;
   /** Bytes queued in the outbox, counted with the socket's buffer for stream flow control. */
   private outboxBytes = 0;
   private onewayRunning = 0;
@@ -291,6 +302,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     const deadline = frame.dl === undefined ? undefined : Date.now() + frame.dl;
     const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, deadline);
     const call = new InflightCall(this, frame.id, frame.cid, context, frame.t === 'call' ? `${frame.o}.${frame.m}` : 'batch');
+    if (this.inflight === NO_CALLS) this.inflight = new Map();
     this.inflight.set(frame.id, call);
     if (frame.dl !== undefined) call.armDeadline(frame.dl);
     return call;
@@ -322,7 +334,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.calls++;
     const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, undefined);
     const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
-    this.streams.set(frame.id, null);
+    this.reserveStream(frame.id);
     const control = this.env.host.openStream(call, frame.upTo, this.streamSink(frame.id));
     this.attachStream(frame.id, control);
   }
@@ -330,10 +342,15 @@ export class Connection implements ConnectionInfo, CallOwner {
   private onResume(frame: ResumeFrame): void {
     if (!this.admit(frame.id, undefined, true)) return;
     const sink = this.streamSink(frame.id);
-    this.streams.set(frame.id, null);
+    this.reserveStream(frame.id);
     const control = this.env.host.resumeStream(frame.key, this.identity, frame.ack, frame.upTo, sink);
     if (!control) sink.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'), frame.ack);
     this.attachStream(frame.id, control);
+  }
+
+  private reserveStream(id: number): void {
+    if (this.streams === NO_STREAMS) this.streams = new Map();
+    this.streams.set(id, null);
   }
 
   /** Records the stream under its id, unless it was refused or already closed while it opened. */
