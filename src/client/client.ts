@@ -243,16 +243,17 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
     if (options.correlationId !== undefined) header.cid = options.correlationId;
     if (options.annotations !== undefined) header.ann = options.annotations;
     const frame = this.frameOf(header, this.codec.encode(args));
-    if (this.state === 'open') this.socket.send(frame);
-    else this.unopenedStreams.set(id, frame);
-    if (options.idempotent) this.restartable.set(id, frame);
+    const sent = this.state === 'open';
+    if (sent) this.socket.send(frame);
+    this.streamRequests.set(id, { frame, sent, idempotent: options.idempotent ?? false });
     return stream;
   }
 
-  /** Streams requested while reconnecting: their stream frame goes out on the next connection. */
-  private readonly unopenedStreams = new Map<number, string | Uint8Array>();
-  /** Idempotent streams sent but not yet opened: after a drop they are requested again, not failed. */
-  private readonly restartable = new Map<number, string | Uint8Array>();
+  /**
+   * Stream requests not yet answered by stream-open, kept like pending calls: unsent ones go out on the
+   * next connection; after a drop, sent ones are requested again if idempotent, failed otherwise.
+   */
+  private readonly streamRequests = new Map<number, { frame: string | Uint8Array; sent: boolean; idempotent: boolean }>();
 
   // ---- StreamTransport ----
 
@@ -266,8 +267,7 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
 
   forget(id: number): void {
     this.streams.delete(id);
-    this.unopenedStreams.delete(id);
-    this.restartable.delete(id);
+    this.streamRequests.delete(id);
   }
 
   /**
@@ -365,7 +365,8 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
   }
 
   private queuedCount(): number {
-    let n = this.unopenedStreams.size;
+    let n = 0;
+    for (const r of this.streamRequests.values()) if (!r.sent) n++;
     for (const p of this.pending.values()) if (!p.sent) n++;
     return n;
   }
@@ -445,7 +446,7 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
       }
       case 'stream-open':
         this.streams.get(frame.id)?.opened(frame.key);
-        this.restartable.delete(frame.id);
+        this.streamRequests.delete(frame.id);
         return;
       case 'items': {
         const stream = this.streams.get(frame.id);
@@ -551,11 +552,10 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
       if (p.sent && !p.idempotent) this.settle(id)?.reject(new ConnectionClosedError(code, reason));
       else p.sent = false;
     }
-    for (const [id, stream] of [...this.streams]) {
-      if (stream.key !== undefined || this.unopenedStreams.has(id)) continue;
-      const again = this.restartable.get(id);
-      if (again !== undefined) this.unopenedStreams.set(id, again);
-      else stream.fail(new ConnectionClosedError(code, reason));
+    // Streams not yet opened have no resume key: the same rule, by their request.
+    for (const [id, request] of [...this.streamRequests]) {
+      if (!request.sent || request.idempotent) request.sent = false;
+      else this.streams.get(id)?.fail(new ConnectionClosedError(code, reason));
     }
     void this.reconnectLoop(code, reason);
   }
@@ -588,8 +588,11 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
     for (const [id, stream] of this.streams) {
       if (stream.key !== undefined) this.socket.send(JSON.stringify({ t: 'resume', id, key: stream.key, ack: stream.received, upTo: stream.upTo }));
     }
-    for (const frame of this.unopenedStreams.values()) this.socket.send(frame);
-    this.unopenedStreams.clear();
+    for (const request of this.streamRequests.values()) {
+      if (request.sent) continue;
+      this.socket.send(request.frame);
+      request.sent = true;
+    }
     for (const p of this.pending.values()) {
       if (p.sent) continue;
       this.socket.send(p.frame);
@@ -613,7 +616,7 @@ export class UplinkClient implements ProxyTarget, StreamTransport {
     const error = new ConnectionClosedError(code, reason);
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(error);
     for (const stream of [...this.streams.values()]) stream.fail(error);
-    this.unopenedStreams.clear();
+    this.streamRequests.clear();
     this.options.onClose?.({ code, reason, goodbye: this.goodbye });
     this.resolveClosed({ code, reason });
   }

@@ -62,6 +62,8 @@ const HANDSHAKE_CLOSE: Partial<Record<ErrorCode, [number, string]>> = {
   [ErrorCode.LIMIT_EXCEEDED]: [CloseCode.CONNECTION_LIMIT, 'too many connections for this subject'],
 };
 const EMPTY_ARGS: EncodedPayload = { text: '[]' };
+/** uWS send status: written (0 means buffered with backpressure, 2 dropped over uWS's own limit). */
+const SENT = 1;
 
 /** The empty table connections share until their first call or stream; writing to it is a bug. */
 class SharedEmptyTable<V> extends Map<number, V> {
@@ -490,8 +492,10 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.outbox = undefined;
     this.outboxBytes = 0;
     if (!frames || this.state === 'closed') return;
-    for (const f of frames) this.ws.send(f, typeof f !== 'string');
-    if (this.ws.getBufferedAmount() > this.env.options.maxBackpressure) {
+    let backpressure = false;
+    for (const f of frames) backpressure = this.ws.send(f, typeof f !== 'string') !== SENT || backpressure;
+    // Only a send that built up backpressure can have pushed the buffer past the budget.
+    if (backpressure && this.ws.getBufferedAmount() > this.env.options.maxBackpressure) {
       // The client does not read: stop buffering for it (its socket buffer is full, uWS's holds the rest).
       this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, bufferedBytes: this.ws.getBufferedAmount() }, 'slow consumer: disconnected');
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');

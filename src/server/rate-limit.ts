@@ -13,7 +13,7 @@ export class TokenBucket {
 
   take(): boolean {
     const now = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.ratePerSec) / 1000);
+    this.tokens = this.levelAt(now);
     this.refilledAt = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;
@@ -22,7 +22,11 @@ export class TokenBucket {
 
   /** Full again: nothing is lost by forgetting this bucket. */
   get idle(): boolean {
-    return this.tokens + ((performance.now() - this.refilledAt) * this.ratePerSec) / 1000 >= this.burst;
+    return this.levelAt(performance.now()) >= this.burst;
+  }
+
+  private levelAt(now: number): number {
+    return Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.ratePerSec) / 1000);
   }
 }
 
