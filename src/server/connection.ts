@@ -65,14 +65,13 @@ const EMPTY_ARGS: EncodedPayload = { text: '[]' };
 /** uWS send status: written (0 means buffered with backpressure, 2 dropped over uWS's own limit). */
 const SENT = 1;
 
-/** The empty table connections share until their first call or stream; writing to it is a bug. */
-class SharedEmptyTable<V> extends Map<number, V> {
-  override set(): this {
-    throw new Error('the shared empty table is read-only');
-  }
-}
-const NO_CALLS = new SharedEmptyTable<InflightCall>();
-const NO_STREAMS = new SharedEmptyTable<StreamControl | null>();
+/**
+ * The empty tables connections share until their first call or stream. Plain Maps, so every table
+ * access stays monomorphic on the hot path; the only writes (startCall, reserveStream) replace the
+ * shared table with the connection's own first.
+ */
+const NO_CALLS = new Map<number, InflightCall>();
+const NO_STREAMS = new Map<number, StreamControl | null>();
 
 export class Connection implements ConnectionInfo, CallOwner {
   readonly id: string;
