@@ -153,6 +153,7 @@ export class JwtAuthenticator implements Authenticator {
       }
       throw toAuthError(error);
     }
+    checkClaimTypes(payload);
     return {
       subject: payload.sub as string,
       ...(payload.iss !== undefined ? { issuer: payload.iss } : {}),
@@ -160,6 +161,20 @@ export class JwtAuthenticator implements Authenticator {
       expiresAt: (payload.exp as number) * 1000,
       claims: Object.freeze({ ...payload }),
     };
+  }
+}
+
+/**
+ * `sub`, `iss` and `jti` must be strings (RFC 7519): a numeric subject would be compared, revoked and
+ * counted under another spelling than the one an operator types.
+ */
+function checkClaimTypes(payload: JWTPayload): void {
+  for (const claim of ['sub', 'iss', 'jti'] as const) {
+    const value = payload[claim];
+    if (value === undefined && claim !== 'sub') continue;
+    if (typeof value !== 'string' || value.length === 0) {
+      throw new UplinkError(ErrorCode.UNAUTHENTICATED, `invalid token: claim '${claim}' must be a non-empty string`, { reason: 'ERR_JWT_CLAIM_INVALID', claim });
+    }
   }
 }
 

@@ -15,8 +15,9 @@ import { errorBody, toErrorBody } from './error-mapping.js';
 import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, type Member, type MemberTable, type ObjectMetadata } from './members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl } from './object-host.js';
 import { isStreamResult, iteratorOf, ServerStream, type StreamLimits, type StreamSink } from '../streams/server-stream.js';
-import { StreamRegistry } from '../streams/stream-registry.js';
+import { StreamRegistry, streamOwnerKey, type StreamCaps } from '../streams/stream-registry.js';
 import { checkArgs, type ArgsSchema } from './arg-schemas.js';
+import { globMatcher } from './glob.js';
 import { accessAllows, defaultClaimNames, type ClaimNames, type ObjectAccess } from '../auth/access.js';
 
 export type InstanceMode = 'single' | 'session' | 'percall';
@@ -46,6 +47,8 @@ export type AccessPolicy = (identity: Identity | undefined, object: string, memb
 
 export interface LocalHostOptions {
   streamLimits: StreamLimits;
+  /** Live streams per subject and in all (lingering ones count). */
+  streamCaps?: StreamCaps;
   codec: Codec;
   maxArgs: number;
   /** Largest encoded result; larger ones fail with LIMIT_EXCEEDED instead of being sent. */
@@ -78,9 +81,11 @@ export class LocalObjectHost implements ObjectHost {
   private readonly objects = new Map<string, Registration>();
   /** Session-mode instances per connection id, then per object id. */
   private readonly sessions = new Map<string, Map<string, object>>();
-  readonly streams = new StreamRegistry();
+  readonly streams: StreamRegistry;
 
-  constructor(private readonly options: LocalHostOptions) {}
+  constructor(private readonly options: LocalHostOptions) {
+    this.streams = new StreamRegistry(options.streamCaps);
+  }
 
   register(target: object | Ctor, options: RegisterOptions = {}): string {
     const id = options.id ?? `obj_${randomUUID().replaceAll('-', '')}`;
@@ -140,6 +145,12 @@ export class LocalObjectHost implements ObjectHost {
     const refuse: ReplySink = { resolve: () => {}, reject: (error) => sink.fail(error, 0) };
     const prepared = this.prepare(call, true, refuse);
     if (!prepared) return undefined;
+    const ownerKey = streamOwnerKey(call.context.identity, call.context.connection.remoteAddress);
+    const refusal = this.streams.admit(ownerKey, call.context.identity !== undefined);
+    if (refusal !== undefined) {
+      sink.fail(errorBody(ErrorCode.LIMIT_EXCEEDED, refusal), 0);
+      return undefined;
+    }
     let iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
     try {
       const result = runInContext(call.context, () => prepared.fn.apply(prepared.instance, prepared.args));
@@ -152,21 +163,39 @@ export class LocalObjectHost implements ObjectHost {
       sink.fail(errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' did not return an iterable`), 0);
       return undefined;
     }
-    const stream = new ServerStream(
-      this.streams.newKey(), call.context.identity, iterator, call.context, this.options.codec, this.options.streamLimits, upTo,
-      (s) => this.streams.remove(s),
-      (error) => this.options.onError(error, call),
-      (error) => toErrorBody(error, this.options.codec, this.options.debugErrors ?? false),
-    );
+    const stream = new ServerStream({
+      key: this.streams.newKey(), owner: call.context.identity, ownerKey, object: call.object, member: call.member,
+      iterator, context: call.context, codec: this.options.codec, limits: this.options.streamLimits, upTo,
+      onClosed: (s) => this.streams.remove(s),
+      onLingering: (s) => this.streams.lingered(s),
+      onError: (error) => this.options.onError(error, call),
+      toErrorBody: (error) => toErrorBody(error, this.options.codec, this.options.debugErrors ?? false),
+    });
     this.streams.add(stream);
     stream.attach(sink);
     return stream;
   }
 
+  /**
+   * A stream resumes only for the identity that opened it, and only while that identity may still
+   * use the object and member (its rights can have changed since: a new token, fewer scopes).
+   * Anything else looks like a stream that does not exist.
+   */
   resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined {
     const stream = this.streams.claim(key, identity);
-    stream?.resume(sink, ack, upTo);
+    if (!stream) return undefined;
+    const registration = this.objects.get(stream.object);
+    if (!registration || !this.allows(identity, registration, undefined) || !this.allows(identity, registration, stream.member)) {
+      stream.cancel('access withdrawn');
+      return undefined;
+    }
+    stream.resume(sink, ack, upTo);
     return stream;
+  }
+
+  /** Ends every stream whose owner matches (revocation), lingering ones included. */
+  endStreams(matches: (owner: Identity | undefined) => boolean, reason: string): number {
+    return this.streams.cancelOwnedBy(matches, reason);
   }
 
   /** Checks the call, decodes its arguments and finds the function and instance; refusals go to reply. */
@@ -330,13 +359,4 @@ function deferredIterator(promise: PromiseLike<unknown>): AsyncIterator<unknown>
       return (await inner?.return?.(value)) ?? { done: true, value: undefined };
     },
   };
-}
-
-/** `*` matches any run of characters; every other character is literal. A pattern without `*` is a prefix. */
-function globMatcher(pattern: string): (id: string) => boolean {
-  if (typeof pattern !== 'string' || pattern.length > MAX_NAME_LENGTH) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'pattern must be a string of at most 256 characters');
-  if (!pattern.includes('*')) return (id) => id.startsWith(pattern);
-  const source = pattern.split('*').map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')).join('.*');
-  const regex = new RegExp(`^${source}$`, 's');
-  return (id) => regex.test(id);
 }

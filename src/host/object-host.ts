@@ -48,6 +48,8 @@ export interface ObjectHost {
   resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined;
   /** The connection is gone: release whatever the host keeps for it (session instances). */
   releaseConnection(connection: ConnectionInfo): void;
+  /** Ends every stream whose owner matches, lingering ones too (revocation); returns how many. */
+  endStreams(matches: (owner: Identity | undefined) => boolean, reason: string): number;
   /** The gateway has closed: end every stream, lingering ones too (their generators' finally blocks run). */
   shutdown(): void;
 }

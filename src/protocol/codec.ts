@@ -63,7 +63,7 @@ export class Codec {
       {
         isApplicable: (v): v is Uint8Array => v instanceof Uint8Array,
         serialize: (v) => this.slot.list.push(v) - 1,
-        deserialize: (i) => this.slot.list[i] as Uint8Array,
+        deserialize: (i) => attachmentAt(this.slot.list, i),
       },
       BIN,
     );
@@ -72,7 +72,7 @@ export class Codec {
         isApplicable: (v): v is ArrayBuffer => v instanceof ArrayBuffer,
         serialize: (v) => this.slot.list.push(new Uint8Array(v)) - 1,
         deserialize: (i) => {
-          const bytes = this.slot.list[i] as Uint8Array;
+          const bytes = attachmentAt(this.slot.list, i);
           return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
         },
       },
@@ -154,10 +154,12 @@ export class Codec {
       if (key === 'referentialEqualities') throw typeNotAllowed('referential equalities are not accepted');
       if (key !== 'values' && key !== 'v') throw badFrame(`unknown meta field '${key}'`);
     }
-    if (meta.v !== undefined && meta.v !== 1) throw badFrame('unsupported meta version');
-    const budget = { left: this.limits.maxAnnotations, attachmentCount };
     const values = meta.values;
     if (values === undefined) return;
+    // Paths are checked with version-1 escapes; without `v: 1` superjson would apply them with its
+    // legacy rules, and an annotation could land on a value this check never saw. So v is required.
+    if (meta.v !== 1) throw badFrame('payload meta must have "v": 1');
+    const budget = { left: this.limits.maxAnnotations, attachmentCount };
     if (Array.isArray(values)) this.validateTree(values, json, budget);
     else this.validateChildren(values, json, budget);
   }
@@ -178,7 +180,7 @@ export class Codec {
     if (!isDict(children)) throw badFrame('malformed meta children');
     const paths: string[][] = [];
     for (const key of Object.keys(children)) {
-      const path = parsePath(key);
+      const path = parseMetaPath(key);
       let target = node;
       for (const segment of path) target = child(target, segment);
       paths.push(path);
@@ -238,6 +240,15 @@ export class Codec {
   }
 }
 
+/**
+ * An attachment by its index: own array slots only, so that no key ('__proto__', 'constructor',
+ * 'length') can hand out something other than the bytes the frame carried.
+ */
+function attachmentAt(list: Uint8Array[], index: unknown): Uint8Array {
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= list.length) throw badFrame('attachment reference out of range');
+  return list[index] as Uint8Array;
+}
+
 function typeNotAllowed(message: string): PayloadError {
   return new PayloadError(ErrorCode.TYPE_NOT_ALLOWED, message);
 }
@@ -250,8 +261,11 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** superjson's path syntax: segments joined by '.', with '\.' and '\\' as escapes. */
-function parsePath(key: string): string[] {
+/**
+ * superjson's version-1 path syntax: segments joined by '.', with '\.' and '\\' as escapes (the
+ * only rules superjson applies once the meta says `v: 1`, which validateMeta requires).
+ */
+export function parseMetaPath(key: string): string[] {
   const segments: string[] = [];
   let segment = '';
   for (let i = 0; i < key.length; i++) {

@@ -6,6 +6,7 @@
  * without decoding it. Frames with binary attachments travel as binary WebSocket messages (binary.ts).
  */
 import { ErrorCode, PayloadError, type ErrorBody } from '../errors.js';
+import { FORBIDDEN_KEYS } from './limits.js';
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
@@ -115,7 +116,8 @@ function isAnnotations(v: unknown): boolean {
   if (keys.length > MAX_ANNOTATIONS) return false;
   for (const k of keys) {
     const value = v[k];
-    if (k.length > MAX_NAME_LENGTH || typeof value !== 'string' || value.length > MAX_ANNOTATION_VALUE_LENGTH) return false;
+    // The payload's key rule holds here too: user code may copy annotations into objects of its own.
+    if (k.length > MAX_NAME_LENGTH || FORBIDDEN_KEYS.has(k) || typeof value !== 'string' || value.length > MAX_ANNOTATION_VALUE_LENGTH) return false;
   }
   return true;
 }

@@ -46,6 +46,12 @@ export interface GatewayOptions {
   reconnectAfterMs?: number;
   /** Streams open at once per connection (more get LIMIT_EXCEEDED). */
   maxStreams?: number;
+  /** Lingering streams per subject (anonymous callers: per address), and live streams per authenticated subject across its connections. At the cap the oldest lingering stream is cancelled; with none lingering, LIMIT_EXCEEDED. */
+  maxStreamsPerSubject?: number;
+  /** Live streams on this gateway in all, lingering ones included; more get LIMIT_EXCEEDED. */
+  maxStreamsTotal?: number;
+  /** Bytes of unacknowledged items a stream keeps for replay; it stops pulling above that. */
+  streamMaxReplayBytes?: number;
   /** A stream may live this long (0: unlimited). */
   streamLifetimeMs?: number;
   /** A stream with no item and no credit for this long ends (0: never). */
@@ -70,6 +76,10 @@ export interface GatewayOptions {
   expiryGraceMs?: number;
   /** Origins allowed to open a WebSocket (exact match, e.g. 'https://app.example.com'). Unset: no origin check. */
   allowedOrigins?: string[];
+  /** Host names requests may carry in their Host header (ports ignored); others get 421. Stops DNS rebinding. Unset: no check. */
+  allowedHosts?: string[];
+  /** Log lines clients can cause (refusals, failed calls), per second and as a burst; the rest are counted in a summary line. 0: no cap. */
+  maxClientLogLinesPerSec?: number;
   /** With allowedOrigins set, also admit upgrades without an Origin header (non-browser clients). */
   allowMissingOrigin?: boolean;
   /** Also accept `Authorization: Bearer <token>` at upgrade; an invalid one gets HTTP 401 before the socket opens. */
@@ -111,6 +121,9 @@ export const gatewayDefaults = {
   reconnectAfterMs: 1_000,
   expiryGraceMs: 25_000,
   maxStreams: 128,
+  maxStreamsPerSubject: 256,
+  maxStreamsTotal: 20_000,
+  streamMaxReplayBytes: 1024 * 1024,
   streamLifetimeMs: 3_600_000,
   streamIdleMs: 600_000,
   streamLingerMs: 30_000,
@@ -118,6 +131,7 @@ export const gatewayDefaults = {
   streamMaxBatch: 1_024,
   streamHighWaterMark: 256 * 1024,
   allowMissingOrigin: false,
+  maxClientLogLinesPerSec: 100,
   acceptHeaderToken: false,
   acceptQueryToken: false,
   allowJsFallback: false,
@@ -141,6 +155,12 @@ function flag(env: Env, name: string): boolean | undefined {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new Error(`${name} must be a boolean (1/0, true/false), got '${raw}'`);
+}
+
+/** A comma-separated list; unset or empty: undefined. */
+function list(raw: string | undefined): string[] | undefined {
+  const items = raw?.split(',').map((item) => item.trim()).filter(Boolean);
+  return items?.length ? items : undefined;
 }
 
 /** Drops undefined fields, so that spreading over defaults keeps the defaults. */
@@ -172,11 +192,16 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     logLevel: env.UPLINK_LOG_LEVEL || undefined,
     expiryGraceMs: int(env, 'UPLINK_EXPIRY_GRACE_MS'),
     maxStreams: int(env, 'UPLINK_MAX_STREAMS'),
+    maxStreamsPerSubject: int(env, 'UPLINK_MAX_STREAMS_PER_SUBJECT'),
+    maxStreamsTotal: int(env, 'UPLINK_MAX_STREAMS_TOTAL'),
+    streamMaxReplayBytes: int(env, 'UPLINK_STREAM_MAX_REPLAY_BYTES'),
     streamLifetimeMs: int(env, 'UPLINK_STREAM_LIFETIME_MS'),
     streamIdleMs: int(env, 'UPLINK_STREAM_IDLE_MS'),
     streamLingerMs: int(env, 'UPLINK_STREAM_LINGER_MS'),
-    allowedOrigins: env.UPLINK_ALLOWED_ORIGINS ? env.UPLINK_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : undefined,
+    allowedOrigins: list(env.UPLINK_ALLOWED_ORIGINS),
     allowMissingOrigin: flag(env, 'UPLINK_ALLOW_MISSING_ORIGIN'),
+    allowedHosts: list(env.UPLINK_ALLOWED_HOSTS),
+    maxClientLogLinesPerSec: int(env, 'UPLINK_MAX_CLIENT_LOG_LINES_PER_SEC'),
     acceptHeaderToken: flag(env, 'UPLINK_AUTH_HEADER'),
     acceptQueryToken: flag(env, 'UPLINK_AUTH_QUERY'),
     authenticator: jwtFromEnv(env),

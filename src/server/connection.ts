@@ -4,7 +4,7 @@
  * once (InflightCall); nothing touches the uWS socket after its close handler ran.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import type { Authenticator, HandshakeInfo } from '../auth/authenticator.js';
+import type { HandshakeInfo } from '../auth/authenticator.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { CallContext, disposeResource, type ConnectionInfo, type Identity, type Resource } from '../host/context.js';
 import { asErrorBody, errorBody } from '../host/error-mapping.js';
@@ -20,7 +20,7 @@ import {
 import { runBatch, splitBatchPayloads } from './batch.js';
 import { definedOnly, type gatewayDefaults } from './config.js';
 import { InflightCall, type CallOwner } from './inflight-call.js';
-import type { Logger } from './logger.js';
+import { escapeLogText, type ClientLog, type Logger } from './logger.js';
 import { TokenBucket } from './rate-limit.js';
 
 export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number; clockToleranceMs: number };
@@ -33,11 +33,15 @@ export interface ConnectionEnvironment {
   readonly logger: Logger;
   /** Log a debug line per answered call (only when the log level is debug or lower). */
   readonly logCalls: boolean;
-  readonly authenticator: Authenticator;
   readonly draining: boolean;
-  /** The handshake hook, when one is configured (absent: nothing to await on the connect path). */
-  readonly validateHandshake: ((info: HandshakeInfo) => Promise<void>) | undefined;
-  isRevoked(identity: Identity | undefined): boolean;
+  /**
+   * The one admission path for every new identity, at hello and on refresh alike: the token is
+   * verified (unless the upgrade request did it: `verified`), `check` runs on the result, then
+   * revocation and the handshake hook. Rejects with the refusal.
+   */
+  admitIdentity(token: string | undefined, info: HandshakeInfo, verified?: Identity, check?: (identity: Identity | undefined) => void): Promise<Identity | undefined>;
+  /** Log lines a client can cause: rate-limited, client text escaped. */
+  readonly clientLog: ClientLog;
   /** Counts the connection against its subject's connection cap; false when the cap is reached. */
   admitSubject(connection: Connection): boolean;
   releaseSubject(connection: Connection): void;
@@ -80,6 +84,8 @@ export class Connection implements ConnectionInfo, CallOwner {
   private state: State = 'hello';
   /** Calls in flight by id; the shared empty table until the first call (idle connections stay small). */
   private inflight: Map<number, InflightCall> = NO_CALLS;
+  /** Calls in flight, a batch counting as its number of calls (what maxInflight caps). */
+  private callsInFlight = 0;
   /**
    * Streams attached to this connection, by the client's id; null while the host is opening one. The
    * sink's released() removes the entry, so a refused or closed stream never lingers here. Shared and
@@ -179,7 +185,7 @@ export class Connection implements ConnectionInfo, CallOwner {
    */
   private refuseOverRate(frame: ClientFrame): void {
     if (++this.refusedInARow > this.env.options.maxMessagesPerSec) {
-      this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject }, 'message flood: disconnected');
+      this.env.clientLog.warn({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject }, 'message flood: disconnected');
       this.close(CloseCode.RATE_LIMITED, 'too many requests');
       return;
     }
@@ -197,19 +203,15 @@ export class Connection implements ConnectionInfo, CallOwner {
       return;
     }
     this.state = 'authenticating';
-    const data = this.ws.getUserData();
-    const info: HandshakeInfo = { remoteAddress: this.remoteAddress, origin: data.origin, userAgent: data.userAgent, identity: undefined };
     try {
-      info.identity = this.identity = data.identity ?? await this.env.authenticator.authenticate(hello.token, info);
-      if (this.env.isRevoked(this.identity)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
-      if (this.env.validateHandshake) await this.env.validateHandshake(info);
+      this.identity = await this.env.admitIdentity(hello.token, this.handshakeInfo(undefined), this.ws.getUserData().identity);
       if (this.isOpen && !this.env.admitSubject(this)) {
         throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.env.options.maxConnectionsPerSubject} connections for this subject`);
       }
     } catch (error) {
       if (!this.isOpen) return; // the socket closed while the token was being verified
       const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
-      this.env.logger.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
+      this.env.clientLog.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
       this.writeError({}, body);
       const [code, reason] = HANDSHAKE_CLOSE[body.code] ?? [CloseCode.UNAUTHENTICATED, 'unauthenticated'];
       this.close(code, reason);
@@ -248,24 +250,29 @@ export class Connection implements ConnectionInfo, CallOwner {
     }, Math.min(Math.max(0, delay), 2_147_483_647));
   }
 
+  private handshakeInfo(identity: Identity | undefined): HandshakeInfo {
+    const data = this.ws.getUserData();
+    return { remoteAddress: this.remoteAddress, origin: data.origin, userAgent: data.userAgent, identity };
+  }
+
+  /** A fresh token goes through the same admission as at hello, and must keep the subject and issuer. */
   private async onRefresh(id: number, token: string): Promise<void> {
     if (this.refreshing) return this.writeError({ id }, errorBody(ErrorCode.BUSY, 'a refresh is already in progress'));
     const previous = this.identity;
     let next: Identity | undefined;
     this.refreshing = true;
     try {
-      const data = this.ws.getUserData();
-      next = await this.env.authenticator.authenticate(token, { remoteAddress: this.remoteAddress, origin: data.origin, userAgent: data.userAgent, identity: previous });
-      if (!next || next.subject !== previous?.subject || next.issuer !== previous?.issuer) {
-        throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a refreshed token must have the same subject and issuer');
-      }
-      if ((next.expiresAt ?? Infinity) < (previous.expiresAt ?? 0)) {
-        throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a refreshed token must not expire before the current one');
-      }
-      if (this.env.isRevoked(next)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
+      next = await this.env.admitIdentity(token, this.handshakeInfo(previous), undefined, (candidate) => {
+        if (!candidate || candidate.subject !== previous?.subject || candidate.issuer !== previous?.issuer) {
+          throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a refreshed token must have the same subject and issuer', { reason: 'ERR_SUBJECT_CHANGED' });
+        }
+        if ((candidate.expiresAt ?? Infinity) < (previous.expiresAt ?? 0)) {
+          throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a refreshed token must not expire before the current one', { reason: 'ERR_EXPIRY_SHORTENED' });
+        }
+      });
     } catch (error) {
       const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
-      this.env.logger.warn({ conn: this.id, sub: previous?.subject, code: body.code, reason: body.message }, 'token refresh refused');
+      this.env.clientLog.warn({ conn: this.id, sub: previous?.subject, code: body.code, reason: body.message }, 'token refresh refused');
       this.writeError({ id }, body);
       return;
     } finally {
@@ -282,7 +289,7 @@ export class Connection implements ConnectionInfo, CallOwner {
    * is refused without an id (BAD_FRAME): answering under that id would settle the first call with
    * the second's refusal, and every id gets exactly one answer.
    */
-  private admit(id: number, cid: string | undefined, stream: boolean): boolean {
+  private admit(id: number, cid: string | undefined, stream: boolean, weight = 1): boolean {
     if (this.inflight.has(id) || this.streams.has(id)) {
       this.writeError({}, errorBody(ErrorCode.BAD_FRAME, `id ${id} is already in use`));
       return false;
@@ -290,7 +297,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     const o = this.env.options;
     const refusal = this.tokenExpired ? errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired; refresh it')
       : this.env.draining ? errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down')
-      : this.inflight.size >= o.maxInflight ? errorBody(ErrorCode.BUSY, `more than ${o.maxInflight} calls in flight`)
+      : this.callsInFlight + weight > o.maxInflight ? errorBody(ErrorCode.BUSY, `more than ${o.maxInflight} calls in flight`)
       : stream && this.streams.size >= o.maxStreams ? errorBody(ErrorCode.LIMIT_EXCEEDED, `more than ${o.maxStreams} streams open`)
       : undefined;
     if (refusal) this.writeError({ id, cid }, refusal);
@@ -298,13 +305,15 @@ export class Connection implements ConnectionInfo, CallOwner {
   }
 
   private startCall(frame: CallFrame | BatchFrame): InflightCall | undefined {
-    if (!this.admit(frame.id, frame.cid, false)) return undefined;
+    const weight = frame.t === 'batch' ? frame.calls.length : 1;
+    if (!this.admit(frame.id, frame.cid, false, weight)) return undefined;
     this.calls++;
     const deadline = frame.dl === undefined ? undefined : Date.now() + frame.dl;
     const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, deadline);
-    const call = new InflightCall(this, frame.id, frame.cid, context, frame.t === 'call' ? `${frame.o}.${frame.m}` : 'batch');
+    const call = new InflightCall(this, frame.id, frame.cid, context, frame.t === 'call' ? `${frame.o}.${frame.m}` : 'batch', weight);
     if (this.inflight === NO_CALLS) this.inflight = new Map();
     this.inflight.set(frame.id, call);
+    this.callsInFlight += weight;
     if (frame.dl !== undefined) call.armDeadline(frame.dl);
     return call;
   }
@@ -403,19 +412,24 @@ export class Connection implements ConnectionInfo, CallOwner {
     if (call) runBatch(this.env.host, call, frame, payloads);
   }
 
+  /** Oneway calls pass the same admission as calls (expired token, shutdown, a cap); a refused one is dropped and logged. */
   private onOneway(frame: OnewayFrame, body: string, attachments: Uint8Array[] | undefined): void {
-    const context = new CallContext(this, frame.cid ?? `${this.id}.oneway`, frame.ann, undefined);
-    const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: true, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
-    if (this.env.draining || this.onewayRunning >= this.env.options.maxOnewayInflight) {
-      this.env.logger.warn({ conn: this.id, object: frame.o, method: frame.m, code: ErrorCode.BUSY }, 'oneway call dropped');
+    const refusal = this.tokenExpired ? ErrorCode.TOKEN_EXPIRED
+      : this.env.draining ? ErrorCode.SHUTTING_DOWN
+      : this.onewayRunning >= this.env.options.maxOnewayInflight ? ErrorCode.BUSY
+      : undefined;
+    if (refusal) {
+      this.env.clientLog.warn({ conn: this.id, object: frame.o, method: frame.m, code: refusal }, 'oneway call dropped');
       return;
     }
+    const context = new CallContext(this, frame.cid ?? `${this.id}.oneway`, frame.ann, undefined);
+    const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: true, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
     this.onewayRunning++;
     const done: ReplySink = {
       resolve: () => void this.onewayRunning--,
       reject: (error) => {
         this.onewayRunning--;
-        this.env.logger.warn({ conn: this.id, object: frame.o, method: frame.m, code: error.code, cid: context.correlationId }, 'oneway call failed');
+        this.env.clientLog.warn({ conn: this.id, object: frame.o, method: frame.m, code: error.code, cid: context.correlationId }, 'oneway call failed');
       },
     };
     this.env.host.invoke(call, done);
@@ -424,7 +438,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   // ---- outbound (CallOwner) ----
 
   callSettled(call: InflightCall): void {
-    this.inflight.delete(call.id);
+    if (this.inflight.delete(call.id)) this.callsInFlight -= call.weight;
   }
 
   sendResult(call: InflightCall, value: EncodedPayload): void {
@@ -440,16 +454,19 @@ export class Connection implements ConnectionInfo, CallOwner {
     const text = header + '\n' + value.text;
     this.send(value.attachments ? packBinary(text, value.attachments) : text);
     if (this.env.logCalls) {
-      this.env.logger.debug({ conn: this.id, call: call.target, cid: call.context.correlationId, durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000 }, 'call answered');
+      this.env.logger.debug({ conn: this.id, call: escapeLogText(call.target), cid: escapeLogText(call.context.correlationId), durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000 }, 'call answered');
     }
   }
 
   sendError(call: InflightCall, error: ErrorBody): void {
     this.writeError({ id: call.id, cid: call.clientCorrelationId }, error);
-    this.env.logger.warn({
+    const fields = {
       conn: this.id, call: call.target, cid: call.context.correlationId, code: error.code,
       durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000,
-    }, 'call failed');
+    };
+    // A failure the server caused is a warning; one the caller caused (bad arguments, unknown names, limits) is not.
+    if (error.code === ErrorCode.INTERNAL) this.env.clientLog.warn(fields, 'call failed');
+    else this.env.clientLog.info(fields, 'call failed');
   }
 
   /** An error frame: the given header fields, the error, and its data as the body (dropped, never the error, if it cannot be encoded). */
@@ -532,6 +549,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     clearTimeout(this.expiryTimer);
     for (const call of this.inflight.values()) call.orphan();
     this.inflight.clear();
+    this.callsInFlight = 0;
     for (const stream of this.streams.values()) stream?.detach();
     this.streams.clear();
     this.env.host.releaseConnection(this);

@@ -11,20 +11,25 @@ import { ErrorCode, UplinkError } from '../errors.js';
 import type { Identity } from '../host/context.js';
 import { BuiltinObject, type GatewayFacts } from '../host/builtin.js';
 import { BUILTIN_OBJECT_ID, LocalObjectHost, type RegisterOptions } from '../host/local-host.js';
-import type { ObjectHost } from '../host/object-host.js';
+import type { HostCall, ObjectHost } from '../host/object-host.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { Codec } from '../protocol/codec.js';
 import { SUPPORTED_VERSIONS } from '../protocol/frames.js';
 import { formatUri } from '../protocol/uri.js';
 import { definedOnly, gatewayDefaults, type GatewayOptions } from './config.js';
 import { Connection, type ConnectionEnvironment, type ResolvedOptions, type SocketData } from './connection.js';
-import { createLogger, type Logger } from './logger.js';
+import { ClientLog, createLogger, type Logger } from './logger.js';
 import { checkUpgradeRequest, selectSubprotocol } from './handshake.js';
 import { StaticFiles } from './static-files.js';
 import { assertNativeUws } from './native-check.js';
 import { KeyedRateLimit } from './rate-limit.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
+
+export interface GatewayStats {
+  connections: number;
+  streams: { live: number; lingering: number };
+}
 
 export interface CloseOptions {
   /** How long in-flight calls may run on after the goodbye before they get SHUTTING_DOWN. */
@@ -37,6 +42,7 @@ export class Gateway implements ConnectionEnvironment {
   readonly logger: Logger;
   readonly logCalls: boolean;
   readonly authenticator: Authenticator;
+  readonly clientLog: ClientLog;
   /** The local registry. `host` is what calls go to; it is this registry unless replaced. */
   readonly registry: LocalObjectHost;
   readonly host: ObjectHost;
@@ -53,7 +59,9 @@ export class Gateway implements ConnectionEnvironment {
   private startedAt = Date.now();
   private closing: Promise<void> | undefined;
   draining = false;
-  readonly validateHandshake: ((info: HandshakeInfo) => Promise<void>) | undefined;
+  private readonly validateHandshake: ((info: HandshakeInfo) => Promise<void>) | undefined;
+  /** Host names (lower case, no port) that requests may name; undefined: no check. */
+  private readonly allowedHosts: ReadonlySet<string> | undefined;
   /** The bound port (known after listen). */
   port: number;
 
@@ -73,6 +81,8 @@ export class Gateway implements ConnectionEnvironment {
     this.port = this.options.port;
     this.logger = options.logger ?? createLogger(this.options.logLevel);
     this.logCalls = this.logger.isLevelEnabled('debug');
+    this.clientLog = new ClientLog(this.logger, this.options.maxClientLogLinesPerSec);
+    this.allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
     this.registry = new LocalObjectHost({
       codec: this.codec,
       maxArgs: this.options.maxArgs,
@@ -84,15 +94,12 @@ export class Gateway implements ConnectionEnvironment {
         maxUnacked: this.options.streamMaxUnacked, maxBatch: this.options.streamMaxBatch,
         frameBytes: Math.max(1024, Math.floor(this.options.streamHighWaterMark / 4)),
         maxFrameBytes: this.options.maxResultBytes,
+        maxReplayBytes: this.options.streamMaxReplayBytes,
       },
+      streamCaps: { maxPerOwner: this.options.maxStreamsPerSubject, maxTotal: this.options.maxStreamsTotal },
       debugErrors: this.options.debugErrors,
       onError: (error, call) => {
-        const where = { object: call.object, member: call.member, cid: call.context.correlationId, conn: call.context.connection.id };
-        try {
-          this.logger.error({ err: error, ...where }, 'user code failed');
-        } catch {
-          this.logger.error(where, 'user code failed with an error that cannot be described');
-        }
+        this.logUserCodeFailure(error, call);
         if (options.onError) this.safeHook(() => options.onError?.(error, call));
       },
     });
@@ -123,6 +130,11 @@ export class Gateway implements ConnectionEnvironment {
     return this.connections.size;
   }
 
+  /** What observers may read: open connections, and the local host's live and lingering streams. */
+  stats(): GatewayStats {
+    return { connections: this.connections.size, streams: { live: this.registry.streams.size, lingering: this.registry.streams.lingering } };
+  }
+
   async listen(): Promise<void> {
     if (this.listenSocket) throw new Error('already listening');
     const app = uws.App();
@@ -138,6 +150,7 @@ export class Gateway implements ConnectionEnvironment {
       closeOnBackpressureLimit: true as never,
       maxLifetime: o.maxLifetimeMin,
       upgrade: (res, req, context) => {
+        if (!this.hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
         if (this.draining || this.connections.size >= o.maxConnections) {
           res.writeStatus('503 Service Unavailable').end(this.draining ? 'shutting down' : 'too many connections');
           return;
@@ -163,7 +176,7 @@ export class Gateway implements ConnectionEnvironment {
         }
         const origin = req.getHeader('origin') || undefined;
         if (!this.originAllowed(origin)) {
-          this.logger.warn({ origin: origin ?? null }, 'upgrade refused: origin not allowed');
+          this.clientLog.warn({ origin: origin ?? null }, 'upgrade refused: origin not allowed');
           res.writeStatus('403 Forbidden').end('origin not allowed');
           return;
         }
@@ -183,15 +196,14 @@ export class Gateway implements ConnectionEnvironment {
         // The token came with the request: verify it before the socket exists (401 when invalid).
         let aborted = false;
         res.onAborted(() => (aborted = true));
-        this.authenticator.authenticate(token, { ...data, identity: undefined }).then((identity) => {
-          if (this.revocations.isRevoked(identity)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked');
+        this.verifyToken(token, { ...data, identity: undefined }).then((identity) => {
           if (aborted) return;
           data.identity = identity;
           res.cork(() => res.upgrade(data, key, protocol, extensions, context));
         }).catch((error: unknown) => {
           if (aborted) return;
           const code = error instanceof UplinkError ? error.code : ErrorCode.UNAUTHENTICATED;
-          this.logger.warn({ remote: data.remoteAddress, code }, 'upgrade refused: invalid token');
+          this.clientLog.warn({ remote: data.remoteAddress, code }, 'upgrade refused: invalid token');
           res.cork(() => res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end(code));
         });
       },
@@ -218,7 +230,8 @@ export class Gateway implements ConnectionEnvironment {
       },
     });
     if (this.hooks.demoTokens) this.serveDemoTokens(app, this.hooks.demoTokens);
-    app.get('/health', (res) => {
+    app.get('/health', (res, req) => {
+      if (!this.hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
       const health = this.health();
       res.writeStatus(health.status === 'ok' ? '200 OK' : '503 Service Unavailable')
         .writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')
@@ -228,6 +241,7 @@ export class Gateway implements ConnectionEnvironment {
     // 24 characters long, so they land here too and get a 400 instead of no answer at all.
     const files = this.hooks.staticDir ? new StaticFiles(this.hooks.staticDir) : undefined;
     app.any('/*', (res, req) => {
+      if (!this.hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
       if (files && req.getMethod() === 'get' && files.serve(res, req)) return;
       const isUpgrade = req.getHeader('upgrade') !== '';
       res.writeStatus(isUpgrade ? '400 Bad Request' : '404 Not Found').end(isUpgrade ? 'bad WebSocket handshake' : 'not found');
@@ -279,6 +293,7 @@ export class Gateway implements ConnectionEnvironment {
     for (const c of this.connections) c.abortInflight();
     for (const c of [...this.connections]) c.close(CloseCode.GOING_AWAY, 'shutdown');
     this.host.shutdown();
+    this.clientLog.close();
     this.logger.info({ port: this.port }, 'gateway closed');
   }
 
@@ -297,7 +312,9 @@ export class Gateway implements ConnectionEnvironment {
       closed++;
     }
     this.revocations.add(target, tokenExpiresAt);
-    this.logger.warn({ subject: target.subject, tokenId: target.tokenId, closed }, 'revoked');
+    // Streams of the revoked identity end too, lingering ones included: none can be resumed later.
+    const streams = this.host.endStreams((owner) => this.revocations.matches(target, owner), 'revoked');
+    this.logger.warn({ subject: target.subject, tokenId: target.tokenId, closed, streams }, 'revoked');
     return closed;
   }
 
@@ -324,6 +341,7 @@ export class Gateway implements ConnectionEnvironment {
   private serveDemoTokens(app: uws.TemplatedApp, demo: NonNullable<GatewayOptions['demoTokens']>): void {
     this.logger.warn('DEMO TOKEN ENDPOINT ENABLED at GET /demo/token: anyone can mint a token. UNSAFE FOR PRODUCTION.');
     app.get('/demo/token', (res, req) => {
+      if (!this.hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
       const sub = req.getQuery('sub') ?? '';
       const scope = req.getQuery('scope') ?? '';
       let aborted = false;
@@ -341,10 +359,46 @@ export class Gateway implements ConnectionEnvironment {
     });
   }
 
+  /**
+   * Whether the request's Host header names an allowed host (DNS rebinding: a page on an attacker's
+   * domain that resolves to this gateway's address sends the attacker's host name).
+   */
+  private hostAllowed(req: uws.HttpRequest): boolean {
+    if (!this.allowedHosts) return true;
+    return this.allowedHosts.has(hostName(req.getHeader('host')));
+  }
+
+  /**
+   * User code failed. Deliberate, typed failures (UplinkError, registered error classes) are the
+   * method's answer, logged at info without a stack; anything else is a bug, logged as an error with
+   * its stack. Both are client-caused lines, so both are rate-limited.
+   */
+  private logUserCodeFailure(error: unknown, call: HostCall): void {
+    const where = { object: call.object, member: call.member, cid: call.context.correlationId, conn: call.context.connection.id };
+    try {
+      const deliberate = error instanceof UplinkError || (error instanceof Error && this.codec.errorName(error) !== undefined);
+      if (deliberate) this.clientLog.info({ ...where, error: (error as Error).name }, 'user code refused the call');
+      else this.clientLog.error({ err: error, ...where }, 'user code failed');
+    } catch {
+      this.clientLog.error(where, 'user code failed with an error that cannot be described');
+    }
+  }
+
+  /** Verifies a token and refuses revoked ones (the part of admission that can run at upgrade). */
+  private async verifyToken(token: string | undefined, info: HandshakeInfo): Promise<Identity | undefined> {
+    const identity = await this.authenticator.authenticate(token, info);
+    if (this.revocations.isRevoked(identity)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked', { reason: 'ERR_TOKEN_REVOKED' });
+    return identity;
+  }
+
   // ---- ConnectionEnvironment ----
 
-  isRevoked(identity: Identity | undefined): boolean {
-    return this.revocations.isRevoked(identity);
+  async admitIdentity(token: string | undefined, info: HandshakeInfo, verified?: Identity, check?: (identity: Identity | undefined) => void): Promise<Identity | undefined> {
+    const identity = verified ?? await this.verifyToken(token, info);
+    check?.(identity);
+    if (verified && this.revocations.isRevoked(identity)) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token revoked', { reason: 'ERR_TOKEN_REVOKED' });
+    if (this.validateHandshake) await this.validateHandshake({ ...info, identity });
+    return identity;
   }
 
   admitSubject(connection: Connection): boolean {
@@ -390,6 +444,14 @@ export class Gateway implements ConnectionEnvironment {
       this.logger.error({ err: error }, 'connection hook failed');
     }
   }
+}
+
+/** The host name of a Host header, lower case, without its port (IPv6 literals keep their brackets). */
+function hostName(header: string): string {
+  const host = header.toLowerCase();
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
 }
 
 /** A subject is only unique within its issuer. */

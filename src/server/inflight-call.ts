@@ -33,6 +33,8 @@ export class InflightCall implements ReplySink {
     readonly context: CallContext,
     /** `object.member`, or 'batch': for log lines only. */
     readonly target: string,
+    /** How many calls this counts as against maxInflight: 1, or the number of calls in a batch. */
+    readonly weight = 1,
   ) {}
 
   /** Arms the deadline: when it passes, user code is signalled and the caller gets DEADLINE_EXCEEDED. */

@@ -1,18 +1,28 @@
 /**
- * Token buckets for the gateway's rate limits: messages per connection and new connections per
- * source address. A bucket holds at most `burst` tokens and refills at `ratePerSec`; taking from an
- * empty bucket fails. Time is read once per take (no timers per bucket).
+ * Token buckets for the gateway's rate limits: messages per connection, new connections per source
+ * address, client-caused log lines. A bucket holds at most `burst` tokens and refills at
+ * `ratePerSec`; taking from an empty bucket fails. Time is read once per take (no timers per
+ * bucket), from an injectable clock so that tests can move time by hand.
  */
+
+/** Milliseconds from a monotonic origin. */
+export interface Clock {
+  now(): number;
+}
+
+export const monotonicClock: Clock = { now: () => performance.now() };
+
 export class TokenBucket {
   private tokens: number;
-  private refilledAt = performance.now();
+  private refilledAt: number;
 
-  constructor(private readonly ratePerSec: number, private readonly burst: number) {
+  constructor(private readonly ratePerSec: number, private readonly burst: number, private readonly clock: Clock = monotonicClock) {
     this.tokens = burst;
+    this.refilledAt = clock.now();
   }
 
   take(): boolean {
-    const now = performance.now();
+    const now = this.clock.now();
     this.tokens = this.levelAt(now);
     this.refilledAt = now;
     if (this.tokens < 1) return false;
@@ -22,7 +32,7 @@ export class TokenBucket {
 
   /** Full again: nothing is lost by forgetting this bucket. */
   get idle(): boolean {
-    return this.levelAt(performance.now()) >= this.burst;
+    return this.levelAt(this.clock.now()) >= this.burst;
   }
 
   private levelAt(now: number): number {
@@ -33,14 +43,16 @@ export class TokenBucket {
 /** One bucket per key (a source address), forgotten once full again, so the map cannot grow without bound. */
 export class KeyedRateLimit {
   private readonly buckets = new Map<string, TokenBucket>();
-  private lastSweep = performance.now();
+  private lastSweep: number;
 
-  constructor(private readonly ratePerSec: number, private readonly burst: number) {}
+  constructor(private readonly ratePerSec: number, private readonly burst: number, private readonly clock: Clock = monotonicClock) {
+    this.lastSweep = clock.now();
+  }
 
   take(key: string): boolean {
     this.sweep();
     let bucket = this.buckets.get(key);
-    if (!bucket) this.buckets.set(key, (bucket = new TokenBucket(this.ratePerSec, this.burst)));
+    if (!bucket) this.buckets.set(key, (bucket = new TokenBucket(this.ratePerSec, this.burst, this.clock)));
     return bucket.take();
   }
 
@@ -49,7 +61,7 @@ export class KeyedRateLimit {
   }
 
   private sweep(): void {
-    const now = performance.now();
+    const now = this.clock.now();
     if (now - this.lastSweep < 10_000) return;
     this.lastSweep = now;
     for (const [key, bucket] of this.buckets) if (bucket.idle) this.buckets.delete(key);

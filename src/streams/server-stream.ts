@@ -41,9 +41,31 @@ export interface StreamLimits {
   frameBytes: number;
   /** Largest encoded frame of items (maxResultBytes); a larger item ends the stream with LIMIT_EXCEEDED. */
   maxFrameBytes: number;
+  /** Bytes of unacknowledged items kept for replay; the stream stops pulling above it (so a stream holds at most this plus one frame). */
+  maxReplayBytes: number;
 }
 
-interface Batch { seq: number; count: number; payload: EncodedPayload }
+export interface ServerStreamOptions {
+  key: string;
+  owner: Identity | undefined;
+  ownerKey: string;
+  object: string;
+  member: string;
+  iterator: AsyncIterator<unknown> | Iterator<unknown>;
+  context: CallContext;
+  codec: Codec;
+  limits: StreamLimits;
+  /** The consumer's first grant: items with seq < upTo may be sent. */
+  upTo: number;
+  onClosed: (stream: ServerStream, cause: 'end' | 'cancel' | 'error') => void;
+  /** The stream's connection dropped and it now waits for a resume. */
+  onLingering: (stream: ServerStream) => void;
+  /** Failures of user code (the full error), for the log and the gateway's hook. */
+  onError: (error: unknown) => void;
+  toErrorBody: (error: unknown) => ErrorBody;
+}
+
+interface Batch { seq: number; count: number; payload: EncodedPayload; bytes: number }
 /** open: pulling; ended: the iterator is done, items wait for credit; finished: the end was sent, awaiting the final ack. */
 type State = 'open' | 'ended' | 'finished' | 'closed';
 
@@ -70,26 +92,52 @@ export class ServerStream {
   private activity = 0;
   private lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(
-    readonly key: string,
-    readonly owner: Identity | undefined,
-    private readonly iterator: AsyncIterator<unknown> | Iterator<unknown>,
-    private readonly context: CallContext,
-    private readonly codec: Codec,
-    private readonly limits: StreamLimits,
-    upTo: number,
-    private readonly onClosed: (stream: ServerStream, cause: 'end' | 'cancel' | 'error') => void,
-    /** Failures of user code (the full error), for the log and the gateway's hook. */
-    private readonly onError: (error: unknown) => void,
-    private readonly toErrorBody: (error: unknown) => ErrorBody,
-  ) {
-    this.upTo = Math.max(0, upTo);
-    if (limits.lifetimeMs > 0) this.lifetimeTimer = setTimeout(() => this.expire('stream lifetime exceeded'), limits.lifetimeMs);
+  readonly key: string;
+  /** The identity that opened the stream: only it may resume the stream. */
+  readonly owner: Identity | undefined;
+  /** What the stream's limits count against (see streamOwnerKey). */
+  readonly ownerKey: string;
+  /** The object and member that produce the items (access is checked again on resume). */
+  readonly object: string;
+  readonly member: string;
+  private readonly iterator: AsyncIterator<unknown> | Iterator<unknown>;
+  private readonly context: CallContext;
+  private readonly codec: Codec;
+  private readonly limits: StreamLimits;
+  private readonly onClosed: (stream: ServerStream, cause: 'end' | 'cancel' | 'error') => void;
+  private readonly onLingering: (stream: ServerStream) => void;
+  private readonly onError: (error: unknown) => void;
+  private readonly toErrorBody: (error: unknown) => ErrorBody;
+  /** Encoded bytes held in the replay buffer (bounded by limits.maxReplayBytes plus one frame). */
+  private replayBytes = 0;
+
+  constructor(options: ServerStreamOptions) {
+    this.key = options.key;
+    this.owner = options.owner;
+    this.ownerKey = options.ownerKey;
+    this.object = options.object;
+    this.member = options.member;
+    this.iterator = options.iterator;
+    this.context = options.context;
+    this.codec = options.codec;
+    this.limits = options.limits;
+    this.onClosed = options.onClosed;
+    this.onLingering = options.onLingering;
+    this.onError = options.onError;
+    this.toErrorBody = options.toErrorBody;
+    this.upTo = Math.max(0, options.upTo);
+    const { lifetimeMs } = this.limits;
+    if (lifetimeMs > 0) this.lifetimeTimer = setTimeout(() => this.expire('stream lifetime exceeded'), lifetimeMs);
     this.armIdle();
   }
 
   get live(): boolean {
     return this.state !== 'closed';
+  }
+
+  /** Waiting for a resume: its connection dropped and nobody reads it. */
+  get lingering(): boolean {
+    return this.state !== 'closed' && this.sink === undefined;
   }
 
   attach(sink: StreamSink): void {
@@ -140,6 +188,7 @@ export class ServerStream {
     if (this.limits.lingerMs <= 0) return this.cancel('connection closed');
     clearTimeout(this.lingerTimer);
     this.lingerTimer = setTimeout(() => this.cancel('linger window passed'), this.limits.lingerMs);
+    this.onLingering(this);
   }
 
   /** Stops the stream: the method's signal aborts and the iterator's finally blocks run. */
@@ -175,7 +224,9 @@ export class ServerStream {
 
   private acknowledge(ack: number): void {
     if (ack > this.acked) this.acked = Math.min(ack, this.sent);
-    while (this.replay.length > 0 && this.replay[0]!.seq + this.replay[0]!.count <= this.acked) this.replay.shift();
+    while (this.replay.length > 0 && this.replay[0]!.seq + this.replay[0]!.count <= this.acked) {
+      this.replayBytes -= (this.replay.shift() as Batch).bytes;
+    }
   }
 
   /** Activity marks are a counter (cheap per item); the idle timer checks whether it moved. */
@@ -205,7 +256,8 @@ export class ServerStream {
    */
   private canPull(): boolean {
     return this.state === 'open' && this.sink !== undefined && this.sink.writable &&
-      this.produced <= this.upTo && this.produced - this.acked <= this.limits.maxUnacked;
+      this.produced <= this.upTo && this.produced - this.acked <= this.limits.maxUnacked &&
+      this.replayBytes < this.limits.maxReplayBytes;
   }
 
   /** Pulls items while credit, socket and replay room allow; one pull loop at a time. */
@@ -298,7 +350,9 @@ export class ServerStream {
     this.sent += count;
     const bytesPerItem = Math.max(1, payload.text.length / count);
     this.batchLimit = Math.max(1, Math.min(this.limits.maxBatch, Math.floor(this.limits.frameBytes / bytesPerItem)));
-    this.replay.push({ seq, count, payload });
+    const bytes = payloadSize(payload);
+    this.replay.push({ seq, count, payload, bytes });
+    this.replayBytes += bytes;
     this.sink?.items(seq, payload);
   }
 
@@ -326,6 +380,7 @@ export class ServerStream {
     clearTimeout(this.idleTimer);
     clearTimeout(this.lingerTimer);
     this.replay.length = 0;
+    this.replayBytes = 0;
     this.pending = [];
     this.sink?.released();
     this.sink = undefined;
