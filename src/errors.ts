@@ -44,8 +44,9 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export class UplinkError extends Error {
   readonly code: ErrorCode;
   data?: unknown;
-  constructor(code: ErrorCode, message: string, data?: unknown) {
-    super(message);
+  /** `options.cause` is kept for the server's log and hooks; it never crosses the wire. */
+  constructor(code: ErrorCode, message: string, data?: unknown, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'UplinkError';
     this.code = code;
     if (data !== undefined) this.data = data;
@@ -76,4 +77,20 @@ export interface ErrorBody {
   name: string;
   message: string;
   data?: unknown;
+}
+
+/** An error body with code and message (name UplinkError). */
+export function errorBody(code: ErrorCode, message: string): ErrorBody {
+  return { code, name: 'UplinkError', message };
+}
+
+export function withData(body: ErrorBody, data: unknown): ErrorBody {
+  if (data !== undefined) body.data = data;
+  return body;
+}
+
+/** The body of an UplinkError as it is (code, message, data), or the fallback for anything else. */
+export function asErrorBody(error: unknown, fallbackCode: ErrorCode, fallbackMessage: string): ErrorBody {
+  if (!(error instanceof UplinkError)) return errorBody(fallbackCode, fallbackMessage);
+  return withData(errorBody(error.code, error.message), error.data);
 }

@@ -4,7 +4,7 @@
  * given) returns true. The object's rule applies to all its members and to seeing it at all; a
  * method's rule applies on top.
  */
-import type { Identity } from '../host/context.js';
+import type { Identity } from '../core/context.js';
 
 export interface AccessRule {
   /** All of these scopes are required (read from the scope claim: a space-separated string or an array). */

@@ -2,7 +2,7 @@
  * How a connection proves who it is. The gateway calls the authenticator with the token from the
  * hello frame before anything is dispatched; a rejection closes the socket with 4401.
  */
-import type { Identity } from '../host/context.js';
+import type { Identity } from '../core/context.js';
 
 /** What is known about a connecting client at handshake time. */
 export interface HandshakeInfo {

@@ -3,7 +3,7 @@
  * the revocation (a fresh login after it works); revoking a token id refuses that token until it
  * expires. Entries expire on their own, so the lists cannot grow without bound.
  */
-import type { Identity } from '../host/context.js';
+import type { Identity } from '../core/context.js';
 
 export interface RevocationTarget {
   subject?: string;

@@ -1,7 +1,8 @@
 /** Public API of the Node.js client. */
 export { connect, type NodeClientOptions } from './node.js';
-export { UplinkClient, type BatchCallSpec, type BatchResult, type ClientOptions } from './client.js';
-export type { CallOptions, Remote } from './proxy.js';
+export { UplinkClient, type BatchCallSpec, type BatchResult, type ClientOptions, type ClientState, type ReconnectOptions } from './client.js';
+export type { CallOptions, Remote, StreamOptions } from './proxy.js';
+export { RemoteStream } from './remote-stream.js';
 export { Codec, type CodecOptions } from '../protocol/codec.js';
 export { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
 export { CloseCode } from '../protocol/close-codes.js';

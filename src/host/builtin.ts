@@ -3,7 +3,7 @@
  * gateway facts and discovery. Discovery goes through the host's access policy, so a caller only
  * learns about the objects and members it may use.
  */
-import { callContext } from './context.js';
+import { callContext } from '../core/context.js';
 import { expose } from './expose.js';
 import type { LocalObjectHost } from './local-host.js';
 import type { ObjectMetadata } from './members.js';

@@ -4,7 +4,7 @@
  * everything else becomes INTERNAL with a fixed message. Stacks and causes never leave the process
  * unless debug is on.
  */
-import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
+import { ErrorCode, UplinkError, withData, type ErrorBody } from '../errors.js';
 import type { Codec } from '../protocol/codec.js';
 
 export function toErrorBody(error: unknown, codec: Codec, debug: boolean): ErrorBody {
@@ -33,17 +33,3 @@ function describeError(error: unknown, codec: Codec, debug: boolean): ErrorBody 
   return { code: ErrorCode.INTERNAL, name: 'InternalError', message: 'internal error' };
 }
 
-function withData(body: ErrorBody, data: unknown): ErrorBody {
-  if (data !== undefined) body.data = data;
-  return body;
-}
-
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { code, name: 'UplinkError', message };
-}
-
-/** The body of an UplinkError as it is (code, message, data), or the fallback for anything else. */
-export function asErrorBody(error: unknown, fallbackCode: ErrorCode, fallbackMessage: string): ErrorBody {
-  if (!(error instanceof UplinkError)) return errorBody(fallbackCode, fallbackMessage);
-  return withData(errorBody(error.code, error.message), error.data);
-}

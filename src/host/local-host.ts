@@ -7,14 +7,14 @@
  * or rejection becomes exactly one error reply.
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, PayloadError, UplinkError, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, PayloadError, UplinkError, type ErrorBody } from '../errors.js';
 import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
 import { MAX_NAME_LENGTH } from '../protocol/frames.js';
-import { disposeResource, runInContext, type CallContext, type ConnectionInfo, type Identity } from './context.js';
-import { errorBody, toErrorBody } from './error-mapping.js';
+import { disposeResource, runInContext, type CallContext, type ConnectionInfo, type Identity } from '../core/context.js';
+import { toErrorBody } from './error-mapping.js';
 import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, type Member, type MemberTable, type ObjectMetadata } from './members.js';
-import type { HostCall, ObjectHost, ReplySink, StreamControl } from './object-host.js';
-import { isStreamResult, iteratorOf, ServerStream, type StreamLimits, type StreamSink } from '../streams/server-stream.js';
+import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from './object-host.js';
+import { isStreamResult, iteratorOf, ServerStream, type StreamLimits } from '../streams/server-stream.js';
 import { StreamRegistry, streamOwnerKey, type StreamCaps } from '../streams/stream-registry.js';
 import { checkArgs, type ArgsSchema } from './arg-schemas.js';
 import { globMatcher } from './glob.js';
@@ -191,6 +191,10 @@ export class LocalObjectHost implements ObjectHost {
     }
     stream.resume(sink, ack, upTo);
     return stream;
+  }
+
+  streamStats(): { live: number; lingering: number } {
+    return { live: this.streams.size, lingering: this.streams.lingering };
   }
 
   /** Ends every stream whose owner matches (revocation), lingering ones included. */

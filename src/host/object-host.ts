@@ -5,8 +5,7 @@
  */
 import type { ErrorBody } from '../errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
-import type { CallContext, ConnectionInfo, Identity } from './context.js';
-import type { StreamSink } from '../streams/server-stream.js';
+import type { CallContext, ConnectionInfo, Identity } from '../core/context.js';
 
 export type CallKind = 'call' | 'get' | 'set';
 
@@ -25,6 +24,18 @@ export interface HostCall {
 export interface ReplySink {
   resolve(value: EncodedPayload): void;
   reject(error: ErrorBody): void;
+}
+
+/** Where a stream's frames go: the connection it is attached to. */
+export interface StreamSink {
+  /** False while the socket's outbound buffer is above the threshold; the stream waits for drained(). */
+  readonly writable: boolean;
+  opened(key: string): void;
+  items(seq: number, payload: EncodedPayload): void;
+  end(total: number): void;
+  fail(error: ErrorBody, delivered: number): void;
+  /** The stream is closed for good: its id is free on this connection. */
+  released(): void;
 }
 
 /** Controls one stream; its state (iterator, credits, replay buffer) stays in the host. */
@@ -50,6 +61,8 @@ export interface ObjectHost {
   releaseConnection(connection: ConnectionInfo): void;
   /** Ends every stream whose owner matches, lingering ones too (revocation); returns how many. */
   endStreams(matches: (owner: Identity | undefined) => boolean, reason: string): number;
+  /** Streams this host keeps: live ones (open, lingering or awaiting their final ack) and the lingering among them. */
+  streamStats(): { live: number; lingering: number };
   /** The gateway has closed: end every stream, lingering ones too (their generators' finally blocks run). */
   shutdown(): void;
 }

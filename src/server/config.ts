@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import type { Authenticator, HandshakeInfo } from '../auth/authenticator.js';
 import { JwtAuthenticator, type JwtOptions } from '../auth/jwt.js';
 import type { Codec, CodecOptions } from '../protocol/codec.js';
-import type { ConnectionInfo } from '../host/context.js';
+import type { ConnectionInfo } from '../core/context.js';
 import type { AccessPolicy } from '../host/local-host.js';
-import type { HostCall } from '../host/object-host.js';
+import type { HostCall, ObjectHost } from '../host/object-host.js';
 import type { Logger } from './logger.js';
 
 export interface GatewayOptions {
@@ -91,6 +91,8 @@ export interface GatewayOptions {
   /** Demo mode only: serve GET /demo/token, minting tokens with this secret. UNSAFE: anyone can get a token. */
   demoTokens?: { secret: string; ttlSec?: number; issuer?: string; audience?: string };
   authorize?: AccessPolicy;
+  /** Where calls go instead of the local registry (an object host in another process, a test double). */
+  objectHost?: ObjectHost;
   /** Claims that hold scopes and roles for objects' `access` rules (default 'scope' and 'roles'). */
   claimNames?: ClaimNames;
   /** Extra admission check after authentication (Pyro's validateHandshake); throw to refuse. */

@@ -5,11 +5,9 @@
  */
 import type { WebSocket } from 'uWebSockets.js';
 import type { HandshakeInfo } from '../auth/authenticator.js';
-import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
-import { CallContext, disposeResource, type ConnectionInfo, type Identity, type Resource } from '../host/context.js';
-import { asErrorBody, errorBody } from '../host/error-mapping.js';
-import type { HostCall, ObjectHost, ReplySink, StreamControl } from '../host/object-host.js';
-import type { StreamSink } from '../streams/server-stream.js';
+import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js';
+import { CallContext, disposeResource, type ConnectionInfo, type Identity, type Resource } from '../core/context.js';
+import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
@@ -27,7 +25,7 @@ export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAtta
 
 /** What a connection needs from its gateway. */
 export interface ConnectionEnvironment {
-  readonly host: ObjectHost;
+  readonly objectHost: ObjectHost;
   readonly codec: Codec;
   readonly options: ResolvedOptions;
   readonly logger: Logger;
@@ -321,7 +319,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   private onCall(frame: CallFrame, body: string, attachments: Uint8Array[] | undefined): void {
     const call = this.startCall(frame);
     if (!call) return;
-    this.env.host.invoke(
+    this.env.objectHost.invoke(
       { object: frame.o, member: frame.m, kind: frame.k ?? 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context: call.context },
       call,
     );
@@ -345,7 +343,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     const context = new CallContext(this, frame.cid ?? `${this.id}.${frame.id}`, frame.ann, undefined);
     const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: false, args: body ? { text: body, attachments } : EMPTY_ARGS, context };
     this.reserveStream(frame.id);
-    const control = this.env.host.openStream(call, frame.upTo, this.streamSink(frame.id));
+    const control = this.env.objectHost.openStream(call, frame.upTo, this.streamSink(frame.id));
     this.attachStream(frame.id, control);
   }
 
@@ -353,7 +351,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     if (!this.admit(frame.id, undefined, true)) return;
     const sink = this.streamSink(frame.id);
     this.reserveStream(frame.id);
-    const control = this.env.host.resumeStream(frame.key, this.identity, frame.ack, frame.upTo, sink);
+    const control = this.env.objectHost.resumeStream(frame.key, this.identity, frame.ack, frame.upTo, sink);
     if (!control) sink.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'), frame.ack);
     this.attachStream(frame.id, control);
   }
@@ -409,7 +407,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       return;
     }
     const call = this.startCall(frame);
-    if (call) runBatch(this.env.host, call, frame, payloads);
+    if (call) runBatch(this.env.objectHost, call, frame, payloads);
   }
 
   /** Oneway calls pass the same admission as calls (expired token, shutdown, a cap); a refused one is dropped and logged. */
@@ -432,7 +430,7 @@ export class Connection implements ConnectionInfo, CallOwner {
         this.env.clientLog.warn({ conn: this.id, object: frame.o, method: frame.m, code: error.code, cid: context.correlationId }, 'oneway call failed');
       },
     };
-    this.env.host.invoke(call, done);
+    this.env.objectHost.invoke(call, done);
   }
 
   // ---- outbound (CallOwner) ----
@@ -552,7 +550,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.callsInFlight = 0;
     for (const stream of this.streams.values()) stream?.detach();
     this.streams.clear();
-    this.env.host.releaseConnection(this);
+    this.env.objectHost.releaseConnection(this);
     if (wasOpen) this.env.releaseSubject(this);
     if (wasOpen || this.calls > 0) {
       this.env.logger.info({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject, code, calls: this.calls, durationMs: Date.now() - this.openedAt }, 'connection closed');

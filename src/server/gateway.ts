@@ -8,7 +8,7 @@ import { anonymousAuthenticator, type Authenticator, type HandshakeInfo } from '
 import { mintDevToken } from '../auth/dev-tokens.js';
 import { Revocations, type RevocationTarget } from '../auth/revocations.js';
 import { ErrorCode, UplinkError } from '../errors.js';
-import type { Identity } from '../host/context.js';
+import type { Identity } from '../core/context.js';
 import { BuiltinObject, type GatewayFacts } from '../host/builtin.js';
 import { BUILTIN_OBJECT_ID, LocalObjectHost, type RegisterOptions } from '../host/local-host.js';
 import type { HostCall, ObjectHost } from '../host/object-host.js';
@@ -43,9 +43,10 @@ export class Gateway implements ConnectionEnvironment {
   readonly logCalls: boolean;
   readonly authenticator: Authenticator;
   readonly clientLog: ClientLog;
-  /** The local registry. `host` is what calls go to; it is this registry unless replaced. */
+  /** The local registry: `register()` puts objects here, and it serves `$uplink`. */
   readonly registry: LocalObjectHost;
-  readonly host: ObjectHost;
+  /** Where calls go: the local registry, or the object host given in the options. */
+  readonly objectHost: ObjectHost;
   private readonly hooks: GatewayOptions;
   private readonly connections = new Set<Connection>();
   private readonly revocations = new Revocations();
@@ -103,7 +104,7 @@ export class Gateway implements ConnectionEnvironment {
         if (options.onError) this.safeHook(() => options.onError?.(error, call));
       },
     });
-    this.host = this.registry;
+    this.objectHost = options.objectHost ?? this.registry;
     const facts: GatewayFacts = { server: SERVER_NAME, protocolVersions: SUPPORTED_VERSIONS, uptimeMs: () => Date.now() - this.startedAt };
     this.registry.register(new BuiltinObject(this.registry, facts), { id: BUILTIN_OBJECT_ID });
   }
@@ -114,6 +115,7 @@ export class Gateway implements ConnectionEnvironment {
   register(target: object, idOrOptions?: string | RegisterOptions, options: RegisterOptions = {}): string {
     const opts = typeof idOrOptions === 'string' ? { ...options, id: idOrOptions } : { ...idOrOptions };
     if (opts.id?.startsWith('$')) throw new TypeError("object ids starting with '$' are reserved for the gateway");
+    if (this.objectHost !== this.registry) throw new TypeError('this gateway routes calls to its objectHost: register objects there');
     return this.uri(this.registry.register(target as never, opts));
   }
 
@@ -132,7 +134,7 @@ export class Gateway implements ConnectionEnvironment {
 
   /** What observers may read: open connections, and the local host's live and lingering streams. */
   stats(): GatewayStats {
-    return { connections: this.connections.size, streams: { live: this.registry.streams.size, lingering: this.registry.streams.lingering } };
+    return { connections: this.connections.size, streams: this.objectHost.streamStats() };
   }
 
   async listen(): Promise<void> {
@@ -292,7 +294,7 @@ export class Gateway implements ConnectionEnvironment {
     }
     for (const c of this.connections) c.abortInflight();
     for (const c of [...this.connections]) c.close(CloseCode.GOING_AWAY, 'shutdown');
-    this.host.shutdown();
+    this.objectHost.shutdown();
     this.clientLog.close();
     this.logger.info({ port: this.port }, 'gateway closed');
   }
@@ -313,7 +315,7 @@ export class Gateway implements ConnectionEnvironment {
     }
     this.revocations.add(target, tokenExpiresAt);
     // Streams of the revoked identity end too, lingering ones included: none can be resumed later.
-    const streams = this.host.endStreams((owner) => this.revocations.matches(target, owner), 'revoked');
+    const streams = this.objectHost.endStreams((owner) => this.revocations.matches(target, owner), 'revoked');
     this.logger.warn({ subject: target.subject, tokenId: target.tokenId, closed, streams }, 'revoked');
     return closed;
   }

@@ -3,12 +3,11 @@
  * connection is gone). `settle` is the single gate: a late result after a deadline, a cancel or a
  * shutdown error is dropped there.
  */
-import { ErrorCode, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { BatchOutcome } from '../protocol/frames.js';
-import type { CallContext } from '../host/context.js';
+import type { CallContext } from '../core/context.js';
 import type { ReplySink } from '../host/object-host.js';
-import { errorBody } from '../host/error-mapping.js';
 
 /** What an in-flight call needs from its connection. */
 export interface CallOwner {

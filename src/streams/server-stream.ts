@@ -12,19 +12,8 @@
  */
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
-import { runInContext, type CallContext, type Identity } from '../host/context.js';
-
-/** Where a stream's frames go: the connection it is attached to. */
-export interface StreamSink {
-  /** False while the socket's outbound buffer is above the threshold; the stream waits for drained(). */
-  readonly writable: boolean;
-  opened(key: string): void;
-  items(seq: number, payload: EncodedPayload): void;
-  end(total: number): void;
-  fail(error: ErrorBody, delivered: number): void;
-  /** The stream is closed for good: its id is free on this connection. */
-  released(): void;
-}
+import { runInContext, type CallContext, type Identity } from '../core/context.js';
+import type { StreamSink } from '../host/object-host.js';
 
 export interface StreamLimits {
   /** A stream may live this long in all (0: unlimited). */

@@ -13,7 +13,7 @@
  *   makes room (nobody reads it), and with none lingering the new stream is refused.
  */
 import { randomBytes } from 'node:crypto';
-import type { Identity } from '../host/context.js';
+import type { Identity } from '../core/context.js';
 import type { ServerStream } from './server-stream.js';
 
 export interface StreamCaps {

@@ -127,8 +127,8 @@ describe('web demo', () => {
     await page.screenshot({ path: screenshot, fullPage: true });
     await page.getByTestId('cancel').click();
     assert.equal(await text('stream-state'), 'cancelled');
-    for (let i = 0; i < 100 && gateway.registry.streams.size > 0; i++) await page.waitForTimeout(20);
-    assert.equal(gateway.registry.streams.size, 0, 'the server closed the generator');
+    for (let i = 0; i < 100 && gateway.stats().streams.live > 0; i++) await page.waitForTimeout(20);
+    assert.equal(gateway.stats().streams.live, 0, 'the server closed the generator');
   });
 
   it('reconnects after the server restarts', async () => {

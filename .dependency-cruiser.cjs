@@ -1,0 +1,25 @@
+/**
+ * Layering rules, checked by `npm run lint:layers` (part of `npm test`); docs/architecture.md draws them.
+ * protocol/ is the bottom (the wire); core/ holds what every server-side layer shares (identity, call
+ * context); auth/ and streams/ sit on core/ (streams may name the object-host interface, never host
+ * internals); host/ uses auth/ and streams/; server/ uses them all; client/ uses protocol/ only.
+ */
+const FOLDERS = '(server|host|auth|streams|client|core|demo|cli)';
+module.exports = {
+  forbidden: [
+    { name: 'no-cycles', comment: 'modules never import each other in a circle', severity: 'error', from: { path: '^src/' }, to: { circular: true } },
+    { name: 'protocol-is-the-wire', comment: 'protocol/ imports nothing but errors', severity: 'error', from: { path: '^src/protocol/' }, to: { path: `^src/${FOLDERS}/` } },
+    { name: 'client-speaks-protocol-only', severity: 'error', from: { path: '^src/client/' }, to: { path: '^src/(server|host|auth|streams|core|demo|cli)/' } },
+    { name: 'core-is-shared', severity: 'error', from: { path: '^src/core/' }, to: { path: '^src/(server|host|auth|streams|client|demo|cli)/' } },
+    { name: 'auth-knows-no-host', severity: 'error', from: { path: '^src/auth/' }, to: { path: '^src/(host|streams|server|client|demo|cli)/' } },
+    { name: 'streams-know-the-host-interface-only', severity: 'error', from: { path: '^src/streams/' }, to: { path: '^src/(host/(?!object-host[.]ts$)|server/|auth/|client/|demo/|cli/)' } },
+    { name: 'host-knows-no-transport', severity: 'error', from: { path: '^src/host/' }, to: { path: '^src/(server|client|demo|cli)/' } },
+    { name: 'library-never-imports-the-demo', severity: 'error', from: { path: '^src/(?!demo/|cli/)' }, to: { path: '^src/(demo|cli)/' } },
+  ],
+  options: {
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+};
