@@ -14,7 +14,8 @@ import { disposeResource, runInContext, type CallContext, type ConnectionInfo, t
 import { toErrorBody } from './error-mapping.js';
 import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, type Member, type MemberTable, type ObjectMetadata } from './members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from './object-host.js';
-import { isStreamResult, iteratorOf, ServerStream, type StreamLimits } from '../streams/server-stream.js';
+import { ServerStream, type StreamLimits } from '../streams/server-stream.js';
+import { isStreamResult, iteratorOf } from '../streams/iteration.js';
 import { StreamRegistry, streamOwnerKey, type StreamCaps } from '../streams/stream-registry.js';
 import { checkArgs, type ArgsSchema } from './arg-schemas.js';
 import { globMatcher } from './glob.js';

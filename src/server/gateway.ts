@@ -5,7 +5,6 @@
  */
 import uws from 'uWebSockets.js';
 import { anonymousAuthenticator, type Authenticator, type HandshakeInfo } from '../auth/authenticator.js';
-import { mintDevToken } from '../auth/dev-tokens.js';
 import { Revocations, type RevocationTarget } from '../auth/revocations.js';
 import { ErrorCode, UplinkError } from '../errors.js';
 import type { Identity } from '../core/context.js';
@@ -21,6 +20,7 @@ import { Connection, type ConnectionEnvironment, type ResolvedOptions, type Sock
 import { ClientLog, createLogger, type Logger } from './logger.js';
 import { checkUpgradeRequest, selectSubprotocol } from './handshake.js';
 import { StaticFiles } from './static-files.js';
+import { hostName, serveDemoTokens } from './http-routes.js';
 import { assertNativeUws } from './native-check.js';
 import { KeyedRateLimit } from './rate-limit.js';
 
@@ -231,7 +231,7 @@ export class Gateway implements ConnectionEnvironment {
         if (this.hooks.onDisconnect) this.safeHook(() => this.hooks.onDisconnect?.(connection, code));
       },
     });
-    if (this.hooks.demoTokens) this.serveDemoTokens(app, this.hooks.demoTokens);
+    if (this.hooks.demoTokens) serveDemoTokens(app, this.hooks.demoTokens, this.logger, (req) => this.hostAllowed(req));
     app.get('/health', (res, req) => {
       if (!this.hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
       const health = this.health();
@@ -340,27 +340,6 @@ export class Gateway implements ConnectionEnvironment {
     return undefined;
   }
 
-  private serveDemoTokens(app: uws.TemplatedApp, demo: NonNullable<GatewayOptions['demoTokens']>): void {
-    this.logger.warn('DEMO TOKEN ENDPOINT ENABLED at GET /demo/token: anyone can mint a token. UNSAFE FOR PRODUCTION.');
-    app.get('/demo/token', (res, req) => {
-      if (!this.hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
-      const sub = req.getQuery('sub') ?? '';
-      const scope = req.getQuery('scope') ?? '';
-      let aborted = false;
-      res.onAborted(() => (aborted = true));
-      if (!/^[\w.@-]{1,64}$/.test(sub) || !/^[\w:. -]{0,256}$/.test(scope)) {
-        res.writeStatus('400 Bad Request').end('sub must be 1-64 word characters; scope space-separated words');
-        return;
-      }
-      const ttlSec = demo.ttlSec ?? 3600;
-      void mintDevToken(demo.secret, { sub, scope, ttlSec, ...(demo.issuer ? { issuer: demo.issuer } : {}), ...(demo.audience ? { audience: demo.audience } : {}) }).then((token) => {
-        if (aborted) return;
-        res.cork(() => res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')
-          .end(JSON.stringify({ token, expiresAt: Date.now() + ttlSec * 1000 })));
-      });
-    });
-  }
-
   /**
    * Whether the request's Host header names an allowed host (DNS rebinding: a page on an attacker's
    * domain that resolves to this gateway's address sends the attacker's host name).
@@ -446,14 +425,6 @@ export class Gateway implements ConnectionEnvironment {
       this.logger.error({ err: error }, 'connection hook failed');
     }
   }
-}
-
-/** The host name of a Host header, lower case, without its port (IPv6 literals keep their brackets). */
-function hostName(header: string): string {
-  const host = header.toLowerCase();
-  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
-  const colon = host.indexOf(':');
-  return colon < 0 ? host : host.slice(0, colon);
 }
 
 /** A subject is only unique within its issuer. */

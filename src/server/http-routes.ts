@@ -1,0 +1,40 @@
+/**
+ * HTTP concerns of the gateway besides the WebSocket upgrade: the Host header check (DNS rebinding)
+ * and the demo token endpoint. Every route checks the Host allow-list before anything else.
+ */
+import type uws from 'uWebSockets.js';
+import { mintDevToken } from '../auth/dev-tokens.js';
+import type { GatewayOptions } from './config.js';
+import type { Logger } from './logger.js';
+
+/** The host name of a Host header, lower case, without its port (IPv6 literals keep their brackets). */
+export function hostName(header: string): string {
+  const host = header.toLowerCase();
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+/** Demo mode only: GET /demo/token?sub=&scope= mints a token. UNSAFE: anyone who can reach it gets one. */
+export function serveDemoTokens(
+  app: uws.TemplatedApp, demo: NonNullable<GatewayOptions['demoTokens']>, logger: Logger, hostAllowed: (req: uws.HttpRequest) => boolean,
+): void {
+  logger.warn('DEMO TOKEN ENDPOINT ENABLED at GET /demo/token: anyone can mint a token. UNSAFE FOR PRODUCTION.');
+  app.get('/demo/token', (res, req) => {
+    if (!hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
+    const sub = req.getQuery('sub') ?? '';
+    const scope = req.getQuery('scope') ?? '';
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    if (!/^[\w.@-]{1,64}$/.test(sub) || !/^[\w:. -]{0,256}$/.test(scope)) {
+      res.writeStatus('400 Bad Request').end('sub must be 1-64 word characters; scope space-separated words');
+      return;
+    }
+    const ttlSec = demo.ttlSec ?? 3600;
+    void mintDevToken(demo.secret, { sub, scope, ttlSec, ...(demo.issuer ? { issuer: demo.issuer } : {}), ...(demo.audience ? { audience: demo.audience } : {}) }).then((token) => {
+      if (aborted) return;
+      res.cork(() => res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')
+        .end(JSON.stringify({ token, expiresAt: Date.now() + ttlSec * 1000 })));
+    });
+  });
+}
