@@ -5,6 +5,9 @@
  * a cancellation, or ConnectionClosedError the moment the socket is known to be gone (close event
  * or missed keepalive), never later.
  */
+/*
+ * Over 350 lines: reconnect, keepalive, token refresh and error rebuilding split out with #11 (item 4).
+ */
 import { ConnectionClosedError, ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
 import { Codec, type EncodedPayload } from '../protocol/codec.js';

@@ -3,6 +3,10 @@
  * frames. Invariants: nothing is dispatched before the welcome; every admitted call settles exactly
  * once (InflightCall); nothing touches the uWS socket after its close handler ran.
  */
+/*
+ * Over 350 lines: hello/expiry/refresh, the outbox and dispatch split apart with #11 (item 4), behind
+ * the server-socket interface that split needs; kept whole until then.
+ */
 import type { WebSocket } from 'uWebSockets.js';
 import type { HandshakeInfo } from '../auth/authenticator.js';
 import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js';
@@ -293,13 +297,19 @@ export class Connection implements ConnectionInfo, CallOwner {
       return false;
     }
     const o = this.env.options;
-    const refusal = this.tokenExpired ? errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired; refresh it')
-      : this.env.draining ? errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down')
-      : this.callsInFlight + weight > o.maxInflight ? errorBody(ErrorCode.BUSY, `more than ${o.maxInflight} calls in flight`)
-      : stream && this.streams.size >= o.maxStreams ? errorBody(ErrorCode.LIMIT_EXCEEDED, `more than ${o.maxStreams} streams open`)
-      : undefined;
+    const refusal = this.connectionRefusal() ?? (
+      this.callsInFlight + weight > o.maxInflight ? errorBody(ErrorCode.BUSY, `more than ${o.maxInflight} calls in flight`)
+        : stream && this.streams.size >= o.maxStreams ? errorBody(ErrorCode.LIMIT_EXCEEDED, `more than ${o.maxStreams} streams open`)
+          : undefined);
     if (refusal) this.writeError({ id, cid }, refusal);
     return refusal === undefined;
+  }
+
+  /** Why nothing new may start on this connection now (calls, streams and oneways alike), or undefined. */
+  private connectionRefusal(): ErrorBody | undefined {
+    return this.tokenExpired ? errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired; refresh it')
+      : this.env.draining ? errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down')
+      : undefined;
   }
 
   private startCall(frame: CallFrame | BatchFrame): InflightCall | undefined {
@@ -412,10 +422,8 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   /** Oneway calls pass the same admission as calls (expired token, shutdown, a cap); a refused one is dropped and logged. */
   private onOneway(frame: OnewayFrame, body: string, attachments: Uint8Array[] | undefined): void {
-    const refusal = this.tokenExpired ? ErrorCode.TOKEN_EXPIRED
-      : this.env.draining ? ErrorCode.SHUTTING_DOWN
-      : this.onewayRunning >= this.env.options.maxOnewayInflight ? ErrorCode.BUSY
-      : undefined;
+    const refusal = this.connectionRefusal()?.code
+      ?? (this.onewayRunning >= this.env.options.maxOnewayInflight ? ErrorCode.BUSY : undefined);
     if (refusal) {
       this.env.clientLog.warn({ conn: this.id, object: frame.o, method: frame.m, code: refusal }, 'oneway call dropped');
       return;
