@@ -15,3 +15,4 @@ export type { CodecLimits } from './protocol/limits.js';
 export { CloseCode } from './protocol/close-codes.js';
 export { ConnectionClosedError, ErrorCode, PayloadError, UplinkError, type ErrorBody } from './errors.js';
 export { formatUri, parseUri } from './protocol/uri.js';
+export type { Clock } from './clock.js';

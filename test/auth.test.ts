@@ -29,8 +29,8 @@ describe('JWT verification (HS256 gateway)', () => {
   it('accepts a valid token: the welcome carries the expiry, the context the identity', async () => {
     const exp = now() + 120;
     const c = await client(url, { token: await good({ jti: 'tok-1' }, { exp }) });
-    assert.equal(c.session.exp, exp * 1000);
-    assert.ok(c.session.expIn! > 100_000 && c.session.expIn! <= 120_000);
+    assert.equal(c.session.tokenExpiresAt, exp * 1000);
+    assert.ok(c.session.tokenExpiresIn! > 100_000 && c.session.tokenExpiresIn! <= 120_000);
     const info = await c.proxy<{ info(): { subject: string } }>('$uplink').info();
     assert.equal(info.subject, 'alice');
     await c.close();
@@ -203,7 +203,7 @@ describe('expiry and in-band refresh', () => {
     const { gateway, url } = await startGateway({ authenticator: auth() });
     let issued = 0;
     const c = await client(url, { token: () => (issued++, hsToken({}, { exp: now() + 2 })), timeoutMs: 2_000 });
-    const connection = c.session.conn;
+    const connection = c.session.connectionId;
     const until = Date.now() + 3_500;
     while (Date.now() < until) {
       assert.equal(await c.proxy<Calc>('calc').add(1, 1), 2);
@@ -232,7 +232,7 @@ describe('expiry and in-band refresh', () => {
     const { gateway, url } = await startGateway({ authenticator: auth(), expiryGraceMs: 600 });
     const c = await client(url, { token: await hsToken({}, { exp: now() + 1 }) });
     assert.equal(await c.proxy<Calc>('calc').add(1, 1), 2);
-    await sleep(Math.max(0, c.session.exp! - Date.now()) + 100);
+    await sleep(Math.max(0, c.session.tokenExpiresAt! - Date.now()) + 100);
     assert.equal((await rejection(c.proxy<Calc>('calc').add(1, 1))).code, ErrorCode.TOKEN_EXPIRED);
     const closed = await c.whenClosed;
     assert.equal(closed.code, CloseCode.TOKEN_EXPIRED);
@@ -242,14 +242,16 @@ describe('expiry and in-band refresh', () => {
   it('a refresh after the grace period is too late: the connection is gone', async () => {
     const { gateway, url } = await startGateway({ authenticator: auth(), expiryGraceMs: 200 });
     let first = true;
+    let markClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (markClosed = resolve));
     const c = await client(url, {
       token: async () => {
         if (first) { first = false; return hsToken({}, { exp: now() + 1 }); }
+        await closed; // the automatic refresh waits for a token until the grace period has run out
         return hsToken({}, { exp: now() + 60 });
       },
     });
-    // Stop the automatic refresh so that the grace period runs out.
-    (c as unknown as { scheduleRefresh(x: undefined): void }).scheduleRefresh(undefined);
+    void c.whenClosed.then(markClosed);
     assert.equal((await c.whenClosed).code, CloseCode.TOKEN_EXPIRED);
     assert.equal((await rejection(c.refreshToken())).code, ErrorCode.CONNECTION_CLOSED);
     await gateway.close({ drainMs: 0 });

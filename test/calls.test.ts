@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { callContext, ConnectionClosedError, ErrorCode, UplinkError, type Gateway } from '../src/index.js';
-import { DemoError } from '../src/demo/objects.js';
+import { TestError } from './support/fixtures.js';
 import { client, rejection, sleep, startGateway, type LogCapture } from './helpers.js';
 
 type Calc = { add(a: number, b: number): number; divide(a: number, b: number): number };
@@ -53,7 +53,7 @@ describe('errors', () => {
   it('brings registered error classes back as the same class, with data', async () => {
     const c = await client(url);
     const error = await rejection(c.proxy<Calc>('calc').divide(1, 0));
-    assert.ok(error instanceof DemoError);
+    assert.ok(error instanceof TestError);
     assert.equal(error.message, 'division by zero');
     assert.equal((error as unknown as UplinkError).code, ErrorCode.APPLICATION_ERROR);
     assert.deepEqual(error.data, { hint: 'pass a non-zero divisor' });
@@ -80,7 +80,7 @@ describe('errors', () => {
     const error = await rejection(c.proxy<Echo>('echo').crash());
     assert.equal(error.code, ErrorCode.INTERNAL);
     assert.match(error.message, /secret internal detail/);
-    assert.match(String((error.data as { stack: string }).stack), /objects\.ts/);
+    assert.match(String((error.data as { stack: string }).stack), /fixtures\.ts/);
     await c.close();
     await g.close({ drainMs: 0 });
   });
@@ -107,7 +107,7 @@ describe('batch', () => {
       { object: 'calc', method: 'add', args: [3, 4] },
     ], { stopOnError: true });
     assert.deepEqual(results[0], { ok: true, value: 3 });
-    assert.ok(!results[1]!.ok && 'error' in results[1]! && results[1].error instanceof DemoError);
+    assert.ok(!results[1]!.ok && 'error' in results[1]! && results[1].error instanceof TestError);
     assert.deepEqual(results[2], { ok: false, notRun: true });
     await c.close();
   });
@@ -172,7 +172,7 @@ describe('call context and connection hooks', () => {
   it('carries connection id, remote address and annotations across awaits', async () => {
     const c = await client(url);
     const ctx = await c.call('probe', 'context', [], { annotations: { tenant: 'acme' } }) as { connection: string; remote: string; annotations: unknown };
-    assert.equal(ctx.connection, c.session.conn);
+    assert.equal(ctx.connection, c.session.connectionId);
     assert.match(ctx.remote, /127\.0\.0\.1/);
     assert.deepEqual(ctx.annotations, { tenant: 'acme' });
     await c.close();
@@ -181,13 +181,13 @@ describe('call context and connection hooks', () => {
   it('generates a correlation id when the client sends none', async () => {
     const c = await client(url);
     const who = await c.proxy<Echo>('echo').whoami();
-    assert.match(who.correlationId, new RegExp(`^${c.session.conn}\\.\\d+$`));
+    assert.match(who.correlationId, new RegExp(`^${c.session.connectionId}\\.\\d+$`));
     await c.close();
   });
 
   it('closes tracked resources and calls onConnect / onDisconnect when the connection closes', async () => {
     const c = await client(url);
-    const id = c.session.conn;
+    const id = c.session.connectionId;
     await c.call('probe', 'openResource', ['db-handle']);
     assert.ok(connected.includes(id));
     await c.close();

@@ -3,8 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { connect, type NodeClientOptions } from '../src/client/index.js';
-import { registerDemoObjects } from '../src/demo/register.js';
-import { DemoError } from '../src/demo/objects.js';
+import { registerFixtures, TestError } from './support/fixtures.js';
 import { Gateway, type GatewayOptions } from '../src/index.js';
 
 export interface LogCapture { lines: Array<Record<string, unknown>>; text(): string }
@@ -28,7 +27,7 @@ export function captureLogs(level = 'debug'): { logger: pino.Logger; logs: LogCa
 export async function startGateway(options: GatewayOptions = {}, demo = true): Promise<{ gateway: Gateway; url: string; logs: LogCapture }> {
   const { logger, logs } = captureLogs(options.logLevel ?? 'debug');
   const gateway = new Gateway({ port: 0, logger, ...options });
-  if (demo) registerDemoObjects(gateway);
+  if (demo) registerFixtures(gateway);
   await gateway.listen();
   return { gateway, url: `ws://127.0.0.1:${gateway.port}`, logs };
 }
@@ -36,7 +35,7 @@ export async function startGateway(options: GatewayOptions = {}, demo = true): P
 /** The real client; reconnecting is off unless a test turns it on (so closed gateways end their clients). */
 export async function client(url: string, options: NodeClientOptions = {}) {
   const c = await connect(url, { reconnect: false, ...options });
-  c.codec.registerError(DemoError, 'DemoError');
+  c.codec.registerError(TestError, 'TestError');
   return c;
 }
 

@@ -60,7 +60,7 @@ describe('graceful close', () => {
     assert.equal((await rejection(long)).code, ErrorCode.SHUTTING_DOWN);
     await closing;
     await c.whenClosed;
-    assert.deepEqual(goodbye, { code: CloseCode.GOING_AWAY, reason: 'shutdown', goodbye: { t: 'goodbye', reason: 'shutdown', reconnectMs: 1_000 } });
+    assert.deepEqual(goodbye, { code: CloseCode.GOING_AWAY, reason: 'shutdown', goodbye: { reason: 'shutdown', reconnectMs: 1_000 } });
     await assert.rejects(client(url, { connectTimeoutMs: 500 }));
   });
 
@@ -127,7 +127,7 @@ describe('logging', () => {
   it('writes one structured line per connection open and close, never the token', async () => {
     const { gateway, url, logs } = await startGateway();
     const c = await client(url, { token: 'eyJ-very-secret-token' });
-    const id = c.session.conn;
+    const id = c.session.connectionId;
     await c.close();
     for (let i = 0; i < 50 && !logs.lines.some((l) => l.msg === 'connection closed'); i++) await sleep(5);
     const opened = logs.lines.filter((l) => l.msg === 'connection opened' && l.conn === id);

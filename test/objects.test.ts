@@ -252,7 +252,7 @@ describe('built-in $uplink object', () => {
     }>('$uplink');
     assert.equal(await builtin.ping(), 'pong');
     const info = await builtin.info();
-    assert.equal(info.connection, c.session.conn);
+    assert.equal(info.connection, c.session.connectionId);
     assert.deepEqual(info.protocolVersions, [1]);
     assert.ok((await builtin.list()).includes('calc'));
     assert.deepEqual(await builtin.list('sess'), ['session']);

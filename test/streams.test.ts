@@ -1,10 +1,11 @@
 /** Streaming over real gateways: order, coalescing, flow control, cancellation, limits, cut sockets, reconnect and resume. */
+import { eventually } from './support/eventually.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
 import { callContext, ConnectionClosedError, ErrorCode, expose, type Gateway, type GatewayOptions } from '../src/index.js';
-import { DemoError } from '../src/demo/objects.js';
+import { TestError } from './support/fixtures.js';
 import { client, RawSocket, rejection, sleep, startGateway, TcpRelay } from './helpers.js';
 
 /** Counts live generators and how far each got, so tests can see the server side. */
@@ -65,7 +66,7 @@ class Probe {
 
   @expose async *failAfter(n: number): AsyncGenerator<number> {
     for (let i = 0; i < n; i++) yield i;
-    throw new DemoError('stream broke', 'after n items');
+    throw new TestError('stream broke', 'after n items');
   }
 
   @expose *syncNumbers(n: number): Generator<number> {
@@ -90,14 +91,6 @@ async function probeGateway(options: GatewayOptions = {}) {
 }
 
 const reset = () => { Probe.produced = 0; Probe.finallies = 0; };
-
-async function until(condition: () => boolean, ms = 3_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(5);
-  }
-}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -181,7 +174,7 @@ describe('streams', () => {
     const got: number[] = [];
     const error = await rejection((async () => { for await (const n of c.proxy<ProbeApi>('probe').failAfter(5)) got.push(n); })());
     assert.deepEqual(got, [0, 1, 2, 3, 4]);
-    assert.ok(error instanceof DemoError);
+    assert.ok(error instanceof TestError);
     assert.equal(error.message, 'stream broke');
     assert.equal(await c.proxy<{ add(a: number, b: number): number }>('calc').add(1, 1), 2);
     await c.close();
@@ -201,7 +194,7 @@ describe('flow control', () => {
       await sleep(2);
       if (consumed === 300) break;
     }
-    await until(() => Probe.finallies === 1);
+    await eventually(() => Probe.finallies === 1);
     assert.ok(Probe.produced <= 300 + 32 + 1);
     assert.ok(process.memoryUsage().heapUsed - heapBefore < 32 * 1024 * 1024, 'heap grew by less than 32 MiB');
     await c.close();
@@ -222,7 +215,7 @@ describe('flow control', () => {
     assert.ok(plateau * 32 * 1024 < 64 * 1024 * 1024, `${plateau} items of 32 KiB produced`);
     assert.equal(gateway.connectionCount > 0, true, 'paused, not disconnected');
     relay.cut();
-    await until(() => Probe.finallies === 1);
+    await eventually(() => Probe.finallies === 1);
     await relay.close();
   });
 });
@@ -237,16 +230,16 @@ describe('cancellation', () => {
     await early.return();
     // Whether or not the generator had started, the gateway lets the stream go and pulls nothing more.
     await sleep(100); // the stream frame and its cancel reach the gateway
-    await until(() => gateway.stats().streams.live === 0);
+    await eventually(() => gateway.stats().streams.live === 0);
     const produced = Probe.produced;
     assert.ok(produced <= 6, `${produced} items pulled for a stream cancelled before its first item`);
     await sleep(50);
     assert.equal(Probe.produced, produced, 'nothing is pulled after the cancel');
-    await until(() => Probe.live === 0); // a generator that had started ran its finally block
+    await eventually(() => Probe.live === 0); // a generator that had started ran its finally block
 
     reset();
     for await (const n of probe.count(1_000_000)) if (n === 10) break;
-    await until(() => Probe.finallies === 1);
+    await eventually(() => Probe.finallies === 1);
 
     reset();
     const controller = new AbortController();
@@ -256,7 +249,7 @@ describe('cancellation', () => {
       controller.abort();
     }
     assert.deepEqual(seen, [0]);
-    await until(() => Probe.finallies === 1, 1_000); // prompt: the generator was suspended in an await
+    await eventually(() => Probe.finallies === 1, { timeoutMs: 1_000 }); // prompt: the generator was suspended in an await
     assert.equal(await c.proxy<{ add(a: number, b: number): number }>('calc').add(2, 2), 4);
     await c.close();
   });
@@ -269,7 +262,7 @@ describe('cancellation', () => {
     controller.abort();
     assert.deepEqual(await collect(stream), []);
     await sleep(50);
-    await until(() => Probe.live === live);
+    await eventually(() => Probe.live === live);
     await c.close();
   });
 });
@@ -283,7 +276,7 @@ describe('limits', () => {
     const extra = c.stream('probe', 'count', [1]);
     assert.equal((await rejection(extra.next())).code, ErrorCode.LIMIT_EXCEEDED);
     for (const s of open) await s.return();
-    await until(() => Probe.live === live);
+    await eventually(() => Probe.live === live);
     await c.close();
   });
 
@@ -295,7 +288,7 @@ describe('limits', () => {
     const error = await rejection((async () => { for await (const n of c.stream<number>('probe', 'count', [1_000_000, 10])) got.push(n); })());
     assert.equal(error.code, ErrorCode.DEADLINE_EXCEEDED);
     assert.ok(got.length > 0 && got.length < 1_000);
-    await until(() => Probe.finallies === 1);
+    await eventually(() => Probe.finallies === 1);
     await c.close();
     await stop();
 
@@ -356,7 +349,7 @@ describe('dropped connections', () => {
     relay.cut();
     for await (const n of stream) got.push(n);
     assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => i));
-    await until(() => g.stats().streams.live === 0, 2_000);
+    await eventually(() => g.stats().streams.live === 0, { timeoutMs: 2_000 });
     await c.close();
     await stop();
   });
@@ -385,7 +378,7 @@ describe('dropped connections', () => {
     relay.cut();
     await sleep(100);
     assert.equal(Probe.finallies, 0, 'still lingering');
-    await until(() => Probe.finallies === 1, 2_000);
+    await eventually(() => Probe.finallies === 1, { timeoutMs: 2_000 });
     assert.ok((await rejection(stream.next())) instanceof ConnectionClosedError);
     await stop();
   });
@@ -398,7 +391,7 @@ describe('dropped connections', () => {
     await Promise.all(streams.map((s) => s.next()));
     assert.equal(Probe.live - live, 1_000);
     relay.cut();
-    await until(() => Probe.live === live, 5_000);
+    await eventually(() => Probe.live === live, { timeoutMs: 5_000 });
     assert.equal(g.stats().streams.live, 0);
     await stop();
   });
@@ -412,7 +405,7 @@ describe('dropped connections', () => {
     const retried = echo.$call('slow', [300], { idempotent: true });
     await sleep(50);
     relay.cut();
-    await until(() => states.includes('reconnecting'));
+    await eventually(() => states.includes('reconnecting'));
     const queued = echo.slow(1);
     assert.equal((await rejection(lost)).code, ErrorCode.CONNECTION_CLOSED);
     assert.equal(await retried, 'slept 300 ms');
@@ -422,7 +415,7 @@ describe('dropped connections', () => {
     const failStates: string[] = [];
     const failFast = await client(relay.url, { reconnect: { initialDelayMs: 200, queueSize: 0 }, onStateChange: (s) => failStates.push(s) });
     relay.cut();
-    await until(() => failStates.includes('reconnecting'));
+    await eventually(() => failStates.includes('reconnecting'));
     assert.equal((await rejection(failFast.proxy<{ slow(ms: number): string }>('echo').slow(1))).code, ErrorCode.CONNECTION_CLOSED);
     await failFast.close();
     await stop();

@@ -3,6 +3,7 @@
  * the revocation (a fresh login after it works); revoking a token id refuses that token until it
  * expires. Entries expire on their own, so the lists cannot grow without bound.
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { Identity } from '../core/context.js';
 
 export interface RevocationTarget {
@@ -18,8 +19,10 @@ export class Revocations {
   /** token id -> keep until (epoch ms) */
   private readonly tokens = new Map<string, number>();
 
+  constructor(private readonly clock: Clock = systemClock) {}
+
   add(target: RevocationTarget, tokenExpiresAt?: number): void {
-    const now = Date.now();
+    const now = this.clock.now();
     this.prune(now);
     if (target.subject !== undefined) this.subjects.set(target.subject, now);
     if (target.tokenId !== undefined) this.tokens.set(target.tokenId, tokenExpiresAt ?? now + SUBJECT_MEMORY_MS);

@@ -11,7 +11,8 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Uplin
   return UplinkClient.open(url, (u) => new WebSocket(u) as unknown as SocketLike, options);
 }
 
-export { UplinkClient, type ClientOptions, type ClientState, type BatchCallSpec, type BatchResult, type ReconnectOptions } from './client.js';
+export { UplinkClient, type ClientOptions, type ClientState, type BatchCallSpec, type BatchResult, type ReconnectOptions, type SessionInfo, type Goodbye } from './client.js';
+export type { Clock } from '../clock.js';
 export type { CallOptions, Remote, StreamOptions } from './proxy.js';
 export { RemoteStream } from './remote-stream.js';
 export { Codec, type CodecOptions } from '../protocol/codec.js';

@@ -1,6 +1,7 @@
 /** Public API of the Node.js client. */
 export { connect, type NodeClientOptions } from './node.js';
-export { UplinkClient, type BatchCallSpec, type BatchResult, type ClientOptions, type ClientState, type ReconnectOptions } from './client.js';
+export { UplinkClient, type BatchCallSpec, type BatchResult, type ClientOptions, type ClientState, type ReconnectOptions, type SessionInfo, type Goodbye } from './client.js';
+export type { Clock } from '../clock.js';
 export type { CallOptions, Remote, StreamOptions } from './proxy.js';
 export { RemoteStream } from './remote-stream.js';
 export { Codec, type CodecOptions } from '../protocol/codec.js';

@@ -6,45 +6,22 @@
  * to exist and the caller is authorized; user code is always run inside the call context, and a throw
  * or rejection becomes exactly one error reply.
  */
-/*
- * Just over 350 lines: registration and dispatch split apart with #11 (item 4).
- */
-import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
 import { ErrorCode, errorBody, PayloadError, UplinkError, type ErrorBody } from '../errors.js';
 import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
-import { MAX_NAME_LENGTH } from '../protocol/frames.js';
-import { disposeResource, runInContext, type CallContext, type ConnectionInfo, type Identity } from '../core/context.js';
+import { runInContext, type ConnectionInfo, type Identity } from '../core/context.js';
 import { toErrorBody } from './error-mapping.js';
-import { decoratedMembers, describeMembers, listedMembers, refusedNameReason, type Member, type MemberTable, type ObjectMetadata } from './members.js';
+import { describeMembers, refusedNameReason, type Member, type ObjectMetadata } from './members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from './object-host.js';
 import { ServerStream, type StreamLimits } from '../streams/server-stream.js';
-import { isStreamResult, iteratorOf } from '../streams/iteration.js';
+import { isStreamResult, isThenable, deferredIterator, iteratorOf } from '../streams/iteration.js';
+import { ObjectRegistry, type Ctor, type Registration, type RegisterOptions } from './registry.js';
+
+export type { InstanceMode, RegisterOptions } from './registry.js';
 import { StreamRegistry, streamOwnerKey, type StreamCaps } from '../streams/stream-registry.js';
-import { checkArgs, type ArgsSchema } from './arg-schemas.js';
+import { checkArgs } from './arg-schemas.js';
 import { globMatcher } from './glob.js';
-import { accessAllows, defaultClaimNames, type ClaimNames, type ObjectAccess } from '../auth/access.js';
-
-export type InstanceMode = 'single' | 'session' | 'percall';
-type Ctor = new () => object;
-
-export interface RegisterOptions {
-  /** Object id; generated when omitted. */
-  id?: string;
-  /** Replace an existing registration with the same id. */
-  force?: boolean;
-  /** For classes: one shared instance, one per connection (default), or one per call. */
-  mode?: InstanceMode;
-  /** For classes: builds instances instead of `new Class()`. */
-  factory?: () => object;
-  /** For plain objects without decorators: the members to expose. */
-  expose?: readonly string[];
-  /** For plain objects: methods to expose as oneway. */
-  oneway?: readonly string[];
-  /** For plain objects: argument schemas (Standard Schema tuples) per method name. */
-  schemas?: Readonly<Record<string, ArgsSchema>>;
-  /** Who may see and call this object and its members (scopes, roles, a check function). */
-  access?: ObjectAccess;
-}
+import { accessAllows, defaultClaimNames, type ClaimNames } from '../auth/access.js';
 
 /** Decides whether `identity` may use `object` (member undefined: see it at all) or its `member`. */
 export type AccessPolicy = (identity: Identity | undefined, object: string, member: string | undefined) => boolean;
@@ -65,26 +42,15 @@ export interface LocalHostOptions {
   debugErrors?: boolean;
   /** Receives every failure of user code with the call it belongs to (oneway calls included). */
   onError: (error: unknown, call: HostCall) => void;
-}
-
-interface Registration {
-  id: string;
-  members: MemberTable;
-  /** What `name in ...` is checked against to say why a member is hidden (debugErrors only). */
-  shape: object;
-  mode: InstanceMode;
-  instance: object | undefined;
-  create: (() => object) | undefined;
-  access: ObjectAccess | undefined;
+  /** Time for stream timers (default: the system clock). */
+  clock?: Clock;
 }
 
 const EMPTY_ARGS: unknown[] = [];
 export const BUILTIN_OBJECT_ID = '$uplink';
 
 export class LocalObjectHost implements ObjectHost {
-  private readonly objects = new Map<string, Registration>();
-  /** Session-mode instances per connection id, then per object id. */
-  private readonly sessions = new Map<string, Map<string, object>>();
+  private readonly objects = new ObjectRegistry();
   readonly streams: StreamRegistry;
 
   constructor(private readonly options: LocalHostOptions) {
@@ -92,37 +58,15 @@ export class LocalObjectHost implements ObjectHost {
   }
 
   register(target: object | Ctor, options: RegisterOptions = {}): string {
-    const id = options.id ?? `obj_${randomUUID().replaceAll('-', '')}`;
-    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_NAME_LENGTH) throw new TypeError('object id must be a non-empty string of at most 256 characters');
-    if (this.objects.has(id) && !options.force) throw new Error(`object id '${id}' is already registered (pass force to replace it)`);
-    const registration = typeof target === 'function' ? this.classRegistration(id, target as Ctor, options) : this.instanceRegistration(id, target, options);
-    registration.access = options.access;
-    this.objects.set(id, registration);
-    return id;
+    return this.objects.register(target, options);
   }
 
   unregister(id: string): boolean {
-    return this.objects.delete(id);
+    return this.objects.unregister(id);
   }
 
   has(id: string): boolean {
-    return this.objects.has(id);
-  }
-
-  private classRegistration(id: string, cls: Ctor, options: RegisterOptions): Registration {
-    if (options.expose || options.oneway || options.schemas) throw new TypeError('classes declare their exposed members with @expose / @oneway and schemas with @validate');
-    const members = decoratedMembers(cls.prototype);
-    const create = options.factory ?? (() => new cls());
-    return { id, members, shape: cls.prototype, mode: options.mode ?? 'session', instance: undefined, create, access: undefined };
-  }
-
-  private instanceRegistration(id: string, target: object, options: RegisterOptions): Registration {
-    if (options.mode || options.factory) throw new TypeError('instance modes and factories apply to registered classes');
-    const members = options.expose || options.oneway
-      ? listedMembers(target, options.expose ?? [], options.oneway ?? [], options.schemas)
-      : decoratedMembers(Object.getPrototypeOf(target) as object);
-    if (members.size === 0) throw new TypeError(`object '${id}' exposes nothing: decorate members with @expose or pass { expose: [...] }`);
-    return { id, members, shape: target, mode: 'single', instance: target, create: undefined, access: undefined };
+    return this.objects.get(id) !== undefined;
   }
 
   invoke(call: HostCall, reply: ReplySink): void {
@@ -174,6 +118,7 @@ export class LocalObjectHost implements ObjectHost {
       onLingering: (s) => this.streams.lingered(s),
       onError: (error) => this.options.onError(error, call),
       toErrorBody: (error) => toErrorBody(error, this.options.codec, this.options.debugErrors ?? false),
+      clock: this.options.clock ?? systemClock,
     });
     this.streams.add(stream);
     stream.attach(sink);
@@ -219,7 +164,7 @@ export class LocalObjectHost implements ObjectHost {
       if (member.kind === 'method' && member.args) args = checkArgs(member.args, args);
       if (call.kind === 'set' && args.length !== 1) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'a property set takes exactly one value');
       const fn = (member.kind === 'method' ? member.fn : call.kind === 'get' ? member.get : member.set) as Function;
-      return { fn, instance: this.instanceFor(registration, call.context), args, member };
+      return { fn, instance: this.objects.instanceFor(registration, call.context), args, member };
     } catch (error) {
       this.fail(call, reply, error);
       return undefined;
@@ -268,25 +213,6 @@ export class LocalObjectHost implements ObjectHost {
     return args;
   }
 
-  private instanceFor(registration: Registration, context: CallContext): object {
-    if (registration.instance) return registration.instance;
-    const create = registration.create as () => object;
-    switch (registration.mode) {
-      case 'single':
-        return (registration.instance = create());
-      case 'percall':
-        return create();
-      case 'session': {
-        const connectionId = context.connection.id;
-        let perConnection = this.sessions.get(connectionId);
-        if (!perConnection) this.sessions.set(connectionId, (perConnection = new Map()));
-        let instance = perConnection.get(registration.id);
-        if (!instance) perConnection.set(registration.id, (instance = create()));
-        return instance;
-      }
-    }
-  }
-
   private succeed(call: HostCall, reply: ReplySink, member: Member, value: unknown): void {
     if (member.kind === 'method' && isStreamResult(value)) {
       this.fail(call, reply, new UplinkError(ErrorCode.BAD_ARGUMENTS, 'the method returned a stream; mark it as a generator method'));
@@ -318,14 +244,7 @@ export class LocalObjectHost implements ObjectHost {
   }
 
   releaseConnection(connection: ConnectionInfo): void {
-    const instances = this.sessions.get(connection.id);
-    if (!instances) return;
-    this.sessions.delete(connection.id);
-    for (const instance of instances.values()) {
-      if (Symbol.asyncDispose in instance || Symbol.dispose in instance || typeof (instance as { close?: unknown }).close === 'function') {
-        void disposeResource(instance as never);
-      }
-    }
+    this.objects.releaseConnection(connection);
   }
 
   shutdown(): void {
@@ -341,7 +260,7 @@ export class LocalObjectHost implements ObjectHost {
 
   list(identity: Identity | undefined, pattern?: string): string[] {
     const match = pattern === undefined ? () => true : globMatcher(pattern);
-    return [...this.objects.values()].filter((r) => match(r.id) && this.allows(identity, r, undefined)).map((r) => r.id).sort();
+    return [...this.objects.all()].filter((r) => match(r.id) && this.allows(identity, r, undefined)).map((r) => r.id).sort();
   }
 
   metadata(identity: Identity | undefined, id: string): ObjectMetadata {
@@ -349,22 +268,4 @@ export class LocalObjectHost implements ObjectHost {
     if (!registration || !this.allows(identity, registration, undefined)) throw new UplinkError(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id}'`);
     return describeMembers(id, registration.members, (name) => this.allows(identity, registration, name));
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
-}
-
-/** An iterator over the iterable a promise resolves to (for async methods that return a stream). */
-function deferredIterator(promise: PromiseLike<unknown>): AsyncIterator<unknown> {
-  let inner: AsyncIterator<unknown> | Iterator<unknown> | undefined;
-  return {
-    async next() {
-      inner ??= iteratorOf(await promise) ?? (() => { throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'the method did not return an iterable'); })();
-      return inner.next();
-    },
-    async return(value?: unknown) {
-      return (await inner?.return?.(value)) ?? { done: true, value: undefined };
-    },
-  };
 }

@@ -11,6 +11,7 @@ import type { ConnectionInfo } from '../core/context.js';
 import type { AccessPolicy } from '../host/local-host.js';
 import type { HostCall, ObjectHost } from '../host/object-host.js';
 import type { Logger } from './logger.js';
+import type { Clock } from '../clock.js';
 
 export interface GatewayOptions {
   host?: string;
@@ -93,6 +94,8 @@ export interface GatewayOptions {
   authorize?: AccessPolicy;
   /** Where calls go instead of the local registry (an object host in another process, a test double). */
   objectHost?: ObjectHost;
+  /** Time for every timer of the gateway (deadlines, expiry, streams, rate limits); tests inject a fake one. */
+  clock?: Clock;
   /** Claims that hold scopes and roles for objects' `access` rules (default 'scope' and 'roles'). */
   claimNames?: ClaimNames;
   /** Extra admission check after authentication (Pyro's validateHandshake); throw to refuse. */

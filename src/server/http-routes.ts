@@ -1,11 +1,13 @@
 /**
- * HTTP concerns of the gateway besides the WebSocket upgrade: the Host header check (DNS rebinding)
- * and the demo token endpoint. Every route checks the Host allow-list before anything else.
+ * HTTP concerns of the gateway besides the WebSocket upgrade: the Host header check (DNS rebinding),
+ * GET /health, static files, the demo token endpoint, and an answer for everything else. Every route
+ * checks the Host allow-list before anything else.
  */
 import type uws from 'uWebSockets.js';
 import { mintDevToken } from '../auth/dev-tokens.js';
 import type { GatewayOptions } from './config.js';
 import type { Logger } from './logger.js';
+import type { StaticFiles } from './static-files.js';
 
 /** The host name of a Host header, lower case, without its port (IPv6 literals keep their brackets). */
 export function hostName(header: string): string {
@@ -36,5 +38,24 @@ export function serveDemoTokens(
       res.cork(() => res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')
         .end(JSON.stringify({ token, expiresAt: Date.now() + ttlSec * 1000 })));
     });
+  });
+}
+
+/** GET /health (200 or 503 with the health as JSON), static files, and 400/404 for the rest. */
+export function serveHttp(app: uws.TemplatedApp, health: () => { status: string }, files: StaticFiles | undefined, hostAllowed: (req: uws.HttpRequest) => boolean): void {
+  app.get('/health', (res, req) => {
+    if (!hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
+    const answer = health();
+    res.writeStatus(answer.status === 'ok' ? '200 OK' : '503 Service Unavailable')
+      .writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')
+      .end(JSON.stringify(answer));
+  });
+  // Requests the WebSocket route did not take: uWS itself passes over upgrades whose key is not
+  // 24 characters long, so they land here too and get a 400 instead of no answer at all.
+  app.any('/*', (res, req) => {
+    if (!hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
+    if (files && req.getMethod() === 'get' && files.serve(res, req)) return;
+    const isUpgrade = req.getHeader('upgrade') !== '';
+    res.writeStatus(isUpgrade ? '400 Bad Request' : '404 Not Found').end(isUpgrade ? 'bad WebSocket handshake' : 'not found');
   });
 }

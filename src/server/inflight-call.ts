@@ -3,6 +3,7 @@
  * connection is gone). `settle` is the single gate: a late result after a deadline, a cancel or a
  * shutdown error is dropped there.
  */
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { BatchOutcome } from '../protocol/frames.js';
@@ -19,7 +20,7 @@ export interface CallOwner {
 
 export class InflightCall implements ReplySink {
   private done = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: Timer | undefined;
   readonly startedAt = performance.now();
   /** Set on batches: the per-call outcomes that go into the batch-result header. */
   batchOutcomes: BatchOutcome[] | undefined;
@@ -34,11 +35,12 @@ export class InflightCall implements ReplySink {
     readonly target: string,
     /** How many calls this counts as against maxInflight: 1, or the number of calls in a batch. */
     readonly weight = 1,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Arms the deadline: when it passes, user code is signalled and the caller gets DEADLINE_EXCEEDED. */
   armDeadline(ms: number): void {
-    this.timer = setTimeout(() => this.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded'), ms);
+    this.timer = this.clock.setTimeout(() => this.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded'), ms);
   }
 
   /** Ends the call early with a typed error; the method's signal is aborted. */
@@ -52,7 +54,7 @@ export class InflightCall implements ReplySink {
   orphan(): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.context.abort(ErrorCode.CONNECTION_CLOSED, 'connection closed');
   }
 
@@ -67,7 +69,7 @@ export class InflightCall implements ReplySink {
   private settle(): boolean {
     if (this.done) return false;
     this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.owner.callSettled(this);
     return this.owner.isOpen;
   }

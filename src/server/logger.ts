@@ -8,6 +8,9 @@
  * escaped, so it can neither break a line-based reader nor disguise itself.
  */
 import { pino, type Logger } from 'pino';
+import { UplinkError } from '../errors.js';
+import type { HostCall } from '../host/object-host.js';
+import type { Codec } from '../protocol/codec.js';
 import { TokenBucket, type Clock } from './rate-limit.js';
 
 export type { Logger };
@@ -91,4 +94,20 @@ function escapeFields(fields: Fields): Fields {
     (copy ??= { ...fields })[key] = escapeLogText(value);
   }
   return copy ?? fields;
+}
+
+/**
+ * User code failed. Deliberate, typed failures (UplinkError, registered error classes) are the
+ * method's answer, logged at info without a stack; anything else is a bug, logged as an error with
+ * its stack. Both are client-caused lines, so both are rate-limited.
+ */
+export function logUserCodeFailure(clientLog: ClientLog, codec: Codec, error: unknown, call: HostCall): void {
+  const where = { object: call.object, member: call.member, cid: call.context.correlationId, conn: call.context.connection.id };
+  try {
+    const deliberate = error instanceof UplinkError || (error instanceof Error && codec.errorName(error) !== undefined);
+    if (deliberate) clientLog.info({ ...where, error: (error as Error).name }, 'user code refused the call');
+    else clientLog.error({ err: error, ...where }, 'user code failed');
+  } catch {
+    clientLog.error(where, 'user code failed with an error that cannot be described');
+  }
 }

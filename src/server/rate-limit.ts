@@ -5,10 +5,10 @@
  * bucket), from an injectable clock so that tests can move time by hand.
  */
 
-/** Milliseconds from a monotonic origin. */
-export interface Clock {
-  now(): number;
-}
+import type { Clock as FullClock } from '../clock.js';
+
+/** Buckets only read the time: milliseconds from any origin (monotonic by default, immune to wall-clock steps). */
+export type Clock = Pick<FullClock, 'now'>;
 
 export const monotonicClock: Clock = { now: () => performance.now() };
 
@@ -37,6 +37,33 @@ export class TokenBucket {
 
   private levelAt(now: number): number {
     return Math.min(this.burst, this.tokens + ((now - this.refilledAt) * this.ratePerSec) / 1000);
+  }
+}
+
+/**
+ * Frames per second on one connection. A refused frame counts toward a flood: a client that goes on
+ * sending a whole second's worth while refused is `flooded` (the connection closes it).
+ */
+export class MessageRate {
+  private readonly bucket: TokenBucket;
+  private refusedInARow = 0;
+
+  constructor(private readonly perSec: number, clock: Clock = monotonicClock) {
+    this.bucket = new TokenBucket(perSec, perSec, clock);
+  }
+
+  /** Takes a token for one frame; false: refuse it. */
+  take(): boolean {
+    if (this.bucket.take()) {
+      this.refusedInARow = 0;
+      return true;
+    }
+    this.refusedInARow++;
+    return false;
+  }
+
+  get flooded(): boolean {
+    return this.refusedInARow > this.perSec;
   }
 }
 

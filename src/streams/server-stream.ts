@@ -10,33 +10,15 @@
  * A stream that has sent its end (or error) stays resumable until the consumer acknowledges every
  * item: if the connection drops before the end arrived, a resume replays the rest and the end again.
  */
-/*
- * Over 350 lines because the options are copied into fields one by one (the pull loop reads them per
- * item; one options object would add a hop there); the timers move out with #11 (item 5).
- */
+import type { Clock } from '../clock.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type CallContext, type Identity } from '../core/context.js';
 import type { StreamSink } from '../host/object-host.js';
+import { StreamTimers } from './stream-timers.js';
+import type { StreamLimits } from './stream-limits.js';
 
-export interface StreamLimits {
-  /** A stream may live this long in all (0: unlimited). */
-  lifetimeMs: number;
-  /** With no item and no credit for this long, the stream ends. */
-  idleMs: number;
-  /** After its connection drops, a stream waits this long to be resumed (0: closed at once). */
-  lingerMs: number;
-  /** Items sent but not yet acknowledged, at most. */
-  maxUnacked: number;
-  /** Items per frame, at most. */
-  maxBatch: number;
-  /** Target size of one frame of items, in bytes (it bounds coalescing for large items). */
-  frameBytes: number;
-  /** Largest encoded frame of items (maxResultBytes); a larger item ends the stream with LIMIT_EXCEEDED. */
-  maxFrameBytes: number;
-  /** Bytes of unacknowledged items kept for replay; the stream stops pulling above it (so a stream holds at most this plus one frame). */
-  maxReplayBytes: number;
-}
+export type { StreamLimits } from './stream-limits.js';
 
 export interface ServerStreamOptions {
   key: string;
@@ -56,6 +38,7 @@ export interface ServerStreamOptions {
   /** Failures of user code (the full error), for the log and the gateway's hook. */
   onError: (error: unknown) => void;
   toErrorBody: (error: unknown) => ErrorBody;
+  clock: Clock;
 }
 
 interface Batch { seq: number; count: number; payload: EncodedPayload; bytes: number }
@@ -80,10 +63,7 @@ export class ServerStream {
   private pulling = false;
   private flushScheduled = false;
   private ending: { error?: ErrorBody } | undefined;
-  private lifetimeTimer: ReturnType<typeof setTimeout> | undefined;
-  private idleTimer: ReturnType<typeof setTimeout> | undefined;
-  private activity = 0;
-  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly timers: StreamTimers;
 
   readonly key: string;
   /** The identity that opened the stream: only it may resume the stream. */
@@ -119,9 +99,15 @@ export class ServerStream {
     this.onError = options.onError;
     this.toErrorBody = options.toErrorBody;
     this.upTo = Math.max(0, options.upTo);
-    const { lifetimeMs } = this.limits;
-    if (lifetimeMs > 0) this.lifetimeTimer = setTimeout(() => this.expire('stream lifetime exceeded'), lifetimeMs);
-    this.armIdle();
+    this.timers = new StreamTimers(options.clock, this.limits, {
+      lifetimeOver: () => this.expire('stream lifetime exceeded'),
+      lingerOver: () => this.cancel('linger window passed'),
+      idle: () => {
+        if (this.state === 'closed') return;
+        if (this.state === 'finished') return this.close(this.ending?.error ? 'error' : 'end'); // the final ack never came
+        this.expire('stream idle for too long');
+      },
+    });
   }
 
   get live(): boolean {
@@ -134,7 +120,7 @@ export class ServerStream {
   }
 
   attach(sink: StreamSink): void {
-    clearTimeout(this.lingerTimer);
+    this.timers.stopLinger();
     this.sink = sink;
     sink.opened(this.key);
     this.pump();
@@ -159,7 +145,7 @@ export class ServerStream {
   resume(sink: StreamSink, ack: number, upTo: number): void {
     this.acknowledge(ack);
     this.upTo = Math.max(this.upTo, Math.min(upTo, ack + this.limits.maxUnacked));
-    clearTimeout(this.lingerTimer);
+    this.timers.stopLinger();
     this.sink = sink;
     sink.opened(this.key);
     for (const batch of this.replay) if (batch.seq + batch.count > ack) sink.items(batch.seq, batch.payload);
@@ -179,8 +165,7 @@ export class ServerStream {
     if (this.state === 'closed') return;
     this.sink = undefined;
     if (this.limits.lingerMs <= 0) return this.cancel('connection closed');
-    clearTimeout(this.lingerTimer);
-    this.lingerTimer = setTimeout(() => this.cancel('linger window passed'), this.limits.lingerMs);
+    this.timers.startLinger();
     this.onLingering(this);
   }
 
@@ -222,25 +207,8 @@ export class ServerStream {
     }
   }
 
-  /** Activity marks are a counter (cheap per item); the idle timer checks whether it moved. */
   private touch(): void {
-    this.activity++;
-  }
-
-  /** Ends the stream after idleMs (up to twice that) without an item or a credit. */
-  private armIdle(): void {
-    if (this.limits.idleMs <= 0) return;
-    let seen = this.activity;
-    const check = (): void => {
-      if (this.state === 'closed') return;
-      if (this.activity === seen) {
-        if (this.state === 'finished') return this.close(this.ending?.error ? 'error' : 'end'); // the final ack never came
-        return this.expire('stream idle for too long');
-      }
-      seen = this.activity;
-      this.idleTimer = setTimeout(check, this.limits.idleMs);
-    };
-    this.idleTimer = setTimeout(check, this.limits.idleMs);
+    this.timers.touch();
   }
 
   /**
@@ -357,7 +325,7 @@ export class ServerStream {
     this.flush();
     if (!this.sink || this.state === 'closed' || this.state === 'finished' || this.pending.length > 0) return;
     this.state = 'finished';
-    clearTimeout(this.lifetimeTimer);
+    this.timers.stopLifetime();
     this.sendEnd(this.sink);
   }
 
@@ -369,9 +337,7 @@ export class ServerStream {
 
   private close(cause: 'end' | 'cancel' | 'error'): void {
     this.state = 'closed';
-    clearTimeout(this.lifetimeTimer);
-    clearTimeout(this.idleTimer);
-    clearTimeout(this.lingerTimer);
+    this.timers.stopAll();
     this.replay.length = 0;
     this.replayBytes = 0;
     this.pending = [];

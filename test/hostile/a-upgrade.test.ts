@@ -2,6 +2,7 @@
  * Catalogue A (docs/security.md): the HTTP upgrade, origins and connection admission, over raw TCP.
  * Each test is named after its catalogue item; the arena checks an honest client after every one.
  */
+import { eventually } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { connect as connectTcp } from 'node:net';
 import { describe, it } from 'node:test';
@@ -9,7 +10,7 @@ import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
 import { client, RawSocket, sleep, startGateway } from '../helpers.js';
 import { hsToken, SECRET } from '../tokens.js';
-import { until, useArena, useJwksArena } from './arena.js';
+import { useArena, useJwksArena } from './arena.js';
 import { httpExchange, upgradeRequest } from './raw-websocket.js';
 
 const APP = 'https://app.example.com';
@@ -150,7 +151,7 @@ describe('A. admission limits', () => {
     assert.equal((await raw.next()).header.code, ErrorCode.LIMIT_EXCEEDED);
     assert.equal((await raw.closed).code, CloseCode.CONNECTION_LIMIT);
     await held[0]!.close();
-    await until(() => arena.gateway.connectionCount <= 3 + 1, 2_000, 'the closed connection to leave');
+    await eventually(() => arena.gateway.connectionCount <= 3 + 1, { timeoutMs: 2_000, what: 'the closed connection to leave' });
     const again = await client(arena.url, { token });
     assert.equal(await again.proxy<{ add(a: number, b: number): number }>('calc').add(1, 1), 2, 'a freed slot is usable');
     for (const c of [...held.slice(1), again]) await c.close();
@@ -162,7 +163,7 @@ describe('A. admission limits', () => {
     while (arena.gateway.connectionCount < 20) sockets.push(await RawSocket.open(arena.url, false));
     assert.equal((await httpExchange(arena.port, upgradeRequest())).status, 503);
     for (const s of sockets) s.close();
-    await until(() => arena.gateway.connectionCount < 5, 2_000, 'the sockets to leave');
+    await eventually(() => arena.gateway.connectionCount < 5, { timeoutMs: 2_000, what: 'the sockets to leave' });
     const c = await client(arena.url, { token });
     await c.close();
   });

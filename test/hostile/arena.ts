@@ -160,11 +160,3 @@ export function useJwksArena(kid: string, jwt: Partial<JwtOptions>, options: Gat
   return { arena, keys };
 }
 
-/** Waits until `condition` holds (polling every 10 ms), failing after `timeoutMs`. */
-export async function until(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}

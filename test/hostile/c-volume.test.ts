@@ -1,17 +1,17 @@
 /** Catalogue C (docs/security.md): volume, rate and backpressure, against a real gateway with an honest client alongside. */
+import { eventually } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloseCode, ErrorCode } from '../../src/index.js';
 import { client, RawSocket, rejection, sleep, TcpRelay } from '../helpers.js';
-import { until, useArena } from './arena.js';
+import { useArena } from './arena.js';
 import { frame, rawWebSocket } from './raw-websocket.js';
 
 const call = (id: number, o: string, m: string, args: unknown[]) => `${JSON.stringify({ t: 'call', id, o, m })}\n${JSON.stringify(args)}`;
 
-/** Collects frames on a RawSocket until `done` holds or the socket closes (at most timeoutMs). */
-async function collect(raw: RawSocket, done: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done() && raw.ws.readyState === raw.ws.OPEN && Date.now() < deadline) await sleep(10);
+/** Collects frames on a RawSocket until `done` holds or the socket closes. */
+function collect(raw: RawSocket, done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  return eventually(() => done() || raw.ws.readyState !== raw.ws.OPEN, { timeoutMs, what: 'the frames' });
 }
 
 describe('C. message rate', () => {
@@ -73,7 +73,7 @@ describe('C. readers that do not keep up', () => {
     assert.equal(arena.probe.live, 1);
     socket.destroy();
     await ended;
-    await until(() => arena.probe.live === 0, 2_000, 'the generator to be closed');
+    await eventually(() => arena.probe.live === 0, { timeoutMs: 2_000, what: 'the generator to be closed' });
   });
 
   it('#33 a client with a zero TCP window and large responses is disconnected at the backpressure budget (4508)', async () => {
@@ -82,7 +82,7 @@ describe('C. readers that do not keep up', () => {
     await sleep(50);
     socket.pause();
     for (let i = 1; i <= 200; i++) socket.write(frame({ opcode: 1, payload: call(i, 'probe', 'big', [60_000]) }));
-    await until(() => arena.logs.lines.some((l) => l.msg === 'connection closed' && l.code === CloseCode.SLOW_CONSUMER), 5_000, 'the slow consumer to be closed');
+    await eventually(() => arena.logs.lines.some((l) => l.msg === 'connection closed' && l.code === CloseCode.SLOW_CONSUMER), { timeoutMs: 5_000, what: 'the slow consumer to be closed' });
     const cut = arena.logs.lines.find((l) => l.msg === 'slow consumer: disconnected');
     assert.ok(cut && Number(cut.bufferedBytes) <= 256 * 1024 + 2 * 60_100, `buffered ${cut?.bufferedBytes} bytes when cut`);
     socket.destroy();
@@ -98,7 +98,7 @@ describe('C. dead peers', () => {
     const c = await client(relay.url, { keepaliveMs: 0 });
     const before = arena.gateway.connectionCount;
     relay.freeze();
-    await until(() => arena.gateway.connectionCount < before, 20_000, 'the dead peer to be closed');
+    await eventually(() => arena.gateway.connectionCount < before, { timeoutMs: 20_000, what: 'the dead peer to be closed' });
     await c.close().catch(() => {});
     await relay.close();
   });

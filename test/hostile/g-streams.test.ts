@@ -1,9 +1,10 @@
 /** Catalogue G (docs/security.md): streams, deadlines, cancellation and runtime faults in user code. */
+import { eventually } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../src/index.js';
 import { client, RawSocket, rejection, sleep } from '../helpers.js';
-import { until, useArena } from './arena.js';
+import { useArena } from './arena.js';
 import { frame, rawWebSocket } from './raw-websocket.js';
 
 const openStream = (raw: RawSocket, id: number, n: number, upTo: number) =>
@@ -36,11 +37,11 @@ describe('G. streams and faults', () => {
   it('#93 thousands of streams that are never read: past maxStreams LIMIT_EXCEEDED, and the open ones stay bounded', async () => {
     const raw = await RawSocket.open(arena.url);
     for (let id = 1; id <= 200; id++) openStream(raw, id, 1_000_000, 1);
-    await until(() => raw.frames.filter((f) => f.header.code === ErrorCode.LIMIT_EXCEEDED).length === 192, 3_000, '192 refusals');
+    await eventually(() => raw.frames.filter((f) => f.header.code === ErrorCode.LIMIT_EXCEEDED).length === 192, { timeoutMs: 3_000, what: '192 refusals' });
     assert.equal(arena.probe.live, 8);
     assert.ok(arena.probe.pulled <= 8 * 2, `${arena.probe.pulled} items pulled`);
     raw.close();
-    await until(() => arena.probe.live === 0, 2_000, 'the streams to close with the connection');
+    await eventually(() => arena.probe.live === 0, { timeoutMs: 2_000, what: 'the streams to close with the connection' });
   });
 
   it('#94 a never-ending generator ends at its lifetime with DEADLINE_EXCEEDED, and its finally block runs', async () => {
@@ -52,7 +53,7 @@ describe('G. streams and faults', () => {
     })());
     assert.equal(error.code, ErrorCode.DEADLINE_EXCEEDED);
     assert.ok(received > 0);
-    await until(() => arena.probe.finished === finished + 1, 1_000, 'finally to run');
+    await eventually(() => arena.probe.finished === finished + 1, { timeoutMs: 1_000, what: 'finally to run' });
     await c.close();
   });
 
@@ -60,11 +61,11 @@ describe('G. streams and faults', () => {
     const { socket, ended } = await rawWebSocket(arena.port);
     socket.write(frame({ opcode: 1, payload: '{"t":"hello","v":[1]}' }));
     socket.write(frame({ opcode: 1, payload: '{"t":"stream","id":1,"o":"probe","m":"count","upTo":5}\n[1000000]' }));
-    await until(() => arena.probe.live === 1 && arena.probe.pulled > 0, 2_000, 'the stream to start');
+    await eventually(() => arena.probe.live === 1 && arena.probe.pulled > 0, { timeoutMs: 2_000, what: 'the stream to start' });
     const finished = arena.probe.finished;
     socket.resetAndDestroy();
     await ended;
-    await until(() => arena.probe.live === 0, 1_000, 'the generator to close');
+    await eventually(() => arena.probe.live === 0, { timeoutMs: 1_000, what: 'the generator to close' });
     assert.equal(arena.probe.finished, finished + 1);
     assert.equal(arena.gateway.stats().streams.live, 0);
   });
@@ -76,8 +77,8 @@ describe('G. streams and faults', () => {
     const finished = arena.probe.finished;
     for (const id of [1, 1, 999, -5, 1]) raw.send(`{"t":"cancel","id":${id}}`);
     raw.send('{"t":"ping","id":7}');
-    await until(() => raw.frames.some((f) => f.header.t === 'pong'), 1_000, 'the pong');
-    await until(() => arena.probe.finished === finished + 1, 1_000, 'the cancel');
+    await eventually(() => raw.frames.some((f) => f.header.t === 'pong'), { timeoutMs: 1_000, what: 'the pong' });
+    await eventually(() => arena.probe.finished === finished + 1, { timeoutMs: 1_000, what: 'the cancel' });
     await sleep(50);
     assert.equal(arena.probe.finished, finished + 1, 'finally ran once');
     const errors = raw.frames.filter((f) => f.header.t === 'error').map((f) => f.header.code);

@@ -3,6 +3,7 @@
  * and mid-stream, a gateway closed under load, clients that never read, a key source that is down at
  * start, and a real SIGTERM. "Nothing lost": every accepted call gets exactly one answer.
  */
+import { eventually } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -13,7 +14,7 @@ import { CloseCode, ErrorCode } from '../../src/index.js';
 import { client, RawSocket, sleep, startGateway } from '../helpers.js';
 import { assertPrototypesClean } from '../prototypes.js';
 import { JwksServer, keyPair, refused } from '../tokens.js';
-import { Probe, until, useArena } from './arena.js';
+import { Probe, useArena } from './arena.js';
 import { frame, httpExchange, rawWebSocket, upgradeRequest } from './raw-websocket.js';
 
 const MiB = 1024 * 1024;
@@ -46,10 +47,10 @@ describe('I. faults: connections killed mid-call and mid-stream', () => {
       const { probe } = arena;
       const before = { hanging: probe.hanging, aborted: probe.aborted, finished: probe.finished };
       const sockets = await busySockets(arena.url, 1_000);
-      await until(() => probe.hanging - before.hanging === 1_000 && probe.live === 1_000, 10_000, 'every call and stream to start');
+      await eventually(() => probe.hanging - before.hanging === 1_000 && probe.live === 1_000, { timeoutMs: 10_000, what: 'every call and stream to start' });
       for (const ws of sockets) ws.terminate(); // TCP destroyed: no close frame, no goodbye
-      await until(() => probe.live === 0 && probe.aborted - before.aborted === 1_000, 10_000, 'every call and stream to be released');
-      await until(() => arena.gateway.connectionCount <= 1, 5_000, 'the connections to be gone');
+      await eventually(() => probe.live === 0 && probe.aborted - before.aborted === 1_000, { timeoutMs: 10_000, what: 'every call and stream to be released' });
+      await eventually(() => arena.gateway.connectionCount <= 1, { timeoutMs: 5_000, what: 'the connections to be gone' });
       assert.equal(probe.finished - before.finished, 1_000, 'every generator ran its finally block');
       assert.equal(arena.gateway.stats().streams.live, 0);
     };
@@ -77,7 +78,7 @@ describe('I. faults: memory under clients that never read', () => {
       for (let i = 1; i <= 200; i++) socket.write(frame({ opcode: 1, payload: `{"t":"call","id":${i},"o":"probe","m":"big"}\n[60000]` }));
       return { socket, ended };
     }));
-    await until(() => arena.logs.lines.filter((l) => l.msg === 'connection closed' && l.code === CloseCode.SLOW_CONSUMER).length === 20, 15_000, '20 slow consumers to be cut');
+    await eventually(() => arena.logs.lines.filter((l) => l.msg === 'connection closed' && l.code === CloseCode.SLOW_CONSUMER).length === 20, { timeoutMs: 15_000, what: '20 slow consumers to be cut' });
     const peak = rssMiB();
     const budgetMiB = (20 * (2 * 512 * 1024 + 64 * 60_100)) / MiB; // uWS buffer (at most twice the budget) + results in flight
     assert.ok(peak - baseline < budgetMiB, `RSS grew ${(peak - baseline).toFixed(1)} MiB, budget ${budgetMiB.toFixed(0)} MiB`);
@@ -129,7 +130,7 @@ describe('I. faults: closing under load', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += String(d)));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await until(() => /demo objects and web demo ready/.test(out), 20_000, 'the demo gateway to start');
+    await eventually(() => /demo objects and web demo ready/.test(out), { timeoutMs: 20_000, what: 'the demo gateway to start' });
     const port = Number(/"port":(\d+)/.exec(out)?.[1]);
     const { token } = await (await fetch(`http://127.0.0.1:${port}/demo/token?sub=sigterm`)).json() as { token: string };
     const c = await client(`ws://127.0.0.1:${port}`, { token });
@@ -152,7 +153,7 @@ describe('I. key source down at start', () => {
       });
     });
     const { gateway, url } = await startGateway({ authenticator: new JwtAuthenticator({ algorithms: ['ES256'], jwksUrl: `http://127.0.0.1:${port}/jwks.json`, jwksCooldownMs: 100, jwksTimeoutMs: 500 }) });
-    await until(() => gateway.health().status === 'degraded', 3_000, 'the failed warm-up');
+    await eventually(() => gateway.health().status === 'degraded', { timeoutMs: 3_000, what: 'the failed warm-up' });
     const health = await fetch(`http://127.0.0.1:${gateway.port}/health`);
     assert.equal(health.status, 503);
     assert.match(((await health.json()) as { auth: string }).auth, /JWKS unavailable/);

@@ -2,6 +2,7 @@
  * Catalogue J (docs/security.md): the defects an independent review of the running gateway found
  * (items 114-123). Each test failed before its fix.
  */
+import { eventually } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { before, describe, it } from 'node:test';
@@ -15,7 +16,7 @@ import { parseMetaPath } from '../../src/protocol/codec.js';
 import { ClientLog } from '../../src/server/logger.js';
 import { captureLogs, client, RawSocket, sleep } from '../helpers.js';
 import { hsToken, now, refused, SECRET } from '../tokens.js';
-import { Probe, until, useArena } from './arena.js';
+import { Probe, useArena } from './arena.js';
 
 /** Opens a raw socket whose hello carries `token`; resolves once welcomed. */
 async function rawWithToken(url: string, token: string): Promise<RawSocket> {
@@ -148,7 +149,7 @@ describe('J. review findings: dispatch and codec', () => {
     const raw = await RawSocket.open(arena.url);
     const cid = 'forged\u2028{"level":60,"msg":"fake"}\u202e';
     await raw.call({ id: 1, o: 'nope', m: 'x', cid });
-    await until(() => arena.logs.lines.some((l) => l.msg === 'call failed' && String(l.cid).startsWith('forged')), 2_000, 'the failure to be logged');
+    await eventually(() => arena.logs.lines.some((l) => l.msg === 'call failed' && String(l.cid).startsWith('forged')), { timeoutMs: 2_000, what: 'the failure to be logged' });
     const text = arena.logs.text();
     assert.ok(!text.includes('\u2028') && !text.includes('\u202e'), 'no raw separator or override reaches the log');
     assert.ok(text.includes('forged\\\\u2028'), 'the separator is escaped as text');
@@ -163,11 +164,11 @@ describe('J. review findings: client-caused log lines', () => {
     const raw = await RawSocket.open(arena.url);
     const before = arena.logs.lines.length;
     for (let id = 1; id <= 400; id++) raw.send(`{"t":"call","id":${id},"o":"nope","m":"x"}\n[]`);
-    await until(() => raw.frames.length >= 400, 3_000, '400 answers');
+    await eventually(() => raw.frames.length >= 400, { timeoutMs: 3_000, what: '400 answers' });
     const failures = arena.logs.lines.slice(before).filter((l) => l.msg === 'call failed').length;
     assert.ok(failures <= 25, `${failures} lines for 400 failed calls`);
     assert.ok(arena.logs.lines.slice(before).every((l) => l.level !== 50 || l.msg !== 'call failed'), 'client mistakes are not errors');
-    await until(() => arena.logs.lines.some((l) => l.msg === 'client-caused log lines suppressed (rate limit)'), 3_000, 'the summary line');
+    await eventually(() => arena.logs.lines.some((l) => l.msg === 'client-caused log lines suppressed (rate limit)'), { timeoutMs: 3_000, what: 'the summary line' });
     const summary = arena.logs.lines.find((l) => l.msg === 'client-caused log lines suppressed (rate limit)');
     assert.ok(Number(summary?.suppressed) >= 370, `summary: ${JSON.stringify(summary)}`);
     raw.close();
@@ -196,11 +197,11 @@ describe('J. review findings: streams left behind', () => {
     for (let round = 0; round < 6; round++) {
       const raw = await RawSocket.open(arena.url);
       for (let id = 1; id <= 10; id++) raw.send(`{"t":"stream","id":${id},"o":"probe","m":"count","upTo":1}\n[1000000000]`);
-      await until(() => raw.frames.filter((f) => f.header.t === 'stream-open').length === 10, 3_000, 'ten streams open');
+      await eventually(() => raw.frames.filter((f) => f.header.t === 'stream-open').length === 10, { timeoutMs: 3_000, what: 'ten streams open' });
       raw.ws.terminate(); // a TCP cut: the streams linger for a resume
-      await until(() => arena.gateway.stats().streams.lingering >= Math.min(20, (round + 1) * 10), 3_000, 'the streams to linger');
+      await eventually(() => arena.gateway.stats().streams.lingering >= Math.min(20, (round + 1) * 10), { timeoutMs: 3_000, what: 'the streams to linger' });
     }
-    await until(() => arena.gateway.stats().connections === 1, 3_000, 'only the honest client to be left');
+    await eventually(() => arena.gateway.stats().connections === 1, { timeoutMs: 3_000, what: 'only the honest client to be left' });
     const { live, lingering } = arena.gateway.stats().streams;
     assert.ok(live <= 20 && lingering <= 20, `${live} live, ${lingering} lingering`);
     assert.ok(arena.probe.finished - finished >= 40, 'evicted streams ran their finally blocks');
@@ -215,7 +216,7 @@ describe('J. review findings: streams left behind', () => {
     const held = items();
     assert.ok(held <= 20, `${held} items of 100 KB with a 300 KB replay budget`);
     raw.send(`{"t":"credit","id":1,"upTo":100,"ack":${held}}`);
-    await until(() => items() > held, 2_000, 'more items once acknowledged');
+    await eventually(() => items() > held, { timeoutMs: 2_000, what: 'more items once acknowledged' });
     raw.close();
   });
 });
@@ -227,13 +228,13 @@ describe('J. review findings: stream total', () => {
     const raw = await RawSocket.open(arena.url);
     const started = arena.probe.live;
     for (let id = 1; id <= 12; id++) raw.send(`{"t":"stream","id":${id},"o":"probe","m":"count","upTo":1}\n[1000000000]`);
-    await until(() => raw.frames.filter((f) => f.header.t === 'stream-open' || f.header.t === 'error').length >= 12, 3_000, 'twelve answers');
+    await eventually(() => raw.frames.filter((f) => f.header.t === 'stream-open' || f.header.t === 'error').length >= 12, { timeoutMs: 3_000, what: 'twelve answers' });
     const refusals = raw.frames.filter((f) => f.header.t === 'error');
     assert.equal(refusals.length, 2);
     assert.ok(refusals.every((f) => f.header.code === ErrorCode.LIMIT_EXCEEDED));
     assert.equal(arena.probe.live - started, 10);
     raw.close();
-    await until(() => arena.gateway.stats().streams.live === 0, 2_000, 'the streams to close');
+    await eventually(() => arena.gateway.stats().streams.live === 0, { timeoutMs: 2_000, what: 'the streams to close' });
   });
 });
 
@@ -291,11 +292,11 @@ describe('J. review findings: identities', () => {
     assert.equal((await frameFor(raw, 1)).header.t, 'stream-open');
     assert.equal((await frameFor(cut, 1)).header.t, 'stream-open');
     cut.ws.terminate();
-    await until(() => arena.gateway.stats().streams.lingering === 1, 2_000, 'the cut stream to linger');
+    await eventually(() => arena.gateway.stats().streams.lingering === 1, { timeoutMs: 2_000, what: 'the cut stream to linger' });
     assert.equal(feed.live, 2);
     assert.equal(arena.gateway.revoke({ subject: 'rita' }), 1);
     assert.equal((await raw.closed).code, CloseCode.REVOKED);
-    await until(() => feed.live === 0, 2_000, 'both generators to finish');
+    await eventually(() => feed.live === 0, { timeoutMs: 2_000, what: 'both generators to finish' });
     assert.equal(arena.gateway.stats().streams.lingering, 0);
   });
 
@@ -305,14 +306,14 @@ describe('J. review findings: identities', () => {
     const opened = await frameFor(first, 1);
     assert.equal(opened.header.t, 'stream-open');
     first.ws.terminate();
-    await until(() => arena.gateway.stats().streams.lingering === 1, 2_000, 'the stream to linger');
+    await eventually(() => arena.gateway.stats().streams.lingering === 1, { timeoutMs: 2_000, what: 'the stream to linger' });
     const fewerRights = await rawWithToken(arena.url, await hsToken({}, { sub: 'ned' }));
     fewerRights.send(JSON.stringify({ t: 'resume', id: 7, key: opened.header.key, ack: 0, upTo: 10 }));
     const answer = await frameFor(fewerRights, 7);
     assert.equal(answer.header.code, ErrorCode.STREAM_LOST);
     await sleep(50);
     assert.equal(fewerRights.frames.filter((f) => f.header.t === 'items').length, 0, 'no item reached the identity without rights');
-    await until(() => feed.live === 0, 2_000, 'the stream to end');
+    await eventually(() => feed.live === 0, { timeoutMs: 2_000, what: 'the stream to end' });
     fewerRights.close();
   });
 
@@ -322,15 +323,15 @@ describe('J. review findings: identities', () => {
     for (const raw of sockets.slice(0, 2)) {
       for (let id = 1; id <= 128; id++) raw.send(`{"t":"stream","id":${id},"o":"feed","m":"count","upTo":1}\n[1000000000]`);
     }
-    await until(() => sockets.every((raw, i) => i === 2 || raw.frames.filter((f) => f.header.t === 'stream-open').length === 128), 3_000, '256 streams open');
+    await eventually(() => sockets.every((raw, i) => i === 2 || raw.frames.filter((f) => f.header.t === 'stream-open').length === 128), { timeoutMs: 3_000, what: '256 streams open' });
     const last = sockets[2]!;
     last.send('{"t":"stream","id":1,"o":"feed","m":"count","upTo":1}\n[1000000000]');
     const refusal = await frameFor(last, 1);
     assert.equal(refusal.header.code, ErrorCode.LIMIT_EXCEEDED, 'the 257th stream of one subject');
     assert.match(String(refusal.header.message), /streams for this subject/);
-    await until(() => feed.live - started === 256, 3_000, '256 generators');
+    await eventually(() => feed.live - started === 256, { timeoutMs: 3_000, what: '256 generators' });
     arena.gateway.revoke({ subject: 'hoarder' }); // ends its streams at once (a close would leave them lingering)
-    await until(() => feed.live === started, 5_000, 'the streams to close');
+    await eventually(() => feed.live === started, { timeoutMs: 5_000, what: 'the streams to close' });
   });
 
   it('#119 oneway frames after the token expired are dropped, like calls', async () => {
@@ -371,7 +372,7 @@ describe('J. review findings: calls in flight', () => {
     raw.send(batch(3, 2));
     raw.send('{"t":"call","id":4,"o":"probe","m":"hang"}\n[]');
     assert.equal((await frameFor(raw, 4)).header.code, ErrorCode.BUSY);
-    await until(() => arena.probe.hanging - hanging === 8, 2_000, 'eight calls running');
+    await eventually(() => arena.probe.hanging - hanging === 8, { timeoutMs: 2_000, what: 'eight calls running' });
     raw.send('{"t":"cancel","id":1}');
     assert.equal((await frameFor(raw, 1)).header.code, ErrorCode.CANCELLED);
     assert.equal((await raw.call({ id: 5, o: 'calc', m: 'add' }, '[1,2]')).body, '3', 'room again after the batch ended');
@@ -400,7 +401,7 @@ describe('J. review findings: demo mode', () => {
     try {
       let out = '';
       child.stdout.on('data', (d) => (out += String(d)));
-      await until(() => /demo objects and web demo ready/.test(out), 20_000, 'the demo gateway to start');
+      await eventually(() => /demo objects and web demo ready/.test(out), { timeoutMs: 20_000, what: 'the demo gateway to start' });
       const port = Number(/"port":(\d+)/.exec(out)?.[1]);
       assert.equal((await fetch(`http://127.0.0.1:${port}/demo/token?sub=eve&scope=admin`)).status, 404);
       assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);

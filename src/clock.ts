@@ -1,0 +1,30 @@
+/**
+ * Time, injected: everything that waits (deadlines, expiry, credits, linger, keepalive, backoff,
+ * rate limits) reads it from a Clock, so unit tests move time by hand on a fake clock instead of
+ * sleeping. The system clock is the default everywhere.
+ */
+
+/** A timer as the clock that armed it knows it (only that clock can clear it). */
+export type Timer = unknown;
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Runs `callback` once, `ms` from now. */
+  setTimeout(callback: () => void, ms: number): Timer;
+  clearTimeout(timer: Timer | undefined): void;
+}
+
+/** Node and browsers cap timers at 2^31-1 ms (longer ones fire at once): callers re-arm past it. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
+};
+
+/** Lets the process exit while the timer is armed (Node); no-op elsewhere and on fake timers. */
+export function unrefTimer(timer: Timer): void {
+  (timer as { unref?: () => void } | undefined)?.unref?.();
+}

@@ -1,0 +1,144 @@
+/**
+ * One writer per frame type: the only place a frame header is built. Both peers send what these
+ * return (a text message, or a binary one when the payload has attachments; binary.ts).
+ *
+ * Invariants kept here: numbers templated into a header are safe non-negative integers (checked,
+ * so a bug upstream becomes an exception, never a malformed frame); a resume key is base64url, so it
+ * needs no JSON escaping; optional fields that are undefined are left out; `t` comes first.
+ */
+import type { EncodedPayload } from './codec.js';
+import { packBinary } from './binary.js';
+import {
+  isFrameId, type Annotations, type BatchCall, type BatchOutcome, type MemberKind, type WelcomeFrame,
+} from './frames.js';
+import type { ErrorBody } from '../errors.js';
+
+/** What goes on the socket: a text message, or a binary one carrying attachments. */
+export type WireMessage = string | Uint8Array;
+
+/** The tags a request may carry: a deadline in ms from receipt, a correlation id, annotations. */
+export interface RequestTags { dl?: number | undefined; cid?: string | undefined; ann?: Annotations | undefined }
+
+const RESUME_KEY = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** A number that goes into a header unquoted: ids, sequence numbers, credits. */
+function int(n: number): number {
+  if (!isFrameId(n)) throw new TypeError(`frame field must be a safe non-negative integer, got ${n}`);
+  return n;
+}
+
+/** The header, then `\n` and the payload text when there is a payload; binary when it has attachments. */
+function message(header: string, payload?: EncodedPayload): WireMessage {
+  if (payload === undefined) return header;
+  const text = header + '\n' + payload.text;
+  return payload.attachments ? packBinary(text, payload.attachments) : text;
+}
+
+/** JSON header with undefined fields dropped (JSON.stringify leaves them out). */
+function json(header: { t: string } & Record<string, unknown>): string {
+  return JSON.stringify(header);
+}
+
+// ---- client to gateway ----
+
+export function writeHello(versions: readonly number[], client: string, token: string | undefined): WireMessage {
+  return json({ t: 'hello', v: versions, client, token });
+}
+
+export function writeCall(id: number, o: string, m: string, k: MemberKind | undefined, tags: RequestTags, args?: EncodedPayload): WireMessage {
+  return message(json({ t: 'call', id: int(id), o, m, k, ...tags }), args);
+}
+
+export function writeOneway(o: string, m: string, args: EncodedPayload, tags: Omit<RequestTags, 'dl'> = {}): WireMessage {
+  return message(json({ t: 'oneway', o, m, ...tags }), args);
+}
+
+/** The body is every call's arguments back to back; `calls[i].n` and `.a` say how to split it. */
+export function writeBatch(id: number, stop: boolean, calls: BatchCall[], tags: RequestTags, args: EncodedPayload): WireMessage {
+  return message(json({ t: 'batch', id: int(id), stop, calls, ...tags }), args);
+}
+
+export function writeStream(id: number, o: string, m: string, upTo: number, tags: Omit<RequestTags, 'dl'>, args: EncodedPayload): WireMessage {
+  return message(json({ t: 'stream', id: int(id), o, m, upTo: int(upTo), ...tags }), args);
+}
+
+export function writeCredit(id: number, upTo: number, ack: number): WireMessage {
+  return `{"t":"credit","id":${int(id)},"upTo":${int(upTo)},"ack":${int(ack)}}`;
+}
+
+export function writeResume(id: number, key: string, ack: number, upTo: number): WireMessage {
+  return json({ t: 'resume', id: int(id), key, ack: int(ack), upTo: int(upTo) });
+}
+
+export function writeCancel(id: number): WireMessage {
+  return `{"t":"cancel","id":${int(id)}}`;
+}
+
+export function writeRefresh(id: number, token: string): WireMessage {
+  return json({ t: 'refresh', id: int(id), token });
+}
+
+// ---- either side ----
+
+export function writePing(id: number): WireMessage {
+  return `{"t":"ping","id":${int(id)}}`;
+}
+
+export function writePong(id: number): WireMessage {
+  return `{"t":"pong","id":${int(id)}}`;
+}
+
+// ---- gateway to client ----
+
+export function writeWelcome(welcome: Omit<WelcomeFrame, 't'>): WireMessage {
+  return json({ t: 'welcome', ...welcome });
+}
+
+export function writeRefreshed(id: number, expiry: { exp?: number; expIn?: number }): WireMessage {
+  return json({ t: 'refreshed', id: int(id), ...expiry });
+}
+
+export function writeResult(id: number, cid: string | undefined, ann: Annotations | undefined, value: EncodedPayload): WireMessage {
+  // The hot path (no tags) is a template: id is checked by int().
+  const header = cid === undefined && ann === undefined ? `{"t":"result","id":${int(id)}}` : json({ t: 'result', id: int(id), cid, ann });
+  return message(header, value);
+}
+
+/** `results[i]` is `{ n, a? }` for a result whose body is the next n characters, an error, or null (not run). */
+export function writeBatchResult(id: number, cid: string | undefined, results: BatchOutcome[], values: EncodedPayload): WireMessage {
+  return message(json({ t: 'batch-result', id: int(id), results, cid }), values);
+}
+
+/**
+ * An error frame: the header fields, the error without its data, and the data as the body. Data
+ * that cannot be encoded is dropped, never the error itself.
+ */
+export function writeError(fields: { id?: number | undefined; cid?: string | undefined; seq?: number | undefined }, error: ErrorBody, encode: (data: unknown) => EncodedPayload): WireMessage {
+  const { id, cid, seq } = fields;
+  const { data, ...rest } = error;
+  let body: EncodedPayload | undefined;
+  try {
+    body = data === undefined ? undefined : encode(data);
+  } catch {
+    body = undefined;
+  }
+  return message(json({ t: 'error', id: id === undefined ? undefined : int(id), cid, seq: seq === undefined ? undefined : int(seq), ...rest }), body);
+}
+
+export function writeStreamOpen(id: number, key: string): WireMessage {
+  if (!RESUME_KEY.test(key)) throw new TypeError('a resume key must be base64url');
+  return `{"t":"stream-open","id":${int(id)},"key":"${key}"}`; // base64url: safe in JSON as is
+}
+
+/** Items seq, seq+1, ...: the payload is their array. */
+export function writeItems(id: number, seq: number, items: EncodedPayload): WireMessage {
+  return message(`{"t":"items","id":${int(id)},"seq":${int(seq)}}`, items);
+}
+
+export function writeEnd(id: number, total: number): WireMessage {
+  return `{"t":"end","id":${int(id)},"seq":${int(total)}}`;
+}
+
+export function writeGoodbye(reason: string, reconnectMs?: number): WireMessage {
+  return json({ t: 'goodbye', reason, reconnectMs });
+}
