@@ -66,7 +66,7 @@ function setStatus(state, text) {
 }
 
 function showExpiry() {
-  const exp = client?.session?.exp;
+  const exp = client?.session?.tokenExpiresAt;
   $('expiry').textContent = exp ? `token expires in ${Math.max(0, Math.round((exp - Date.now()) / 1000))} s` : '';
 }
 
