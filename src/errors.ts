@@ -16,6 +16,11 @@ export const ErrorCode = {
   BAD_ARGUMENTS: 'BAD_ARGUMENTS',
   /** A codec limit (depth, keys, array length, string length, bigint digits, attachments) was exceeded. */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /**
+   * A message larger than the gateway's maxPayloadLength (the welcome's limits.maxPayload): refused
+   * whole, nothing of it ran; the connection stays open. Clients refuse such calls before sending.
+   */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** The payload names a type that is not on the codec's allow-list. */
   TYPE_NOT_ALLOWED: 'TYPE_NOT_ALLOWED',
   /** Too many calls in flight on this connection. Retry later. */

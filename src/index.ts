@@ -1,7 +1,7 @@
 /** Public API of the gateway (server side). The Node client is `uplink/client`. */
 export { Gateway, type CloseOptions, type GatewayStats } from './server/gateway.js';
 export { optionsFromEnv, type GatewayOptions } from './server/config.js';
-export { expose, oneway } from './host/expose.js';
+export { expose, oneway, stream } from './host/expose.js';
 export { validate, type ArgsSchema } from './host/arg-schemas.js';
 export { callContext, type CallContext, type ConnectionInfo, type Identity, type Resource } from './core/context.js';
 export type { AccessPolicy, InstanceMode, RegisterOptions } from './host/local-host.js';

@@ -1,7 +1,7 @@
 /** Authentication and authorization with real tokens signed by jose, a real JWKS over HTTP, and real gateways. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
 import { CloseCode, ErrorCode, Gateway, UplinkError, type GatewayOptions } from '../src/index.js';
@@ -353,3 +353,22 @@ function upgradeStatus(url: string, headers: Record<string, string>): Promise<nu
     ws.on('error', () => resolve(-1));
   });
 }
+
+describe('demo tokens', () => {
+  it('GET /demo/token mints a token for sub and scope with a bounded ttl, and refuses anything else with 400', async () => {
+    const { gateway } = await startGateway({ demoTokens: { secret: SECRET, ttlSec: 600 } });
+    const base = `http://127.0.0.1:${gateway.port}/demo/token`;
+    const started = Date.now();
+    const answer = await (await fetch(`${base}?sub=dora&scope=read%20write&ttl=60`)).json() as { token: string; expiresAt: number };
+    const claims = decodeJwt(answer.token);
+    assert.deepEqual([claims.sub, claims.scope], ['dora', 'read write']);
+    assert.equal((claims.exp as number) - (claims.iat as number), 60);
+    assert.ok(answer.expiresAt >= started + 59_000 && answer.expiresAt <= Date.now() + 61_000);
+    const fallback = decodeJwt((await (await fetch(`${base}?sub=dora`)).json() as { token: string }).token);
+    assert.equal((fallback.exp as number) - (fallback.iat as number), 600, 'without ttl: the configured lifetime');
+    for (const query of ['sub=dora&ttl=5', 'sub=dora&ttl=86401', 'sub=dora&ttl=1.5', 'sub=dora&ttl=soon', 'sub=', 'sub=a%20b']) {
+      assert.equal((await fetch(`${base}?${query}`)).status, 400, query);
+    }
+    await gateway.close({ drainMs: 0 });
+  });
+});

@@ -260,8 +260,15 @@ describe('built-in $uplink object', () => {
     assert.deepEqual(await builtin.metadata('svc'), {
       id: 'svc', methods: ['hello', 'later', 'ticks', 'inherited'], oneway: [], streams: ['ticks'],
       properties: [{ name: 'readOnly', readable: true, writable: false }],
+      signatures: [{ name: 'hello', params: ['name'] }, { name: 'later', params: [] }, { name: 'ticks', params: [] }, { name: 'inherited', params: [] }],
     });
     assert.equal((await rejection(builtin.metadata('nope'))).code, ErrorCode.UNKNOWN_OBJECT);
+    assert.equal((await rejection(c.call('$uplink', 'metadata', []))).code, ErrorCode.BAD_ARGUMENTS, 'no id: BAD_ARGUMENTS, not UNKNOWN_OBJECT');
+    assert.equal((await rejection(c.call('$uplink', 'list', [42]))).code, ErrorCode.BAD_ARGUMENTS);
+    const calc = await builtin.metadata('calc') as { signatures: Array<{ name: string; params: string[]; args?: { prefixItems?: unknown[] } }> };
+    const divide = calc.signatures.find((s) => s.name === 'divide')!;
+    assert.deepEqual(divide.params, ['a', 'b']);
+    assert.deepEqual(divide.args?.prefixItems, [{ type: 'number' }, { type: 'number' }], 'the argument schema as JSON Schema');
     await c.close();
   });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
-import { callContext, ConnectionClosedError, ErrorCode, expose, type Gateway, type GatewayOptions } from '../src/index.js';
+import { callContext, ConnectionClosedError, ErrorCode, expose, stream, type Gateway, type GatewayOptions } from '../src/index.js';
 import { TestError } from './support/fixtures.js';
 import { client, RawSocket, rejection, sleep, startGateway, TcpRelay } from './helpers.js';
 
@@ -66,14 +66,14 @@ class Probe {
 
   @expose async *failAfter(n: number): AsyncGenerator<number> {
     for (let i = 0; i < n; i++) yield i;
-    throw new TestError('stream broke', 'after n items');
+    throw new TestError('stream broke', { hint: 'after n items' });
   }
 
   @expose *syncNumbers(n: number): Generator<number> {
     for (let i = 0; i < n; i++) yield i * 2;
   }
 
-  @expose async readable(): Promise<ReadableStream<string>> {
+  @stream async readable(): Promise<ReadableStream<string>> {
     return new ReadableStream({ start(c) { c.enqueue('a'); c.enqueue('b'); c.close(); } });
   }
 
@@ -145,7 +145,19 @@ describe('streams', () => {
     raw.close();
   });
 
-  it('streams sync generators, async methods returning a ReadableStream, and refuses non-iterables', async () => {
+  it('refuses a stream request to a plain method before the method runs (no side effect)', async () => {
+    const c = await client(url);
+    const counter = c.proxy<{ increment(): Promise<number> }>('counter');
+    assert.equal(await c.get('counter', 'count'), 0);
+    const error = await rejection(collect(c.stream('counter', 'increment', [])));
+    assert.equal(error.code, ErrorCode.BAD_ARGUMENTS);
+    assert.match(error.message, /not a stream method/);
+    assert.equal(await c.get('counter', 'count'), 0, 'increment did not run');
+    assert.equal(await counter.increment(), 1);
+    await c.close();
+  });
+
+  it('streams sync generators, @stream methods returning a ReadableStream, and refuses non-iterables', async () => {
     const c = await client(url);
     const probe = c.proxy<ProbeApi>('probe');
     assert.deepEqual(await collect(probe.syncNumbers(4)), [0, 2, 4, 6]);

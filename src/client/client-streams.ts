@@ -19,6 +19,8 @@ export interface StreamWire {
   readonly open: boolean;
   send(message: WireMessage): void;
   nextId(): number;
+  /** Why this request may not be sent (it is too large), or undefined. */
+  refusal(message: WireMessage): Error | undefined;
 }
 
 interface StreamRequest { frame: WireMessage; sent: boolean; idempotent: boolean }
@@ -40,6 +42,11 @@ export class ClientStreams implements StreamTransport {
     if (options.signal?.aborted) return stream;
     this.streams.set(id, stream as RemoteStream<unknown>);
     const frame = writeStream(id, object, method, stream.upTo, { cid: options.correlationId, ann: options.annotations }, this.codec.encode(args));
+    const refusal = this.wire.refusal(frame);
+    if (refusal) {
+      stream.fail(refusal);
+      return stream;
+    }
     const sent = this.wire.open;
     if (sent) this.wire.send(frame);
     this.requests.set(id, { frame, sent, idempotent: options.idempotent ?? false });

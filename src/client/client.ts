@@ -6,8 +6,8 @@
  * or missed keepalive), never later.
  */
 /*
- * Just over 350 lines: the public API plus the connection state machine (connect, welcome, drop,
- * reconnect, close). Every part it coordinates has a file of its own: handshake, pending-calls,
+ * About 390 lines: the public API (call, get, set, oneway, stream, batch, refresh, close) plus the
+ * connection state machine (connect, welcome, drop, reconnect, close) that every call consults. Every part it coordinates has a file of its own: handshake, pending-calls,
  * client-streams, keepalive, token-refresh, backoff, batch, remote-errors.
  */
 import { systemClock, type Clock } from '../clock.js';
@@ -16,7 +16,7 @@ import { Codec } from '../protocol/codec.js';
 import { CloseCode, isTransientClose } from '../protocol/close-codes.js';
 import { decodeServerFrame, type DecodedFrame } from '../protocol/frame-decoder.js';
 import {
-  writeBatch, writeCall, writeCancel, writeHello, writeOneway, writePing, writePong, writeRefresh,
+  exceedsBytes, writeBatch, writeCall, writeCancel, writeHello, writeOneway, writePing, writePong, writeRefresh,
   type RequestTags, type WireMessage,
 } from '../protocol/frame-writer.js';
 import {
@@ -77,6 +77,7 @@ export class UplinkClient implements ProxyTarget {
       },
       send: (message) => this.socket.send(message),
       nextId: () => this.nextId++,
+      refusal: (message) => this.oversized(message),
     };
     this.streams = new ClientStreams(wire, this.codec, options.streamWindow ?? 256);
     this.refresher = new TokenRefresher(this.clock, () => this.sendRefresh(), (error) => options.onRefreshError?.(error));
@@ -163,7 +164,20 @@ export class UplinkClient implements ProxyTarget {
 
   oneway(object: string, method: string, args: unknown[]): void {
     if (this.state !== 'open') throw new ConnectionClosedError(this.closed?.code ?? 1006, this.closed?.reason ?? 'not connected');
-    this.socket.send(writeOneway(object, method, this.codec.encode(args)));
+    const frame = writeOneway(object, method, this.codec.encode(args));
+    const oversized = this.oversized(frame);
+    if (oversized) throw oversized;
+    this.socket.send(frame);
+  }
+
+  /**
+   * A frame over the gateway's limit (the welcome's limits.maxPayload) is refused here, before it is
+   * sent: the gateway would refuse it anyway, and a much larger one would cost the connection.
+   */
+  private oversized(frame: WireMessage): UplinkError | undefined {
+    const limit = this.welcome?.limits.maxPayload;
+    if (limit === undefined || !exceedsBytes(frame, limit)) return undefined;
+    return new UplinkError(ErrorCode.PAYLOAD_TOO_LARGE, `the call does not fit the gateway's limit of ${limit} bytes per message`);
   }
 
   /**
@@ -223,6 +237,8 @@ export class UplinkClient implements ProxyTarget {
       return Promise.reject(new ConnectionClosedError(1006, 'reconnecting, and the call queue is full'));
     }
     const frame = write(id, { dl: timeoutMs > 0 ? timeoutMs : undefined, cid: options.correlationId, ann: options.annotations });
+    const oversized = this.oversized(frame);
+    if (oversized) return Promise.reject(oversized);
     const { call, answer } = this.pending.register(id, frame, {
       timeoutMs, signal: options.signal, idempotent: options.idempotent ?? false, batch,
       sendCancel: () => {

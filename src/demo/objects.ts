@@ -115,8 +115,9 @@ export class Ticker {
       price = Math.max(1, price + (Math.random() - 0.5) * 2);
       yield { symbol: String(symbol).slice(0, 16), price: Math.round(price * 100) / 100, seq, at: new Date() };
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, every);
-        signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+        const onAbort = (): void => { clearTimeout(timer); resolve(); };
+        const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, every);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   }

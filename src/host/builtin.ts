@@ -4,6 +4,7 @@
  * learns about the objects and members it may use.
  */
 import { callContext } from '../core/context.js';
+import { ErrorCode, UplinkError } from '../errors.js';
 import { expose } from './expose.js';
 import type { LocalObjectHost } from './local-host.js';
 import type { ObjectMetadata } from './members.js';
@@ -37,10 +38,13 @@ export class BuiltinObject {
 
   /** Object ids, optionally filtered by a prefix or a `*` pattern. */
   @expose list(pattern?: string): string[] {
+    if (pattern !== undefined && typeof pattern !== 'string') throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'list takes an optional pattern string');
     return this.host.list(callContext().identity, pattern);
   }
 
+  /** Members of an object the caller may use, with their parameters. */
   @expose metadata(id: string): ObjectMetadata {
+    if (typeof id !== 'string') throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'metadata takes an object id');
     return this.host.metadata(callContext().identity, id);
   }
 }

@@ -5,7 +5,7 @@
  * itself decorated.
  */
 
-export interface ExposeFlags { oneway: boolean }
+export interface ExposeFlags { oneway: boolean; stream: boolean }
 
 const exposedFunctions = new WeakMap<Function, ExposeFlags>();
 
@@ -19,12 +19,21 @@ function mark(fn: Function, context: MemberContext, flags: ExposeFlags): void {
 
 /** Makes a method, getter or setter callable remotely. Getters and setters are exposed one by one. */
 export function expose(fn: Function, context: MemberContext): void {
-  mark(fn, context, { oneway: false });
+  mark(fn, context, { oneway: false, stream: false });
+}
+
+/**
+ * Exposes a method that returns a stream without being a generator function (an async method that
+ * resolves to a ReadableStream or an async iterable). Generator methods need only @expose. A stream
+ * request reaches only stream members, so a plain method never runs for one.
+ */
+export function stream(fn: Function, context: ClassMethodDecoratorContext): void {
+  mark(fn, context, { oneway: false, stream: true });
 }
 
 /** Exposes a method as oneway: the caller gets no reply; failures go to the gateway's error hook. */
 export function oneway(fn: Function, context: ClassMethodDecoratorContext): void {
-  mark(fn, context, { oneway: true });
+  mark(fn, context, { oneway: true, stream: false });
 }
 
 export function exposeFlags(fn: unknown): ExposeFlags | undefined {

@@ -138,8 +138,8 @@ export class LocalObjectHost implements ObjectHost {
       stream.cancel('access withdrawn');
       return undefined;
     }
-    stream.resume(sink, ack, upTo);
-    return stream;
+    // An ack that does not line up refuses the resume and leaves the stream where it is.
+    return stream.resume(sink, ack, upTo) ? stream : undefined;
   }
 
   streamStats(): { live: number; lingering: number } {
@@ -194,6 +194,8 @@ export class LocalObjectHost implements ObjectHost {
       if (call.kind !== 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a method, not a property`);
       if (call.oneway && !member.oneway) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is not a oneway method`);
       if (member.streams && !stream) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' streams its results; call it as a stream`);
+      // Refused before it runs: a stream request must not cause a plain method's side effects.
+      if (stream && !member.streams) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is not a stream method (generator methods, or methods marked @stream)`);
       return { registration, member };
     }
     if (call.kind === 'call' || stream) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a property; use get or set`);

@@ -5,6 +5,7 @@
  */
 import { argsSchemaOf, type ArgsSchema } from './arg-schemas.js';
 import { exposeFlags } from './expose.js';
+import { argsJsonSchema, parameterNames, type Signature } from './signatures.js';
 
 export type Member =
   | { kind: 'method'; fn: Function; oneway: boolean; streams: boolean; args: ArgsSchema | undefined }
@@ -53,7 +54,7 @@ export function decoratedMembers(prototype: object): Map<string, Member> {
       if (!methodFlags && !getFlags && !setFlags) continue;
       checkName(name);
       if (methodFlags) {
-        table.set(name, { kind: 'method', fn: d.value, oneway: methodFlags.oneway, streams: isGeneratorFunction(d.value), args: argsSchemaOf(d.value) });
+        table.set(name, { kind: 'method', fn: d.value, oneway: methodFlags.oneway, streams: methodFlags.stream || isGeneratorFunction(d.value), args: argsSchemaOf(d.value) });
       } else {
         table.set(name, { kind: 'property', get: getFlags ? d.get : undefined, set: setFlags ? d.set : undefined });
       }
@@ -68,10 +69,13 @@ export function decoratedMembers(prototype: object): Map<string, Member> {
  */
 export function listedMembers(
   target: object, names: readonly string[], onewayNames: readonly string[] = [], schemas: Readonly<Record<string, ArgsSchema>> = {},
+  streamNames: readonly string[] = [],
 ): Map<string, Member> {
   const table = new Map<string, Member>();
   const oneways = new Set(onewayNames);
-  for (const name of [...names, ...onewayNames]) {
+  const streams = new Set(streamNames);
+  for (const name of [...names, ...onewayNames, ...streamNames]) {
+    if (table.has(name)) continue;
     checkName(name);
     let d: PropertyDescriptor | undefined;
     for (let p: object | null = target; p && p !== Object.prototype && !d; p = Object.getPrototypeOf(p)) {
@@ -79,9 +83,9 @@ export function listedMembers(
     }
     if (!d) throw new TypeError(`cannot expose '${name}': no such member`);
     if (typeof d.value === 'function') {
-      table.set(name, { kind: 'method', fn: d.value, oneway: oneways.has(name), streams: isGeneratorFunction(d.value), args: Object.hasOwn(schemas, name) ? schemas[name] : argsSchemaOf(d.value) });
-    } else if (oneways.has(name)) {
-      throw new TypeError(`cannot expose '${name}' as oneway: not a method`);
+      table.set(name, { kind: 'method', fn: d.value, oneway: oneways.has(name), streams: streams.has(name) || isGeneratorFunction(d.value), args: Object.hasOwn(schemas, name) ? schemas[name] : argsSchemaOf(d.value) });
+    } else if (oneways.has(name) || streams.has(name)) {
+      throw new TypeError(`cannot expose '${name}' as ${oneways.has(name) ? 'oneway' : 'a stream'}: not a method`);
     } else if (d.get || d.set) {
       table.set(name, { kind: 'property', get: d.get, set: d.set });
     } else {
@@ -100,15 +104,19 @@ export interface ObjectMetadata {
   oneway: string[];
   streams: string[];
   properties: Array<{ name: string; readable: boolean; writable: boolean }>;
+  /** One per method, in the order of `methods`: parameter names, and the argument schema as JSON Schema when declared. */
+  signatures: Signature[];
 }
 
 export function describeMembers(id: string, table: MemberTable, visible: (name: string) => boolean): ObjectMetadata {
-  const meta: ObjectMetadata = { id, methods: [], oneway: [], streams: [], properties: [] };
+  const meta: ObjectMetadata = { id, methods: [], oneway: [], streams: [], properties: [], signatures: [] };
   for (const [name, m] of table) {
     if (!visible(name)) continue;
     if (m.kind === 'property') meta.properties.push({ name, readable: !!m.get, writable: !!m.set });
     else {
       meta.methods.push(name);
+      const args = argsJsonSchema(m.args);
+      meta.signatures.push({ name, params: parameterNames(m.fn), ...(args === undefined ? {} : { args }) });
       if (m.oneway) meta.oneway.push(name);
       if (m.streams) meta.streams.push(name);
     }

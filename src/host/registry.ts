@@ -26,6 +26,8 @@ export interface RegisterOptions {
   expose?: readonly string[];
   /** For plain objects: methods to expose as oneway. */
   oneway?: readonly string[];
+  /** For plain objects: methods that return a stream without being generator functions. */
+  streams?: readonly string[];
   /** For plain objects: argument schemas (Standard Schema tuples) per method name. */
   schemas?: Readonly<Record<string, ArgsSchema>>;
   /** Who may see and call this object and its members (scopes, roles, a check function). */
@@ -71,7 +73,7 @@ export class ObjectRegistry {
   }
 
   private classRegistration(id: string, cls: Ctor, options: RegisterOptions): Registration {
-    if (options.expose || options.oneway || options.schemas) throw new TypeError('classes declare their exposed members with @expose / @oneway and schemas with @validate');
+    if (options.expose || options.oneway || options.streams || options.schemas) throw new TypeError('classes declare their exposed members with @expose / @oneway / @stream and schemas with @validate');
     const members = decoratedMembers(cls.prototype);
     const create = options.factory ?? (() => new cls());
     return { id, members, shape: cls.prototype, mode: options.mode ?? 'session', instance: undefined, create, access: undefined };
@@ -79,8 +81,8 @@ export class ObjectRegistry {
 
   private instanceRegistration(id: string, target: object, options: RegisterOptions): Registration {
     if (options.mode || options.factory) throw new TypeError('instance modes and factories apply to registered classes');
-    const members = options.expose || options.oneway
-      ? listedMembers(target, options.expose ?? [], options.oneway ?? [], options.schemas)
+    const members = options.expose || options.oneway || options.streams
+      ? listedMembers(target, options.expose ?? [], options.oneway ?? [], options.schemas, options.streams)
       : decoratedMembers(Object.getPrototypeOf(target) as object);
     if (members.size === 0) throw new TypeError(`object '${id}' exposes nothing: decorate members with @expose or pass { expose: [...] }`);
     return { id, members, shape: target, mode: 'single', instance: target, create: undefined, access: undefined };

@@ -7,7 +7,7 @@
  * reads it; anything else throws BAD_FRAME.
  */
 import { unpackBinary } from './binary.js';
-import { parseClientHeader, parseServerHeader, splitFrame, type ClientFrame, type ServerFrame } from './frames.js';
+import { isFrameId, parseClientHeader, parseServerHeader, splitFrame, type ClientFrame, type ServerFrame } from './frames.js';
 
 export interface DecodedFrame<F> {
   frame: F;
@@ -40,4 +40,28 @@ export function decodeServerFrame(data: unknown, maxAttachments: number): Decode
   if (typeof data === 'string') return decode(data, undefined, parseServerHeader);
   const { text, attachments } = unpackBinary(data as ArrayBuffer, maxAttachments);
   return decode(text, attachments, parseServerHeader);
+}
+
+/** How far into an oversized message the header is looked for. */
+const MAX_PEEK_BYTES = 4_096;
+
+/**
+ * The id of an oversized client message, read from its header without decoding the rest (so that the
+ * refusal can name the request); undefined when the header cannot be read or has no valid id.
+ */
+export function peekFrameId(message: ArrayBuffer, isBinary: boolean): number | undefined {
+  let bytes = new Uint8Array(message);
+  if (isBinary) {
+    if (bytes.byteLength < 4) return undefined;
+    const textLength = new DataView(message).getUint32(0);
+    bytes = bytes.subarray(4, 4 + Math.min(textLength, bytes.byteLength - 4));
+  }
+  const window = bytes.subarray(0, MAX_PEEK_BYTES);
+  const newline = window.indexOf(0x0a);
+  try {
+    const header = JSON.parse(utf8.decode(newline < 0 ? window : window.subarray(0, newline))) as { id?: unknown };
+    return isFrameId(header.id) ? header.id : undefined;
+  } catch {
+    return undefined;
+  }
 }

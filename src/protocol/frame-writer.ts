@@ -39,6 +39,23 @@ function json(header: { t: string } & Record<string, unknown>): string {
   return JSON.stringify(header);
 }
 
+/**
+ * Whether a message is larger than `limit` bytes on the wire (UTF-8 for text). Exact, but cheap for
+ * the common case: a string of n UTF-16 units takes between n and 3n bytes.
+ */
+export function exceedsBytes(message: WireMessage, limit: number): boolean {
+  if (typeof message !== 'string') return message.byteLength > limit;
+  if (message.length > limit) return true;
+  if (message.length * 3 <= limit) return false;
+  let bytes = 0;
+  for (let i = 0; i < message.length; i++) {
+    const c = message.charCodeAt(i);
+    // A surrogate pair (4 bytes) counts 2 + 2 over its two units (a lone surrogate, invalid text, counts 2).
+    bytes += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
+  }
+  return bytes > limit;
+}
+
 // ---- client to gateway ----
 
 export function writeHello(versions: readonly number[], client: string, token: string | undefined): WireMessage {

@@ -9,20 +9,24 @@ import { badFrame, type BatchFrame, type BatchOutcome } from '../protocol/frames
 import type { HostCall, ObjectHost, ReplySink } from '../host/object-host.js';
 import type { InflightCall } from './inflight-call.js';
 
-/** Splits the batch body and attachments into one payload per call, as the header's n and a say. */
+/**
+ * Splits the batch body and attachments into one payload per call, as the header's n and a say. `n`
+ * counts UTF-16 code units (JavaScript string length: a character outside the BMP, such as an emoji,
+ * counts 2), which any language can count from the body's text.
+ */
 export function splitBatchPayloads(frame: BatchFrame, body: string, attachments: Uint8Array[] | undefined): EncodedPayload[] {
   const payloads: EncodedPayload[] = [];
   let at = 0;
   let attachmentAt = 0;
   for (const c of frame.calls) {
     const count = c.a ?? 0;
-    if (at + c.n > body.length) throw badFrame('batch payload lengths exceed the body');
+    if (at + c.n > body.length) throw badFrame('batch payload lengths (n, in UTF-16 code units) exceed the body');
     if (attachmentAt + count > (attachments?.length ?? 0)) throw badFrame('batch attachment counts exceed the attachments');
     payloads.push({ text: body.slice(at, at + c.n), attachments: count > 0 ? attachments?.slice(attachmentAt, attachmentAt + count) : undefined });
     at += c.n;
     attachmentAt += count;
   }
-  if (at !== body.length || attachmentAt !== (attachments?.length ?? 0)) throw badFrame('batch body has unreferenced bytes');
+  if (at !== body.length || attachmentAt !== (attachments?.length ?? 0)) throw badFrame('batch body has text or attachments after the last call (n counts UTF-16 code units)');
   return payloads;
 }
 

@@ -17,7 +17,11 @@ export interface GatewayOptions {
   host?: string;
   /** 0 picks a free port (see gateway.port after listen). */
   port?: number;
-  /** Largest inbound WebSocket message in bytes; larger ones close the socket (1009). */
+  /**
+   * Largest inbound WebSocket message in bytes (the welcome's limits.maxPayload). Up to twice as large:
+   * refused with PAYLOAD_TOO_LARGE, the connection stays; larger: close 1009; over four times: uWS drops
+   * the connection (1006). 1 MiB by default: socket.io's default, and room for real documents.
+   */
   maxPayloadLength?: number;
   /** Largest message accepted before the welcome (the hello with its token). */
   maxPayloadBeforeWelcome?: number;
@@ -109,7 +113,7 @@ export interface GatewayOptions {
 export const gatewayDefaults = {
   host: '127.0.0.1',
   port: 8080,
-  maxPayloadLength: 64 * 1024,
+  maxPayloadLength: 1024 * 1024,
   maxPayloadBeforeWelcome: 8 * 1024,
   idleTimeoutSec: 120,
   maxBackpressure: 4 * 1024 * 1024,

@@ -10,7 +10,7 @@ import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '
 import { disposeResource, type ConnectionInfo, type Identity, type Resource } from '../core/context.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { EncodedPayload } from '../protocol/codec.js';
-import { decodeClientFrame } from '../protocol/frame-decoder.js';
+import { decodeClientFrame, peekFrameId } from '../protocol/frame-decoder.js';
 import {
   writeBatchResult, writeError, writeGoodbye, writePong, writeRefreshed, writeResult, writeWelcome, type WireMessage,
 } from '../protocol/frame-writer.js';
@@ -95,6 +95,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       this.close(CloseCode.PROTOCOL_ERROR, 'frame too large before welcome');
       return;
     }
+    if (message.byteLength > this.env.options.maxPayloadLength) return this.refuseOversized(message, isBinary);
     let frame: ClientFrame;
     let body: string;
     let attachments: Uint8Array[] | undefined;
@@ -125,6 +126,20 @@ export class Connection implements ConnectionInfo, CallOwner {
       case 'refresh': return void this.onRefresh(frame.id, frame.token);
       case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
     }
+  }
+
+  /**
+   * A message over maxPayloadLength runs nothing. Up to twice the limit it is answered with
+   * PAYLOAD_TOO_LARGE (under its id when the header names one) and the connection stays; beyond that
+   * the client ignores the advertised limit and the socket closes with 1009. (Past uWS's own limit,
+   * four times ours, uWS drops the TCP connection before we see the message: 1006.)
+   */
+  private refuseOversized(message: ArrayBuffer, isBinary: boolean): void {
+    const limit = this.env.options.maxPayloadLength;
+    if (message.byteLength > 2 * limit) return this.close(CloseCode.MESSAGE_TOO_BIG, 'message too big');
+    const id = peekFrameId(message, isBinary);
+    this.env.clientLog.info({ conn: this.id, bytes: message.byteLength, id }, 'oversized message refused');
+    this.writeError({ id }, errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the message has ${message.byteLength} bytes; the limit is ${limit}`));
   }
 
   /**

@@ -147,7 +147,9 @@ export class Gateway {
     const o = this.options;
     app.ws<SocketData<Connection>>('/*', {
       compression: uws.DISABLED, // permessage-deflate off: decompression bombs and CPU for little gain on small frames
-      maxPayloadLength: o.maxPayloadLength,
+      // uWS's hard limit is four times ours: messages between are refused by Connection with a typed
+      // error (up to twice the limit) or a real 1009; past it uWS drops the TCP connection itself.
+      maxPayloadLength: o.maxPayloadLength * 4,
       idleTimeout: o.idleTimeoutSec,
       sendPingsAutomatically: true,
       // Connection.flush closes a client that does not read (4508) once it holds maxBackpressure bytes;

@@ -17,7 +17,14 @@ export function hostName(header: string): string {
   return colon < 0 ? host : host.slice(0, colon);
 }
 
-/** Demo mode only: GET /demo/token?sub=&scope= mints a token. UNSAFE: anyone who can reach it gets one. */
+/** Shortest and longest lifetime a demo token may ask for with `ttl` (seconds). */
+const DEMO_TTL_RANGE = { min: 10, max: 24 * 3600 };
+
+/**
+ * Demo mode only: GET /demo/token?sub=&scope=&ttl= mints a token, answering
+ * `{"token", "expiresAt"}` (epoch ms). `ttl` (seconds, 10 s to 24 h) defaults to the configured
+ * lifetime. UNSAFE: anyone who can reach it gets one.
+ */
 export function serveDemoTokens(
   app: uws.TemplatedApp, demo: NonNullable<GatewayOptions['demoTokens']>, logger: Logger, hostAllowed: (req: uws.HttpRequest) => boolean,
 ): void {
@@ -28,11 +35,12 @@ export function serveDemoTokens(
     const scope = req.getQuery('scope') ?? '';
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    if (!/^[\w.@-]{1,64}$/.test(sub) || !/^[\w:. -]{0,256}$/.test(scope)) {
-      res.writeStatus('400 Bad Request').end('sub must be 1-64 word characters; scope space-separated words');
+    const ttlText = req.getQuery('ttl') ?? '';
+    const ttlSec = ttlText === '' ? demo.ttlSec ?? 3600 : Number(ttlText);
+    if (!/^[\w.@-]{1,64}$/.test(sub) || !/^[\w:. -]{0,256}$/.test(scope) || !Number.isInteger(ttlSec) || ttlSec < DEMO_TTL_RANGE.min || ttlSec > DEMO_TTL_RANGE.max) {
+      res.writeStatus('400 Bad Request').end(`sub must be 1-64 word characters; scope space-separated words; ttl whole seconds from ${DEMO_TTL_RANGE.min} to ${DEMO_TTL_RANGE.max}`);
       return;
     }
-    const ttlSec = demo.ttlSec ?? 3600;
     void mintDevToken(demo.secret, { sub, scope, ttlSec, ...(demo.issuer ? { issuer: demo.issuer } : {}), ...(demo.audience ? { audience: demo.audience } : {}) }).then((token) => {
       if (aborted) return;
       res.cork(() => res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')

@@ -141,8 +141,19 @@ export class ServerStream {
     }
   }
 
-  /** Reattaches after a reconnect: re-sends every unacknowledged item from `ack` on, then goes on. */
-  resume(sink: StreamSink, ack: number, upTo: number): void {
+  /**
+   * Reattaches after a reconnect: re-sends every unacknowledged item from `ack` on, then goes on. The
+   * stream moves for good: a connection it was still attached to loses it (its id gets STREAM_LOST)
+   * and nothing it sends afterwards reaches the stream. Refused (false, nothing changes) unless `ack`
+   * lines up: at least what the consumer already acknowledged, at most what was sent.
+   */
+  resume(sink: StreamSink, ack: number, upTo: number): boolean {
+    if (this.state === 'closed' || ack < this.acked || ack > this.sent) return false;
+    const previous = this.sink;
+    if (previous) {
+      previous.fail({ code: ErrorCode.STREAM_LOST, name: 'UplinkError', message: 'the stream was resumed on another connection' }, this.sent);
+      previous.released();
+    }
     this.acknowledge(ack);
     this.upTo = Math.max(this.upTo, Math.min(upTo, ack + this.limits.maxUnacked));
     this.timers.stopLinger();
@@ -153,6 +164,7 @@ export class ServerStream {
     if (this.state === 'finished') this.sendEnd(sink);
     else if (this.state === 'ended') this.finish();
     else this.pump();
+    return true;
   }
 
   /** The socket can take bytes again. */

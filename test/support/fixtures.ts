@@ -1,137 +1,128 @@
 /**
- * The objects the wire tests call: a calculator with argument schemas, echo and failure helpers,
- * a session counter, a price ticker and an admin-only object. The tests' own fixtures, so that the
- * demo can change without changing what the tests prove.
+ * The objects the wire tests and the conformance vectors call. The tests' own, so that the demo can
+ * change without changing what the tests prove: deterministic where the demo is lively (the ticker's
+ * prices count up, the admin object reports a fixed shape), and each member there for a test.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { callContext, expose, oneway, validate, type Gateway } from '../../src/index.js';
 
-/** A user error class; registered with the codec, it crosses the wire with its name and data. */
+/** A registered error class: it crosses the wire with its name, message and data. */
 export class TestError extends Error {
-  data: { hint: string };
-  constructor(message: string, hint: string) {
+  override name = 'TestError';
+  constructor(message: string, readonly data: { hint: string }) {
     super(message);
-    this.name = 'TestError';
-    this.data = { hint };
   }
 }
 
+/** Arithmetic, with argument schemas on divide and sum. */
 export class Calculator {
   @expose add(a: number, b: number): number {
     return a + b;
   }
 
-  /** Arguments checked by a schema (any Standard Schema library): a string gets BAD_ARGUMENTS with the issues. */
   @expose @validate(z.tuple([z.number(), z.number()]))
   divide(a: number, b: number): number {
-    if (b === 0) throw new TestError('division by zero', 'pass a non-zero divisor');
-    return a / b;
+    if (b !== 0) return a / b;
+    throw new TestError('division by zero', { hint: 'pass a non-zero divisor' });
   }
 
   @expose @validate(z.tuple([z.array(z.number().finite()).max(10_000)]))
   sum(values: number[]): number {
-    return values.reduce((s, v) => s + v, 0);
+    let total = 0;
+    for (const v of values) total += v;
+    return total;
   }
 }
 
+/** Values back as they came, failures of both kinds, a slow answer that honours cancellation, and the call context. */
 export class Echo {
   @expose echo<T>(value: T): T {
     return value;
   }
 
-  /** Fails with a registered error: the client sees TestError with its message and data. */
   @expose fail(message: string): never {
-    throw new TestError(message, 'this method always fails');
+    throw new TestError(message, { hint: 'this method always fails' });
   }
 
-  /** Fails with an unregistered error: the client sees INTERNAL and nothing of the message. */
+  /** An unregistered error: the client must see INTERNAL and none of this text. */
   @expose crash(): never {
     throw new Error('secret internal detail /srv/app/db.ts:42');
   }
 
-  /** Answers after `ms` milliseconds, or fails as soon as the caller cancels or the deadline passes. */
   @expose async slow(ms: number): Promise<string> {
-    const signal = callContext().signal;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, Math.min(Math.max(0, ms), 60_000));
-      signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      }, { once: true });
-    });
+    await delay(Math.min(Math.max(0, ms), 60_000), undefined, { signal: callContext().signal });
     return `slept ${ms} ms`;
   }
 
-  /** Who is calling: identity and correlation data from the call context. */
   @expose whoami(): { subject: string | null; connection: string; correlationId: string } {
-    const ctx = callContext();
-    ctx.annotate('served-by', 'echo');
-    return { subject: ctx.identity?.subject ?? null, connection: ctx.connection.id, correlationId: ctx.correlationId };
+    const context = callContext();
+    context.annotate('served-by', 'echo');
+    return { subject: context.identity?.subject ?? null, connection: context.connection.id, correlationId: context.correlationId };
   }
 }
 
+/** Registered per connection (session mode): a property, a method, and a oneway log. */
 export class Counter {
-  private value = 0;
-  private readonly log: string[] = [];
+  #count = 0;
+  readonly #notes: string[] = [];
 
   @expose get count(): number {
-    return this.value;
+    return this.#count;
   }
 
-  @expose set count(v: number) {
-    if (!Number.isFinite(v)) throw new TestError('count must be a finite number', 'send a number');
-    this.value = v;
+  @expose set count(value: number) {
+    if (!Number.isFinite(value)) throw new TestError('count must be a finite number', { hint: 'send a number' });
+    this.#count = value;
   }
 
   @expose increment(by = 1): number {
-    this.value += by;
-    return this.value;
+    return (this.#count += by);
   }
 
-  /** Oneway: the caller does not wait; the note is kept for `notes()`. */
   @oneway note(text: string): void {
-    this.log.push(String(text).slice(0, 200));
-    if (this.log.length > 100) this.log.shift();
+    this.#notes.push(String(text).slice(0, 200));
+    this.#notes.splice(0, this.#notes.length - 100);
   }
 
   @expose notes(): string[] {
-    return [...this.log];
-  }
-}
-
-/** Only callers whose token has the `admin` scope see or call this object. */
-export class AdminPanel {
-  @expose stats(): { rssBytes: number; heapUsedBytes: number; uptimeSec: number } {
-    const m = process.memoryUsage();
-    return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, uptimeSec: Math.round(process.uptime()) };
+    return this.#notes.slice();
   }
 }
 
 export interface Tick { symbol: string; price: number; seq: number; at: Date }
 
-/** A price feed: an async generator streamed to the caller, paced by the caller's credit. */
+/** An endless async stream, one tick per interval, until the caller cancels. */
 export class Ticker {
   @expose async *watch(symbol: string, intervalMs = 100): AsyncGenerator<Tick> {
     const signal = callContext().signal;
     const every = Math.min(Math.max(10, Number(intervalMs) || 100), 10_000);
-    let price = 100;
     for (let seq = 0; !signal.aborted; seq++) {
-      price = Math.max(1, price + (Math.random() - 0.5) * 2);
-      yield { symbol: String(symbol).slice(0, 16), price: Math.round(price * 100) / 100, seq, at: new Date() };
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, every);
-        signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-      });
+      yield { symbol: String(symbol).slice(0, 16), price: 100 + seq, seq, at: new Date(seq * every) };
+      await delay(every, undefined, { signal }).catch(() => undefined);
     }
+  }
+}
+
+/** Only callers with the `admin` scope may see it. */
+export class AdminPanel {
+  @expose stats(): { rssBytes: number } {
+    return { rssBytes: process.memoryUsage.rss() };
+  }
+}
+
+/** Deterministic streams: the items and their framing depend only on the credit (conformance vectors). */
+export class Numbers {
+  /** 0, 1, ..., n-1, produced synchronously. */
+  @expose *range(n: number): Generator<number> {
+    for (let i = 0; i < n; i++) yield i;
   }
 }
 
 /** Registers the fixtures under the ids the tests call. */
 export function registerFixtures(gateway: Gateway): void {
   gateway.codec.registerError(TestError, 'TestError');
-  gateway.register(new Calculator(), 'calc');
-  gateway.register(new Echo(), 'echo');
+  for (const [id, target] of Object.entries({ calc: new Calculator(), echo: new Echo(), ticker: new Ticker(), numbers: new Numbers() })) gateway.register(target, id);
   gateway.register(Counter, { id: 'counter', mode: 'session' });
-  gateway.register(new Ticker(), 'ticker');
   gateway.register(new AdminPanel(), 'admin', { access: { scopes: ['admin'] } });
 }

@@ -149,4 +149,19 @@ describe('ServerStream (fake clock)', () => {
     assert.equal(probe.finished, true);
     assert.deepEqual(sink.last(), { t: 'released' });
   });
+
+  it('a resume takes the stream from the sink it was attached to (STREAM_LOST there), and refuses an ack that does not line up', async () => {
+    const { stream, sink } = open({ upTo: 4 });
+    await settle();
+    stream.grant(4, 2);
+    const late = new FakeSink(codec);
+    assert.equal(stream.resume(late, 1, 8), false, 'below what was acknowledged');
+    assert.equal(stream.resume(late, 5, 8), false, 'beyond what was sent');
+    assert.equal(late.events.length, 0, 'a refused resume writes nothing');
+    const next = new FakeSink(codec);
+    assert.equal(stream.resume(next, 4, 8), true);
+    assert.deepEqual(sink.events.slice(-2), [{ t: 'fail', code: ErrorCode.STREAM_LOST, delivered: 4 }, { t: 'released' }]);
+    await settle();
+    assert.ok(next.received.length > 0, 'items flow on the new sink');
+  });
 });
