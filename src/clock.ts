@@ -18,10 +18,14 @@ export interface Clock {
 /** Node and browsers cap timers at 2^31-1 ms (longer ones fire at once): callers re-arm past it. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
+/**
+ * The platform's own functions, bound (browsers refuse a timer call whose `this` is not the global),
+ * not wrapped: a deadline is armed per call, so the hop counts.
+ */
 export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
+  now: Date.now,
+  setTimeout: globalThis.setTimeout.bind(globalThis) as Clock['setTimeout'],
+  clearTimeout: globalThis.clearTimeout.bind(globalThis) as Clock['clearTimeout'],
 };
 
 /** Lets the process exit while the timer is armed (Node); no-op elsewhere and on fake timers. */

@@ -8,6 +8,7 @@ import type { ConnectionInfo, Identity } from '../core/context.js';
 import type { ObjectHost } from '../host/object-host.js';
 import type { Codec } from '../protocol/codec.js';
 import type { gatewayDefaults } from './config.js';
+import type { Deadlines } from './deadlines.js';
 import type { ClientLog, Logger } from './logger.js';
 
 export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number; clockToleranceMs: number };
@@ -19,6 +20,8 @@ export interface ConnectionEnvironment {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Call deadlines of every connection, on one timer. */
+  readonly deadlines: Deadlines;
   /** Log a debug line per answered call (only when the log level is debug or lower). */
   readonly logCalls: boolean;
   readonly draining: boolean;

@@ -136,9 +136,9 @@ export class Dispatcher {
     const { clock } = this.env;
     const deadline = frame.dl === undefined ? undefined : clock.now() + frame.dl;
     const context = new CallContext(this.target, frame.cid ?? `${this.target.id}.${frame.id}`, frame.ann, deadline);
-    const call = new InflightCall(this.target, frame.id, frame.cid, context, frame.t === 'call' ? `${frame.o}.${frame.m}` : 'batch', weight, clock);
+    const call = new InflightCall(this.target, frame.id, frame.cid, context, frame.t === 'call' ? `${frame.o}.${frame.m}` : 'batch', weight);
     this.calls.add(call);
-    if (frame.dl !== undefined) call.armDeadline(frame.dl);
+    if (frame.dl !== undefined) call.armDeadline(this.env.deadlines, frame.dl);
     return call;
   }
 }

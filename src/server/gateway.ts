@@ -16,6 +16,7 @@ import { SUPPORTED_VERSIONS } from '../protocol/frames.js';
 import { formatUri } from '../protocol/uri.js';
 import { definedOnly, gatewayDefaults, type GatewayOptions } from './config.js';
 import { Admission } from './admission.js';
+import { Deadlines } from './deadlines.js';
 import { Connection } from './connection.js';
 import type { ConnectionEnvironment, Flushable, ResolvedOptions } from './connection-environment.js';
 import { ClientLog, createLogger, logUserCodeFailure, type Logger } from './logger.js';
@@ -290,6 +291,7 @@ export class Gateway {
     const admission = this.admission;
     return {
       objectHost: this.objectHost, codec: this.codec, options: this.options, logger: this.logger, clock: this.clock,
+      deadlines: new Deadlines(this.clock),
       clientLog: this.clientLog, logCalls: this.logger.isLevelEnabled('debug'),
       get draining() {
         return gateway.draining;

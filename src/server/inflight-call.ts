@@ -3,12 +3,12 @@
  * connection is gone). `settle` is the single gate: a late result after a deadline, a cancel or a
  * shutdown error is dropped there.
  */
-import { systemClock, type Clock, type Timer } from '../clock.js';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { BatchOutcome } from '../protocol/frames.js';
 import type { CallContext } from '../core/context.js';
 import type { ReplySink } from '../host/object-host.js';
+import type { Deadline, Deadlines } from './deadlines.js';
 
 /** What an in-flight call needs from its connection. */
 export interface CallOwner {
@@ -20,7 +20,7 @@ export interface CallOwner {
 
 export class InflightCall implements ReplySink {
   private done = false;
-  private timer: Timer | undefined;
+  private deadline: Deadline | undefined;
   readonly startedAt = performance.now();
   /** Set on batches: the per-call outcomes that go into the batch-result header. */
   batchOutcomes: BatchOutcome[] | undefined;
@@ -35,13 +35,15 @@ export class InflightCall implements ReplySink {
     readonly target: string,
     /** How many calls this counts as against maxInflight: 1, or the number of calls in a batch. */
     readonly weight = 1,
-    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Arms the deadline: when it passes, user code is signalled and the caller gets DEADLINE_EXCEEDED. */
-  armDeadline(ms: number): void {
-    this.timer = this.clock.setTimeout(() => this.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded'), ms);
+  armDeadline(deadlines: Deadlines, ms: number): void {
+    this.deadlines = deadlines;
+    this.deadline = deadlines.add(ms, () => this.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded'));
   }
+
+  private deadlines: Deadlines | undefined;
 
   /** Ends the call early with a typed error; the method's signal is aborted. */
   abort(code: typeof ErrorCode.CANCELLED | typeof ErrorCode.DEADLINE_EXCEEDED | typeof ErrorCode.SHUTTING_DOWN, message: string): void {
@@ -54,7 +56,7 @@ export class InflightCall implements ReplySink {
   orphan(): void {
     if (this.done) return;
     this.done = true;
-    this.clock.clearTimeout(this.timer);
+    if (this.deadline) this.deadlines!.cancel(this.deadline);
     this.context.abort(ErrorCode.CONNECTION_CLOSED, 'connection closed');
   }
 
@@ -69,7 +71,7 @@ export class InflightCall implements ReplySink {
   private settle(): boolean {
     if (this.done) return false;
     this.done = true;
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    if (this.deadline) this.deadlines!.cancel(this.deadline);
     this.owner.callSettled(this);
     return this.owner.isOpen;
   }

@@ -11,6 +11,7 @@ import { ErrorCode } from '../../src/errors.js';
 import type { HostCall, ObjectHost, ReplySink } from '../../src/host/object-host.js';
 import { gatewayDefaults } from '../../src/server/config.js';
 import { Connection } from '../../src/server/connection.js';
+import { Deadlines } from '../../src/server/deadlines.js';
 import type { ConnectionEnvironment, ResolvedOptions } from '../../src/server/connection-environment.js';
 import { ClientLog } from '../../src/server/logger.js';
 import type { ServerSocket } from '../../src/server/server-socket.js';
@@ -69,7 +70,7 @@ function setup(overrides: Partial<ResolvedOptions> = {}) {
   const options = { ...gatewayDefaults, server: 'test', maxAttachments: 16, clockToleranceMs: 0, ...overrides } as ResolvedOptions;
   let flushes = 0;
   const env: ConnectionEnvironment = {
-    objectHost: host, codec: new Codec(), options, logger, clock, logCalls: false, draining: false,
+    objectHost: host, codec: new Codec(), options, logger, clock, deadlines: new Deadlines(clock), logCalls: false, draining: false,
     clientLog: new ClientLog(logger, 0),
     admitIdentity: async () => undefined,
     admitSubject: () => true,

@@ -11,6 +11,7 @@ import { Keepalive } from '../../src/client/keepalive.js';
 import { TokenRefresher } from '../../src/client/token-refresh.js';
 import { CallContext, type Identity } from '../../src/core/context.js';
 import { ErrorCode, type ErrorBody } from '../../src/errors.js';
+import { Deadlines } from '../../src/server/deadlines.js';
 import { InflightCall, type CallOwner } from '../../src/server/inflight-call.js';
 import { MessageRate, TokenBucket } from '../../src/server/rate-limit.js';
 import { TokenLifetime } from '../../src/server/token-lifetime.js';
@@ -35,8 +36,8 @@ describe('InflightCall deadlines', () => {
     const clock = new FakeClock();
     const { o, sent, settled } = owner();
     const context = new CallContext(connection, 'cid', undefined, clock.now() + 500);
-    const call = new InflightCall(o, 7, undefined, context, 'o.m', 1, clock);
-    call.armDeadline(500);
+    const call = new InflightCall(o, 7, undefined, context, 'o.m', 1);
+    call.armDeadline(new Deadlines(clock), 500);
     clock.advance(499);
     assert.deepEqual(sent, []);
     clock.advance(1);
@@ -50,10 +51,11 @@ describe('InflightCall deadlines', () => {
   it('a result before the deadline disarms it', () => {
     const clock = new FakeClock();
     const { o, sent } = owner();
-    const call = new InflightCall(o, 1, undefined, new CallContext(connection, 'c', undefined, undefined), 'o.m', 1, clock);
-    call.armDeadline(100);
+    const call = new InflightCall(o, 1, undefined, new CallContext(connection, 'c', undefined, undefined), 'o.m', 1);
+    const deadlines = new Deadlines(clock);
+    call.armDeadline(deadlines, 100);
     call.resolve({ text: '1' });
-    assert.equal(clock.pending, 0, 'the timer was cleared');
+    assert.equal(deadlines.size, 0, 'the deadline was cancelled');
     clock.advance(1_000);
     assert.deepEqual(sent, [{ id: 1, ok: true }]);
   });
@@ -62,12 +64,48 @@ describe('InflightCall deadlines', () => {
     const clock = new FakeClock();
     const { o, sent } = owner();
     const context = new CallContext(connection, 'c', undefined, undefined);
-    const call = new InflightCall(o, 1, undefined, context, 'o.m', 1, clock);
-    call.armDeadline(100);
+    const call = new InflightCall(o, 1, undefined, context, 'o.m', 1);
+    call.armDeadline(new Deadlines(clock), 100);
     call.orphan();
     clock.advance(1_000);
     assert.deepEqual(sent, []);
     assert.equal(context.signal.aborted, true);
+  });
+});
+
+describe('Deadlines', () => {
+  it('fires each deadline once, in order, at its time, on one timer; a cancelled one never fires', () => {
+    const clock = new FakeClock();
+    const deadlines = new Deadlines(clock);
+    const fired: string[] = [];
+    deadlines.add(300, () => fired.push('c'));
+    deadlines.add(100, () => fired.push('a'));
+    const b = deadlines.add(200, () => fired.push('b'));
+    deadlines.add(100, () => fired.push('a2'));
+    assert.equal(clock.pending, 1, 'one platform timer for all deadlines');
+    deadlines.cancel(b);
+    clock.advance(99);
+    assert.deepEqual(fired, []);
+    clock.advance(1);
+    assert.deepEqual(fired.sort(), ['a', 'a2']);
+    clock.advance(1_000);
+    assert.deepEqual(fired.sort(), ['a', 'a2', 'c']);
+    assert.equal(deadlines.size, 0);
+    assert.equal(clock.pending, 0, 'no timer once nothing is pending');
+  });
+
+  it('keeps the heap bounded when most deadlines are cancelled before they pass', () => {
+    const clock = new FakeClock();
+    const deadlines = new Deadlines(clock);
+    let fired = 0;
+    for (let i = 0; i < 10_000; i++) deadlines.cancel(deadlines.add(30_000, () => fired++));
+    const kept = deadlines.add(30_000, () => fired++);
+    assert.equal(deadlines.size, 1);
+    assert.ok((deadlines as unknown as { heap: unknown[] }).heap.length < 200, 'cancelled entries are compacted away');
+    clock.advance(30_000);
+    assert.equal(fired, 1);
+    deadlines.cancel(kept); // after it fired: nothing happens
+    assert.equal(fired, 1);
   });
 });
 
