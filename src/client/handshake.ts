@@ -29,11 +29,16 @@ export function handshake(socket: SocketLike, hello: WireMessage, options: Hands
       socket.close(CloseCode.NORMAL, 'connect timeout');
     }, options.timeoutMs);
     let refusal: UplinkError | undefined;
+    /** Why the socket failed, where the platform says (Node's ws does: a TLS or DNS error; browsers do not). */
+    let failure: string | undefined;
     socket.onopen = () => socket.send(hello);
-    socket.onerror = () => {};
+    socket.onerror = (event) => {
+      const message = (event as { message?: unknown } | undefined)?.message;
+      if (typeof message === 'string' && message) failure = message;
+    };
     socket.onclose = (event) => {
       clock.clearTimeout(timer);
-      reject(refusal ?? new ConnectionClosedError(event.code, event.reason));
+      reject(refusal ?? new ConnectionClosedError(event.code, event.reason || failure || ''));
     };
     socket.onmessage = (event) => {
       let frame: ServerFrame;

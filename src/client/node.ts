@@ -6,12 +6,15 @@ import type { SocketLike } from './socket.js';
 export interface NodeClientOptions extends ClientOptions {
   /** Largest message accepted from the gateway, in bytes (default 64 MiB). */
   maxPayload?: number;
+  /** CA certificates (PEM) to trust for wss:// besides the system's: a private CA, a test certificate. */
+  ca?: string | Buffer | Array<string | Buffer>;
 }
 
 /** Connects to a gateway (ws://, wss://, or an uplink:// URI) and completes the hello handshake. */
 export function connect(url: string, options: NodeClientOptions = {}): Promise<UplinkClient> {
   const maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
   return UplinkClient.open(url, (u, bearer) => new WebSocket(u, {
-    maxPayload, perMessageDeflate: false, ...(bearer ? { headers: { Authorization: `Bearer ${bearer}` } } : {}),
+    maxPayload, perMessageDeflate: false, ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(bearer ? { headers: { Authorization: `Bearer ${bearer}` } } : {}),
   }) as unknown as SocketLike, options);
 }

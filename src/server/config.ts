@@ -11,6 +11,7 @@ import type { ConnectionInfo } from '../core/context.js';
 import type { AccessPolicy } from '../host/local-host.js';
 import type { HostCall, ObjectHost } from '../host/object-host.js';
 import type { Logger } from './logger.js';
+import type { TlsOptions } from './tls.js';
 import type { Clock } from '../clock.js';
 
 export interface GatewayOptions {
@@ -91,6 +92,8 @@ export interface GatewayOptions {
   acceptHeaderToken?: boolean;
   /** Also accept `?token=` in the URL (never logged). URLs leak into proxy logs: only when nothing else works. */
   acceptQueryToken?: boolean;
+  /** Serve wss:// and https:// with this certificate and key (checked when the gateway is created). */
+  tls?: TlsOptions;
   /** Serve the files of this folder over HTTP (the web demo), loaded when the gateway starts listening. */
   staticDir?: string;
   /** Demo mode only: serve GET /demo/token, minting tokens with this secret. UNSAFE: anyone can get a token. */
@@ -214,6 +217,12 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     acceptHeaderToken: flag(env, 'UPLINK_AUTH_HEADER'),
     acceptQueryToken: flag(env, 'UPLINK_AUTH_QUERY'),
     authenticator: jwtFromEnv(env),
+    tls: env.UPLINK_TLS_CERT_FILE || env.UPLINK_TLS_KEY_FILE
+      ? definedOnly({
+        certFile: env.UPLINK_TLS_CERT_FILE ?? '', keyFile: env.UPLINK_TLS_KEY_FILE ?? '',
+        passphrase: env.UPLINK_TLS_PASSPHRASE || undefined, caFile: env.UPLINK_TLS_CA_FILE || undefined,
+      }) as TlsOptions
+      : undefined,
     claimNames: env.UPLINK_SCOPE_CLAIM || env.UPLINK_ROLES_CLAIM
       ? { scope: env.UPLINK_SCOPE_CLAIM || 'scope', roles: env.UPLINK_ROLES_CLAIM || 'roles' }
       : undefined,

@@ -25,6 +25,7 @@ import { hostName, serveDemoTokens, serveHttp } from './http-routes.js';
 import { assertNativeUws } from './native-check.js';
 import { KeyedRateLimit } from './rate-limit.js';
 import { uwsServerSocket } from './server-socket.js';
+import { checkedTls, type UwsTlsOptions } from './tls.js';
 import { upgradeHandler, type SocketData, type UpgradeGate } from './upgrade.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
@@ -65,6 +66,8 @@ export class Gateway {
   private draining = false;
   /** Host names (lower case, no port) that requests may name; undefined: no check. */
   private readonly allowedHosts: ReadonlySet<string> | undefined;
+  /** uWS's TLS options when serving wss:// (checked at construction). */
+  private readonly tls: UwsTlsOptions | undefined;
   /** The bound port (known after listen). */
   port: number;
 
@@ -78,6 +81,7 @@ export class Gateway {
       clockToleranceMs: (this.authenticator.clockToleranceSec ?? 0) * 1000,
     } as ResolvedOptions;
     this.hooks = options;
+    this.tls = options.tls && checkedTls(options.tls);
     this.clock = options.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.admission = new Admission(this.authenticator, this.options.maxConnectionsPerSubject, options.validateHandshake, this.clock);
@@ -130,7 +134,7 @@ export class Gateway {
   }
 
   uri(id: string): string {
-    return formatUri(this.options.host, this.port, id);
+    return formatUri(this.options.host, this.port, id, this.tls !== undefined);
   }
 
   get connectionCount(): number {
@@ -144,7 +148,7 @@ export class Gateway {
 
   async listen(): Promise<void> {
     if (this.listenSocket) throw new Error('already listening');
-    const app = uws.App();
+    const app = this.tls ? uws.SSLApp(this.tls) : uws.App();
     const o = this.options;
     app.ws<SocketData<Connection>>('/*', {
       compression: uws.DISABLED, // permessage-deflate off: decompression bombs and CPU for little gain on small frames
@@ -193,7 +197,7 @@ export class Gateway {
       });
     });
     this.startedAt = this.clock.now();
-    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME }, 'gateway listening');
+    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME, tls: this.tls !== undefined }, 'gateway listening');
     // Fetch remote keys now, so that /health tells at once when they cannot be had (auth fails closed meanwhile).
     void this.authenticator.warmUp?.().catch((error: unknown) => this.logger.error({ err: error }, 'authentication keys unavailable'));
   }

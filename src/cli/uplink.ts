@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * The `uplink` command of the installed package.
+ *
+ *   uplink serve <module>     loads the module, lets it register objects, serves them (UPLINK_* env)
+ *   uplink token --sub alice  prints a development token signed with UPLINK_JWT_SECRET
+ *
+ * The module's default export (or its export named `register`) is called with the gateway before it
+ * listens: `export default (gateway) => gateway.register(new Calc(), 'calc')`. It may be async.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { mintDevToken, parseTtl } from '../auth/dev-tokens.js';
+import { Gateway } from '../server/gateway.js';
+import { optionsFromEnv } from '../server/config.js';
+
+const USAGE = `usage:
+  uplink serve <module>       serve the objects the module registers (configure with UPLINK_* variables)
+  uplink token --sub <subject> [--scope "a b"] [--roles r1,r2] [--ttl 1h] [--iss issuer] [--aud audience]`;
+
+type Register = (gateway: Gateway) => void | Promise<void>;
+
+async function serve(modulePath: string | undefined): Promise<void> {
+  if (!modulePath) throw new UsageError('uplink serve needs the module that registers your objects');
+  const loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown; register?: unknown };
+  const register = (typeof loaded.default === 'function' ? loaded.default : loaded.register) as Register | undefined;
+  if (typeof register !== 'function') throw new UsageError(`${modulePath} exports no register function (a default export or one named register)`);
+  const gateway = new Gateway(optionsFromEnv(process.env));
+  await register(gateway);
+  await gateway.listen();
+  gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, module: modulePath }, 'serving');
+  const drainMs = Number(process.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      void gateway.close({ drainMs }).then(() => process.exit(0));
+    });
+  }
+}
+
+async function token(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      sub: { type: 'string' }, scope: { type: 'string', default: '' }, roles: { type: 'string', default: '' },
+      ttl: { type: 'string', default: '1h' }, iss: { type: 'string' }, aud: { type: 'string' },
+    },
+  });
+  if (!values.sub) throw new UsageError('uplink token needs --sub');
+  const secret = process.env.UPLINK_JWT_SECRET;
+  if (!secret) throw new UsageError('uplink token signs with UPLINK_JWT_SECRET: set it (32 bytes or more)');
+  const minted = await mintDevToken(secret, {
+    sub: values.sub, scope: values.scope, roles: values.roles ? values.roles.split(',').filter(Boolean) : [], ttlSec: parseTtl(values.ttl),
+    ...(values.iss ? { issuer: values.iss } : {}), ...(values.aud ? { audience: values.aud } : {}),
+  });
+  process.stdout.write(minted + '\n');
+}
+
+class UsageError extends Error {}
+
+const [command, ...rest] = process.argv.slice(2);
+try {
+  if (command === 'serve') await serve(rest[0]);
+  else if (command === 'token') await token(rest);
+  else throw new UsageError(command ? `unknown command '${command}'` : 'no command');
+} catch (error) {
+  process.stderr.write(`uplink: ${(error as Error).message}\n${error instanceof UsageError ? USAGE + '\n' : ''}`);
+  process.exit(2);
+}
