@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { CloseCode, ConnectionClosedError, ErrorCode, optionsFromEnv } from '../src/index.js';
-import { uwsIsNative } from '../src/server/native-check.js';
+import { loadUws, UWS_CANDIDATES } from '../src/server/uws-loader.js';
 import { client, rejection, sleep, startGateway, TcpRelay } from './helpers.js';
 
 type Echo = { slow(ms: number): string };
@@ -157,18 +157,29 @@ describe('per-call debug lines', () => {
 });
 
 describe('native uWS binding check', () => {
-  it('loads the native binary here', () => {
-    assert.equal(uwsIsNative(), true);
+  it('loads a native build here, and says why each other candidate was skipped', () => {
+    const { report } = loadUws();
+    assert.equal(report.native, true);
+    assert.equal(report.candidates.length, UWS_CANDIDATES.indexOf(UWS_CANDIDATES.find((c) => c.module === report.loaded)!) + 1, 'tried in order until one loaded');
+    for (const skipped of report.candidates.filter((c) => c.result === 'skipped')) assert.ok(skipped.reason, `${skipped.module}: a reason`);
+  });
+
+  it('reports the build in /health', async () => {
+    const { gateway } = await startGateway();
+    const health = await (await fetch(`http://127.0.0.1:${gateway.port}/health`)).json() as { uws: { loaded: string; native: boolean } };
+    assert.equal(health.uws.native, true);
+    assert.ok(UWS_CANDIDATES.some((c) => c.module === health.uws.loaded));
+    await gateway.close({ drainMs: 0 });
   });
 
   it('refuses to start on the JS fallback unless explicitly allowed', () => {
     const script = "import { Gateway, optionsFromEnv } from './src/index.ts'; new Gateway({ ...optionsFromEnv(), port: 0, logLevel: 'silent' }); console.log('started');";
     const run = (env: Record<string, string>) => spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      env: { ...process.env, UWS_USE_FALLBACK: '1', ...env }, encoding: 'utf8', timeout: 30_000,
+      env: { ...process.env, UWS_USE_FALLBACK: '1', UPLINK_UWS_BUILD: 'uWebSockets.js', ...env }, encoding: 'utf8', timeout: 30_000,
     });
     const refused = run({});
     assert.notEqual(refused.status, 0);
-    assert.match(refused.stderr, /fell back to a slow JavaScript shim.*UPLINK_ALLOW_JS_FALLBACK=1/s);
+    assert.match(refused.stderr, /fell back to the JS shim.*slow JavaScript shim.*UPLINK_ALLOW_JS_FALLBACK=1/s);
     const allowed = run({ UPLINK_ALLOW_JS_FALLBACK: '1' });
     assert.equal(allowed.status, 0, allowed.stderr);
     assert.match(allowed.stdout, /started/);

@@ -92,6 +92,11 @@ export interface GatewayOptions {
   acceptHeaderToken?: boolean;
   /** Also accept `?token=` in the URL (never logged). URLs leak into proxy logs: only when nothing else works. */
   acceptQueryToken?: boolean;
+  /**
+   * Addresses of reverse proxies whose Forwarded / X-Forwarded-For headers give the client's address
+   * (for logs, per-address limits and the call context). Unset: the headers are ignored.
+   */
+  trustProxy?: string[];
   /** Serve wss:// and https:// with this certificate and key (checked when the gateway is created). */
   tls?: TlsOptions;
   /** Serve the files of this folder over HTTP (the web demo), loaded when the gateway starts listening. */
@@ -213,6 +218,7 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     allowedOrigins: list(env.UPLINK_ALLOWED_ORIGINS),
     allowMissingOrigin: flag(env, 'UPLINK_ALLOW_MISSING_ORIGIN'),
     allowedHosts: list(env.UPLINK_ALLOWED_HOSTS),
+    trustProxy: list(env.UPLINK_TRUST_PROXY),
     maxClientLogLinesPerSec: int(env, 'UPLINK_MAX_CLIENT_LOG_LINES_PER_SEC'),
     acceptHeaderToken: flag(env, 'UPLINK_AUTH_HEADER'),
     acceptQueryToken: flag(env, 'UPLINK_AUTH_QUERY'),

