@@ -14,7 +14,7 @@
  * figure that matters on a 2-core machine where the load generator competes for the CPU.
  */
 import { execSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { connect, type UplinkClient } from '../src/client/index.js';
 import { BENCH_SECRET } from './servers/bench-secret.js';
+import { makeCertificates } from '../test/support/certificates.js';
 import { serverCpuMicros, serverRssBytes, startServer, type ServerProcess } from './servers/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -102,8 +103,8 @@ async function rawLanes(url: string, conns: number, message: string | Uint8Array
   return { lanes, close: () => sockets.forEach((s) => s.close()) };
 }
 
-async function uplinkLanes(url: string, conns: number, op: (c: UplinkClient) => Promise<unknown>): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
-  const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false })));
+async function uplinkLanes(url: string, conns: number, op: (c: UplinkClient) => Promise<unknown>, ca?: string): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
+  const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, ...(ca ? { ca } : {}) })));
   return { lanes: clients.map((c) => async () => void (await op(c))), close: () => clients.forEach((c) => void c.close()) };
 }
 
@@ -212,6 +213,9 @@ async function idleConnections(server: ServerProcess, wanted: number): Promise<M
 
 async function main(): Promise<void> {
   const servers = { echo: await startServer('raw-echo'), json: await startServer('raw-json'), uplink: await startServer('uplink') };
+  // The same Uplink server on wss://, with a certificate made now (test/support/certificates.ts).
+  const certs = makeCertificates();
+  const wss = await startServer('uplink-wss', { script: 'uplink', scheme: 'wss', env: { BENCH_TLS_CERT: certs.certFile, BENCH_TLS_KEY: certs.keyFile } });
   const results: Measurement[] = [];
   const run = async (scenario: string, server: ServerProcess, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp?: number }>, inflight: number) => {
     const { lanes, close, itemsPerOp = 1 } = await setup;
@@ -227,6 +231,7 @@ async function main(): Promise<void> {
   await run('add(1,2) 8x32', servers.echo, rawLanes(servers.echo.url, conns, callFrame), inflight);
   await run('add(1,2) 8x32', servers.json, rawLanes(servers.json.url, conns, '{"id":1234,"m":"add","a":[1,2]}'), inflight);
   await run('add(1,2) 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, (c) => c.call('calc', 'add', [1, 2])), inflight);
+  await run('add(1,2) 8x32', wss, uplinkLanes(wss.url, conns, (c) => c.call('calc', 'add', [1, 2]), certs.ca), inflight);
 
   for (const size of [1024, 64 * 1024]) {
     const text = 'x'.repeat(size);
@@ -260,7 +265,8 @@ async function main(): Promise<void> {
   const out = join(here, 'results', smoke ? 'smoke.tmp.json' : 'latest.json');
   writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, durationMs, results }, null, 2) + '\n');
   console.log(`\nwritten to ${out}`);
-  for (const s of Object.values(servers)) s.child.kill();
+  for (const s of [...Object.values(servers), wss]) s.child.kill();
+  rmSync(certs.dir, { recursive: true, force: true });
   process.exit(0);
 }
 

@@ -9,9 +9,10 @@ const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 
 export interface ServerProcess { name: string; pid: number; url: string; child: ChildProcess }
 
-/** Starts bench/servers/<name>.ts in its own process and waits for its port. */
-export async function startServer(name: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, `${name}.ts`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts bench/servers/<script>.ts (default: <name>.ts) in its own process and waits for its port. */
+export async function startServer(name: string, options: { script?: string; env?: Record<string, string>; scheme?: string } = {}): Promise<ServerProcess> {
+  const script = join(here, `${options.script ?? name}.ts`);
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
@@ -21,7 +22,7 @@ export async function startServer(name: string): Promise<ServerProcess> {
     });
     child.on('exit', (code) => reject(new Error(`${name} server exited with ${code}`)));
   });
-  return { name, pid: child.pid!, url: `ws://127.0.0.1:${port}`, child };
+  return { name, pid: child.pid!, url: `${options.scheme ?? 'ws'}://127.0.0.1:${port}`, child };
 }
 
 export function serverRssBytes(pid: number): number {

@@ -18,8 +18,10 @@ class Bench {
   }
 }
 
+// BENCH_TLS_CERT / BENCH_TLS_KEY: the same gateway on wss:// (the uplink-wss rows).
+const tls = process.env.BENCH_TLS_CERT && process.env.BENCH_TLS_KEY ? { certFile: process.env.BENCH_TLS_CERT, keyFile: process.env.BENCH_TLS_KEY } : undefined;
 const gateway = new Gateway({
-  port: 0, logLevel: 'warn', maxPayloadLength: 16 * 1024 * 1024, maxInflight: 256, maxConnections: 1_000_000,
+  port: 0, logLevel: 'warn', maxPayloadLength: 16 * 1024 * 1024, maxInflight: 256, maxConnections: 1_000_000, ...(tls ? { tls } : {}),
   authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: BENCH_SECRET }),
 });
 registerDemoObjects(gateway);

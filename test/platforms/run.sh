@@ -51,7 +51,7 @@ cell() {
     return 0
   fi
   local log="$PLAT/node-$version-$where.log"
-  if $wrap "$node" --import tsx --test --test-concurrency=1 --test-timeout=120000 $SMOKE >"$log" 2>&1; then
+  if $wrap "$node" --import tsx --test --test-reporter=tap --test-concurrency=1 --test-timeout=120000 $SMOKE >"$log" 2>&1; then
     echo "node $version | $where | $build | pass: $(grep -E '^# pass' "$log" | awk '{print $3}') tests"
   else
     echo "node $version | $where | $build | FAIL: $(grep -E '^# fail' "$log" | awk '{print $3}') failed, see $log"
