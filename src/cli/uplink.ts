@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { mintDevToken, parseTtl } from '../auth/dev-tokens.js';
 import { Gateway } from '../server/gateway.js';
 import { optionsFromEnv } from '../server/config.js';
+import { stopOnSignals } from '../server/signals.js';
 
 const USAGE = `usage:
   uplink serve <module>       serve the objects the module registers (configure with UPLINK_* variables)
@@ -30,15 +31,7 @@ async function serve(modulePath: string | undefined): Promise<void> {
   await register(gateway);
   await gateway.listen();
   gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, module: modulePath }, 'serving');
-  const drainMs = Number(process.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      void gateway.close({ drainMs }).then(() => process.exit(0));
-    });
-  }
+  stopOnSignals(gateway, Number(process.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000));
 }
 
 async function token(args: string[]): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Gateway, optionsFromEnv } from '../index.js';
+import { stopOnSignals } from '../server/signals.js';
 import { registerDemoObjects } from './register.js';
 import { demoSettings } from './settings.js';
 
@@ -21,12 +22,4 @@ await gateway.listen();
 gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, demo: `http://${gateway.options.host}:${gateway.port}/`, calc: gateway.uri('calc') }, 'demo objects and web demo ready');
 
 // On SIGTERM / SIGINT: goodbye to every client, in-flight calls get drainMs to finish, then exit 0.
-const drainMs = Number(settings.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    void gateway.close({ drainMs: drainMs }).then(() => process.exit(0));
-  });
-}
+stopOnSignals(gateway, Number(settings.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000));

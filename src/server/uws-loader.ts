@@ -56,7 +56,9 @@ function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
   // The useful line of a dlopen failure names the missing symbol or library ("GLIBC_2.38 not found").
-  return (lines.find((l) => /GLIBC_|not found|cannot open shared|undefined symbol|Cannot find module/.test(l)) ?? lines[0] ?? 'failed to load').slice(0, 300);
+  const line = lines.find((l) => /GLIBC_|not found|cannot open shared|undefined symbol|Cannot find module/.test(l)) ?? lines[0] ?? 'failed to load';
+  // File names without their directories: /health is public, and the install path is nobody's business.
+  return line.replace(/(?:\/[^\s/()'`]+)+\/([^\s/()'`]+)/g, '$1').slice(0, 300);
 }
 
 /**
