@@ -4,7 +4,7 @@
  * context); auth/ and streams/ sit on core/ (streams may name the object-host interface, never host
  * internals); host/ uses auth/ and streams/; server/ uses them all; client/ uses protocol/ only.
  */
-const FOLDERS = '(server|host|auth|streams|client|core|demo|cli)';
+const FOLDERS = '(server|host|auth|streams|client|core|demo|cli|nats)';
 module.exports = {
   forbidden: [
     { name: 'no-cycles', comment: 'modules never import each other in a circle', severity: 'error', from: { path: '^src/' }, to: { circular: true } },
@@ -14,6 +14,8 @@ module.exports = {
     { name: 'auth-knows-no-host', severity: 'error', from: { path: '^src/auth/' }, to: { path: '^src/(host|streams|server|client|demo|cli)/' } },
     { name: 'streams-know-the-host-interface-only', severity: 'error', from: { path: '^src/streams/' }, to: { path: '^src/(host/(?!object-host[.]ts$)|server/|auth/|client/|demo/|cli/)' } },
     { name: 'host-knows-no-transport', severity: 'error', from: { path: '^src/host/' }, to: { path: '^src/(server|client|demo|cli)/' } },
+    { name: 'nats-is-an-object-host-adapter', comment: 'nats/ speaks the object-host interface and the local host, never the gateway', severity: 'error', from: { path: '^src/nats/' }, to: { path: '^src/(server|client|auth|streams|demo|cli)/' } },
+    { name: 'nothing-but-the-cli-imports-nats', severity: 'error', from: { path: '^src/(?!nats/|cli/)' }, to: { path: '^src/nats/' } },
     { name: 'library-never-imports-the-demo', severity: 'error', from: { path: '^src/(?!demo/|cli/)' }, to: { path: '^src/(demo|cli)/' } },
   ],
   options: {

@@ -40,6 +40,8 @@ export const ErrorCode = {
   TOKEN_EXPIRED: 'TOKEN_EXPIRED',
   /** A stream cannot be resumed: unknown key, another identity, or the linger window passed. */
   STREAM_LOST: 'STREAM_LOST',
+  /** No object host serves the object now (scale-out on NATS: nobody answered); the call never ran, so retrying is safe. */
+  OBJECT_UNAVAILABLE: 'OBJECT_UNAVAILABLE',
   /** Client side: the socket closed before the answer arrived. */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
 } as const;

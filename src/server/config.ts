@@ -106,6 +106,11 @@ export interface GatewayOptions {
   authorize?: AccessPolicy;
   /** Where calls go instead of the local registry (an object host in another process, a test double). */
   objectHost?: ObjectHost;
+  /**
+   * Where calls to objects not registered on this gateway go (object hosts on NATS: NatsObjectHost
+   * from `uplink/nats`); objects registered here, `$uplink` included, stay here.
+   */
+  remoteObjects?: ObjectHost;
   /** Time for every timer of the gateway (deadlines, expiry, streams, rate limits); tests inject a fake one. */
   clock?: Clock;
   /** Claims that hold scopes and roles for objects' `access` rules (default 'scope' and 'roles'). */

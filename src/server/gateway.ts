@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { BuiltinObject, type GatewayFacts } from '../host/builtin.js';
 import { BUILTIN_OBJECT_ID, LocalObjectHost, type RegisterOptions } from '../host/local-host.js';
 import type { ObjectHost } from '../host/object-host.js';
+import { RoutingObjectHost } from '../host/routing-host.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { Codec } from '../protocol/codec.js';
 import { SUPPORTED_VERSIONS } from '../protocol/frames.js';
@@ -119,7 +120,7 @@ export class Gateway {
         if (options.onError) this.safeHook(() => options.onError?.(error, call));
       },
     });
-    this.objectHost = options.objectHost ?? this.registry;
+    this.objectHost = options.objectHost ?? (options.remoteObjects ? new RoutingObjectHost(this.registry, options.remoteObjects) : this.registry);
     const facts: GatewayFacts = { server: SERVER_NAME, protocolVersions: SUPPORTED_VERSIONS, uptimeMs: () => this.clock.now() - this.startedAt };
     this.registry.register(new BuiltinObject(this.registry, facts), { id: BUILTIN_OBJECT_ID });
     this.env = this.connectionEnvironment();
@@ -131,7 +132,7 @@ export class Gateway {
   register(target: object, idOrOptions?: string | RegisterOptions, options: RegisterOptions = {}): string {
     const opts = typeof idOrOptions === 'string' ? { ...options, id: idOrOptions } : { ...idOrOptions };
     if (opts.id?.startsWith('$')) throw new TypeError("object ids starting with '$' are reserved for the gateway");
-    if (this.objectHost !== this.registry) throw new TypeError('this gateway routes calls to its objectHost: register objects there');
+    if (this.objectHost !== this.registry && !this.hooks.remoteObjects) throw new TypeError('this gateway routes calls to its objectHost: register objects there');
     return this.uri(this.registry.register(target as never, opts));
   }
 
