@@ -13,7 +13,10 @@ describe('decoder fuzzing', () => {
     const codec = new Codec();
     // Keys the codec refuses by design (__proto__, constructor, prototype) are left out of the generated values.
     const key = fc.string({ maxLength: 6 }).filter((k) => !['__proto__', 'constructor', 'prototype'].includes(k));
-    fc.assert(fc.property(fc.anything({ key, maxDepth: 4, withMap: true, withSet: true, withBigInt: true, withDate: true, withNullPrototype: false, withObjectString: false, withBoxedValues: false }), (value) => {
+    // An Invalid Date is sent as null (superjson's Date type skips it; docs/protocol.md says so), so it cannot round-trip.
+    const values = fc.anything({ key, maxDepth: 4, withMap: true, withSet: true, withBigInt: true, withDate: true, withNullPrototype: false, withObjectString: false, withBoxedValues: false })
+      .filter((v) => !hasInvalidDate(v, 0));
+    fc.assert(fc.property(values, (value) => {
       const back = codec.decode(codec.encode(value));
       assert.deepEqual(back, value);
     }), { numRuns: 300 });
@@ -64,3 +67,12 @@ describe('gateway frame fuzzing', () => {
     await honest.close();
   });
 });
+
+/** Whether an Invalid Date hides anywhere in a generated value (arrays, objects, maps, sets). */
+function hasInvalidDate(value: unknown, depth: number): boolean {
+  if (value instanceof Date) return Number.isNaN(value.getTime());
+  if (value === null || typeof value !== 'object' || depth > 8) return false;
+  const children = value instanceof Map ? [...value.keys(), ...value.values()] : value instanceof Set ? [...value] : Object.values(value);
+  return children.some((child) => hasInvalidDate(child, depth + 1));
+}
+
