@@ -8,6 +8,13 @@ import { decodesSafely, fuzzedFrame, meta } from './fuzz-arbitraries.js';
 import { client, RawSocket, startGateway } from './helpers.js';
 import { assertPrototypesClean } from './prototypes.js';
 
+// A fixed seed in `npm test`, so that CI is repeatable; FUZZ_SEED=random (or a number) explores. The
+// long run (`npm run fuzz:long`) always takes fresh seeds.
+const seedSetting = process.env.FUZZ_SEED;
+const seed = seedSetting === 'random' ? Date.now() : Number(seedSetting ?? 20261127);
+fc.configureGlobal({ seed });
+if (seedSetting) console.error(`fuzz seed ${seed}`);
+
 describe('decoder fuzzing', () => {
   it('round-trips arbitrary values within the limits', () => {
     const codec = new Codec();

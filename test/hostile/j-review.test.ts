@@ -37,6 +37,9 @@ async function frameFor(raw: RawSocket, id: number): Promise<{ header: Record<st
 
 const jwtAuth = () => new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET, clockToleranceSec: 0 });
 
+
+// Property tests here use a fixed seed: CI is repeatable (FUZZ_SEED=random explores).
+fc.configureGlobal({ seed: process.env.FUZZ_SEED === 'random' ? Date.now() : Number(process.env.FUZZ_SEED ?? 20261127) });
 describe('J. review findings: dispatch and codec', () => {
   const arena = useArena();
 
