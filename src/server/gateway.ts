@@ -3,6 +3,10 @@
  * hands every call to an object host. It owns the lifecycle (listen, graceful close) and the socket
  * settings; frame handling lives in Connection, dispatch in the host.
  */
+/*
+ * Just over 350 lines: the public API (register, listen, close, revoke, stats, health) and the uWS
+ * wiring of listen; the upgrade, HTTP routes, admission, TLS and build loading already have files.
+ */
 import type uwsTypes from 'uWebSockets.js';
 import { anonymousAuthenticator, type Authenticator } from '../auth/authenticator.js';
 import type { RevocationTarget } from '../auth/revocations.js';

@@ -10,6 +10,10 @@
  * A stream that has sent its end (or error) stays resumable until the consumer acknowledges every
  * item: if the connection drops before the end arrived, a resume replays the rest and the end again.
  */
+/*
+ * About 360 lines: the options are copied into fields one by one (the pull loop reads them per item;
+ * one options object would add a hop there); the timers and limits already live in their own files.
+ */
 import type { Clock } from '../clock.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
 import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
