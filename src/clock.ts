@@ -32,3 +32,25 @@ export const systemClock: Clock = {
 export function unrefTimer(timer: Timer): void {
   (timer as { unref?: () => void } | undefined)?.unref?.();
 }
+
+/**
+ * Runs `tick` every `ms` on `clock` (re-armed after each run, unref'd) until the returned stop is
+ * called. One timer however many things the tick looks after.
+ */
+export function repeat(clock: Clock, ms: number, tick: () => void): () => void {
+  let timer: Timer | undefined;
+  let stopped = false;
+  const arm = () => {
+    timer = clock.setTimeout(() => {
+      if (stopped) return;
+      tick();
+      if (!stopped) arm();
+    }, ms);
+    unrefTimer(timer);
+  };
+  arm();
+  return () => {
+    stopped = true;
+    clock.clearTimeout(timer);
+  };
+}

@@ -42,6 +42,8 @@ export const ErrorCode = {
   STREAM_LOST: 'STREAM_LOST',
   /** No object host serves the object now (scale-out on NATS: nobody answered); the call never ran, so retrying is safe. */
   OBJECT_UNAVAILABLE: 'OBJECT_UNAVAILABLE',
+  /** The object host running the call or stream stopped answering (killed, frozen, cut off): the outcome is unknown. */
+  HOST_LOST: 'HOST_LOST',
   /** Client side: the socket closed before the answer arrived. */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
 } as const;

@@ -23,7 +23,7 @@ class RecordingHost implements ObjectHost {
   openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined {
     this.calls.push(call);
     sink.opened('recorded-stream-key-000000');
-    sink.items(0, { text: JSON.stringify([upTo, 'b']) });
+    sink.items(0, { text: JSON.stringify([upTo, 'b']) }, 2);
     sink.end(2);
     const control = { live: true, grant: () => { control.live = false; sink.released(); }, cancel() {}, detach() {}, drained() {} };
     return control;

@@ -2,7 +2,9 @@
 /**
  * The `uplink` command of the installed package.
  *
- *   uplink serve <module>     loads the module, lets it register objects, serves them (UPLINK_* env)
+ *   uplink serve <module>     loads the module, lets it register objects, serves them (UPLINK_* env);
+ *                             with UPLINK_NATS_URL, objects it does not register are reached on NATS
+ *   uplink host <module>      an object host: serves the module's objects to the gateways over NATS
  *   uplink token --sub alice  prints a development token signed with UPLINK_JWT_SECRET
  *
  * The module's default export (or its export named `register`) is called with the gateway before it
@@ -15,19 +17,31 @@ import { mintDevToken, parseTtl } from '../auth/dev-tokens.js';
 import { Gateway } from '../server/gateway.js';
 import { optionsFromEnv } from '../server/config.js';
 import { stopOnSignals } from '../server/signals.js';
+import { connectFromEnv } from '../nats/connect.js';
+import { NatsObjectHost } from '../nats/nats-object-host.js';
+import { runHost, type HostRegistrar } from './host.js';
 
 const USAGE = `usage:
-  uplink serve <module>       serve the objects the module registers (configure with UPLINK_* variables)
+  uplink serve <module>       serve the objects the module registers (configure with UPLINK_* variables;
+                              UPLINK_NATS_URL adds the objects of the cluster's hosts)
+  uplink host <module>        serve the module's objects to the gateways over NATS (UPLINK_NATS_URL)
   uplink token --sub <subject> [--scope "a b"] [--roles r1,r2] [--ttl 1h] [--iss issuer] [--aud audience]`;
 
 type Register = (gateway: Gateway) => void | Promise<void>;
 
-async function serve(modulePath: string | undefined): Promise<void> {
-  if (!modulePath) throw new UsageError('uplink serve needs the module that registers your objects');
+async function loadRegister(command: string, modulePath: string | undefined): Promise<Register> {
+  if (!modulePath) throw new UsageError(`uplink ${command} needs the module that registers your objects`);
   const loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown; register?: unknown };
   const register = (typeof loaded.default === 'function' ? loaded.default : loaded.register) as Register | undefined;
   if (typeof register !== 'function') throw new UsageError(`${modulePath} exports no register function (a default export or one named register)`);
-  const gateway = new Gateway(optionsFromEnv(process.env));
+  return register;
+}
+
+async function serve(modulePath: string | undefined): Promise<void> {
+  const register = await loadRegister('serve', modulePath);
+  const nc = await connectFromEnv(process.env, `uplink-gateway-${process.pid}`);
+  const remote = nc && new NatsObjectHost(nc);
+  const gateway = new Gateway({ ...optionsFromEnv(process.env), ...(remote ? { remoteObjects: remote, cluster: remote } : {}) });
   await register(gateway);
   await gateway.listen();
   gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, module: modulePath }, 'serving');
@@ -57,6 +71,7 @@ class UsageError extends Error {}
 const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === 'serve') await serve(rest[0]);
+  else if (command === 'host') await runHost(await loadRegister('host', rest[0]) as (r: HostRegistrar) => void, process.env);
   else if (command === 'token') await token(rest);
   else throw new UsageError(command ? `unknown command '${command}'` : 'no command');
 } catch (error) {

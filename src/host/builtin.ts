@@ -8,6 +8,7 @@ import { ErrorCode, UplinkError } from '../errors.js';
 import { expose } from './expose.js';
 import type { LocalObjectHost } from './local-host.js';
 import type { ObjectMetadata } from './members.js';
+import type { ObjectCatalog } from './object-host.js';
 
 export interface GatewayFacts {
   server: string;
@@ -19,6 +20,8 @@ export class BuiltinObject {
   constructor(
     private readonly host: LocalObjectHost,
     private readonly facts: GatewayFacts,
+    /** Objects on hosts in other processes (a cluster): listed and described with the local ones. */
+    private readonly remote?: ObjectCatalog,
   ) {}
 
   @expose ping(): 'pong' {
@@ -37,14 +40,22 @@ export class BuiltinObject {
   }
 
   /** Object ids, optionally filtered by a prefix or a `*` pattern. */
-  @expose list(pattern?: string): string[] {
+  @expose list(pattern?: string): string[] | Promise<string[]> {
     if (pattern !== undefined && typeof pattern !== 'string') throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'list takes an optional pattern string');
-    return this.host.list(callContext().identity, pattern);
+    const identity = callContext().identity;
+    const local = this.host.list(identity, pattern);
+    if (!this.remote) return local;
+    return this.remote.listObjects(identity, pattern).then((remote) => [...new Set([...local, ...remote])].sort());
   }
 
   /** Members of an object the caller may use, with their parameters. */
-  @expose metadata(id: string): ObjectMetadata {
+  @expose metadata(id: string): ObjectMetadata | Promise<ObjectMetadata> {
     if (typeof id !== 'string') throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'metadata takes an object id');
-    return this.host.metadata(callContext().identity, id);
+    const identity = callContext().identity;
+    if (!this.remote || this.host.has(id)) return this.host.metadata(identity, id);
+    return this.remote.describeObject(identity, id).then((metadata) => {
+      if (!metadata) throw new UplinkError(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id}'`);
+      return metadata;
+    });
   }
 }

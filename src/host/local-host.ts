@@ -69,6 +69,16 @@ export class LocalObjectHost implements ObjectHost {
     return this.objects.get(id) !== undefined;
   }
 
+  /** Every registered id but the gateway's built-in object. */
+  ids(): string[] {
+    return [...this.objects.all()].map((r) => r.id).filter((id) => id !== BUILTIN_OBJECT_ID);
+  }
+
+  /** Whether calls to this object reach one instance per connection (the scale-out pins these to one host). */
+  isSessionObject(id: string): boolean {
+    return this.objects.get(id)?.mode === 'session';
+  }
+
   invoke(call: HostCall, reply: ReplySink): void {
     const prepared = this.prepare(call, false, reply);
     if (!prepared) return;

@@ -6,6 +6,7 @@
 import type { ErrorBody } from '../errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { CallContext, ConnectionInfo, Identity } from '../core/context.js';
+import type { ObjectMetadata } from './members.js';
 
 export type CallKind = 'call' | 'get' | 'set';
 
@@ -31,7 +32,8 @@ export interface StreamSink {
   /** False while the socket's outbound buffer is above the threshold; the stream waits for drained(). */
   readonly writable: boolean;
   opened(key: string): void;
-  items(seq: number, payload: EncodedPayload): void;
+  /** `count` items numbered from `seq`, encoded as one array. */
+  items(seq: number, payload: EncodedPayload, count: number): void;
   end(total: number): void;
   fail(error: ErrorBody, delivered: number): void;
   /** The stream is closed for good: its id is free on this connection. */
@@ -49,6 +51,14 @@ export interface StreamControl {
   detach(): void;
   /** The connection can take bytes again. */
   drained(): void;
+}
+
+/** Objects served elsewhere (hosts in other processes), as `$uplink` lists and describes them. */
+export interface ObjectCatalog {
+  /** Ids `identity` may see, optionally matching a prefix or `*` pattern. */
+  listObjects(identity: Identity | undefined, pattern: string | undefined): Promise<string[]>;
+  /** What `identity` may use of the object, or undefined when it is unknown or hidden. */
+  describeObject(identity: Identity | undefined, id: string): Promise<ObjectMetadata | undefined>;
 }
 
 export interface ObjectHost {

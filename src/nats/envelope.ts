@@ -1,8 +1,9 @@
 /**
- * How a call and its answer travel on NATS (docs/scale-out.md): the encoded arguments or result as
- * the message payload, packed with their attachments in the binary layout of protocol/binary.ts (the
- * gateway never decodes them), and the call's context in headers the gateway sets. A client never
- * sets a header; hosts believe them because only gateways may publish calls (NATS permissions).
+ * How calls, answers, stream frames and control messages travel on NATS (docs/scale-out.md): the
+ * encoded arguments, result or items as the message payload, packed with their attachments in the
+ * binary layout of protocol/binary.ts (the gateway never decodes them), and everything else in
+ * headers. A client never sets a header: the gateway builds them all; hosts believe them because
+ * only gateways may publish calls and control messages (NATS permissions, docs/nats-server.conf).
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/transport-node';
@@ -14,21 +15,68 @@ import type { Annotations } from '../protocol/frames.js';
 
 export const Header = {
   member: 'Uplink-Member',
+  /** call, get, set or stream. */
   kind: 'Uplink-Kind',
   /** Milliseconds the caller still waits, from receipt (relative: immune to clock skew). */
   timeout: 'Uplink-Timeout',
   identity: 'Uplink-Identity',
   context: 'Uplink-Context',
-  /** On answers: 'ok', or 'error' with the error body as the payload. */
-  status: 'Uplink-Status',
+  /** On messages to a gateway's inbox: what the message is (see Event). */
+  event: 'Uplink-Event',
+  /** The host that sent an accepted, open or session-object answer. */
+  host: 'Uplink-Host',
+  /** Stream frames: the first item's sequence number (items), the total (end) or items delivered (fail). */
+  seq: 'Uplink-Seq',
+  count: 'Uplink-Count',
+  key: 'Uplink-Key',
+  upTo: 'Uplink-UpTo',
+  ack: 'Uplink-Ack',
+  /** Control messages: what to do (see Op). */
+  op: 'Uplink-Op',
+  /** Control messages about a call: the reply subject it was sent with. */
+  call: 'Uplink-Call',
+  /** Control messages about a connection: its id on the gateway. */
+  connection: 'Uplink-Connection',
+  /** On session-object answers: the object is pinned to the answering host for this connection. */
+  pin: 'Uplink-Pin',
 } as const;
 
+/** Messages a host sends to a gateway's inbox. */
+export const Event = {
+  ok: 'ok', error: 'error', accepted: 'accepted',
+  open: 'open', items: 'items', end: 'end', fail: 'fail', released: 'released',
+} as const;
+
+/** Control messages a gateway sends to a host. */
+export const Op = {
+  cancel: 'cancel', grant: 'grant', cancelStream: 'cancel-stream', detach: 'detach', resume: 'resume', release: 'release',
+} as const;
+
+export const QUEUE_GROUP = 'uplink';
 export const CALL_SUBJECT_PREFIX = 'uplink.call.';
+export const HOST_EVENTS = 'uplink.evt.host.*';
+export const GATEWAY_EVENTS = 'uplink.evt.gw.*';
+export const REVOCATIONS = 'uplink.evt.revoke';
 /** Object ids that are valid NATS subject tokens (dots separate tokens). */
 const SUBJECT_ID = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+/** Host and gateway ids: one token, fixed length (a stream's resume key starts with its host id). */
+export const NODE_ID_LENGTH = 22;
 
-export function callSubject(object: string): string | undefined {
-  return SUBJECT_ID.test(object) && object.length <= 128 ? CALL_SUBJECT_PREFIX + object : undefined;
+export const Subject = {
+  call: (object: string): string | undefined => (SUBJECT_ID.test(object) && object.length <= 128 ? CALL_SUBJECT_PREFIX + object : undefined),
+  /** A call to one host (session objects pinned there). */
+  pinnedCall: (host: string, object: string): string => `uplink.host.${host}.call.${object}`,
+  control: (host: string): string => `uplink.host.${host}.ctl`,
+  list: (host: string): string => `uplink.host.${host}.list`,
+  metadata: (host: string): string => `uplink.host.${host}.meta`,
+  hostEvents: (host: string): string => `uplink.evt.host.${host}`,
+  gatewayEvents: (gateway: string): string => `uplink.evt.gw.${gateway}`,
+  inbox: (gateway: string): string => `_U.${gateway}`,
+} as const;
+
+/** The gateway id in a reply subject `_U.<gateway>.<id>`, or undefined. */
+export function gatewayOfReply(reply: string): string | undefined {
+  return reply.startsWith('_U.') ? reply.slice(3, 3 + NODE_ID_LENGTH) : undefined;
 }
 
 export interface CallContextFields {
@@ -38,38 +86,54 @@ export interface CallContextFields {
   annotations?: Annotations | undefined;
 }
 
-const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
-const unb64 = <T>(text: string): T => JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as T;
+export const b64json = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+export const unb64json = <T>(text: string): T => JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as T;
 
-export function callHeaders(member: string, kind: string, timeoutMs: number | undefined, identity: Identity | undefined, context: CallContextFields): MsgHdrs {
-  const h = natsHeaders();
-  h.set(Header.member, member);
-  h.set(Header.kind, kind);
-  if (timeoutMs !== undefined) h.set(Header.timeout, String(Math.max(0, Math.floor(timeoutMs))));
-  if (identity) h.set(Header.identity, b64(identity));
-  h.set(Header.context, b64(context));
-  return h;
-}
-
-export interface ReceivedCall {
+export interface OutgoingCall {
   member: string;
   kind: string;
   timeoutMs: number | undefined;
   identity: Identity | undefined;
   context: CallContextFields;
+  /** Streams: the consumer's first grant. */
+  upTo?: number;
 }
 
-export function readCallHeaders(h: MsgHdrs | undefined): ReceivedCall {
+export function callHeaders(call: OutgoingCall): MsgHdrs {
+  const h = natsHeaders();
+  h.set(Header.member, call.member);
+  h.set(Header.kind, call.kind);
+  if (call.timeoutMs !== undefined) h.set(Header.timeout, String(Math.max(0, Math.floor(call.timeoutMs))));
+  if (call.identity) h.set(Header.identity, b64json(call.identity));
+  h.set(Header.context, b64json(call.context));
+  if (call.upTo !== undefined) h.set(Header.upTo, String(call.upTo));
+  return h;
+}
+
+export function readCallHeaders(h: MsgHdrs | undefined): OutgoingCall {
   if (!h) throw new Error('a call without headers');
   const timeout = h.get(Header.timeout);
-  const identity = h.get(Header.identity);
+  const upTo = h.get(Header.upTo);
   return {
     member: h.get(Header.member),
     kind: h.get(Header.kind),
     timeoutMs: timeout ? Number(timeout) : undefined,
-    identity: identity ? unb64<Identity>(identity) : undefined,
-    context: unb64<CallContextFields>(h.get(Header.context)),
+    identity: readIdentity(h),
+    context: unb64json<CallContextFields>(h.get(Header.context)),
+    ...(upTo ? { upTo: count(upTo) } : {}),
   };
+}
+
+export function readIdentity(h: MsgHdrs): Identity | undefined {
+  const identity = h.get(Header.identity);
+  return identity ? unb64json<Identity>(identity) : undefined;
+}
+
+/** A non-negative safe integer from a header, or a throw. */
+export function count(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a count: '${text}'`);
+  return n;
 }
 
 export function packPayload(payload: EncodedPayload): Uint8Array {
@@ -81,12 +145,26 @@ export function unpackPayload(data: Uint8Array, maxAttachments: number): Encoded
   return { text, attachments: attachments.length > 0 ? attachments : undefined };
 }
 
-export function answerHeaders(error: ErrorBody | undefined): MsgHdrs {
+/** Headers of a message to a gateway's inbox: the event and its fields. */
+export function eventHeaders(event: string, fields?: Record<string, string | number>): MsgHdrs {
   const h = natsHeaders();
-  h.set(Header.status, error ? 'error' : 'ok');
+  h.set(Header.event, event);
+  if (fields) for (const [name, value] of Object.entries(fields)) h.set(name, String(value));
   return h;
 }
 
+export function controlHeaders(op: string, fields: Record<string, string | number>): MsgHdrs {
+  const h = natsHeaders();
+  h.set(Header.op, op);
+  for (const [name, value] of Object.entries(fields)) h.set(name, String(value));
+  return h;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+export const jsonBytes = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
+export const bytesJson = <T>(data: Uint8Array): T => JSON.parse(decoder.decode(data)) as T;
+
 export function errorPayload(error: ErrorBody): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(error));
+  return jsonBytes(error);
 }

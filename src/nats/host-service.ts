@@ -1,63 +1,281 @@
 /**
- * An object host process's side of NATS (first slice of docs/scale-out.md): every object of a
- * LocalObjectHost is served on `uplink.call.<object>` in the queue group `uplink`, so several hosts
- * share an object. A call runs with the identity and context the gateway put in its headers; one that
- * waited past its deadline never starts.
+ * An object host process's side of NATS (docs/scale-out.md): the objects of a LocalObjectHost served
+ * on `uplink.call.<object>` in the queue group `uplink` (several hosts share an object), plus one
+ * subscription `uplink.host.<id>.>` for what is meant for this host only (calls of pinned sessions,
+ * control messages, listings). A call runs with the identity and context the gateway put in its
+ * headers, and the host checks access again on that identity.
+ *
+ * Invariants: a call that waited past its deadline never starts; every call with a reply subject
+ * gets exactly one answer (or `accepted` first, when it runs past one accept tick); one heartbeat
+ * per period says this host is alive, and gateways not heard from within the liveness bound lose
+ * their streams (they linger for a resume elsewhere) and their connections (released here).
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { CallContext, type ConnectionInfo, type Resource } from '../core/context.js';
-import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
+import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { repeat, systemClock, type Clock } from '../clock.js';
+import { CallContext } from '../core/context.js';
+import { ErrorCode, errorBody, withData, type ErrorBody } from '../errors.js';
 import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
-import { answerHeaders, callSubject, errorPayload, packPayload, readCallHeaders, unpackPayload } from './envelope.js';
+import {
+  bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, jsonBytes, Op, packPayload,
+  QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
+} from './envelope.js';
+import { HostTable, type HostBeat, type HostState } from './host-table.js';
+import { HostStreams } from './host-streams.js';
+import { RemoteConnections } from './remote-connections.js';
+import { RunningCalls } from './running-calls.js';
+import { ServiceDiscovery, type EndpointStats } from './service-discovery.js';
 
-const KINDS: ReadonlySet<string> = new Set(['call', 'get', 'set']);
+export interface NatsHostOptions {
+  /** A name for logs and discovery (default: the host id). */
+  name?: string;
+  clock?: Clock;
+  /** How often the host beats and checks its gateways (ms). */
+  heartbeatMs?: number;
+  /** Beats a gateway may miss before it counts as gone. */
+  missedBeats?: number;
+  /** A call running longer than this is announced to its gateway (ms). */
+  acceptMs?: number;
+  maxAttachments?: number;
+  /** Failures that have no caller to go to (a tracked resource that failed to close). */
+  onError?: (error: unknown) => void;
+}
+
+const UNARY_KINDS: ReadonlySet<string> = new Set(['call', 'get', 'set']);
 
 export class NatsHostService {
+  readonly id = nuid.next();
+  readonly name: string;
+  private state: HostState = 'up';
+  private readonly callSubscriptions: Subscription[] = [];
   private readonly subscriptions: Subscription[] = [];
+  private readonly clock: Clock;
+  private readonly gateways: HostTable;
+  private readonly running: RunningCalls;
+  private readonly streams: HostStreams;
+  private readonly connections: RemoteConnections;
+  private readonly stats = new Map<string, EndpointStats>();
+  private readonly discovery: ServiceDiscovery;
+  private readonly stopTicking: () => void;
+  private readonly maxAttachments: number;
+  private reconnects = 0;
+  private served: string[] = [];
 
-  constructor(private readonly nc: NatsConnection, private readonly host: LocalObjectHost, private readonly maxAttachments = 16) {}
-
-  /** Serves these object ids (each must be a valid subject token sequence). */
-  serve(ids: string[]): void {
-    for (const id of ids) {
-      const subject = callSubject(id);
-      if (!subject) throw new TypeError(`object id '${id}' cannot be served on NATS (use letters, digits, _ and -, dots between)`);
-      this.subscriptions.push(this.nc.subscribe(subject, { queue: 'uplink', callback: (error, msg) => { if (!error) this.onCall(id, msg); } }));
-    }
+  constructor(private readonly nc: NatsConnection, private readonly host: LocalObjectHost, options: NatsHostOptions = {}) {
+    this.name = options.name ?? this.id;
+    this.clock = options.clock ?? systemClock;
+    this.maxAttachments = options.maxAttachments ?? 16;
+    const heartbeatMs = options.heartbeatMs ?? 1_000;
+    this.gateways = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
+    this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.send(reply, Event.accepted, { [Header.host]: this.id }));
+    this.streams = new HostStreams(nc, this.id, host);
+    this.connections = new RemoteConnections(host, options.onError ?? (() => {}));
+    const on = (subject: string, handle: (msg: Msg) => void) =>
+      this.subscriptions.push(nc.subscribe(subject, { callback: (error, msg) => { if (!error) this.guard(msg, handle); } }));
+    const own = `uplink.host.${this.id}.`;
+    on(`${own}>`, (msg) => this.onDirect(msg, msg.subject.slice(own.length)));
+    on(`${GATEWAY_EVENTS.slice(0, -1)}>`, (msg) => this.onGatewayEvent(msg));
+    on(REVOCATIONS, (msg) => this.onRevocation(msg));
+    this.discovery = new ServiceDiscovery(nc, { id: this.id, name: this.name, started: new Date(this.clock.now()), objects: () => this.served, stats: (o) => this.statsOf(o) });
+    this.stopTicking = repeat(this.clock, heartbeatMs, () => this.tick());
+    void this.watchStatus();
   }
 
-  private onCall(object: string, msg: Msg): void {
-    const answer = (error: ErrorBody | undefined, value?: EncodedPayload) => {
-      if (msg.reply) msg.respond(error ? errorPayload(error) : packPayload(value!), { headers: answerHeaders(error) });
+  /** Serves these object ids (default: every object of the host); each must be a valid subject token sequence. */
+  serve(ids: string[] = this.host.ids()): void {
+    for (const id of ids) {
+      const subject = Subject.call(id);
+      if (!subject) throw new TypeError(`object id '${id}' cannot be served on NATS (use letters, digits, _ and -, dots between)`);
+      this.callSubscriptions.push(this.nc.subscribe(subject, { queue: QUEUE_GROUP, callback: (error, msg) => { if (!error) this.guard(msg, (m) => this.onCall(id, m, false)); } }));
+      this.served.push(id);
+    }
+    this.beat();
+  }
+
+  /** Calls and streams running here now. */
+  load(): { calls: number; streams: number; connections: number } {
+    return { calls: this.running.size, streams: this.streams.size, connections: this.connections.size };
+  }
+
+  /**
+   * Stops taking calls (NATS routes new ones to the other hosts; gateways see `draining`), lets calls
+   * and streams in flight finish for up to `budgetMs`, then ends what is left with SHUTTING_DOWN
+   * (retryable) and leaves. Resolves once this host is gone.
+   */
+  async drain(budgetMs: number): Promise<void> {
+    if (this.state !== 'up') return;
+    this.state = 'draining';
+    await Promise.all(this.callSubscriptions.map((s) => s.drain().catch(() => {})));
+    this.beat();
+    const until = this.clock.now() + budgetMs;
+    while ((this.running.size > 0 || this.streams.size > 0) && this.clock.now() < until) {
+      await new Promise<void>((done) => this.clock.setTimeout(() => done(), 20));
+    }
+    const stopped = withData(errorBody(ErrorCode.SHUTTING_DOWN, 'the object host is shutting down; retry'), { retryable: true });
+    for (const reply of this.running.replies()) {
+      this.running.cancel(reply);
+      this.running.finish(reply);
+      this.send(reply, Event.error, {}, errorPayload(stopped));
+    }
+    this.streams.endAll(stopped);
+    await this.stop();
+  }
+
+  /** Leaves at once: gateways hear `gone` and fail what ran here with HOST_LOST; every stream of the host ends. */
+  async stop(): Promise<void> {
+    if (this.state === 'gone') return;
+    this.state = 'gone';
+    this.host.shutdown();
+    this.beat();
+    this.stopTicking();
+    this.running.stop();
+    this.discovery.stop();
+    for (const s of [...this.callSubscriptions, ...this.subscriptions]) s.unsubscribe();
+    if (!this.nc.isClosed()) await this.nc.flush().catch(() => {});
+  }
+
+  private onCall(object: string, msg: Msg, pinned: boolean): void {
+    const reply = msg.reply;
+    const answer = (error: ErrorBody): void => {
+      if (reply) this.send(reply, Event.error, {}, errorPayload(error));
     };
-    let call;
+    if (this.state !== 'up') {
+      return answer(pinned ? errorBody(ErrorCode.HOST_LOST, `the object host holding this session of '${object}' is shutting down`) : errorBody(ErrorCode.OBJECT_UNAVAILABLE, 'the object host is shutting down; retry'));
+    }
+    let call: OutgoingCall;
     let args: EncodedPayload;
     try {
       call = readCallHeaders(msg.headers);
       args = unpackPayload(msg.data, this.maxAttachments);
-      if (!KINDS.has(call.kind)) throw new Error('unknown call kind');
+      if (!UNARY_KINDS.has(call.kind) && call.kind !== 'stream') throw new Error('unknown call kind');
     } catch {
       return answer(errorBody(ErrorCode.BAD_FRAME, 'a malformed call'));
     }
     if (call.timeoutMs !== undefined && call.timeoutMs <= 0) return answer(errorBody(ErrorCode.DEADLINE_EXCEEDED, 'the deadline passed before the call started'));
-    const connection: ConnectionInfo = {
-      id: call.context.connection, remoteAddress: call.context.remoteAddress, identity: call.identity,
-      track: (_resource: Resource) => {}, // resources of remote connections are not tracked yet
-    };
-    const deadline = call.timeoutMs === undefined ? undefined : Date.now() + call.timeoutMs;
+    const gateway = reply && gatewayOfReply(reply);
+    if (gateway) this.gateways.seen(gateway);
+    const connection = this.connections.info(call.context.connection, call.context.remoteAddress, call.identity);
+    const deadline = call.timeoutMs === undefined ? undefined : this.clock.now() + call.timeoutMs;
     const context = new CallContext(connection, call.context.correlationId, call.context.annotations, deadline);
-    const timer = call.timeoutMs === undefined ? undefined : setTimeout(() => context.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded'), call.timeoutMs);
-    const reply: ReplySink = {
-      resolve: (value) => { clearTimeout(timer); answer(undefined, value); },
-      reject: (error) => { clearTimeout(timer); answer(error); },
+    const pin = this.host.isSessionObject(object);
+    const hostCall = { object, member: call.member, kind: (call.kind === 'stream' ? 'call' : call.kind) as CallKind, oneway: !reply, args, context };
+    const stats = this.statsOf(object);
+    stats.requests++;
+    if (call.kind === 'stream') {
+      if (reply) this.streams.open(hostCall, call.upTo ?? 0, reply, pin);
+      return;
+    }
+    if (reply) this.running.add(reply, context);
+    const started = performance.now();
+    const sink: ReplySink = {
+      resolve: (value) => this.answered(reply, stats, started, pin, undefined, value),
+      reject: (error) => this.answered(reply, stats, started, pin, error),
     };
-    this.host.invoke({ object, member: call.member, kind: call.kind as CallKind, oneway: !msg.reply, args, context }, reply);
+    this.host.invoke(hostCall, sink);
   }
 
-  /** Stops taking calls (NATS routes new ones to the other hosts); calls in flight still answer. */
-  async drain(): Promise<void> {
-    await Promise.all(this.subscriptions.map((s) => s.drain()));
+  private answered(reply: string | undefined, stats: EndpointStats, started: number, pin: boolean, error: ErrorBody | undefined, value?: EncodedPayload): void {
+    stats.processingNs += Math.round((performance.now() - started) * 1e6);
+    if (error) {
+      stats.errors++;
+      stats.lastError = error.code;
+    }
+    if (!reply) return;
+    this.running.finish(reply);
+    const fields: Record<string, string | number> = pin ? { [Header.host]: this.id, [Header.pin]: 1 } : {};
+    if (error) this.send(reply, Event.error, fields, errorPayload(error));
+    else this.send(reply, Event.ok, fields, packPayload(value!));
+  }
+
+  /** `call.<object>` (a pinned session), `ctl`, `list` or `meta`. */
+  private onDirect(msg: Msg, rest: string): void {
+    if (rest.startsWith('call.')) return this.onCall(rest.slice(5), msg, true);
+    const h = msg.headers;
+    if (rest === 'ctl' && h) return this.onControl(msg, h);
+    if (!msg.reply || !h) return;
+    const identity = readIdentity(h);
+    const question = msg.data.length > 0 ? bytesJson<{ pattern?: string; id?: string }>(msg.data) : {};
+    if (rest === 'list') return void msg.respond(jsonBytes(this.host.list(identity, question.pattern).filter((id) => this.served.includes(id))));
+    if (rest === 'meta') {
+      try {
+        if (!this.served.includes(question.id ?? '')) throw new Error('not served here');
+        msg.respond(jsonBytes({ ok: this.host.metadata(identity, question.id!) }));
+      } catch {
+        msg.respond(jsonBytes({ error: errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${question.id}'`) }));
+      }
+    }
+  }
+
+  private onControl(msg: Msg, h: MsgHdrs): void {
+    const op = h.get(Header.op);
+    if (op === Op.cancel) return this.running.cancel(h.get(Header.call));
+    const key = h.get(Header.key);
+    if (op === Op.resume) {
+      if (!msg.reply) return;
+      const gateway = gatewayOfReply(msg.reply);
+      if (gateway) this.gateways.seen(gateway);
+      return this.streams.resume(key, readIdentity(h), count(h.get(Header.ack)), count(h.get(Header.upTo)), msg.reply);
+    }
+    const stream = this.streams.control(key, h.get(Header.call));
+    if (op === Op.grant) stream?.grant(count(h.get(Header.upTo)), count(h.get(Header.ack)));
+    else if (op === Op.cancelStream) stream?.cancel();
+    else if (op === Op.detach) stream?.detach();
+  }
+
+  /** `uplink.evt.gw.<gateway>` (a beat) or `uplink.evt.gw.<gateway>.release` (closed connections). */
+  private onGatewayEvent(msg: Msg): void {
+    const [, , , gateway, what] = msg.subject.split('.');
+    if (!gateway) return;
+    this.gateways.seen(gateway);
+    if (what === 'release') for (const id of bytesJson<string[]>(msg.data)) if (typeof id === 'string') this.connections.release(id);
+  }
+
+  private onRevocation(msg: Msg): void {
+    const target = bytesJson<{ subject?: string; tokenId?: string }>(msg.data);
+    this.host.endStreams((owner) => owner !== undefined && ((target.subject !== undefined && owner.subject === target.subject) || (target.tokenId !== undefined && owner.tokenId === target.tokenId)), 'revoked');
+  }
+
+  private tick(): void {
+    this.beat();
+    for (const gateway of this.gateways.sweep()) {
+      this.streams.detachGateway(gateway);
+      this.connections.releaseGateway(gateway);
+    }
+  }
+
+  private beat(): void {
+    if (this.nc.isClosed()) return;
+    const beat: HostBeat = { id: this.id, name: this.name, state: this.state, objects: this.served, calls: this.running.size, streams: this.streams.size, reconnects: this.reconnects };
+    this.nc.publish(Subject.hostEvents(this.id), jsonBytes(beat));
+  }
+
+  private send(reply: string, event: string, fields: Record<string, string | number>, data?: Uint8Array): void {
+    if (!this.nc.isClosed()) this.nc.publish(reply, data, { headers: eventHeaders(event, fields) });
+  }
+
+  private statsOf(object: string): EndpointStats {
+    let stats = this.stats.get(object);
+    if (!stats) this.stats.set(object, (stats = { requests: 0, errors: 0, lastError: '', processingNs: 0 }));
+    return stats;
+  }
+
+  /** A malformed message (only gateways may publish here) is dropped, never a crash. */
+  private guard(msg: Msg, handle: (msg: Msg) => void): void {
+    try {
+      handle(msg);
+    } catch {
+      // dropped
+    }
+  }
+
+  /** After a reconnect, frames sent in between may be lost: a beat at once lets gateways re-attach. */
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'reconnect') {
+        this.reconnects++;
+        this.beat();
+      }
+    }
   }
 }

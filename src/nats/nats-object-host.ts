@@ -1,92 +1,276 @@
 /**
- * The gateway's side of objects on NATS (first slice of docs/scale-out.md): calls and oneway calls
- * published to `uplink.call.<object>`, answered on one wildcard inbox per gateway (the mux: no
- * subscription and no timer per call; deadlines stay with the gateway's InflightCall). No host for
- * the object is the server's 503: OBJECT_UNAVAILABLE, safe to retry. Streams are not routed yet.
+ * The gateway's side of objects on NATS (docs/scale-out.md). Calls and stream opens go to
+ * `uplink.call.<object>` (a queue group: NATS picks a host; no host is the server's 503, so
+ * OBJECT_UNAVAILABLE, safe to retry), or straight to the pinned host for session objects. Every
+ * answer and stream frame comes back on one wildcard inbox (the mux: one subscription, no timer per
+ * call). One tick per heartbeat period publishes this gateway's beat, drops dead hosts and fails what
+ * ran there with HOST_LOST.
+ *
+ * Invariants: the gateway never decodes arguments, results or items; every entry in the mux ends
+ * exactly once (answer, HOST_LOST, or the caller giving up); nothing is published while NATS is
+ * disconnected (nats.js would drop it silently): calls fail OBJECT_UNAVAILABLE instead.
  */
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { repeat, systemClock, type Clock } from '../clock.js';
 import type { ConnectionInfo, Identity } from '../core/context.js';
-import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody } from '../errors.js';
+import type { ObjectMetadata } from '../host/members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
-import { callHeaders, callSubject, Header, packPayload, unpackPayload } from './envelope.js';
+import {
+  b64json, bytesJson, callHeaders, controlHeaders, Header, HOST_EVENTS, jsonBytes, packPayload,
+  REVOCATIONS, Subject, type CallContextFields,
+} from './envelope.js';
+import { HostTable, type HostBeat } from './host-table.js';
+import type { InboxEntry, InboxLink } from './inbox-entry.js';
+import { RemoteCall, unavailable, type CallOrigin } from './remote-call.js';
+import { RemoteStream } from './remote-stream.js';
+import { SessionPins } from './session-pins.js';
 
-const NO_RESPONDERS = 503;
+export interface NatsObjectHostOptions {
+  /** Attachments allowed in one answer (as the gateway's own limit). */
+  maxAttachments?: number;
+  clock?: Clock;
+  /** How often this gateway beats and checks its hosts (ms). */
+  heartbeatMs?: number;
+  /** Beats a host may miss before it counts as dead. */
+  missedBeats?: number;
+  /** How long `$uplink` list and metadata wait for each host (ms). */
+  askTimeoutMs?: number;
+}
+
+/** A revocation as gateways share it (the gateway's RevocationTarget). */
+export interface SharedRevocation { subject?: string; tokenId?: string; origin?: string }
 
 export class NatsObjectHost implements ObjectHost {
+  readonly id = nuid.next();
+  readonly hosts: HostTable;
   private readonly inbox: string;
-  private readonly pending = new Map<string, ReplySink>();
-  private readonly subscription: Subscription;
+  private readonly entries = new Map<string, InboxEntry>();
+  private readonly subscriptions: Subscription[] = [];
+  private readonly pins = new SessionPins();
+  private readonly clock: Clock;
+  private readonly link: InboxLink;
+  private readonly stopTicking: () => void;
+  private releasedConnections: string[] = [];
+  private revocationHandler: ((target: SharedRevocation) => void) | undefined;
   private nextId = 0;
+  private readonly askTimeoutMs: number;
 
-  constructor(private readonly nc: NatsConnection, private readonly maxAttachments = 16) {
-    this.inbox = `_U.${nuid.next()}`;
-    this.subscription = nc.subscribe(`${this.inbox}.*`, { callback: (error, msg) => { if (!error) this.onAnswer(msg); } });
+  constructor(private readonly nc: NatsConnection, options: NatsObjectHostOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.askTimeoutMs = options.askTimeoutMs ?? 1_000;
+    const heartbeatMs = options.heartbeatMs ?? 1_000;
+    this.hosts = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
+    this.inbox = Subject.inbox(this.id);
+    this.link = this.inboxLink(options.maxAttachments ?? 16);
+    const on = (subject: string, handle: (msg: Msg) => void) =>
+      this.subscriptions.push(nc.subscribe(subject, { callback: (error, msg) => { if (!error) handle(msg); } }));
+    on(`${this.inbox}.*`, (msg) => this.entries.get(msg.subject)?.onMessage(msg));
+    on(HOST_EVENTS, (msg) => this.onHostBeat(msg));
+    on(REVOCATIONS, (msg) => this.onRevocation(msg));
+    this.stopTicking = repeat(this.clock, heartbeatMs, () => this.tick());
+    void this.watchStatus();
   }
 
   invoke(call: HostCall, reply: ReplySink): void {
-    const subject = callSubject(call.object);
+    const subject = this.subjectFor(call);
     if (!subject) return reply.reject(errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`));
-    const { context } = call;
-    const timeoutMs = context.deadline === undefined ? undefined : context.deadline - Date.now();
-    const headers = callHeaders(call.member, call.kind, timeoutMs, context.identity, {
-      connection: context.connection.id, remoteAddress: context.connection.remoteAddress, correlationId: context.correlationId,
-      ...(context.annotations ? { annotations: { ...context.annotations } } : {}),
-    });
+    if (!this.connected) return reply.reject(unavailable(call.object));
+    const headers = this.headersFor(call);
     if (call.oneway) {
       this.nc.publish(subject, packPayload(call.args), { headers });
       return reply.resolve({ text: 'null' });
     }
-    if (this.nc.isClosed() || this.nc.isDraining()) return reply.reject(unavailable(call.object));
-    const id = (this.nextId++).toString(36);
-    this.pending.set(id, reply);
-    // A reply that comes after the caller gave up finds the InflightCall settled: it is dropped there.
-    context.signal.addEventListener('abort', () => this.pending.delete(id), { once: true });
-    this.nc.publish(subject, packPayload(call.args), { headers, reply: `${this.inbox}.${id}` });
+    const remote = new RemoteCall(this.link, reply, this.origin(call));
+    remote.reply = this.link.register(remote);
+    // A reply that comes after the caller gave up finds no entry: it is dropped.
+    call.context.signal.addEventListener('abort', () => remote.abandon(), { once: true });
+    this.nc.publish(subject, packPayload(call.args), { headers, reply: remote.reply });
   }
 
-  private onAnswer(msg: Msg): void {
-    const id = msg.subject.slice(this.inbox.length + 1);
-    const reply = this.pending.get(id);
-    if (!reply) return;
-    this.pending.delete(id);
-    if (msg.headers?.code === NO_RESPONDERS) return reply.reject(unavailable('the object'));
-    if (msg.headers?.get(Header.status) === 'error') {
-      return reply.reject(JSON.parse(new TextDecoder().decode(msg.data)) as ErrorBody);
+  openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined {
+    const subject = this.subjectFor(call);
+    const refuse = subject ? (this.connected ? undefined : unavailable(call.object)) : errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
+    if (refuse) {
+      sink.fail(refuse, 0);
+      return undefined;
     }
-    try {
-      reply.resolve(unpackPayload(msg.data, this.maxAttachments));
-    } catch {
-      reply.reject(errorBody(ErrorCode.INTERNAL, 'a malformed answer from an object host'));
-    }
+    const stream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0 });
+    stream.reply = this.link.register(stream);
+    this.nc.publish(subject!, packPayload(call.args), { headers: this.headersFor(call, upTo), reply: stream.reply });
+    return stream;
   }
 
-  openStream(_call: HostCall, _upTo: number, sink: StreamSink): StreamControl | undefined {
-    sink.fail(errorBody(ErrorCode.BAD_ARGUMENTS, 'streams are not routed through NATS yet'), 0);
-    return undefined;
+  /** A key made by a host (its id, then its own key) resumes there, through whichever gateway the client reached. */
+  resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined {
+    const parts = RemoteStream.splitKey(key);
+    if (!parts || !this.connected) return undefined;
+    const stream = new RemoteStream(this.link, sink, '', identity, { upTo, ack, host: parts.host, key: parts.key });
+    stream.reply = this.link.register(stream);
+    stream.resumeOn();
+    return stream;
   }
 
-  resumeStream(): StreamControl | undefined {
-    return undefined;
+  /** Session instances and tracked resources for the connection are released on every host (batched per tick). */
+  releaseConnection(connection: ConnectionInfo): void {
+    this.pins.release(connection.id);
+    this.releasedConnections.push(this.remoteConnectionId(connection.id));
   }
 
-  releaseConnection(_connection: ConnectionInfo): void {}
-
-  endStreams(_matches: (owner: Identity | undefined) => boolean): number {
+  /** Streams of revoked identities end where they run: every host hears the revocation (onRevocation). */
+  endStreams(): number {
     return 0;
   }
 
   streamStats(): { live: number; lingering: number } {
-    return { live: 0, lingering: 0 };
+    let live = 0;
+    for (const entry of this.entries.values()) if (entry instanceof RemoteStream) live++;
+    return { live, lingering: 0 };
+  }
+
+  /** Every live host's objects that `identity` may see (each host filters by its access rules). */
+  async listObjects(identity: Identity | undefined, pattern: string | undefined): Promise<string[]> {
+    const hosts = this.hosts.live().filter((h) => h.state === 'up');
+    const answers = await Promise.all(hosts.map((h) => this.ask<string[]>(Subject.list(h.id), identity, { pattern })));
+    return [...new Set(answers.flatMap((ids) => (Array.isArray(ids) ? ids.filter((id) => typeof id === 'string') : [])))].sort();
+  }
+
+  async describeObject(identity: Identity | undefined, id: string): Promise<ObjectMetadata | undefined> {
+    const host = this.hosts.hostOf(id);
+    if (!host) return undefined;
+    return (await this.ask<{ ok?: ObjectMetadata }>(Subject.metadata(host), identity, { id }))?.ok;
+  }
+
+  /** A question to one host; a host that does not answer in time counts as having nothing to say. */
+  private async ask<T>(subject: string, identity: Identity | undefined, question: object): Promise<T | undefined> {
+    if (!this.connected) return undefined;
+    const headers = controlHeaders('ask', {});
+    if (identity) headers.set(Header.identity, b64json(identity));
+    try {
+      return bytesJson<T>((await this.nc.request(subject, jsonBytes(question), { headers, timeout: this.askTimeoutMs })).data);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Tells the other gateways (and the hosts, which end the identity's streams). */
+  publishRevocation(target: SharedRevocation): void {
+    if (this.connected) this.nc.publish(REVOCATIONS, jsonBytes({ ...target, origin: this.id }));
+  }
+
+  /** Revocations made on other gateways. */
+  onRevocations(handler: (target: SharedRevocation) => void): void {
+    this.revocationHandler = handler;
   }
 
   shutdown(): void {
-    this.subscription.unsubscribe();
-    for (const reply of this.pending.values()) reply.reject(errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down'));
-    this.pending.clear();
+    this.stopTicking();
+    this.flushReleases();
+    for (const s of this.subscriptions) s.unsubscribe();
+    for (const entry of [...this.entries.values()]) entry.hostLost();
+    this.entries.clear();
+  }
+
+  private get connected(): boolean {
+    return !this.nc.isClosed() && !this.nc.isDraining() && (this.nc as { protocol?: { connected?: boolean } }).protocol?.connected !== false;
+  }
+
+  private subjectFor(call: HostCall): string | undefined {
+    const subject = Subject.call(call.object);
+    const pinned = subject && this.pins.get(call.context.connection.id, call.object);
+    return pinned ? Subject.pinnedCall(pinned, call.object) : subject;
+  }
+
+  private origin(call: HostCall): CallOrigin {
+    const connection = call.context.connection.id;
+    return {
+      object: call.object,
+      pinnedTo: this.pins.get(connection, call.object),
+      pin: (host) => this.pins.set(connection, call.object, host),
+      unpin: () => this.pins.delete(connection, call.object),
+    };
+  }
+
+  private headersFor(call: HostCall, upTo?: number) {
+    const { context } = call;
+    const fields: CallContextFields = {
+      connection: this.remoteConnectionId(context.connection.id), remoteAddress: context.connection.remoteAddress, correlationId: context.correlationId,
+      ...(context.annotations ? { annotations: { ...context.annotations } } : {}),
+    };
+    const timeoutMs = context.deadline === undefined ? undefined : context.deadline - this.clock.now();
+    return callHeaders({ member: call.member, kind: upTo === undefined ? call.kind : 'stream', timeoutMs, identity: context.identity, context: fields, ...(upTo === undefined ? {} : { upTo }) });
+  }
+
+  /** Connection ids are per gateway; on hosts they carry the gateway's id. */
+  private remoteConnectionId(id: string): string {
+    return `${this.id}/${id}`;
+  }
+
+  private inboxLink(maxAttachments: number): InboxLink {
+    return {
+      gatewayId: this.id, maxAttachments,
+      now: () => this.clock.now(),
+      register: (entry) => {
+        const reply = `${this.inbox}.${(this.nextId++).toString(36)}`;
+        this.entries.set(reply, entry);
+        return reply;
+      },
+      unregister: (reply) => void this.entries.delete(reply),
+      control: (host, op, fields, options) => {
+        if (!this.connected) return;
+        const headers = controlHeaders(op, fields);
+        if (options?.identity) headers.set(Header.identity, b64json(options.identity));
+        this.nc.publish(Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) });
+      },
+      seen: (host) => this.hosts.seen(host),
+    };
+  }
+
+  private onHostBeat(msg: Msg): void {
+    let beat: HostBeat;
+    try {
+      beat = bytesJson<HostBeat>(msg.data);
+    } catch {
+      return;
+    }
+    if (typeof beat?.id !== 'string') return;
+    const change = this.hosts.beat(beat);
+    if (change.reconnected) for (const entry of this.entries.values()) if (entry.host === beat.id) entry.reattach?.();
+  }
+
+  private onRevocation(msg: Msg): void {
+    try {
+      const target = bytesJson<SharedRevocation>(msg.data);
+      if (target.origin !== this.id) this.revocationHandler?.({ ...(target.subject ? { subject: target.subject } : {}), ...(target.tokenId ? { tokenId: target.tokenId } : {}) });
+    } catch {
+      // a malformed revocation is ignored (only gateways may publish there)
+    }
+  }
+
+  /** Once per heartbeat: beat, release closed connections, fail what ran on dead hosts. */
+  private tick(): void {
+    if (!this.connected) return;
+    this.nc.publish(Subject.gatewayEvents(this.id), jsonBytes({ id: this.id }));
+    this.flushReleases();
+    this.hosts.sweep();
+    const now = this.clock.now();
+    for (const entry of [...this.entries.values()]) {
+      const alive = entry.host !== undefined && this.hosts.alive(entry.host);
+      if (!alive && now - entry.since > this.hosts.deadAfterMs) entry.hostLost();
+      else if (alive && entry instanceof RemoteStream) entry.retry();
+    }
+  }
+
+  private flushReleases(): void {
+    if (this.releasedConnections.length === 0 || !this.connected) return;
+    this.nc.publish(`${Subject.gatewayEvents(this.id)}.release`, jsonBytes(this.releasedConnections));
+    this.releasedConnections = [];
+  }
+
+  /** After NATS comes back, frames sent in between may be lost: streams re-attach and replay from their ack. */
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'reconnect') for (const entry of [...this.entries.values()]) entry.reattach?.();
+    }
   }
 }
-
-function unavailable(object: string): ErrorBody {
-  return { code: ErrorCode.OBJECT_UNAVAILABLE, name: 'UplinkError', message: `no object host serves ${object} now; retry` };
-}
-

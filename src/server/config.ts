@@ -9,7 +9,14 @@ import { JwtAuthenticator, type JwtOptions } from '../auth/jwt.js';
 import type { Codec, CodecOptions } from '../protocol/codec.js';
 import type { ConnectionInfo } from '../core/context.js';
 import type { AccessPolicy } from '../host/local-host.js';
-import type { HostCall, ObjectHost } from '../host/object-host.js';
+import type { HostCall, ObjectCatalog, ObjectHost } from '../host/object-host.js';
+import type { RevocationTarget } from '../auth/revocations.js';
+
+/** What a gateway shares with the other gateways of its cluster. */
+export interface ClusterLink extends ObjectCatalog {
+  publishRevocation(target: RevocationTarget): void;
+  onRevocations(handler: (target: RevocationTarget) => void): void;
+}
 import type { Logger } from './logger.js';
 import type { TlsOptions } from './tls.js';
 import type { Clock } from '../clock.js';
@@ -111,6 +118,11 @@ export interface GatewayOptions {
    * from `uplink/nats`); objects registered here, `$uplink` included, stay here.
    */
   remoteObjects?: ObjectHost;
+  /**
+   * The other gateways of a cluster (NatsObjectHost from `uplink/nats`): revocations made here are
+   * published to them and theirs applied here, and `$uplink` lists and describes remote objects.
+   */
+  cluster?: ClusterLink;
   /** Time for every timer of the gateway (deadlines, expiry, streams, rate limits); tests inject a fake one. */
   clock?: Clock;
   /** Claims that hold scopes and roles for objects' `access` rules (default 'scope' and 'roles'). */

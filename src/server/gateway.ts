@@ -25,6 +25,7 @@ import { Deadlines } from './deadlines.js';
 import { Connection } from './connection.js';
 import type { ConnectionEnvironment, Flushable, ResolvedOptions } from './connection-environment.js';
 import { ClientLog, createLogger, logUserCodeFailure, type Logger } from './logger.js';
+import { localHostOptions } from './host-options.js';
 import { StaticFiles } from './static-files.js';
 import { hostName, serveDemoTokens, serveHttp } from './http-routes.js';
 import { selectUws, type Uws, type UwsReport } from './uws-loader.js';
@@ -103,30 +104,14 @@ export class Gateway {
     this.logger = options.logger ?? createLogger(this.options.logLevel);
     this.clientLog = new ClientLog(this.logger, this.options.maxClientLogLinesPerSec);
     this.allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
-    this.registry = new LocalObjectHost({
-      codec: this.codec,
-      clock: this.clock,
-      maxArgs: this.options.maxArgs,
-      maxResultBytes: this.options.maxResultBytes,
-      authorize: options.authorize,
-      claimNames: options.claimNames,
-      streamLimits: {
-        lifetimeMs: this.options.streamLifetimeMs, idleMs: this.options.streamIdleMs, lingerMs: this.options.streamLingerMs,
-        maxUnacked: this.options.streamMaxUnacked, maxBatch: this.options.streamMaxBatch,
-        frameBytes: Math.max(1024, Math.floor(this.options.streamHighWaterMark / 4)),
-        maxFrameBytes: this.options.maxResultBytes,
-        maxReplayBytes: this.options.streamMaxReplayBytes,
-      },
-      streamCaps: { maxPerOwner: this.options.maxStreamsPerSubject, maxTotal: this.options.maxStreamsTotal },
-      debugErrors: this.options.debugErrors,
-      onError: (error, call) => {
-        logUserCodeFailure(this.clientLog, this.codec, error, call);
-        if (options.onError) this.safeHook(() => options.onError?.(error, call));
-      },
-    });
+    this.registry = new LocalObjectHost(localHostOptions(this.options, this.codec, this.clock, options, (error, call) => {
+      logUserCodeFailure(this.clientLog, this.codec, error, call);
+      if (options.onError) this.safeHook(() => options.onError?.(error, call));
+    }));
     this.objectHost = options.objectHost ?? (options.remoteObjects ? new RoutingObjectHost(this.registry, options.remoteObjects) : this.registry);
     const facts: GatewayFacts = { server: SERVER_NAME, protocolVersions: SUPPORTED_VERSIONS, uptimeMs: () => this.clock.now() - this.startedAt };
-    this.registry.register(new BuiltinObject(this.registry, facts), { id: BUILTIN_OBJECT_ID });
+    this.registry.register(new BuiltinObject(this.registry, facts, options.cluster), { id: BUILTIN_OBJECT_ID });
+    options.cluster?.onRevocations((target) => this.applyRevocation(target));
     this.env = this.connectionEnvironment();
   }
 
@@ -259,6 +244,12 @@ export class Gateway {
    */
   revoke(target: RevocationTarget): number {
     if (target.subject === undefined && target.tokenId === undefined) throw new TypeError('revoke needs a subject or a tokenId');
+    this.hooks.cluster?.publishRevocation(target);
+    return this.applyRevocation(target);
+  }
+
+  /** A revocation made here or on another gateway of the cluster. */
+  private applyRevocation(target: RevocationTarget): number {
     let closed = 0;
     let tokenExpiresAt: number | undefined;
     for (const c of [...this.connections]) {

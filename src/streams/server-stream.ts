@@ -163,7 +163,7 @@ export class ServerStream {
     this.timers.stopLinger();
     this.sink = sink;
     sink.opened(this.key);
-    for (const batch of this.replay) if (batch.seq + batch.count > ack) sink.items(batch.seq, batch.payload);
+    for (const batch of this.replay) if (batch.seq + batch.count > ack) sink.items(batch.seq, batch.payload, batch.count);
     this.touch();
     if (this.state === 'finished') this.sendEnd(sink);
     else if (this.state === 'ended') this.finish();
@@ -330,7 +330,7 @@ export class ServerStream {
     const bytes = payloadSize(payload);
     this.replay.push({ seq, count, payload, bytes });
     this.replayBytes += bytes;
-    this.sink?.items(seq, payload);
+    this.sink?.items(seq, payload, count);
   }
 
   /**

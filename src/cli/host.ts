@@ -1,0 +1,57 @@
+/**
+ * `uplink host <module>`: an object host process. The same module `uplink serve` takes registers its
+ * objects (it receives an object with the gateway's registration API: register, unregister, codec,
+ * logger), and they are served over NATS (UPLINK_NATS_*, src/nats/connect.ts) to every gateway of
+ * the cluster. Limits and stream settings come from the same UPLINK_* variables as a gateway's.
+ * SIGTERM drains: no new calls, calls and streams in flight get UPLINK_SHUTDOWN_DRAIN_MS to finish.
+ */
+import { systemClock } from '../clock.js';
+import { LocalObjectHost, type RegisterOptions } from '../host/local-host.js';
+import { Codec } from '../protocol/codec.js';
+import { definedOnly, gatewayDefaults, optionsFromEnv } from '../server/config.js';
+import { localHostOptions } from '../server/host-options.js';
+import { createLogger, type Logger } from '../server/logger.js';
+import { connectFromEnv } from '../nats/connect.js';
+import { NatsHostService } from '../nats/host-service.js';
+
+type Env = Record<string, string | undefined>;
+
+/** What a registering module sees: the gateway's registration API, backed by the host. */
+export interface HostRegistrar {
+  readonly codec: Codec;
+  readonly logger: Logger;
+  register(target: object, idOrOptions?: string | RegisterOptions, options?: RegisterOptions): string;
+  unregister(id: string): boolean;
+}
+
+export async function runHost(register: (registrar: HostRegistrar) => void | Promise<void>, env: Env): Promise<NatsHostService> {
+  const options = { ...gatewayDefaults, ...definedOnly(optionsFromEnv(env)) };
+  const logger = createLogger(options.logLevel);
+  const codec = new Codec();
+  const host = new LocalObjectHost(localHostOptions(options, codec, systemClock, {}, (error, call) => {
+    logger.error({ err: error, object: call.object, member: call.member, cid: call.context.correlationId }, 'call failed');
+  }));
+  const registrar: HostRegistrar = {
+    codec, logger,
+    register: (target, idOrOptions, more = {}) => host.register(target as never, typeof idOrOptions === 'string' ? { ...more, id: idOrOptions } : { ...idOrOptions }),
+    unregister: (id) => host.unregister(id),
+  };
+  await register(registrar);
+  const name = env.UPLINK_HOST_NAME || `uplink-host-${process.pid}`;
+  const nc = await connectFromEnv(env, name);
+  if (!nc) throw new Error('uplink host serves over NATS: set UPLINK_NATS_URL (e.g. nats://127.0.0.1:4222)');
+  const service = new NatsHostService(nc, host, { name, onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close') });
+  service.serve();
+  logger.info({ host: service.id, name, objects: host.ids(), nats: nc.getServer() }, 'object host serving');
+  const drainMs = Number(env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ host: service.id, drainMs }, 'draining');
+      void service.drain(drainMs).then(() => nc.drain()).finally(() => process.exit(0));
+    });
+  }
+  return service;
+}

@@ -1,0 +1,89 @@
+/**
+ * What a gateway knows about the object hosts of its cluster, from their heartbeats
+ * (`uplink.evt.host.<id>`, every heartbeat period) and from any message they send. A host not heard
+ * from for `deadAfterMs` is dead: the gateway fails what it had running there with HOST_LOST (killed,
+ * frozen and cut-off hosts look the same from here). Pure bookkeeping on an injected clock.
+ */
+import type { Clock } from '../clock.js';
+
+export type HostState = 'up' | 'draining' | 'gone';
+
+/** The heartbeat a host publishes. */
+export interface HostBeat {
+  id: string;
+  name: string;
+  state: HostState;
+  /** Object ids it serves. */
+  objects: string[];
+  /** Calls and streams running there. */
+  calls: number;
+  streams: number;
+  /** Times its NATS connection came back: frames it sent in between may be lost (the gateway re-attaches). */
+  reconnects: number;
+}
+
+interface Entry {
+  beat: HostBeat | undefined;
+  lastSeen: number;
+}
+
+export interface BeatChange {
+  joined: boolean;
+  /** Its connection came back since the last beat. */
+  reconnected: boolean;
+}
+
+export class HostTable {
+  private readonly hosts = new Map<string, Entry>();
+
+  constructor(private readonly clock: Clock, readonly deadAfterMs: number) {}
+
+  beat(beat: HostBeat): BeatChange {
+    const entry = this.hosts.get(beat.id);
+    const previous = entry?.beat;
+    if (beat.state === 'gone') {
+      // A clean exit: nothing it had running will answer; the next sweep reports it.
+      this.hosts.set(beat.id, { beat, lastSeen: -Infinity });
+      return { joined: false, reconnected: false };
+    }
+    this.hosts.set(beat.id, { beat, lastSeen: this.clock.now() });
+    return { joined: previous === undefined, reconnected: previous !== undefined && beat.reconnects !== previous.reconnects };
+  }
+
+  /** Any message from a host shows it alive (it may not have beaten yet). */
+  seen(id: string): void {
+    const entry = this.hosts.get(id);
+    if (entry) {
+      if (entry.lastSeen !== -Infinity) entry.lastSeen = this.clock.now();
+    } else this.hosts.set(id, { beat: undefined, lastSeen: this.clock.now() });
+  }
+
+  alive(id: string): boolean {
+    const entry = this.hosts.get(id);
+    return entry !== undefined && this.clock.now() - entry.lastSeen <= this.deadAfterMs;
+  }
+
+  /** Removes and returns the hosts not heard from within deadAfterMs (or gone). */
+  sweep(): string[] {
+    const now = this.clock.now();
+    const dead: string[] = [];
+    for (const [id, entry] of this.hosts) {
+      if (now - entry.lastSeen > this.deadAfterMs) {
+        dead.push(id);
+        this.hosts.delete(id);
+      }
+    }
+    return dead;
+  }
+
+  /** Live hosts that have beaten, with their last beat. */
+  live(): HostBeat[] {
+    const now = this.clock.now();
+    return [...this.hosts.values()].filter((e) => e.beat && now - e.lastSeen <= this.deadAfterMs).map((e) => e.beat!);
+  }
+
+  /** A live host serving `object`, for metadata questions. */
+  hostOf(object: string): string | undefined {
+    return this.live().find((beat) => beat.state === 'up' && beat.objects.includes(object))?.id;
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * What the gateway's one NATS inbox (`_U.<gateway>.*`) routes answers to: a unary call waiting for
+ * its result, or a stream relaying frames. The mux (nats-object-host.ts) owns the table of entries
+ * and the liveness sweep; an entry owns what its messages mean.
+ */
+import type { Msg, MsgHdrs } from '@nats-io/transport-node';
+import type { Identity } from '../core/context.js';
+
+export interface InboxEntry {
+  /** The host running it, once known (from an accepted, open or answer message). */
+  host: string | undefined;
+  /** When it was sent, or last heard of: an entry with no live host this long after is lost. */
+  since: number;
+  onMessage(msg: Msg): void;
+  /** Its host died or never took it: fail it with HOST_LOST. */
+  hostLost(): void;
+  /** Frames may have been lost (a NATS reconnect): streams re-attach; calls ignore it. */
+  reattach?(): void;
+}
+
+/** What entries need from the mux. */
+export interface InboxLink {
+  readonly gatewayId: string;
+  now(): number;
+  /** Adds an entry under a fresh inbox id; returns its reply subject. */
+  register(entry: InboxEntry): string;
+  unregister(reply: string): void;
+  /** Sends a control message to a host (optionally with a reply subject for the answer). */
+  control(host: string, op: string, fields: Record<string, string | number>, options?: { identity?: Identity | undefined; reply?: string }): void;
+  /** A message from this host arrived: it is alive. */
+  seen(host: string): void;
+  maxAttachments: number;
+}
+
+export const NO_RESPONDERS = 503;
+
+export function isNoResponders(headers: MsgHdrs | undefined): boolean {
+  return headers?.code === NO_RESPONDERS;
+}

@@ -1,0 +1,106 @@
+/**
+ * One unary call waiting at the gateway for its answer from a host. The host says `accepted` (with
+ * its id) when the call runs longer than its accept tick; from then on a cancel reaches the method's
+ * AbortSignal there, and the call fails HOST_LOST when that host dies instead of waiting out its
+ * deadline. A call no host ever accepted fails the same way after the liveness bound.
+ */
+import type { Msg } from '@nats-io/transport-node';
+import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
+import type { ReplySink } from '../host/object-host.js';
+import { bytesJson, Event, Header, Op, unpackPayload } from './envelope.js';
+import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';
+
+export interface CallOrigin {
+  object: string;
+  /** Set when the call went to a pinned host (a session object): a 503 there means the session is gone. */
+  pinnedTo: string | undefined;
+  /** Called with the answering host when the host says the object is pinned (session mode). */
+  pin(host: string): void;
+  /** The pinned host is gone: the next call starts a new session elsewhere. */
+  unpin(): void;
+}
+
+export class RemoteCall implements InboxEntry {
+  host: string | undefined;
+  since: number;
+  reply = '';
+  private settled = false;
+
+  constructor(private readonly link: InboxLink, private readonly sink: ReplySink, private readonly origin: CallOrigin) {
+    this.since = link.now();
+    this.host = origin.pinnedTo;
+  }
+
+  onMessage(msg: Msg): void {
+    const h = msg.headers;
+    if (isNoResponders(h)) return this.finish(this.origin.pinnedTo ? this.sessionLost() : unavailable(this.origin.object));
+    const host = h?.get(Header.host);
+    if (host) {
+      this.host = host;
+      this.link.seen(host);
+    }
+    if (h?.get(Header.pin) && host) this.origin.pin(host);
+    switch (h?.get(Header.event)) {
+      case Event.accepted: this.since = this.link.now(); return;
+      case Event.error: {
+        const error = parseError(msg.data);
+        if (error.code === ErrorCode.HOST_LOST && this.origin.pinnedTo) this.origin.unpin(); // its host is draining
+        return this.finish(error);
+      }
+      case Event.ok: {
+        let value;
+        try {
+          value = unpackPayload(msg.data, this.link.maxAttachments);
+        } catch {
+          return this.finish(errorBody(ErrorCode.INTERNAL, 'a malformed answer from an object host'));
+        }
+        this.settle();
+        this.sink.resolve(value);
+        return;
+      }
+      default: return; // unknown events are ignored (a newer host)
+    }
+  }
+
+  hostLost(): void {
+    if (this.origin.pinnedTo) this.origin.unpin();
+    this.finish(errorBody(ErrorCode.HOST_LOST, 'the object host running this call stopped answering; the outcome is unknown'));
+  }
+
+  /** The caller gave up (cancel, deadline, connection closed): stop waiting, and stop the method where it runs. */
+  abandon(): void {
+    if (this.settled) return;
+    this.settle();
+    if (this.host) this.link.control(this.host, Op.cancel, { [Header.call]: this.reply });
+  }
+
+  private sessionLost(): ErrorBody {
+    this.origin.unpin();
+    return errorBody(ErrorCode.HOST_LOST, `the object host holding this session of '${this.origin.object}' is gone; its state is lost`);
+  }
+
+  private finish(error: ErrorBody): void {
+    if (this.settled) return;
+    this.settle();
+    this.sink.reject(error);
+  }
+
+  private settle(): void {
+    this.settled = true;
+    this.link.unregister(this.reply);
+  }
+}
+
+export function unavailable(object: string): ErrorBody {
+  return errorBody(ErrorCode.OBJECT_UNAVAILABLE, `no object host serves '${object}' now; retry`);
+}
+
+function parseError(data: Uint8Array): ErrorBody {
+  try {
+    const body = bytesJson<ErrorBody>(data);
+    if (body && typeof body.code === 'string' && typeof body.message === 'string') return body;
+  } catch {
+    // falls through
+  }
+  return errorBody(ErrorCode.INTERNAL, 'a malformed error from an object host');
+}

@@ -1,0 +1,201 @@
+/**
+ * A stream running on a host, relayed by the gateway: frames from the host go to the connection's
+ * sink as they come; the client's credits, cancel and detach go to the host's control subject. The
+ * stream itself (generator, credits, replay buffer, linger) stays on the host, so the gateway holds
+ * at most the window the client granted, and a client may resume through any gateway.
+ *
+ * Invariants: items reach the sink in order and exactly once: `expected` is the next sequence
+ * number; a batch below it is a replay already relayed (dropped), one above it means frames were lost
+ * (a NATS reconnect), and the stream re-attaches under a new inbox id, asking the host to replay from
+ * the client's last ack. Replayed batches keep their boundaries, so a batch is relayed whole or not at all.
+ */
+import type { Msg } from '@nats-io/transport-node';
+import type { Identity } from '../core/context.js';
+import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
+import type { StreamControl, StreamSink } from '../host/object-host.js';
+import { bytesJson, count, Event, Header, NODE_ID_LENGTH, Op, unpackPayload } from './envelope.js';
+import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';
+import { unavailable } from './remote-call.js';
+
+type State = 'opening' | 'open' | 'closed';
+
+export class RemoteStream implements StreamControl, InboxEntry {
+  host: string | undefined;
+  since: number;
+  reply = '';
+  private key: string | undefined;
+  private state: State = 'opening';
+  /** The client was told the key (stream-open): re-attaching does not tell it again. */
+  private announced = false;
+  private expected: number;
+  private upTo: number;
+  private ack: number;
+  /** What to do once the host names the stream (cancel or detach came before it opened). */
+  private afterOpen: 'cancel' | 'detach' | undefined;
+  /** The last re-attach found no subscriber (the host was reconnecting): retried on the next sweep. */
+  private retryReattach = false;
+
+  constructor(
+    private readonly link: InboxLink,
+    private readonly sink: StreamSink,
+    private readonly object: string,
+    private readonly identity: Identity | undefined,
+    start: { upTo: number; ack: number; host?: string; key?: string },
+  ) {
+    this.since = link.now();
+    this.upTo = start.upTo;
+    this.ack = start.ack;
+    this.expected = start.ack;
+    this.host = start.host;
+    this.key = start.key;
+  }
+
+  /** A resume key of a stream on a host: the host id (fixed length) then the host's own key. */
+  static splitKey(key: string): { host: string; key: string } | undefined {
+    return key.length > NODE_ID_LENGTH ? { host: key.slice(0, NODE_ID_LENGTH), key: key.slice(NODE_ID_LENGTH) } : undefined;
+  }
+
+  get live(): boolean {
+    return this.state !== 'closed' && this.afterOpen === undefined;
+  }
+
+  grant(upTo: number, ack: number): void {
+    if (!this.live) return;
+    this.upTo = Math.max(this.upTo, upTo);
+    this.ack = Math.max(this.ack, Math.min(ack, this.expected));
+    if (this.state === 'open') this.control(Op.grant, { [Header.upTo]: this.upTo, [Header.ack]: this.ack });
+  }
+
+  cancel(): void {
+    this.leave('cancel');
+  }
+
+  detach(): void {
+    this.leave('detach');
+  }
+
+  /** Credits run end to end: the host waits for grants, not for this socket. */
+  drained(): void {}
+
+  onMessage(msg: Msg): void {
+    if (this.state === 'closed') return;
+    const h = msg.headers;
+    if (isNoResponders(h)) return this.noResponders();
+    this.since = this.link.now();
+    if (this.host) this.link.seen(this.host);
+    try {
+      switch (h?.get(Header.event)) {
+        case Event.open: return this.opened(h.get(Header.host), h.get(Header.key));
+        case Event.items: return this.items(count(h.get(Header.seq)), count(h.get(Header.count)), msg.data);
+        case Event.end: return this.ended(count(h.get(Header.seq)), undefined);
+        case Event.fail: return this.ended(count(h.get(Header.seq)), parseError(msg.data));
+        case Event.released: return this.released();
+        default: return;
+      }
+    } catch {
+      this.fail(errorBody(ErrorCode.INTERNAL, 'a malformed stream frame from an object host'));
+    }
+  }
+
+  hostLost(): void {
+    this.fail(errorBody(ErrorCode.HOST_LOST, 'the object host running this stream stopped answering; its items since the last ack are lost'));
+  }
+
+  /** Asks the host to replay from the client's last ack under a new inbox id (frames may have been lost). */
+  reattach(): void {
+    if (this.state !== 'open' || !this.host || !this.key) return;
+    this.retryReattach = false;
+    this.link.unregister(this.reply);
+    this.reply = this.link.register(this);
+    this.expected = this.ack;
+    this.link.control(this.host, Op.resume, { [Header.key]: this.key, [Header.ack]: this.ack, [Header.upTo]: this.upTo }, { identity: this.identity, reply: this.reply });
+  }
+
+  /** Re-sends a re-attach that found no subscriber, once the sweep sees the host alive again. */
+  retry(): void {
+    if (this.retryReattach) this.reattach();
+  }
+
+  /** A resume through this gateway of a stream opened elsewhere: asks its host to send here. */
+  resumeOn(): void {
+    this.link.control(this.host!, Op.resume, { [Header.key]: this.key!, [Header.ack]: this.ack, [Header.upTo]: this.upTo }, { identity: this.identity, reply: this.reply });
+  }
+
+  private opened(host: string, key: string): void {
+    if (!host || host.length !== NODE_ID_LENGTH || !key) throw new Error('an open frame without host or key');
+    this.host = host;
+    this.key = key;
+    this.link.seen(host);
+    if (this.afterOpen) {
+      this.control(this.afterOpen === 'cancel' ? Op.cancelStream : Op.detach, {});
+      return this.close();
+    }
+    const first = this.state === 'opening';
+    this.state = 'open';
+    if (!this.announced) {
+      this.announced = true;
+      this.sink.opened(host + key);
+    }
+    // Credit the client granted while the open travelled.
+    if (first && (this.ack > 0 || this.upTo > 0)) this.control(Op.grant, { [Header.upTo]: this.upTo, [Header.ack]: this.ack });
+  }
+
+  private items(seq: number, n: number, data: Uint8Array): void {
+    if (seq < this.expected) return; // a replayed batch, already relayed
+    if (seq > this.expected) return this.reattach();
+    this.expected = seq + n;
+    this.sink.items(seq, unpackPayload(data, this.link.maxAttachments), n);
+  }
+
+  private ended(total: number, error: ErrorBody | undefined): void {
+    if (total > this.expected) return this.reattach();
+    if (error) this.sink.fail(error, total);
+    else this.sink.end(total);
+  }
+
+  private released(): void {
+    this.close();
+    this.sink.released();
+  }
+
+  private noResponders(): void {
+    // No host listens on the object (open) or on the host's control subject (resume, re-attach).
+    if (this.state === 'opening' && !this.key) return this.fail(unavailable(this.object));
+    if (this.state === 'opening') return this.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'));
+    this.retryReattach = true;
+  }
+
+  private leave(how: 'cancel' | 'detach'): void {
+    if (!this.live) return;
+    if (this.state === 'opening' && !this.key) {
+      this.afterOpen = how; // the host has not named the stream yet: tell it once it does
+      return;
+    }
+    this.control(how === 'cancel' ? Op.cancelStream : Op.detach, {});
+    this.close();
+  }
+
+  private fail(error: ErrorBody): void {
+    if (this.state === 'closed') return;
+    const gone = this.afterOpen !== undefined; // cancelled or detached already: nobody to tell
+    this.close();
+    if (gone) return;
+    this.sink.fail(error, this.expected);
+    this.sink.released();
+  }
+
+  private control(op: string, fields: Record<string, string | number>): void {
+    if (this.host && this.key) this.link.control(this.host, op, { [Header.key]: this.key, [Header.call]: this.reply, ...fields });
+  }
+
+  private close(): void {
+    this.state = 'closed';
+    this.link.unregister(this.reply);
+  }
+}
+
+function parseError(data: Uint8Array): ErrorBody {
+  const body = bytesJson<ErrorBody>(data);
+  if (!body || typeof body.code !== 'string' || typeof body.message !== 'string') throw new Error('a malformed error');
+  return body;
+}

@@ -1,0 +1,67 @@
+/**
+ * Unary calls running on a host, by the reply subject they came with. One tick (every acceptMs)
+ * does what would otherwise take timers per call: it tells the gateway `accepted` for calls still
+ * running after a tick (so a cancel can reach them and a dead host is noticed), and aborts calls
+ * whose deadline passed (the gateway has already answered DEADLINE_EXCEEDED; the method's signal
+ * tells it to stop). Fast calls cost a map entry and nothing else.
+ */
+import { repeat, type Clock } from '../clock.js';
+import { ErrorCode } from '../errors.js';
+import type { CallContext } from '../core/context.js';
+
+interface Running {
+  context: CallContext;
+  deadline: number | undefined;
+  /** The tick it started in: announced from the next one on. */
+  tick: number;
+  announced: boolean;
+}
+
+export class RunningCalls {
+  private readonly calls = new Map<string, Running>();
+  private ticks = 0;
+  private readonly stopTicking: () => void;
+
+  constructor(private readonly clock: Clock, acceptMs: number, private readonly announce: (reply: string) => void) {
+    this.stopTicking = repeat(clock, acceptMs, () => this.tick());
+  }
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  add(reply: string, context: CallContext): void {
+    this.calls.set(reply, { context, deadline: context.deadline, tick: this.ticks, announced: false });
+  }
+
+  /** The call answered: forget it. */
+  finish(reply: string): void {
+    this.calls.delete(reply);
+  }
+
+  /** The caller gave up: the method's signal aborts (its answer, if any, is dropped by the gateway). */
+  cancel(reply: string): void {
+    this.calls.get(reply)?.context.abort(ErrorCode.CANCELLED, 'cancelled by the caller');
+  }
+
+  /** Calls still running: their reply subjects. */
+  replies(): string[] {
+    return [...this.calls.keys()];
+  }
+
+  stop(): void {
+    this.stopTicking();
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    for (const [reply, call] of this.calls) {
+      if (call.deadline !== undefined && now >= call.deadline) call.context.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded');
+      if (!call.announced && call.tick < this.ticks) {
+        call.announced = true;
+        this.announce(reply);
+      }
+    }
+    this.ticks++;
+  }
+}
