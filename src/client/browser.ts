@@ -5,8 +5,8 @@
 import { UplinkClient, type ClientOptions } from './client.js';
 import type { SocketLike } from './socket.js';
 
-/** Connects to a gateway (ws://, wss://, or an uplink:// URI) and completes the hello handshake. */
-export function connect(url: string, options: ClientOptions = {}): Promise<UplinkClient> {
+/** Connects to a gateway (ws://, wss://, or an uplink:// URI; several fail over) and completes the hello handshake. */
+export function connect(url: string | readonly string[], options: ClientOptions = {}): Promise<UplinkClient> {
   if (options.tokenTransport === 'header') throw new TypeError('browsers cannot set headers on a WebSocket; send the token in the hello frame');
   return UplinkClient.open(url, (u) => new WebSocket(u) as unknown as SocketLike, options);
 }

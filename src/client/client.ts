@@ -59,8 +59,12 @@ export class UplinkClient implements ProxyTarget {
   private readonly closedPromise: Promise<{ code: number; reason: string }>;
   private resolveClosed!: (info: { code: number; reason: string }) => void;
 
+  /** Which of `urls` the current (or next) connection uses: a failed attempt or a lost connection moves on. */
+  private urlIndex = 0;
+
   private constructor(
-    private readonly url: string,
+    /** The gateways to use, in order of preference: several gateways of one cluster fail over. */
+    private readonly urls: readonly string[],
     private readonly createSocket: SocketFactory,
     private readonly options: ClientOptions,
   ) {
@@ -89,15 +93,39 @@ export class UplinkClient implements ProxyTarget {
   }
 
   /** Opens a socket, sends hello and resolves once the gateway welcomes the client. */
-  static async open(url: string, createSocket: SocketFactory, options: ClientOptions = {}): Promise<UplinkClient> {
-    const client = new UplinkClient(gatewayUrl(url), createSocket, options);
-    await client.connectSocket();
+  static async open(url: string | readonly string[], createSocket: SocketFactory, options: ClientOptions = {}): Promise<UplinkClient> {
+    const urls = (typeof url === 'string' ? [url] : [...url]).map(gatewayUrl);
+    if (urls.length === 0) throw new TypeError('connect needs at least one gateway URL');
+    const client = new UplinkClient(urls, createSocket, options);
+    // The first connection tries each gateway once, in order; the last failure is the one reported.
+    for (let tried = 1; ; tried++) {
+      try {
+        await client.connectSocket();
+        break;
+      } catch (error) {
+        if (tried >= urls.length) throw error;
+      }
+    }
     client.setState('open');
     return client;
   }
 
+  /** The gateway URL in use (or about to be). */
+  get url(): string {
+    return this.urls[this.urlIndex]!;
+  }
+
   /** One connection attempt: a fresh token, a socket, the hello, the welcome. */
   private async connectSocket(): Promise<void> {
+    try {
+      await this.connectOnce();
+    } catch (error) {
+      this.urlIndex = (this.urlIndex + 1) % this.urls.length; // the next attempt tries the next gateway
+      throw error;
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
     const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
     const transport = token === undefined ? 'hello' : (this.options.tokenTransport ?? 'hello');
     this.socket = this.createSocket(connectUrl(this.url, token, transport), transport === 'header' ? token : undefined);
@@ -339,6 +367,8 @@ export class UplinkClient implements ProxyTarget {
     const terminal = this.closing || !this.reconnectOptions || (!isTransientClose(code) && !this.goodbye);
     if (terminal) return this.finalClose(code, reason);
     this.setState('reconnecting');
+    // A gateway that went away (or said goodbye) is likely still away: the next attempt starts at the next one.
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     // Calls that were on the wire are lost with it, unless they may safely run twice.
     this.pending.dropped(new ConnectionClosedError(code, reason));
     // Streams not yet opened have no resume key: the same rule, by their request.

@@ -10,8 +10,12 @@ export interface NodeClientOptions extends ClientOptions {
   ca?: string | Buffer | Array<string | Buffer>;
 }
 
-/** Connects to a gateway (ws://, wss://, or an uplink:// URI) and completes the hello handshake. */
-export function connect(url: string, options: NodeClientOptions = {}): Promise<UplinkClient> {
+/**
+ * Connects to a gateway (ws://, wss://, or an uplink:// URI) and completes the hello handshake. Given
+ * several URLs (gateways of one cluster), it connects to the first that answers and fails over to the
+ * next when a connection is lost; streams resume there.
+ */
+export function connect(url: string | readonly string[], options: NodeClientOptions = {}): Promise<UplinkClient> {
   const maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
   return UplinkClient.open(url, (u, bearer) => new WebSocket(u, {
     maxPayload, perMessageDeflate: false, ...(options.ca !== undefined ? { ca: options.ca } : {}),

@@ -7,6 +7,7 @@
  *   UPLINK_NATS_CREDS    a .creds file (JWT and nkey seed, for operator mode)
  *   UPLINK_NATS_NKEY     a file holding an nkey seed (SU...)
  *   UPLINK_NATS_CA       a CA certificate file: TLS to NATS, verified against it
+ *   UPLINK_NATS_HEARTBEAT_MS  how often hosts and gateways beat (default 1000; a peer missing 3 beats is gone)
  *
  * Reconnects forever (a gateway without NATS fails calls fast and retryable, it does not exit), with
  * server pings every 5 s so a dead server is noticed in seconds (docs/scale-out.md).
@@ -37,6 +38,12 @@ export function natsOptionsFromEnv(env: Env, name: string): ConnectionOptions | 
     ...(authenticators.length > 0 ? { authenticator: authenticators } : {}),
     ...(env.UPLINK_NATS_CA ? { tls: { caFile: env.UPLINK_NATS_CA } } : {}),
   };
+}
+
+/** UPLINK_NATS_HEARTBEAT_MS, when set. */
+export function heartbeatFromEnv(env: Env): { heartbeatMs?: number } {
+  const ms = Number(env.UPLINK_NATS_HEARTBEAT_MS);
+  return Number.isSafeInteger(ms) && ms > 0 ? { heartbeatMs: ms } : {};
 }
 
 export async function connectFromEnv(env: Env, name: string): Promise<NatsConnection | undefined> {

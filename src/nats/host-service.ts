@@ -190,7 +190,7 @@ export class NatsHostService {
 
   /** `call.<object>` (a pinned session), `ctl`, `list` or `meta`. */
   private onDirect(msg: Msg, rest: string): void {
-    if (rest.startsWith('call.')) return this.onCall(rest.slice(5), msg, true);
+    if (rest.startsWith('call.')) return this.onCall(rest.slice(5), msg, this.host.isSessionObject(rest.slice(5)));
     const h = msg.headers;
     if (rest === 'ctl' && h) return this.onControl(msg, h);
     if (!msg.reply || !h) return;

@@ -35,12 +35,16 @@ export interface BeatChange {
 
 export class HostTable {
   private readonly hosts = new Map<string, Entry>();
+  /** Live hosts by object, rebuilt when membership changes (not on every beat); and a round-robin turn. */
+  private byObject: Map<string, string[]> | undefined;
+  private turn = 0;
 
   constructor(private readonly clock: Clock, readonly deadAfterMs: number) {}
 
   beat(beat: HostBeat): BeatChange {
     const entry = this.hosts.get(beat.id);
     const previous = entry?.beat;
+    if (!previous || !this.alive(beat.id) || previous.state !== beat.state || previous.objects.length !== beat.objects.length) this.byObject = undefined;
     if (beat.state === 'gone') {
       // A clean exit: nothing it had running will answer; the next sweep reports it.
       this.hosts.set(beat.id, { beat, lastSeen: -Infinity });
@@ -73,6 +77,7 @@ export class HostTable {
         this.hosts.delete(id);
       }
     }
+    if (dead.length > 0) this.byObject = undefined;
     return dead;
   }
 
@@ -85,5 +90,35 @@ export class HostTable {
   /** A live host serving `object`, for metadata questions. */
   hostOf(object: string): string | undefined {
     return this.live().find((beat) => beat.state === 'up' && beat.objects.includes(object))?.id;
+  }
+
+  /**
+   * The host for a new call to `object`: the live, undrained hosts serving it, in turn; undefined when
+   * none is known (the caller falls back to the queue group). The gateway picks instead of NATS so
+   * that a host it considers dead (a frozen process the server still routes to) gets no new calls.
+   */
+  pick(object: string): string | undefined {
+    if (!this.byObject) this.byObject = this.index();
+    const candidates = this.byObject.get(object);
+    if (!candidates) return undefined;
+    // A host found dead between sweeps is skipped (the sweep rebuilds the index).
+    for (let i = 0; i < candidates.length; i++) {
+      const host = candidates[this.turn++ % candidates.length]!;
+      if (this.alive(host)) return host;
+    }
+    return undefined;
+  }
+
+  private index(): Map<string, string[]> {
+    const byObject = new Map<string, string[]>();
+    for (const beat of this.live()) {
+      if (beat.state !== 'up') continue;
+      for (const object of beat.objects) {
+        const hosts = byObject.get(object);
+        if (hosts) hosts.push(beat.id);
+        else byObject.set(object, [beat.id]);
+      }
+    }
+    return byObject;
   }
 }

@@ -81,11 +81,14 @@ export class NatsObjectHost implements ObjectHost {
       this.nc.publish(subject, packPayload(call.args), { headers });
       return reply.resolve({ text: 'null' });
     }
-    const remote = new RemoteCall(this.link, reply, this.origin(call));
+    const payload = packPayload(call.args);
+    const origin = this.origin(call, subject);
+    const remote = new RemoteCall(this.link, reply, origin);
     remote.reply = this.link.register(remote);
+    if (origin.directTo) origin.resend = () => this.nc.publish(Subject.call(call.object)!, payload, { headers, reply: remote.reply });
     // A reply that comes after the caller gave up finds no entry: it is dropped.
     call.context.signal.addEventListener('abort', () => remote.abandon(), { once: true });
-    this.nc.publish(subject, packPayload(call.args), { headers, reply: remote.reply });
+    this.nc.publish(subject, payload, { headers, reply: remote.reply });
   }
 
   openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined {
@@ -95,9 +98,13 @@ export class NatsObjectHost implements ObjectHost {
       sink.fail(refuse, 0);
       return undefined;
     }
-    const stream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0 });
+    const payload = packPayload(call.args);
+    const headers = this.headersFor(call, upTo);
+    const direct = subject!.startsWith('uplink.host.') ? subject!.split('.')[2] : undefined;
+    const resend = direct ? () => this.nc.publish(Subject.call(call.object)!, payload, { headers, reply: stream.reply }) : undefined;
+    const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: direct, resend });
     stream.reply = this.link.register(stream);
-    this.nc.publish(subject!, packPayload(call.args), { headers: this.headersFor(call, upTo), reply: stream.reply });
+    this.nc.publish(subject!, payload, { headers, reply: stream.reply });
     return stream;
   }
 
@@ -175,17 +182,22 @@ export class NatsObjectHost implements ObjectHost {
     return !this.nc.isClosed() && !this.nc.isDraining() && (this.nc as { protocol?: { connected?: boolean } }).protocol?.connected !== false;
   }
 
+  /** The pinned host of a session, else a live host the gateway picks, else the queue group. */
   private subjectFor(call: HostCall): string | undefined {
     const subject = Subject.call(call.object);
-    const pinned = subject && this.pins.get(call.context.connection.id, call.object);
-    return pinned ? Subject.pinnedCall(pinned, call.object) : subject;
+    if (!subject) return undefined;
+    const host = this.pins.get(call.context.connection.id, call.object) ?? this.hosts.pick(call.object);
+    return host ? Subject.pinnedCall(host, call.object) : subject;
   }
 
-  private origin(call: HostCall): CallOrigin {
+  private origin(call: HostCall, subject: string): CallOrigin {
     const connection = call.context.connection.id;
+    const pinnedTo = this.pins.get(connection, call.object);
+    const directTo = !pinnedTo && subject.startsWith('uplink.host.') ? subject.split('.')[2] : undefined;
     return {
       object: call.object,
-      pinnedTo: this.pins.get(connection, call.object),
+      pinnedTo,
+      directTo,
       pin: (host) => this.pins.set(connection, call.object, host),
       unpin: () => this.pins.delete(connection, call.object),
     };
@@ -235,7 +247,8 @@ export class NatsObjectHost implements ObjectHost {
     }
     if (typeof beat?.id !== 'string') return;
     const change = this.hosts.beat(beat);
-    if (change.reconnected) for (const entry of this.entries.values()) if (entry.host === beat.id) entry.reattach?.();
+    // A copy: a re-attaching stream moves to a new inbox id (a live Map iteration would visit it again).
+    if (change.reconnected) for (const entry of [...this.entries.values()]) if (entry.host === beat.id) entry.reattach?.();
   }
 
   private onRevocation(msg: Msg): void {

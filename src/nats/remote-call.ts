@@ -18,6 +18,10 @@ export interface CallOrigin {
   pin(host: string): void;
   /** The pinned host is gone: the next call starts a new session elsewhere. */
   unpin(): void;
+  /** Set when the gateway picked the host itself (not pinned): its 503 means never delivered. */
+  directTo?: string | undefined;
+  /** Sends the call again through the queue group (after a direct send nobody received). */
+  resend?: () => void;
 }
 
 export class RemoteCall implements InboxEntry {
@@ -28,12 +32,22 @@ export class RemoteCall implements InboxEntry {
 
   constructor(private readonly link: InboxLink, private readonly sink: ReplySink, private readonly origin: CallOrigin) {
     this.since = link.now();
-    this.host = origin.pinnedTo;
+    this.host = origin.pinnedTo ?? origin.directTo;
   }
 
   onMessage(msg: Msg): void {
     const h = msg.headers;
-    if (isNoResponders(h)) return this.finish(this.origin.pinnedTo ? this.sessionLost() : unavailable(this.origin.object));
+    if (isNoResponders(h)) {
+      if (this.origin.pinnedTo) return this.finish(this.sessionLost());
+      if (this.origin.directTo && this.origin.resend) {
+        // The picked host left before its beat said so; NATS proves the call was not delivered: send it to the group.
+        this.origin.directTo = undefined;
+        this.host = undefined;
+        this.since = this.link.now();
+        return this.origin.resend();
+      }
+      return this.finish(unavailable(this.origin.object));
+    }
     const host = h?.get(Header.host);
     if (host) {
       this.host = host;

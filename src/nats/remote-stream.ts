@@ -7,7 +7,8 @@
  * Invariants: items reach the sink in order and exactly once: `expected` is the next sequence
  * number; a batch below it is a replay already relayed (dropped), one above it means frames were lost
  * (a NATS reconnect), and the stream re-attaches under a new inbox id, asking the host to replay from
- * the client's last ack. Replayed batches keep their boundaries, so a batch is relayed whole or not at all.
+ * the client's last ack. Replayed batches keep their boundaries: one wholly below `expected` is
+ * dropped, one that reaches past it is relayed (the client skips items it has, as after any resume).
  */
 import type { Msg } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
@@ -34,14 +35,19 @@ export class RemoteStream implements StreamControl, InboxEntry {
   private afterOpen: 'cancel' | 'detach' | undefined;
   /** The last re-attach found no subscriber (the host was reconnecting): retried on the next sweep. */
   private retryReattach = false;
+  /** Opens sent straight to a host the gateway picked: sends the open to the queue group if that host is gone. */
+  private resend: (() => void) | undefined;
+  /** A re-attach was sent and its open has not come back yet. */
+  private reattaching = false;
 
   constructor(
     private readonly link: InboxLink,
     private readonly sink: StreamSink,
     private readonly object: string,
     private readonly identity: Identity | undefined,
-    start: { upTo: number; ack: number; host?: string; key?: string },
+    start: { upTo: number; ack: number; host?: string | undefined; key?: string; resend?: (() => void) | undefined },
   ) {
+    this.resend = start.resend;
     this.since = link.now();
     this.upTo = start.upTo;
     this.ack = start.ack;
@@ -105,10 +111,16 @@ export class RemoteStream implements StreamControl, InboxEntry {
   reattach(): void {
     if (this.state !== 'open' || !this.host || !this.key) return;
     this.retryReattach = false;
+    this.reattaching = true;
     this.link.unregister(this.reply);
     this.reply = this.link.register(this);
-    this.expected = this.ack;
+    // `expected` stays: the host replays from the client's ack, and what was relayed already is dropped.
     this.link.control(this.host, Op.resume, { [Header.key]: this.key, [Header.ack]: this.ack, [Header.upTo]: this.upTo }, { identity: this.identity, reply: this.reply });
+  }
+
+  /** Frames were lost: re-attach, unless a re-attach is already on its way (its open has not come). */
+  private gap(): void {
+    if (!this.reattaching) this.reattach();
   }
 
   /** Re-sends a re-attach that found no subscriber, once the sweep sees the host alive again. */
@@ -130,6 +142,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
       this.control(this.afterOpen === 'cancel' ? Op.cancelStream : Op.detach, {});
       return this.close();
     }
+    this.reattaching = false;
     const first = this.state === 'opening';
     this.state = 'open';
     if (!this.announced) {
@@ -141,14 +154,15 @@ export class RemoteStream implements StreamControl, InboxEntry {
   }
 
   private items(seq: number, n: number, data: Uint8Array): void {
-    if (seq < this.expected) return; // a replayed batch, already relayed
-    if (seq > this.expected) return this.reattach();
+    if (seq + n <= this.expected) return; // a replayed batch, already relayed
+    if (seq > this.expected) return this.gap();
+    // A replayed batch may start below `expected` (a resume from an ack inside it): the client skips what it has.
     this.expected = seq + n;
     this.sink.items(seq, unpackPayload(data, this.link.maxAttachments), n);
   }
 
   private ended(total: number, error: ErrorBody | undefined): void {
-    if (total > this.expected) return this.reattach();
+    if (total > this.expected) return this.gap();
     if (error) this.sink.fail(error, total);
     else this.sink.end(total);
   }
@@ -160,6 +174,13 @@ export class RemoteStream implements StreamControl, InboxEntry {
 
   private noResponders(): void {
     // No host listens on the object (open) or on the host's control subject (resume, re-attach).
+    if (this.state === 'opening' && !this.key && this.resend) {
+      const resend = this.resend;
+      this.resend = undefined;
+      this.host = undefined;
+      this.since = this.link.now();
+      return resend(); // never delivered (NATS says so): the group may have another host
+    }
     if (this.state === 'opening' && !this.key) return this.fail(unavailable(this.object));
     if (this.state === 'opening') return this.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'));
     this.retryReattach = true;

@@ -4,7 +4,7 @@
  * where a missing server is a failure (.ci/run installs it: apt-get install -y nats-server).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 
 export const NATS_SERVER = process.env.NATS_SERVER_PATH ?? '/usr/sbin/nats-server';
 
@@ -19,12 +19,22 @@ export function natsUnavailable(): string | undefined {
 
 export interface NatsServer { url: string; stop(): Promise<void>; process: ChildProcess }
 
-export function startNatsServer(): Promise<NatsServer> {
-  const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', '-1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+export interface NatsServerOptions {
+  /** A fixed port (a restart on the same address); default: a free one. */
+  port?: number;
+  /** A configuration file (users, permissions, pings). */
+  config?: string;
+  env?: Record<string, string>;
+}
+
+export function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const args = [...(options.config ? ['-c', options.config] : []), '-a', '127.0.0.1', '-p', String(options.port ?? -1), ...(process.env.NATS_DEBUG ? ['-D'] : [])];
+  const child = spawn(NATS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } });
   return new Promise((resolve, reject) => {
     let log = '';
     const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${log}`)), 5_000);
     child.stderr!.on('data', (d) => {
+      if (process.env.NATS_DEBUG) appendFileSync(process.env.NATS_DEBUG, String(d));
       log += String(d);
       const m = /Listening for client connections on 127\.0\.0\.1:(\d+)/.exec(log);
       if (!m) return;
