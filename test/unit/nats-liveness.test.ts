@@ -1,0 +1,122 @@
+/**
+ * The scale-out's timer logic on a fake clock: which hosts a gateway counts as alive and picks for
+ * new calls (HostTable), the host's accept tick and deadline aborts (RunningCalls), and repeat().
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { repeat } from '../../src/clock.js';
+import { CallContext } from '../../src/core/context.js';
+import { ErrorCode } from '../../src/errors.js';
+import { HostTable, type HostBeat } from '../../src/nats/host-table.js';
+import { RunningCalls } from '../../src/nats/running-calls.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+const beat = (id: string, objects: string[], extra: Partial<HostBeat> = {}): HostBeat =>
+  ({ id, name: id, state: 'up', objects, calls: 0, streams: 0, reconnects: 0, ...extra });
+
+describe('HostTable', () => {
+  it('a host is alive until it misses the bound, then the sweep reports it once', () => {
+    const clock = new FakeClock();
+    const table = new HostTable(clock, 900);
+    assert.deepEqual(table.beat(beat('a', ['calc'])), { joined: true, reconnected: false });
+    clock.advance(900);
+    assert.equal(table.alive('a'), true);
+    assert.deepEqual(table.sweep(), []);
+    clock.advance(1);
+    assert.equal(table.alive('a'), false);
+    assert.deepEqual(table.sweep(), ['a']);
+    assert.deepEqual(table.sweep(), [], 'reported once');
+  });
+
+  it('any message counts as a sign of life; a clean goodbye is dead at once', () => {
+    const clock = new FakeClock();
+    const table = new HostTable(clock, 900);
+    table.beat(beat('a', ['calc']));
+    clock.advance(800);
+    table.seen('a');
+    clock.advance(800);
+    assert.equal(table.alive('a'), true, 'seen 800 ms ago');
+    table.beat(beat('a', ['calc'], { state: 'gone' }));
+    assert.equal(table.alive('a'), false);
+    table.seen('a');
+    assert.equal(table.alive('a'), false, 'a late message does not revive a host that said goodbye');
+    assert.deepEqual(table.sweep(), ['a']);
+  });
+
+  it('reports a host whose connection came back (its frames may be lost)', () => {
+    const table = new HostTable(new FakeClock(), 900);
+    table.beat(beat('a', ['calc']));
+    assert.equal(table.beat(beat('a', ['calc'])).reconnected, false);
+    assert.equal(table.beat(beat('a', ['calc'], { reconnects: 1 })).reconnected, true);
+    assert.equal(table.beat(beat('a', ['calc'], { reconnects: 1 })).reconnected, false);
+  });
+
+  it('picks live, undrained hosts serving the object, in turn; none when none is known', () => {
+    const clock = new FakeClock();
+    const table = new HostTable(clock, 900);
+    table.beat(beat('a', ['calc', 'chat']));
+    table.beat(beat('b', ['calc']));
+    table.beat(beat('c', ['calc'], { state: 'draining' }));
+    const picks = Array.from({ length: 6 }, () => table.pick('calc'));
+    assert.deepEqual(picks.sort(), ['a', 'a', 'a', 'b', 'b', 'b'], 'evenly, never the draining host');
+    assert.equal(table.pick('chat'), 'a');
+    assert.equal(table.pick('nobody'), undefined);
+    clock.advance(600);
+    table.beat(beat('a', ['calc', 'chat']));
+    clock.advance(600); // b missed its bound; no sweep yet
+    assert.deepEqual(Array.from({ length: 4 }, () => table.pick('calc')), ['a', 'a', 'a', 'a'], 'a dead host is skipped before the sweep');
+  });
+});
+
+describe('RunningCalls', () => {
+  const context = (clock: FakeClock, deadlineIn?: number) =>
+    new CallContext({ id: 'g/c0', remoteAddress: '127.0.0.1', identity: undefined, track: () => {} }, 'cid', undefined, deadlineIn === undefined ? undefined : clock.now() + deadlineIn);
+
+  it('announces a call still running after one accept tick, once; fast calls never', () => {
+    const clock = new FakeClock();
+    const announced: string[] = [];
+    const calls = new RunningCalls(clock, 50, (reply) => announced.push(reply));
+    calls.add('fast', context(clock));
+    calls.add('slow', context(clock));
+    clock.advance(30);
+    calls.finish('fast');
+    clock.advance(20); // first tick: both started in it
+    assert.deepEqual(announced, []);
+    clock.advance(50);
+    assert.deepEqual(announced, ['slow']);
+    clock.advance(500);
+    assert.deepEqual(announced, ['slow'], 'once');
+    calls.stop();
+  });
+
+  it('aborts a call whose deadline passed (within a tick), and a cancel from the gateway', () => {
+    const clock = new FakeClock();
+    const calls = new RunningCalls(clock, 50, () => {});
+    const late = context(clock, 120);
+    const cancelled = context(clock);
+    calls.add('late', late);
+    calls.add('cancelled', cancelled);
+    clock.advance(100);
+    assert.equal(late.aborted, false);
+    clock.advance(50);
+    assert.equal(late.aborted, true);
+    assert.equal((late.signal.reason as { code: string }).code, ErrorCode.DEADLINE_EXCEEDED);
+    calls.cancel('cancelled');
+    assert.equal((cancelled.signal.reason as { code: string }).code, ErrorCode.CANCELLED);
+    assert.deepEqual(calls.replies().sort(), ['cancelled', 'late'], 'still running until they answer');
+    calls.stop();
+  });
+});
+
+describe('repeat', () => {
+  it('runs every period until stopped, on one timer at a time', () => {
+    const clock = new FakeClock();
+    let runs = 0;
+    const stop = repeat(clock, 100, () => runs++);
+    clock.advance(350);
+    assert.equal(runs, 3);
+    stop();
+    clock.advance(1_000);
+    assert.equal(runs, 3);
+  });
+});
