@@ -49,6 +49,11 @@ class Producer {
     return 'slept';
   }
 
+  @expose annotated(): unknown {
+    callContext().annotate('answered-by', 'producer');
+    return callContext().annotations ?? null;
+  }
+
   @expose where(): { connection: string } {
     return { connection: callContext().connection.id };
   }
@@ -113,6 +118,15 @@ describe('calls through NATS', { skip }, () => {
     assert.deepEqual(answer, { subject: 'carol', cid: 'trace-7', remote: '127.0.0.1' });
     const { connection } = await c.call('producer', 'where', []) as { connection: string };
     assert.equal(connection, `${gw[0]!.remote.id}/${c.session.connectionId}`);
+    await c.close();
+  });
+
+  it('annotations travel both ways: the call\'s to the method on the host, the method\'s back with the result', async () => {
+    const c = await connectTo(gw[1]!);
+    let back: Readonly<Record<string, string>> | undefined;
+    const seenThere = await c.call('producer', 'annotated', [], { annotations: { tenant: 'acme' }, onAnnotations: (a) => (back = a) });
+    assert.deepEqual(seenThere, { tenant: 'acme' });
+    assert.deepEqual(back, { 'answered-by': 'producer' });
     await c.close();
   });
 

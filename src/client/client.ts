@@ -268,7 +268,7 @@ export class UplinkClient implements ProxyTarget {
     const oversized = this.oversized(frame);
     if (oversized) return Promise.reject(oversized);
     const { call, answer } = this.pending.register(id, frame, {
-      timeoutMs, signal: options.signal, idempotent: options.idempotent ?? false, batch,
+      timeoutMs, signal: options.signal, idempotent: options.idempotent ?? false, batch, onAnnotations: options.onAnnotations,
       sendCancel: () => {
         if (this.socket.readyState === SOCKET_OPEN) this.socket.send(writeCancel(id));
       },
@@ -305,7 +305,10 @@ export class UplinkClient implements ProxyTarget {
     const { frame, body, attachments } = decoded;
     switch (frame.t) {
       case 'result':
-        return this.pending.answer(frame.id, () => this.codec.decode({ text: body, attachments }));
+        return this.pending.answer(frame.id, (call) => {
+          if (frame.ann) call.onAnnotations?.(frame.ann);
+          return this.codec.decode({ text: body, attachments });
+        });
       case 'batch-result':
         return this.pending.answer(frame.id, (call) => {
           if (!call.batch) throw new UplinkError(ErrorCode.BAD_FRAME, 'a batch result for a call that is not a batch');

@@ -19,6 +19,8 @@ export interface PendingCall {
   reject(error: Error): void;
   timer: unknown;
   cleanup: (() => void) | undefined;
+  /** The caller's hook for result annotations. */
+  onAnnotations?: ((annotations: Readonly<Record<string, string>>) => void) | undefined;
   /** Set for batches: how to turn the batch-result frame into results. */
   batch?: ((outcomes: BatchOutcome[], body: string, attachments: Uint8Array[] | undefined) => BatchResult[]) | undefined;
 }
@@ -29,6 +31,7 @@ export interface RegisterOptions {
   signal: AbortSignal | undefined;
   idempotent: boolean;
   batch?: PendingCall['batch'];
+  onAnnotations?: PendingCall['onAnnotations'];
   /** Tells the gateway the call was abandoned (abort signal). */
   sendCancel(): void;
 }
@@ -45,7 +48,7 @@ export class PendingCalls {
   register(id: number, frame: WireMessage, options: RegisterOptions): { call: PendingCall; answer: Promise<unknown> } {
     let call!: PendingCall;
     const answer = new Promise<unknown>((resolve, reject) => {
-      call = { frame, sent: false, idempotent: options.idempotent, resolve, reject, timer: undefined, cleanup: undefined, batch: options.batch };
+      call = { frame, sent: false, idempotent: options.idempotent, resolve, reject, timer: undefined, cleanup: undefined, batch: options.batch, onAnnotations: options.onAnnotations };
     });
     const { timeoutMs, signal } = options;
     if (timeoutMs > 0) {

@@ -10,6 +10,8 @@ export interface CallOptions {
   annotations?: Record<string, string>;
   /** Safe to run twice: sent again after a reconnect instead of failing with CONNECTION_CLOSED. */
   idempotent?: boolean;
+  /** Receives the result's annotations (small key/value metadata the server attached), before the result. */
+  onAnnotations?: (annotations: Readonly<Record<string, string>>) => void;
 }
 
 type AnyFunction = (...args: never[]) => unknown;

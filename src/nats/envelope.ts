@@ -39,6 +39,8 @@ export const Header = {
   connection: 'Uplink-Connection',
   /** On session-object answers: the object is pinned to the answering host for this connection. */
   pin: 'Uplink-Pin',
+  /** On answers: the result annotations user code set (base64url JSON), passed on to the client. */
+  annotations: 'Uplink-Annotations',
 } as const;
 
 /** Messages a host sends to a gateway's inbox. */

@@ -18,7 +18,7 @@ import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import {
-  bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, jsonBytes, Op, packPayload,
+  b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, jsonBytes, Op, packPayload,
   QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
 } from './envelope.js';
 import { HostTable, type HostBeat, type HostState } from './host-table.js';
@@ -40,6 +40,8 @@ export interface NatsHostOptions {
   maxAttachments?: number;
   /** Failures that have no caller to go to (a tracked resource that failed to close). */
   onError?: (error: unknown) => void;
+  /** Adds the annotation `uplink-host` (this host's name) to every result, so clients see where calls ran. */
+  tagAnswers?: boolean;
 }
 
 const UNARY_KINDS: ReadonlySet<string> = new Set(['call', 'get', 'set']);
@@ -60,12 +62,14 @@ export class NatsHostService {
   private readonly stopTicking: () => void;
   private readonly maxAttachments: number;
   private reconnects = 0;
+  private readonly tagAnswers: boolean;
   private served: string[] = [];
 
   constructor(private readonly nc: NatsConnection, private readonly host: LocalObjectHost, options: NatsHostOptions = {}) {
     this.name = options.name ?? this.id;
     this.clock = options.clock ?? systemClock;
     this.maxAttachments = options.maxAttachments ?? 16;
+    this.tagAnswers = options.tagAnswers ?? false;
     const heartbeatMs = options.heartbeatMs ?? 1_000;
     this.gateways = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
     this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.send(reply, Event.accepted, { [Header.host]: this.id }));
@@ -169,13 +173,19 @@ export class NatsHostService {
     if (reply) this.running.add(reply, context);
     const started = performance.now();
     const sink: ReplySink = {
-      resolve: (value) => this.answered(reply, stats, started, pin, undefined, value),
+      resolve: (value) => {
+        if (this.tagAnswers) context.annotate('uplink-host', this.name);
+        this.answered(reply, stats, started, pin, undefined, value, context.resultAnnotations);
+      },
       reject: (error) => this.answered(reply, stats, started, pin, error),
     };
     this.host.invoke(hostCall, sink);
   }
 
-  private answered(reply: string | undefined, stats: EndpointStats, started: number, pin: boolean, error: ErrorBody | undefined, value?: EncodedPayload): void {
+  private answered(
+    reply: string | undefined, stats: EndpointStats, started: number, pin: boolean, error: ErrorBody | undefined,
+    value?: EncodedPayload, annotations?: Readonly<Record<string, string>>,
+  ): void {
     stats.processingNs += Math.round((performance.now() - started) * 1e6);
     if (error) {
       stats.errors++;
@@ -184,6 +194,7 @@ export class NatsHostService {
     if (!reply) return;
     this.running.finish(reply);
     const fields: Record<string, string | number> = pin ? { [Header.host]: this.id, [Header.pin]: 1 } : {};
+    if (annotations && !error) fields[Header.annotations] = b64json(annotations);
     if (error) this.send(reply, Event.error, fields, errorPayload(error));
     else this.send(reply, Event.ok, fields, packPayload(value!));
   }

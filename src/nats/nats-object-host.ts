@@ -14,6 +14,7 @@ import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io
 import { repeat, systemClock, type Clock } from '../clock.js';
 import type { ConnectionInfo, Identity } from '../core/context.js';
 import { ErrorCode, errorBody } from '../errors.js';
+import { isAnnotations } from '../protocol/frames.js';
 import type { ObjectMetadata } from '../host/members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
 import {
@@ -199,6 +200,10 @@ export class NatsObjectHost implements ObjectHost {
       pinnedTo,
       directTo,
       pin: (host) => this.pins.set(connection, call.object, host),
+      annotate: (annotations) => {
+        // What a host sends meets the protocol's limits on annotations, or is dropped (the client would refuse the frame).
+        if (isAnnotations(annotations)) for (const [key, value] of Object.entries(annotations)) call.context.annotate(key, value);
+      },
       unpin: () => this.pins.delete(connection, call.object),
     };
   }

@@ -7,7 +7,7 @@
 import type { Msg } from '@nats-io/transport-node';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { ReplySink } from '../host/object-host.js';
-import { bytesJson, Event, Header, Op, unpackPayload } from './envelope.js';
+import { bytesJson, Event, Header, Op, unb64json, unpackPayload } from './envelope.js';
 import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';
 
 export interface CallOrigin {
@@ -22,6 +22,8 @@ export interface CallOrigin {
   directTo?: string | undefined;
   /** Sends the call again through the queue group (after a direct send nobody received). */
   resend?: () => void;
+  /** Result annotations from the host, for the gateway's result frame. */
+  annotate(annotations: Record<string, string>): void;
 }
 
 export class RemoteCall implements InboxEntry {
@@ -65,6 +67,8 @@ export class RemoteCall implements InboxEntry {
         let value;
         try {
           value = unpackPayload(msg.data, this.link.maxAttachments);
+          const annotations = h.get(Header.annotations);
+          if (annotations) this.origin.annotate(unb64json<Record<string, string>>(annotations));
         } catch {
           return this.finish(errorBody(ErrorCode.INTERNAL, 'a malformed answer from an object host'));
         }

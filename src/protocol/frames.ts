@@ -110,7 +110,7 @@ type Check = (v: unknown) => boolean;
 /** The fields a frame type must and may carry, each with its check. */
 interface Shape { required?: Record<string, Check>; optional?: Record<string, Check> }
 
-function isAnnotations(v: unknown): boolean {
+export function isAnnotations(v: unknown): boolean {
   if (!isDict(v)) return false;
   const keys = Object.keys(v);
   if (keys.length > MAX_ANNOTATIONS) return false;
