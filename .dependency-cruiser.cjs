@@ -15,7 +15,7 @@ module.exports = {
     { name: 'streams-know-the-host-interface-only', severity: 'error', from: { path: '^src/streams/' }, to: { path: '^src/(host/(?!object-host[.]ts$)|server/|auth/|client/|demo/|cli/)' } },
     { name: 'host-knows-no-transport', severity: 'error', from: { path: '^src/host/' }, to: { path: '^src/(server|client|demo|cli)/' } },
     { name: 'nats-is-an-object-host-adapter', comment: 'nats/ speaks the object-host interface and the local host, never the gateway', severity: 'error', from: { path: '^src/nats/' }, to: { path: '^src/(server|client|auth|streams|demo|cli)/' } },
-    { name: 'nothing-but-the-cli-imports-nats', severity: 'error', from: { path: '^src/(?!nats/|cli/)' }, to: { path: '^src/nats/' } },
+    { name: 'only-applications-import-nats', severity: 'error', from: { path: '^src/(?!nats/|cli/|demo/)' }, to: { path: '^src/nats/' } },
     { name: 'library-never-imports-the-demo', severity: 'error', from: { path: '^src/(?!demo/|cli/)' }, to: { path: '^src/(demo|cli)/' } },
   ],
   options: {

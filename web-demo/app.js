@@ -3,6 +3,19 @@ import { connect } from './uplink.js';
 
 const $ = (id) => document.getElementById(id);
 const gatewayUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
+// The demo cluster (npm run demo:cluster) lists its gateways in ?gateways=: the client fails over
+// between them. Only gateways on this page's host are taken (a link must not send tokens elsewhere).
+const gatewayUrls = (() => {
+  const listed = (new URLSearchParams(location.search).get('gateways') ?? '').split(',').filter((u) => {
+    try {
+      const url = new URL(u);
+      return (url.protocol === 'ws:' || url.protocol === 'wss:') && url.hostname === location.hostname;
+    } catch {
+      return false;
+    }
+  });
+  return listed.length > 0 ? listed : [gatewayUrl];
+})();
 
 let client;
 let currentSubject;
@@ -15,10 +28,14 @@ $('demo-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const sub = $('name').value.trim();
   const scope = $('admin').checked ? 'admin' : '';
+  let cached; // { token, exp }: reused while it has a minute left (the page's own gateway may be gone)
   tokenSource = async () => {
+    if (cached && cached.exp * 1000 - Date.now() > 60_000) return cached.token;
     const response = await fetch(`/demo/token?sub=${encodeURIComponent(sub)}&scope=${encodeURIComponent(scope)}`);
     if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
-    return (await response.json()).token;
+    const { token } = await response.json();
+    cached = { token, exp: JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp };
+    return token;
   };
   void signIn();
 });
@@ -36,11 +53,12 @@ async function signIn() {
   await previous?.close();
   setStatus('reconnecting', 'connecting…');
   try {
-    client = await connect(gatewayUrl, {
+    client = await connect(gatewayUrls, {
       token: () => tokenSource(),
       reconnect: { initialDelayMs: 200, maxDelayMs: 2_000 },
       onStateChange: (state) => {
         setStatus(state, state === 'open' ? `connected as ${currentSubject ?? '…'}` : state);
+        showGateway();
         if (state === 'open' && client) refreshExplorer().catch(() => {}); // a newer sign-in may have closed this client
       },
       onClose: ({ code, reason }) => setStatus('closed', `disconnected (${code}${reason ? `: ${reason}` : ''})`),
@@ -52,6 +70,7 @@ async function signIn() {
   const info = await client.proxy('$uplink').info();
   currentSubject = info.subject;
   setStatus('open', `connected as ${info.subject}`);
+  showGateway();
   for (const id of ['explorer', 'console', 'streams']) $(id).hidden = false;
   clearInterval(expiryTimer);
   expiryTimer = setInterval(showExpiry, 1_000);
@@ -59,6 +78,10 @@ async function signIn() {
   await refreshExplorer();
 }
 
+
+function showGateway() {
+  $('gateway').textContent = client && gatewayUrls.length > 1 ? `via ${client.url}` : '';
+}
 
 function setStatus(state, text) {
   $('status').dataset.state = state;
@@ -128,10 +151,13 @@ $('call-form').addEventListener('submit', async (event) => {
   const [kind, member] = $('member').value.split(':');
   const object = $('object').value;
   const started = performance.now();
+  let servedBy; // the demo cluster's hosts name themselves in the result's annotations
+  const options = { timeoutMs: 10_000, onAnnotations: (annotations) => (servedBy = annotations['uplink-host']) };
   try {
-    const value = kind === 'get' ? await client.get(object, member) : await client.call(object, member, args, { timeoutMs: 10_000 });
+    const value = kind === 'get' ? await client.get(object, member, options) : await client.call(object, member, args, options);
     out.className = '';
-    out.textContent = `${JSON.stringify(value, replacer, 2)}\n\n${elapsed(started)}`;
+    out.textContent = `${JSON.stringify(value, replacer, 2)}\n\n${elapsed(started)}${servedBy ? ` · served by ${servedBy}` : ''}`;
+    $('served-by').textContent = servedBy ? `last call served by ${servedBy}` : '';
   } catch (error) {
     out.className = 'error';
     out.textContent = `${describe(error)}\n\n${elapsed(started)}`;

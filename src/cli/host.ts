@@ -12,7 +12,7 @@ import { definedOnly, gatewayDefaults, optionsFromEnv } from '../server/config.j
 import { localHostOptions } from '../server/host-options.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
-import { NatsHostService } from '../nats/host-service.js';
+import { NatsHostService, type NatsHostOptions } from '../nats/host-service.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -24,7 +24,7 @@ export interface HostRegistrar {
   unregister(id: string): boolean;
 }
 
-export async function runHost(register: (registrar: HostRegistrar) => void | Promise<void>, env: Env): Promise<NatsHostService> {
+export async function runHost(register: (registrar: HostRegistrar) => void | Promise<void>, env: Env, extra: Pick<NatsHostOptions, 'tagAnswers'> = {}): Promise<NatsHostService> {
   const options = { ...gatewayDefaults, ...definedOnly(optionsFromEnv(env)) };
   const logger = createLogger(options.logLevel);
   const codec = new Codec();
@@ -40,7 +40,7 @@ export async function runHost(register: (registrar: HostRegistrar) => void | Pro
   const name = env.UPLINK_HOST_NAME || `uplink-host-${process.pid}`;
   const nc = await connectFromEnv(env, name);
   if (!nc) throw new Error('uplink host serves over NATS: set UPLINK_NATS_URL (e.g. nats://127.0.0.1:4222)');
-  const service = new NatsHostService(nc, host, { name, ...heartbeatFromEnv(env), onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close') });
+  const service = new NatsHostService(nc, host, { name, ...heartbeatFromEnv(env), ...extra, onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close') });
   service.serve();
   logger.info({ host: service.id, name, objects: host.ids(), nats: nc.getServer() }, 'object host serving');
   const drainMs = Number(env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);

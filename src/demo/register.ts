@@ -1,12 +1,19 @@
-/** Registers the demo objects on a gateway (used by `npm start` and by the tests). */
-import type { Gateway } from '../server/gateway.js';
+/** Registers the demo objects on a gateway, or on an object host of the demo cluster (same API). */
+import type { Codec } from '../protocol/codec.js';
+import type { RegisterOptions } from '../host/registry.js';
 import { AdminPanel, Calculator, Counter, DemoError, Echo, Ticker } from './objects.js';
 
-export function registerDemoObjects(gateway: Gateway): void {
-  gateway.codec.registerError(DemoError, 'DemoError');
-  gateway.register(new Calculator(), 'calc');
-  gateway.register(new Echo(), 'echo');
-  gateway.register(Counter, { id: 'counter', mode: 'session' });
-  gateway.register(new Ticker(), 'ticker');
-  gateway.register(new AdminPanel(), 'admin', { access: { scopes: ['admin'] } });
+/** The registration API a gateway and `uplink host`'s registrar share. */
+export interface Registrar {
+  readonly codec: Codec;
+  register(target: object, idOrOptions?: string | RegisterOptions, options?: RegisterOptions): string;
+}
+
+export function registerDemoObjects(registrar: Registrar): void {
+  registrar.codec.registerError(DemoError, 'DemoError');
+  registrar.register(new Calculator(), 'calc');
+  registrar.register(new Echo(), 'echo');
+  registrar.register(Counter, { id: 'counter', mode: 'session' });
+  registrar.register(new Ticker(), 'ticker');
+  registrar.register(new AdminPanel(), 'admin', { access: { scopes: ['admin'] } });
 }

@@ -1,0 +1,22 @@
+/**
+ * The demo gateway of `npm start` and of the demo cluster: options from the environment
+ * (.env.example), the web demo's static files, and demo mode (settings.ts): JWT auth with
+ * UPLINK_JWT_SECRET or the public demo secret, the token endpoint while the public secret is in use,
+ * and a Host allow-list on loopback.
+ */
+import { fileURLToPath } from 'node:url';
+import { Gateway, optionsFromEnv, type GatewayOptions } from '../index.js';
+import { demoSettings } from './settings.js';
+
+export function createDemoGateway(env: Record<string, string | undefined>, extra: GatewayOptions = {}): { gateway: Gateway; drainMs: number } {
+  const settings = demoSettings(env);
+  const staticDir = fileURLToPath(new URL('../../web-demo', import.meta.url));
+  const gateway = new Gateway({
+    ...optionsFromEnv(settings.env), staticDir, allowedHosts: settings.allowedHosts,
+    ...(settings.demoTokenSecret ? { demoTokens: { secret: settings.demoTokenSecret, ttlSec: 3600 } } : {}),
+    ...extra,
+  });
+  if (settings.publicSecret) gateway.logger.warn('signing and verifying tokens with the PUBLIC demo secret: set UPLINK_JWT_SECRET outside development');
+  if (settings.demoTokenSecret && !settings.allowedHosts) gateway.logger.warn('demo tokens on a non-loopback address without UPLINK_ALLOWED_HOSTS: any page that can reach it can mint tokens');
+  return { gateway, drainMs: Number(settings.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000) };
+}
