@@ -14,7 +14,7 @@
  * figure that matters on a 2-core machine where the load generator competes for the CPU.
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { SignJWT } from 'jose';
 import { connect, type UplinkClient } from '../src/client/index.js';
 import { BENCH_SECRET } from './servers/bench-secret.js';
 import { makeCertificates } from '../test/support/certificates.js';
+import { NATS_SERVER, startNatsServer } from '../test/support/nats-server.js';
 import { serverCpuMicros, serverRssBytes, startServer, type ServerProcess } from './servers/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,7 +45,13 @@ interface Measurement {
   p50us: number; p99us: number; p999us: number;
   serverCpuUsPerOp: number; clientCpuUsPerOp: number; ratioToReference?: number;
   rssBytesPerConnection?: number;
+  /** uplink-nats rows: CPU of the object host and of nats-server per operation (the gateway's is serverCpuUsPerOp). */
+  hostCpuUsPerOp?: number;
+  natsCpuUsPerOp?: number;
 }
+
+/** The other processes of the uplink-nats rows, whose CPU is measured alongside the gateway's. */
+let clusterPids: { host: number; nats: number } | undefined;
 
 /** Keeps `inflight` operations going on each of `conns` lanes; records one latency per operation. */
 async function drive(lanes: Array<() => Promise<void>>, inflight: number, ms: number): Promise<{ ops: number; latencies: Float64Array }> {
@@ -64,17 +71,22 @@ async function drive(lanes: Array<() => Promise<void>>, inflight: number, ms: nu
 
 async function measure(scenario: string, server: ServerProcess, lanes: Array<() => Promise<void>>, inflight: number): Promise<Measurement> {
   await drive(lanes, inflight, warmupMs);
+  const cluster = server.name === 'uplink-nats' ? clusterPids : undefined;
+  const others0 = cluster && { host: serverCpuMicros(cluster.host), nats: serverCpuMicros(cluster.nats) };
   const cpu0 = serverCpuMicros(server.pid);
   const client0 = process.cpuUsage();
   const { ops, latencies } = await drive(lanes, inflight, durationMs);
   const serverCpu = serverCpuMicros(server.pid) - cpu0;
+  const others = cluster && others0 && {
+    hostCpuUsPerOp: round((serverCpuMicros(cluster.host) - others0.host) / ops), natsCpuUsPerOp: round((serverCpuMicros(cluster.nats) - others0.nats) / ops),
+  };
   const clientCpu = process.cpuUsage(client0);
   latencies.sort();
   const pct = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0) * 1000);
   return {
     scenario, server: server.name, ops, opsPerSec: Math.round(ops / (durationMs / 1000)),
     p50us: pct(0.5), p99us: pct(0.99), p999us: pct(0.999),
-    serverCpuUsPerOp: round(serverCpu / ops), clientCpuUsPerOp: round((clientCpu.user + clientCpu.system) / ops),
+    serverCpuUsPerOp: round(serverCpu / ops), clientCpuUsPerOp: round((clientCpu.user + clientCpu.system) / ops), ...others,
   };
 }
 
@@ -83,7 +95,11 @@ const round = (n: number) => Math.round(n * 100) / 100;
 /** Restates a measurement whose operations carry several items as per-item figures (latency stays per operation). */
 function perItem(m: Measurement, itemsPerOp: number): Measurement {
   if (itemsPerOp === 1) return m;
-  return { ...m, ops: m.ops * itemsPerOp, opsPerSec: m.opsPerSec * itemsPerOp, serverCpuUsPerOp: round(m.serverCpuUsPerOp / itemsPerOp), clientCpuUsPerOp: round(m.clientCpuUsPerOp / itemsPerOp) };
+  const per = (v: number | undefined) => (v === undefined ? undefined : round(v / itemsPerOp));
+  return {
+    ...m, ops: m.ops * itemsPerOp, opsPerSec: m.opsPerSec * itemsPerOp, serverCpuUsPerOp: per(m.serverCpuUsPerOp)!, clientCpuUsPerOp: per(m.clientCpuUsPerOp)!,
+    ...(m.hostCpuUsPerOp === undefined ? {} : { hostCpuUsPerOp: per(m.hostCpuUsPerOp), natsCpuUsPerOp: per(m.natsCpuUsPerOp) }),
+  };
 }
 
 /** Lanes over plain `ws` sockets: each reply answers the oldest request on that socket (both reference servers reply in order). */
@@ -250,6 +266,16 @@ async function main(): Promise<void> {
 
   await run('stream 1x1M items', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
   await run('stream 100x10k items', servers.uplink, streamLanes(servers.uplink.url, 4, 25, smoke ? 200 : 10_000), 1);
+
+  // The same calls and streams through a gateway whose objects are on a host behind NATS (three processes).
+  const cluster = await startNatsCluster();
+  if (cluster) {
+    const { gateway } = cluster;
+    await run('add(1,2) 8x32', gateway, uplinkLanes(gateway.url, conns, (c) => c.call('calc', 'add', [1, 2])), inflight);
+    await run('stream 1x1M items', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
+    await run('stream 100x10k items', gateway, streamLanes(gateway.url, 4, 25, smoke ? 200 : 10_000), 1);
+    await cluster.stop();
+  }
   if (wanted('connect')) {
     results.push(await connectRate(servers.echo, smoke ? 200 : 5_000));
     results.push(await connectRate(servers.uplink, smoke ? 200 : 5_000));
@@ -270,10 +296,35 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
+/** nats-server, an object host and a gateway routing to it (the uplink-nats rows); undefined without nats-server. */
+async function startNatsCluster(): Promise<{ gateway: ServerProcess; stop(): Promise<void> } | undefined> {
+  if (!wanted('add') && !wanted('stream')) return undefined;
+  if (!existsSync(NATS_SERVER)) {
+    console.error(`  uplink-nats rows SKIPPED: no nats-server at ${NATS_SERVER} (apt-get install -y nats-server)`);
+    return undefined;
+  }
+  const nats = await startNatsServer();
+  const env = { BENCH_NATS_URL: nats.url };
+  const host = await startServer('uplink-nats-host', { env });
+  const gateway = await startServer('uplink-nats', { script: 'uplink', env });
+  clusterPids = { host: host.pid, nats: nats.process.pid! };
+  // The gateway picks hosts from their heartbeats: wait for the first one.
+  await new Promise((r) => setTimeout(r, 1_500));
+  return {
+    gateway,
+    stop: async () => {
+      gateway.child.kill();
+      host.child.kill();
+      await nats.stop();
+    },
+  };
+}
+
 function printTable(results: Measurement[]): void {
-  const header = ['scenario', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'server us/op', 'client us/op', 'server CPU vs reference', 'server RSS/conn'];
+  const header = ['scenario', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'server us/op', 'client us/op', 'server CPU vs reference', 'server RSS/conn', 'host + nats-server us/op'];
   const rows = results.map((m) => [m.scenario, m.server, m.opsPerSec, m.p50us, m.p99us, m.p999us, m.serverCpuUsPerOp, m.clientCpuUsPerOp,
-    m.ratioToReference === undefined ? '' : `${m.ratioToReference}x`, m.rssBytesPerConnection === undefined ? '' : `${m.rssBytesPerConnection} B`].map(String));
+    m.ratioToReference === undefined ? '' : `${m.ratioToReference}x`, m.rssBytesPerConnection === undefined ? '' : `${m.rssBytesPerConnection} B`,
+    m.hostCpuUsPerOp === undefined ? '' : `${m.hostCpuUsPerOp} + ${m.natsCpuUsPerOp}`].map(String));
   console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { connect, type NodeClientOptions } from '../src/client/index.js';
 import { registerFixtures, TestError } from './support/fixtures.js';
 import { Gateway, type GatewayOptions } from '../src/index.js';
+import { natsBacked, natsBackedGateway } from './support/nats-backed.js';
 
 export interface LogCapture { lines: Array<Record<string, unknown>>; text(): string }
 
@@ -26,7 +27,10 @@ export function captureLogs(level = 'debug'): { logger: pino.Logger; logs: LogCa
 
 export async function startGateway(options: GatewayOptions = {}, demo = true): Promise<{ gateway: Gateway; url: string; logs: LogCapture }> {
   const { logger, logs } = captureLogs(options.logLevel ?? 'debug');
-  const gateway = new Gateway({ port: 0, logger, ...options });
+  // UPLINK_TEST_NATS=1: the same tests with every object on a host behind NATS (support/nats-backed.ts).
+  const gateway = natsBacked && !options.remoteObjects && !options.objectHost
+    ? await natsBackedGateway({ port: 0, logger, ...options })
+    : new Gateway({ port: 0, logger, ...options });
   if (demo) registerFixtures(gateway);
   await gateway.listen();
   return { gateway, url: `ws://127.0.0.1:${gateway.port}`, logs };

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { callContext, ErrorCode, expose } from '../src/index.js';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
+import { readErrorPayload } from '../src/nats/envelope.js';
 import { client, RawSocket, rejection } from './helpers.js';
 import { Calculator, Counter, TestError, Ticker } from './support/fixtures.js';
 import { eventually } from './support/eventually.js';
@@ -42,6 +43,14 @@ class Producer {
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     seen.aborted++;
     return 'aborted';
+  }
+
+  @expose *big(n: number, chars: number): Generator<string> {
+    for (let i = 0; i < n; i++) yield String(i % 10).repeat(chars);
+  }
+
+  @expose text(chars: number): string {
+    return 'x'.repeat(chars);
   }
 
   @expose async sleep(ms: number): Promise<string> {
@@ -130,11 +139,16 @@ describe('calls through NATS', { skip }, () => {
     await c.close();
   });
 
-  it('an object no host serves is OBJECT_UNAVAILABLE at once (the server\'s no-responders)', async () => {
+  it('an object whose hosts are all gone is OBJECT_UNAVAILABLE at once; one no host ever served is unknown, as in one process', async () => {
+    const solo = await cluster.addHost((h) => h.register(new Calculator(), { id: 'solo' }), 'host-solo');
     const c = await connectTo(gw[0]!);
+    await eventually(async () => (await c.call('solo', 'add', [1, 2]).catch(() => 0)) === 3, { what: 'the solo host serving' });
+    await solo.service.stop();
     const started = performance.now();
-    assert.equal((await rejection(c.call('nobody-serves-this', 'x', []))).code, ErrorCode.OBJECT_UNAVAILABLE);
+    assert.equal((await rejection(c.call('solo', 'add', [1, 2]))).code, ErrorCode.OBJECT_UNAVAILABLE);
     assert.ok(performance.now() - started < 1_000, 'not the whole deadline');
+    const unknown = await rejection(c.call('nobody-serves-this', 'x', []));
+    assert.deepEqual([unknown.code, unknown.message], [ErrorCode.UNKNOWN_OBJECT, "unknown object 'nobody-serves-this'"]);
     assert.equal(await c.call('calc', 'add', [1, 1]), 2, 'the connection goes on');
     await c.close();
   });
@@ -169,7 +183,7 @@ describe('calls through NATS', { skip }, () => {
     h.set('Uplink-Context', Buffer.from(JSON.stringify({ connection: 'x/c0', remoteAddress: '127.0.0.1', correlationId: 'late' })).toString('base64url'));
     const answer = await gw[0]!.nc.request('uplink.call.producer', new Uint8Array([0, 0, 0, 2, 91, 93]), { headers: h, timeout: 2_000 });
     assert.equal(answer.headers?.get('Uplink-Event'), 'error');
-    assert.equal(JSON.parse(answer.string()).code, ErrorCode.DEADLINE_EXCEEDED);
+    assert.equal(readErrorPayload(answer.data, 16).code, ErrorCode.DEADLINE_EXCEEDED);
     await delay(100);
     assert.equal(seen.started, before, 'the method never ran');
   });
@@ -182,6 +196,18 @@ describe('streams through NATS', { skip }, () => {
     for await (const n of c.stream<number>('producer', 'count', [5_000], { window: 500 })) got.push(n);
     assert.equal(got.length, 5_000);
     assert.ok(got.every((n, i) => n === i), 'in order, none twice');
+    await c.close();
+  });
+
+  it('batches larger than one NATS message leave the host split; a result larger than one is LIMIT_EXCEEDED', async () => {
+    const c = await connectTo(gw[0]!);
+    const got: string[] = [];
+    for await (const item of c.stream<string>('producer', 'big', [40, 65_300], { window: 16 })) got.push(item);
+    assert.equal(got.length, 40);
+    assert.ok(got.every((item, i) => item.length === 65_300 && item[0] === String(i % 10)), 'every item once, in order');
+    const error = await rejection(c.call('producer', 'text', [1_045_000]));
+    assert.equal(error.code, ErrorCode.LIMIT_EXCEEDED);
+    assert.match(error.message, /larger than one NATS message/);
     await c.close();
   });
 

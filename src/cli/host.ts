@@ -10,7 +10,7 @@ import { LocalObjectHost, type RegisterOptions } from '../host/local-host.js';
 import { Codec } from '../protocol/codec.js';
 import { definedOnly, gatewayDefaults, optionsFromEnv } from '../server/config.js';
 import { localHostOptions } from '../server/host-options.js';
-import { createLogger, type Logger } from '../server/logger.js';
+import { ClientLog, createLogger, logUserCodeFailure, type Logger } from '../server/logger.js';
 import { connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
 import { NatsHostService, type NatsHostOptions } from '../nats/host-service.js';
 
@@ -28,9 +28,8 @@ export async function runHost(register: (registrar: HostRegistrar) => void | Pro
   const options = { ...gatewayDefaults, ...definedOnly(optionsFromEnv(env)) };
   const logger = createLogger(options.logLevel);
   const codec = new Codec();
-  const host = new LocalObjectHost(localHostOptions(options, codec, systemClock, {}, (error, call) => {
-    logger.error({ err: error, object: call.object, member: call.member, cid: call.context.correlationId }, 'call failed');
-  }));
+  const clientLog = new ClientLog(logger, options.maxClientLogLinesPerSec);
+  const host = new LocalObjectHost(localHostOptions(options, codec, systemClock, {}, (error, call) => logUserCodeFailure(clientLog, codec, error, call)));
   const registrar: HostRegistrar = {
     codec, logger,
     register: (target, idOrOptions, more = {}) => host.register(target as never, typeof idOrOptions === 'string' ? { ...more, id: idOrOptions } : { ...idOrOptions }),

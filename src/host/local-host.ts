@@ -65,6 +65,11 @@ export class LocalObjectHost implements ObjectHost {
     return this.objects.unregister(id);
   }
 
+  /** The codec arguments are decoded and results encoded with. */
+  get codec(): Codec {
+    return this.options.codec;
+  }
+
   has(id: string): boolean {
     return this.objects.get(id) !== undefined;
   }

@@ -10,7 +10,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
 import type { ErrorBody } from '../errors.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
-import type { EncodedPayload } from '../protocol/codec.js';
+import { EncodedData, type Codec, type EncodedPayload } from '../protocol/codec.js';
 import type { Annotations } from '../protocol/frames.js';
 
 export const Header = {
@@ -101,12 +101,21 @@ export interface OutgoingCall {
   upTo?: number;
 }
 
+/** An identity is the same object for every call of its connection (until a refresh): encoded once. */
+const encodedIdentities = new WeakMap<Identity, string>();
+
+function encodedIdentity(identity: Identity): string {
+  let text = encodedIdentities.get(identity);
+  if (text === undefined) encodedIdentities.set(identity, (text = b64json(identity)));
+  return text;
+}
+
 export function callHeaders(call: OutgoingCall): MsgHdrs {
   const h = natsHeaders();
-  h.set(Header.member, call.member);
+  h.set(Header.member, encodeMember(call.member));
   h.set(Header.kind, call.kind);
   if (call.timeoutMs !== undefined) h.set(Header.timeout, String(Math.max(0, Math.floor(call.timeoutMs))));
-  if (call.identity) h.set(Header.identity, b64json(call.identity));
+  if (call.identity) h.set(Header.identity, encodedIdentity(call.identity));
   h.set(Header.context, b64json(call.context));
   if (call.upTo !== undefined) h.set(Header.upTo, String(call.upTo));
   return h;
@@ -117,7 +126,7 @@ export function readCallHeaders(h: MsgHdrs | undefined): OutgoingCall {
   const timeout = h.get(Header.timeout);
   const upTo = h.get(Header.upTo);
   return {
-    member: h.get(Header.member),
+    member: decodeMember(h.get(Header.member)),
     kind: h.get(Header.kind),
     timeoutMs: timeout ? Number(timeout) : undefined,
     identity: readIdentity(h),
@@ -136,6 +145,14 @@ export function count(text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a count: '${text}'`);
   return n;
+}
+
+/** Room left for headers and the protocol line under the server's max_payload. */
+const HEADER_ROOM = 8 * 1024;
+
+/** The largest payload a message may carry on this connection (the server's max_payload, less header room). */
+export function payloadBudget(nc: { info?: { max_payload: number } | undefined }): number {
+  return Math.max(64 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
 }
 
 export function packPayload(payload: EncodedPayload): Uint8Array {
@@ -167,6 +184,33 @@ const decoder = new TextDecoder();
 export const jsonBytes = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
 export const bytesJson = <T>(data: Uint8Array): T => JSON.parse(decoder.decode(data)) as T;
 
-export function errorPayload(error: ErrorBody): Uint8Array {
-  return jsonBytes(error);
+/**
+ * An error body on NATS: `{code, name, message}` as JSON, then a newline and the data encoded by the
+ * host's codec (cycles cut, registered classes kept, as in one process), attachments packed as usual.
+ */
+export function errorPayload(error: ErrorBody, codec?: Codec): Uint8Array {
+  const head = JSON.stringify({ code: error.code, name: error.name, message: error.message });
+  if (error.data === undefined || !codec) return packBinary(head, []);
+  let data: EncodedPayload;
+  try {
+    data = codec.encode(error.data);
+  } catch {
+    return packBinary(head, []); // data that cannot be encoded is left out; the error still goes
+  }
+  return packBinary(`${head}\n${data.text}`, data.attachments ?? []);
 }
+
+/** The error body of an error message; its data stays encoded (the gateway forwards it as it is). */
+export function readErrorPayload(bytes: Uint8Array, maxAttachments: number): ErrorBody {
+  const { text, attachments } = unpackBinary(bytes, maxAttachments);
+  const newline = text.indexOf('\n');
+  const head = JSON.parse(newline < 0 ? text : text.slice(0, newline)) as ErrorBody;
+  if (!head || typeof head.code !== 'string' || typeof head.message !== 'string' || typeof head.name !== 'string') throw new Error('a malformed error');
+  const body: ErrorBody = { code: head.code, name: head.name, message: head.message };
+  if (newline >= 0) body.data = new EncodedData({ text: text.slice(newline + 1), attachments: attachments.length > 0 ? attachments : undefined });
+  return body;
+}
+
+/** Member names travel percent-encoded: header values lose surrounding spaces and may not hold CR or LF. */
+export const encodeMember = (member: string): string => encodeURIComponent(member);
+export const decodeMember = (text: string): string => decodeURIComponent(text);

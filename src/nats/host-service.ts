@@ -19,7 +19,7 @@ import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import {
   b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, jsonBytes, Op, packPayload,
-  QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
+  payloadBudget, QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
 } from './envelope.js';
 import { HostTable, type HostBeat, type HostState } from './host-table.js';
 import { HostStreams } from './host-streams.js';
@@ -120,7 +120,7 @@ export class NatsHostService {
     for (const reply of this.running.replies()) {
       this.running.cancel(reply);
       this.running.finish(reply);
-      this.send(reply, Event.error, {}, errorPayload(stopped));
+      this.send(reply, Event.error, {}, errorPayload(stopped, this.host.codec));
     }
     this.streams.endAll(stopped);
     await this.stop();
@@ -142,7 +142,7 @@ export class NatsHostService {
   private onCall(object: string, msg: Msg, pinned: boolean): void {
     const reply = msg.reply;
     const answer = (error: ErrorBody): void => {
-      if (reply) this.send(reply, Event.error, {}, errorPayload(error));
+      if (reply) this.send(reply, Event.error, {}, errorPayload(error, this.host.codec));
     };
     if (this.state !== 'up') {
       return answer(pinned ? errorBody(ErrorCode.HOST_LOST, `the object host holding this session of '${object}' is shutting down`) : errorBody(ErrorCode.OBJECT_UNAVAILABLE, 'the object host is shutting down; retry'));
@@ -195,8 +195,13 @@ export class NatsHostService {
     this.running.finish(reply);
     const fields: Record<string, string | number> = pin ? { [Header.host]: this.id, [Header.pin]: 1 } : {};
     if (annotations && !error) fields[Header.annotations] = b64json(annotations);
-    if (error) this.send(reply, Event.error, fields, errorPayload(error));
-    else this.send(reply, Event.ok, fields, packPayload(value!));
+    const packed = error ? undefined : packPayload(value!);
+    if (packed && packed.byteLength > payloadBudget(this.nc)) {
+      const tooLarge = errorBody(ErrorCode.LIMIT_EXCEEDED, `the result is larger than one NATS message (${payloadBudget(this.nc)} bytes)`);
+      return this.send(reply, Event.error, fields, errorPayload(tooLarge));
+    }
+    if (error) this.send(reply, Event.error, fields, errorPayload(error, this.host.codec));
+    else this.send(reply, Event.ok, fields, packed);
   }
 
   /** `call.<object>` (a pinned session), `ctl`, `list` or `meta`. */

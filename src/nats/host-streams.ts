@@ -11,11 +11,11 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
-import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js';
 import type { HostCall, StreamControl, StreamSink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
-import type { EncodedPayload } from '../protocol/codec.js';
-import { errorPayload, Event, eventHeaders, gatewayOfReply, Header, packPayload } from './envelope.js';
+import type { Codec, EncodedPayload } from '../protocol/codec.js';
+import { errorPayload, Event, eventHeaders, gatewayOfReply, Header, packPayload, payloadBudget } from './envelope.js';
 
 interface Attached {
   control: StreamControl;
@@ -88,7 +88,21 @@ export class HostStreams {
   /** @internal called by a sink. */
   publish(reply: string, event: string, fields: Record<string, string | number>, data?: Uint8Array): void {
     if (this.nc.isClosed()) return;
+    if (data && data.byteLength > this.budget) {
+      // One item larger than a NATS message: the stream ends with this error (thrown into its pull loop).
+      throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `a stream item is larger than one NATS message (${this.budget} bytes)`);
+    }
     this.nc.publish(reply, data, { headers: eventHeaders(event, fields) });
+  }
+
+  /** @internal the largest payload of one message. */
+  get budget(): number {
+    return payloadBudget(this.nc);
+  }
+
+  /** @internal */
+  get codec(): Codec {
+    return this.host.codec;
   }
 
   /** @internal */
@@ -119,7 +133,18 @@ class NatsStreamSink implements StreamSink {
 
   items(seq: number, payload: EncodedPayload, count: number): void {
     this.delivered = Math.max(this.delivered, seq + count);
-    this.streams.publish(this.reply, Event.items, { [Header.seq]: seq, [Header.count]: count }, packPayload(payload));
+    const packed = packPayload(payload);
+    if (packed.byteLength <= this.streams.budget || count === 1) {
+      this.streams.publish(this.reply, Event.items, { [Header.seq]: seq, [Header.count]: count }, packed);
+      return;
+    }
+    // A batch larger than one NATS message goes as smaller ones (the same split on every replay, so
+    // the gateway's sequence check holds); one item alone that does not fit is refused by the stream's
+    // maxFrameBytes, which the host keeps within the budget.
+    const items = this.streams.codec.decode(payload) as unknown[];
+    const half = Math.ceil(count / 2);
+    this.items(seq, this.streams.codec.encode(items.slice(0, half)), half);
+    this.items(seq + half, this.streams.codec.encode(items.slice(half)), count - half);
   }
 
   end(total: number): void {
@@ -127,7 +152,7 @@ class NatsStreamSink implements StreamSink {
   }
 
   fail(error: ErrorBody, delivered: number): void {
-    this.streams.publish(this.reply, Event.fail, { [Header.seq]: delivered }, errorPayload(error));
+    this.streams.publish(this.reply, Event.fail, { [Header.seq]: delivered }, errorPayload(error, this.streams.codec));
   }
 
   released(): void {

@@ -38,6 +38,8 @@ export class HostTable {
   /** Live hosts by object, rebuilt when membership changes (not on every beat); and a round-robin turn. */
   private byObject: Map<string, string[]> | undefined;
   private turn = 0;
+  /** Every object a host has served since this gateway started: the others do not exist (UNKNOWN_OBJECT). */
+  private readonly known = new Set<string>();
 
   constructor(private readonly clock: Clock, readonly deadAfterMs: number) {}
 
@@ -51,6 +53,7 @@ export class HostTable {
       return { joined: false, reconnected: false };
     }
     this.hosts.set(beat.id, { beat, lastSeen: this.clock.now() });
+    for (const object of beat.objects) this.known.add(object);
     return { joined: previous === undefined, reconnected: previous !== undefined && beat.reconnects !== previous.reconnects };
   }
 
@@ -85,6 +88,15 @@ export class HostTable {
   live(): HostBeat[] {
     const now = this.clock.now();
     return [...this.hosts.values()].filter((e) => e.beat && now - e.lastSeen <= this.deadAfterMs).map((e) => e.beat!);
+  }
+
+  /**
+   * Whether `object` may exist: some host served it since this gateway started, or no host has beaten
+   * yet (a gateway that just started asks the queue group). An object no host ever served answers like
+   * a missing object in one process; one whose hosts are all gone is OBJECT_UNAVAILABLE.
+   */
+  mayServe(object: string): boolean {
+    return this.known.size === 0 || this.known.has(object);
   }
 
   /** A live host serving `object`, for metadata questions. */

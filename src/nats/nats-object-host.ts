@@ -18,7 +18,7 @@ import { isAnnotations } from '../protocol/frames.js';
 import type { ObjectMetadata } from '../host/members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
 import {
-  b64json, bytesJson, callHeaders, controlHeaders, Header, HOST_EVENTS, jsonBytes, packPayload,
+  b64json, bytesJson, callHeaders, controlHeaders, Header, HOST_EVENTS, jsonBytes, packPayload, payloadBudget,
   REVOCATIONS, Subject, type CallContextFields,
 } from './envelope.js';
 import { HostTable, type HostBeat } from './host-table.js';
@@ -88,7 +88,8 @@ export class NatsObjectHost implements ObjectHost {
     remote.reply = this.link.register(remote);
     if (origin.directTo) origin.resend = () => this.nc.publish(Subject.call(call.object)!, payload, { headers, reply: remote.reply });
     // A reply that comes after the caller gave up finds no entry: it is dropped.
-    call.context.signal.addEventListener('abort', () => remote.abandon(), { once: true });
+    call.context.onAbort = () => remote.abandon();
+    if (payload.byteLength > payloadBudget(this.nc)) return remote.onTooLarge(payloadBudget(this.nc));
     this.nc.publish(subject, payload, { headers, reply: remote.reply });
   }
 
@@ -105,6 +106,11 @@ export class NatsObjectHost implements ObjectHost {
     const resend = direct ? () => this.nc.publish(Subject.call(call.object)!, payload, { headers, reply: stream.reply }) : undefined;
     const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: direct, resend });
     stream.reply = this.link.register(stream);
+    if (payload.byteLength > payloadBudget(this.nc)) {
+      this.link.unregister(stream.reply);
+      sink.fail(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the arguments are larger than one NATS message (${payloadBudget(this.nc)} bytes)`), 0);
+      return undefined;
+    }
     this.nc.publish(subject!, payload, { headers, reply: stream.reply });
     return stream;
   }
@@ -183,10 +189,10 @@ export class NatsObjectHost implements ObjectHost {
     return !this.nc.isClosed() && !this.nc.isDraining() && (this.nc as { protocol?: { connected?: boolean } }).protocol?.connected !== false;
   }
 
-  /** The pinned host of a session, else a live host the gateway picks, else the queue group. */
+  /** The pinned host of a session, else a live host the gateway picks, else the queue group; undefined: no such object. */
   private subjectFor(call: HostCall): string | undefined {
     const subject = Subject.call(call.object);
-    if (!subject) return undefined;
+    if (!subject || !this.hosts.mayServe(call.object)) return undefined;
     const host = this.pins.get(call.context.connection.id, call.object) ?? this.hosts.pick(call.object);
     return host ? Subject.pinnedCall(host, call.object) : subject;
   }

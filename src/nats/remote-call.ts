@@ -7,7 +7,7 @@
 import type { Msg } from '@nats-io/transport-node';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { ReplySink } from '../host/object-host.js';
-import { bytesJson, Event, Header, Op, unb64json, unpackPayload } from './envelope.js';
+import { Event, Header, Op, readErrorPayload, unb64json, unpackPayload } from './envelope.js';
 import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';
 
 export interface CallOrigin {
@@ -59,7 +59,7 @@ export class RemoteCall implements InboxEntry {
     switch (h?.get(Header.event)) {
       case Event.accepted: this.since = this.link.now(); return;
       case Event.error: {
-        const error = parseError(msg.data);
+        const error = parseError(msg.data, this.link.maxAttachments);
         if (error.code === ErrorCode.HOST_LOST && this.origin.pinnedTo) this.origin.unpin(); // its host is draining
         return this.finish(error);
       }
@@ -78,6 +78,11 @@ export class RemoteCall implements InboxEntry {
       }
       default: return; // unknown events are ignored (a newer host)
     }
+  }
+
+  /** The arguments do not fit one NATS message: never sent. */
+  onTooLarge(budget: number): void {
+    this.finish(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the arguments are larger than one NATS message (${budget} bytes)`));
   }
 
   hostLost(): void {
@@ -113,12 +118,10 @@ export function unavailable(object: string): ErrorBody {
   return errorBody(ErrorCode.OBJECT_UNAVAILABLE, `no object host serves '${object}' now; retry`);
 }
 
-function parseError(data: Uint8Array): ErrorBody {
+function parseError(data: Uint8Array, maxAttachments: number): ErrorBody {
   try {
-    const body = bytesJson<ErrorBody>(data);
-    if (body && typeof body.code === 'string' && typeof body.message === 'string') return body;
+    return readErrorPayload(data, maxAttachments);
   } catch {
-    // falls through
+    return errorBody(ErrorCode.INTERNAL, 'a malformed error from an object host');
   }
-  return errorBody(ErrorCode.INTERNAL, 'a malformed error from an object host');
 }

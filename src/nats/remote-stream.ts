@@ -14,7 +14,7 @@ import type { Msg } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { StreamControl, StreamSink } from '../host/object-host.js';
-import { bytesJson, count, Event, Header, NODE_ID_LENGTH, Op, unpackPayload } from './envelope.js';
+import { count, Event, Header, NODE_ID_LENGTH, Op, readErrorPayload, unpackPayload } from './envelope.js';
 import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';
 import { unavailable } from './remote-call.js';
 
@@ -94,7 +94,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
         case Event.open: return this.opened(h.get(Header.host), h.get(Header.key));
         case Event.items: return this.items(count(h.get(Header.seq)), count(h.get(Header.count)), msg.data);
         case Event.end: return this.ended(count(h.get(Header.seq)), undefined);
-        case Event.fail: return this.ended(count(h.get(Header.seq)), parseError(msg.data));
+        case Event.fail: return this.ended(count(h.get(Header.seq)), readErrorPayload(msg.data, this.link.maxAttachments));
         case Event.released: return this.released();
         default: return;
       }
@@ -213,10 +213,4 @@ export class RemoteStream implements StreamControl, InboxEntry {
     this.state = 'closed';
     this.link.unregister(this.reply);
   }
-}
-
-function parseError(data: Uint8Array): ErrorBody {
-  const body = bytesJson<ErrorBody>(data);
-  if (!body || typeof body.code !== 'string' || typeof body.message !== 'string') throw new Error('a malformed error');
-  return body;
 }

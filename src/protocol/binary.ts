@@ -10,7 +10,8 @@
 import { badFrame } from './frames.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading byte-order mark in the text: the codec refuses it, as it does in a text frame.
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function packBinary(text: string, attachments: readonly Uint8Array[]): Uint8Array {
   const textBytes = encoder.encode(text);

@@ -48,6 +48,14 @@ const isDict = (v: unknown): v is Record<string, unknown> =>
  */
 interface AttachmentSlot { list: Uint8Array[] }
 
+/**
+ * Error data that is already encoded (by an object host in another process, with the same codec
+ * settings): the gateway forwards it as it is instead of decoding and encoding it again.
+ */
+export class EncodedData {
+  constructor(readonly payload: EncodedPayload) {}
+}
+
 export class Codec {
   readonly limits: Readonly<CodecLimits>;
   private readonly sj = new SuperJSON({ dedupe: false });

@@ -9,7 +9,7 @@ import type { HandshakeInfo } from '../auth/authenticator.js';
 import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js';
 import { disposeResource, type ConnectionInfo, type Identity, type Resource } from '../core/context.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import type { EncodedPayload } from '../protocol/codec.js';
+import { EncodedData, type EncodedPayload } from '../protocol/codec.js';
 import { decodeClientFrame, peekFrameId } from '../protocol/frame-decoder.js';
 import {
   writeBatchResult, writeError, writeGoodbye, writePong, writeRefreshed, writeResult, writeWelcome, type WireMessage,
@@ -264,7 +264,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.send(writeError(fields, error, this.encodeData));
   }
 
-  private readonly encodeData = (data: unknown): EncodedPayload => this.env.codec.encode(data);
+  private readonly encodeData = (data: unknown): EncodedPayload => (data instanceof EncodedData ? data.payload : this.env.codec.encode(data));
 
   /** Sends at once, corked, unless frames are queued (they go first): for frames outside the call path. */
   private sendNow(frame: WireMessage): void {
