@@ -63,6 +63,10 @@ class Producer {
     return callContext().annotations ?? null;
   }
 
+  @expose checksum(bytes: Uint8Array): { length: number; sum: number; back: Uint8Array } {
+    return { length: bytes.length, sum: bytes.reduce((s, b) => s + b, 0), back: bytes.subarray(0, 4) };
+  }
+
   @expose where(): { connection: string } {
     return { connection: callContext().connection.id };
   }
@@ -127,6 +131,32 @@ describe('calls through NATS', { skip }, () => {
     assert.deepEqual(answer, { subject: 'carol', cid: 'trace-7', remote: '127.0.0.1' });
     const { connection } = await c.call('producer', 'where', []) as { connection: string };
     assert.equal(connection, `${gw[0]!.remote.id}/${c.session.connectionId}`);
+    await c.close();
+  });
+
+  it('binary attachments cross NATS both ways as bytes', async () => {
+    const c = await connectTo(gw[0]!);
+    const bytes = new Uint8Array(300_000).map((_, i) => i & 0xff);
+    const answer = await c.call('producer', 'checksum', [bytes]) as { length: number; sum: number; back: Uint8Array };
+    assert.equal(answer.length, 300_000);
+    assert.equal(answer.sum, bytes.reduce((s, b) => s + b, 0));
+    assert.ok(answer.back instanceof Uint8Array);
+    assert.deepEqual([...answer.back], [0, 1, 2, 3]);
+    await c.close();
+  });
+
+  it('a batch runs its calls on the hosts: results, typed errors and stop-on-error as in one process', async () => {
+    const c = await connectTo(gw[1]!);
+    const results = await c.batch([
+      { object: 'calc', method: 'add', args: [1, 2] },
+      { object: 'calc', method: 'divide', args: [1, 0] },
+      { object: 'tally', method: 'count', kind: 'get' },
+    ], { stopOnError: false });
+    assert.deepEqual(results[0], { ok: true, value: 3 });
+    assert.ok(!results[1]!.ok && 'error' in results[1]! && results[1].error instanceof TestError);
+    assert.deepEqual(results[2], { ok: true, value: 0 });
+    const stopped = await c.batch([{ object: 'calc', method: 'divide', args: [1, 0] }, { object: 'calc', method: 'add', args: [1, 1] }], { stopOnError: true });
+    assert.deepEqual(stopped[1], { ok: false, notRun: true });
     await c.close();
   });
 

@@ -47,12 +47,13 @@ export class Outbox {
     const frames = this.frames;
     this.discard();
     if (!frames) return true;
-    let backpressure = false;
-    for (const f of frames) backpressure = !this.socket.send(f) || backpressure;
-    // Only a send that built up backpressure can have pushed the buffer past the budget.
-    if (backpressure && this.socket.bufferedAmount > this.maxBackpressure) {
-      this.onSlowConsumer(this.socket.bufferedAmount);
-      return false;
+    for (const f of frames) {
+      // Only a send that built up backpressure can have pushed the buffer past the budget; checked
+      // after each one, so a pass that carries many answers overshoots by one frame at most.
+      if (!this.socket.send(f) && this.socket.bufferedAmount > this.maxBackpressure) {
+        this.onSlowConsumer(this.socket.bufferedAmount);
+        return false;
+      }
     }
     return true;
   }

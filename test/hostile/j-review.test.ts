@@ -205,6 +205,8 @@ describe('J. review findings: streams left behind', () => {
       await eventually(() => arena.gateway.stats().streams.lingering >= Math.min(20, (round + 1) * 10), { timeoutMs: 3_000, what: 'the streams to linger' });
     }
     await eventually(() => arena.gateway.stats().connections === 1, { timeoutMs: 3_000, what: 'only the honest client to be left' });
+    // With objects on a host behind NATS the last detach reaches the host a moment after the close.
+    await eventually(() => arena.gateway.stats().streams.live <= 20, { timeoutMs: 3_000, what: 'the last streams to linger' });
     const { live, lingering } = arena.gateway.stats().streams;
     assert.ok(live <= 20 && lingering <= 20, `${live} live, ${lingering} lingering`);
     assert.ok(arena.probe.finished - finished >= 40, 'evicted streams ran their finally blocks');
