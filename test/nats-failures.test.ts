@@ -130,6 +130,12 @@ describe('failure drills with real processes', { skip, timeout: 120_000 }, () =>
     const took = performance.now() - t0;
     assert.ok(took < 3 * BEAT_MS + 1_500, `HOST_LOST after ${Math.round(took)} ms`);
     assert.equal(await c.call('desk', 'where', []), 'kill-b', 'the session is gone (the HOST_LOST said so): a new one on the other host');
+    const [a2] = await Promise.all([startHost('kill-c')]);
+    const d0 = await pinnedTo(gatewayA.url, 'kill-c');
+    const retried = d0.call('desk', 'slow', [1_500], { timeoutMs: 20_000, idempotent: true });
+    await delay(200);
+    a2.signal('SIGKILL');
+    assert.equal(await retried, 'kill-b', 'an idempotent call is sent once more after HOST_LOST, and lands on a live host');
     const d = await connectTo(gatewayB.url);
     for (let i = 0; i < 10; i++) assert.equal(await d.call('anywhere', 'where', []), 'kill-b');
     b.signal('SIGKILL');

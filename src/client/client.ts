@@ -317,7 +317,9 @@ export class UplinkClient implements ProxyTarget {
       case 'error': {
         if (frame.id === undefined) return;
         const error = remoteError(this.codec, frame, body ? { text: body, attachments } : undefined);
-        if (!this.streams.failed(frame.id, frame.seq, error)) this.pending.settle(frame.id)?.reject(error);
+        if (this.streams.failed(frame.id, frame.seq, error)) return;
+        if (frame.code === ErrorCode.HOST_LOST && this.pending.retryLost(frame.id, (f) => this.socket.send(f))) return;
+        this.pending.settle(frame.id)?.reject(error);
         return;
       }
       case 'stream-open':

@@ -19,6 +19,8 @@ export interface PendingCall {
   reject(error: Error): void;
   timer: unknown;
   cleanup: (() => void) | undefined;
+  /** An idempotent call already sent again after HOST_LOST (once only). */
+  retried?: boolean;
   /** The caller's hook for result annotations. */
   onAnnotations?: ((annotations: Readonly<Record<string, string>>) => void) | undefined;
   /** Set for batches: how to turn the batch-result frame into results. */
@@ -109,6 +111,18 @@ export class PendingCalls {
       if (call.sent && !call.idempotent) this.settle(id)?.reject(error);
       else call.sent = false;
     }
+  }
+
+  /**
+   * An idempotent call whose object host was lost (HOST_LOST: it may or may not have run) is sent
+   * once more; true when it was. Any other call gets the error.
+   */
+  retryLost(id: number, send: (frame: WireMessage) => void): boolean {
+    const call = this.calls.get(id);
+    if (!call?.idempotent || call.retried || call.batch) return false;
+    call.retried = true;
+    send(call.frame);
+    return true;
   }
 
   /** Sends every call that waits for a connection. */

@@ -8,7 +8,7 @@ export interface CallOptions {
   signal?: AbortSignal;
   correlationId?: string;
   annotations?: Record<string, string>;
-  /** Safe to run twice: sent again after a reconnect instead of failing with CONNECTION_CLOSED. */
+  /** Safe to run twice: sent again after a reconnect instead of failing with CONNECTION_CLOSED, and once more after HOST_LOST. */
   idempotent?: boolean;
   /** Receives the result's annotations (small key/value metadata the server attached), before the result. */
   onAnnotations?: (annotations: Readonly<Record<string, string>>) => void;
