@@ -333,6 +333,26 @@ describe('the cluster', { skip }, () => {
     await admin.close();
   });
 
+  it('access rules are checked at the gateway before routing (declared scopes and roles), and again on the host', async () => {
+    const plain = await connectTo(gw[0]!, 'gina');
+    const admin = await connectTo(gw[0]!, 'hank', { scope: 'admin' });
+    await eventually(() => gw[0]!.remote.hosts.accessOf('admin') !== undefined, { what: 'the declared rule in a beat' });
+    const refused = await rejection(plain.call('admin', 'open', []));
+    const missing = await rejection(plain.call('nothing-here', 'open', []));
+    assert.deepEqual([refused.code, refused.message], [missing.code, missing.message.replace('nothing-here', 'admin')], 'like a missing object');
+    const adminStats = async () => {
+      const replies = await gw[0]!.nc.requestMany('$SRV.STATS.uplink-host', undefined, { strategy: 'stall', stall: 200, maxWait: 2_000 });
+      let requests = 0;
+      for await (const msg of replies) for (const e of msg.json<{ endpoints: Array<{ subject: string; num_requests: number }> }>().endpoints) if (e.subject === 'uplink.call.admin') requests += e.num_requests;
+      return requests;
+    };
+    assert.equal(await adminStats(), 0, 'the refused call never reached a host');
+    assert.equal(await admin.call('admin', 'open', []), 'admin only');
+    assert.equal(await adminStats(), 1);
+    await plain.close();
+    await admin.close();
+  });
+
   it('hosts answer NATS service discovery ($SRV), so standard tooling lists them', async () => {
     const replies = await gw[0]!.nc.requestMany('$SRV.INFO.uplink-host', undefined, { strategy: 'stall', stall: 200, maxWait: 2_000 });
     const infos: Array<{ type: string; id: string; endpoints: Array<{ subject: string; queue_group: string }> }> = [];

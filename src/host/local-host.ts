@@ -21,7 +21,7 @@ export type { InstanceMode, RegisterOptions } from './registry.js';
 import { StreamRegistry, streamOwnerKey, type StreamCaps } from '../streams/stream-registry.js';
 import { checkArgs } from './arg-schemas.js';
 import { globMatcher } from './glob.js';
-import { accessAllows, defaultClaimNames, type ClaimNames } from '../auth/access.js';
+import { accessAllows, defaultClaimNames, type AccessRule, type ClaimNames, type ObjectAccess } from '../auth/access.js';
 
 /** Decides whether `identity` may use `object` (member undefined: see it at all) or its `member`. */
 export type AccessPolicy = (identity: Identity | undefined, object: string, member: string | undefined) => boolean;
@@ -77,6 +77,19 @@ export class LocalObjectHost implements ObjectHost {
   /** Every registered id but the gateway's built-in object. */
   ids(): string[] {
     return [...this.objects.all()].map((r) => r.id).filter((id) => id !== BUILTIN_OBJECT_ID);
+  }
+
+  /**
+   * The object's access rule without its check functions (scopes and roles are data; a function
+   * cannot leave the process): what a gateway of a cluster checks before routing a call here. The
+   * host checks the whole rule again.
+   */
+  declaredAccess(id: string): { rule: ObjectAccess; claimNames: ClaimNames } | undefined {
+    const access = this.objects.get(id)?.access;
+    if (!access) return undefined;
+    const plain = ({ scopes, roles }: AccessRule): AccessRule => ({ ...(scopes ? { scopes: [...scopes] } : {}), ...(roles ? { roles: [...roles] } : {}) });
+    const members = access.members && Object.fromEntries(Object.entries(access.members).map(([name, rule]) => [name, plain(rule)]));
+    return { rule: { ...plain(access), ...(members ? { members } : {}) }, claimNames: this.options.claimNames ?? defaultClaimNames };
   }
 
   /** Whether calls to this object reach one instance per connection (the scale-out pins these to one host). */

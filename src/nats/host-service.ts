@@ -64,6 +64,7 @@ export class NatsHostService {
   private reconnects = 0;
   private readonly tagAnswers: boolean;
   private served: string[] = [];
+  private readonly declaredAccess: NonNullable<HostBeat['access']> = {};
 
   constructor(private readonly nc: NatsConnection, private readonly host: LocalObjectHost, options: NatsHostOptions = {}) {
     this.name = options.name ?? this.id;
@@ -93,6 +94,8 @@ export class NatsHostService {
       if (!subject) throw new TypeError(`object id '${id}' cannot be served on NATS (use letters, digits, _ and -, dots between)`);
       this.callSubscriptions.push(this.nc.subscribe(subject, { queue: QUEUE_GROUP, callback: (error, msg) => { if (!error) this.guard(msg, (m) => this.onCall(id, m, false)); } }));
       this.served.push(id);
+      const declared = this.host.declaredAccess(id);
+      if (declared) this.declaredAccess[id] = declared;
     }
     this.beat();
   }
@@ -262,7 +265,10 @@ export class NatsHostService {
 
   private beat(): void {
     if (this.nc.isClosed()) return;
-    const beat: HostBeat = { id: this.id, name: this.name, state: this.state, objects: this.served, calls: this.running.size, streams: this.streams.size, reconnects: this.reconnects };
+    const beat: HostBeat = {
+      id: this.id, name: this.name, state: this.state, objects: this.served, calls: this.running.size, streams: this.streams.size, reconnects: this.reconnects,
+      access: this.declaredAccess,
+    };
     this.nc.publish(Subject.hostEvents(this.id), jsonBytes(beat));
   }
 

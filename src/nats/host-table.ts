@@ -4,6 +4,7 @@
  * from for `deadAfterMs` is dead: the gateway fails what it had running there with HOST_LOST (killed,
  * frozen and cut-off hosts look the same from here). Pure bookkeeping on an injected clock.
  */
+import type { ClaimNames, ObjectAccess } from '../auth/access.js';
 import type { Clock } from '../clock.js';
 
 export type HostState = 'up' | 'draining' | 'gone';
@@ -20,6 +21,8 @@ export interface HostBeat {
   streams: number;
   /** Times its NATS connection came back: frames it sent in between may be lost (the gateway re-attaches). */
   reconnects: number;
+  /** Declared access rules of its objects (scopes and roles; the host checks its functions itself). */
+  access?: Record<string, { rule: ObjectAccess; claimNames: ClaimNames }>;
 }
 
 interface Entry {
@@ -40,6 +43,8 @@ export class HostTable {
   private turn = 0;
   /** Every object a host has served since this gateway started: the others do not exist (UNKNOWN_OBJECT). */
   private readonly known = new Set<string>();
+  /** The declared access rule of each object, as its hosts last said. */
+  private readonly rules = new Map<string, { rule: ObjectAccess; claimNames: ClaimNames }>();
 
   constructor(private readonly clock: Clock, readonly deadAfterMs: number) {}
 
@@ -54,6 +59,7 @@ export class HostTable {
     }
     this.hosts.set(beat.id, { beat, lastSeen: this.clock.now() });
     for (const object of beat.objects) this.known.add(object);
+    for (const [object, declared] of Object.entries(beat.access ?? {})) this.rules.set(object, declared);
     return { joined: previous === undefined, reconnected: previous !== undefined && beat.reconnects !== previous.reconnects };
   }
 
@@ -97,6 +103,11 @@ export class HostTable {
    */
   mayServe(object: string): boolean {
     return this.known.size === 0 || this.known.has(object);
+  }
+
+  /** The declared access rule of an object, if its hosts declared one. */
+  accessOf(object: string): { rule: ObjectAccess; claimNames: ClaimNames } | undefined {
+    return this.rules.get(object);
   }
 
   /** A live host serving `object`, for metadata questions. */

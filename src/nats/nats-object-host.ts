@@ -13,7 +13,8 @@
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { repeat, systemClock, type Clock } from '../clock.js';
 import type { ConnectionInfo, Identity } from '../core/context.js';
-import { ErrorCode, errorBody } from '../errors.js';
+import { accessAllows } from '../auth/access.js';
+import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import { isAnnotations } from '../protocol/frames.js';
 import type { ObjectMetadata } from '../host/members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
@@ -76,6 +77,8 @@ export class NatsObjectHost implements ObjectHost {
   invoke(call: HostCall, reply: ReplySink): void {
     const subject = this.subjectFor(call);
     if (!subject) return reply.reject(errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`));
+    const refused = this.refusal(call);
+    if (refused) return reply.reject(refused);
     if (!this.connected) return reply.reject(unavailable(call.object));
     const headers = this.headersFor(call);
     if (call.oneway) {
@@ -95,7 +98,7 @@ export class NatsObjectHost implements ObjectHost {
 
   openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined {
     const subject = this.subjectFor(call);
-    const refuse = subject ? (this.connected ? undefined : unavailable(call.object)) : errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
+    const refuse = subject ? (this.refusal(call) ?? (this.connected ? undefined : unavailable(call.object))) : errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
     if (refuse) {
       sink.fail(refuse, 0);
       return undefined;
@@ -187,6 +190,20 @@ export class NatsObjectHost implements ObjectHost {
 
   private get connected(): boolean {
     return !this.nc.isClosed() && !this.nc.isDraining() && (this.nc as { protocol?: { connected?: boolean } }).protocol?.connected !== false;
+  }
+
+  /**
+   * The object's declared access rule (scopes, roles), checked here before anything is sent: a caller
+   * who may not use the object or member gets the same answer as for a missing one, as from the host
+   * (which checks the whole rule again, check functions included).
+   */
+  private refusal(call: HostCall): ErrorBody | undefined {
+    const declared = this.hosts.accessOf(call.object);
+    if (!declared) return undefined;
+    const identity = call.context.identity;
+    if (!accessAllows(declared.rule, identity, declared.claimNames, call.object, undefined)) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
+    if (!accessAllows(declared.rule, identity, declared.claimNames, call.object, call.member)) return errorBody(ErrorCode.UNKNOWN_MEMBER, `'${call.object}' has no member '${call.member}'`);
+    return undefined;
   }
 
   /** The pinned host of a session, else a live host the gateway picks, else the queue group; undefined: no such object. */
