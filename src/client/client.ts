@@ -6,9 +6,11 @@
  * or missed keepalive), never later.
  */
 /*
- * About 390 lines: the public API (call, get, set, oneway, stream, batch, refresh, close) plus the
- * connection state machine (connect, welcome, drop, reconnect, close) that every call consults. Every part it coordinates has a file of its own: handshake, pending-calls,
- * client-streams, keepalive, token-refresh, backoff, batch, remote-errors.
+ * About 425 lines: the public API (call, get, set, oneway, stream, batch, refresh, close) plus the
+ * connection state machine (connect to one of several gateways, welcome, drop, reconnect, close) that
+ * every call consults. Every part it coordinates has a file of its own: handshake, pending-calls,
+ * client-streams, keepalive, token-refresh, backoff, batch, remote-errors. The request path is the
+ * next to move out (into pending-calls.ts) when this file grows again.
  */
 import { systemClock, type Clock } from '../clock.js';
 import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
