@@ -1,5 +1,4 @@
 /** Catalogue C (docs/security.md): volume, rate and backpressure, against a real gateway with an honest client alongside. */
-import { natsBacked } from '../support/nats-backed.js';
 import { eventually } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -7,6 +6,7 @@ import { CloseCode, ErrorCode } from '../../src/index.js';
 import { client, RawSocket, rejection, sleep, TcpRelay } from '../helpers.js';
 import { useArena } from './arena.js';
 import { frame, rawWebSocket } from './raw-websocket.js';
+import { natsBacked } from '../support/nats-backed.js';
 
 const call = (id: number, o: string, m: string, args: unknown[]) => `${JSON.stringify({ t: 'call', id, o, m })}\n${JSON.stringify(args)}`;
 
