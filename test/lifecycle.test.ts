@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { CloseCode, ConnectionClosedError, ErrorCode, optionsFromEnv } from '../src/index.js';
 import { loadUws, UWS_CANDIDATES } from '../src/server/uws-loader.js';
 import { client, rejection, sleep, startGateway, TcpRelay } from './helpers.js';
+import { eventually } from './support/eventually.js';
 
 type Echo = { slow(ms: number): string };
 type Calc = { add(a: number, b: number): number };
@@ -68,8 +69,16 @@ describe('graceful close', () => {
     const { gateway, url } = await startGateway();
     const clients = await Promise.all([1, 2, 3, 4].map(() => client(url, { timeoutMs: 0 })));
     const calls: Array<Promise<unknown>> = [];
-    for (const c of clients) for (let i = 0; i < 50; i++) calls.push(c.proxy<Echo>('echo').slow(i % 2 ? 5 : 5_000));
-    await sleep(50);
+    let fastDone = 0;
+    for (const c of clients) {
+      for (let i = 0; i < 50; i++) {
+        const call = c.proxy<Echo>('echo').slow(i % 2 ? 5 : 5_000);
+        if (i % 2) void call.then(() => fastDone++, () => {});
+        calls.push(call);
+      }
+    }
+    // The 5 ms calls finish first (waiting for them, not a fixed sleep: a loaded machine is slower).
+    await eventually(() => fastDone === 100, { timeoutMs: 10_000, what: 'the fast calls' });
     await gateway.close({ drainMs: 100 });
     const outcomes = await Promise.allSettled(calls);
     const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code));
