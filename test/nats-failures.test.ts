@@ -47,8 +47,8 @@ const natsEnv = (user: 'gateway' | 'host') => ({
   UPLINK_NATS_HEARTBEAT_MS: String(BEAT_MS),
 });
 
-async function startHost(name: string, env: Record<string, string> = {}): Promise<UplinkProcess> {
-  const p = await startUplink('host', OBJECTS, { ...natsEnv('host'), UPLINK_HOST_NAME: name, ...env });
+async function startHost(name: string, env: Record<string, string> = {}): Promise<UplinkProcess & { name: string }> {
+  const p = Object.assign(await startUplink('host', OBJECTS, { ...natsEnv('host'), UPLINK_HOST_NAME: name, ...env }), { name });
   started.push(p);
   drillHosts.push(p);
   return p;
@@ -74,6 +74,20 @@ async function pinnedTo(url: string, name: string): Promise<UplinkClient> {
     await c.close();
   }
   throw new Error(`no connection landed on ${name}`);
+}
+
+/**
+ * A long call on a connection pinned to `host`, then `signal` to that host: resolves with the call's
+ * error, how long after the signal it came, and the connection.
+ */
+async function signalMidCall(url: string, host: UplinkProcess & { name: string }, signal: NodeJS.Signals): Promise<{ code: string | undefined; ms: number; client: UplinkClient }> {
+  const c = await pinnedTo(url, host.name);
+  const call = c.call('desk', 'slow', [20_000], { timeoutMs: 25_000 });
+  await delay(200);
+  host.signal(signal);
+  const t0 = performance.now();
+  const { code } = await rejection(call);
+  return { code, ms: performance.now() - t0, client: c };
 }
 
 before(async () => {
@@ -121,15 +135,10 @@ describe('failure drills with real processes', { skip, timeout: 120_000 }, () =>
 
   it('a host killed mid-call: HOST_LOST within seconds, not the deadline; new calls go to the other host', async () => {
     const [a, b] = await Promise.all([startHost('kill-a'), startHost('kill-b')]);
-    const c = await pinnedTo(gatewayA.url, 'kill-a');
-    const call = c.call('desk', 'slow', [20_000], { timeoutMs: 25_000 });
-    await delay(200);
-    a.signal('SIGKILL');
-    const t0 = performance.now();
-    assert.equal((await rejection(call)).code, ErrorCode.HOST_LOST);
-    const took = performance.now() - t0;
-    assert.ok(took < 3 * BEAT_MS + 1_500, `HOST_LOST after ${Math.round(took)} ms`);
-    assert.equal(await c.call('desk', 'where', []), 'kill-b', 'the session is gone (the HOST_LOST said so): a new one on the other host');
+    const lost = await signalMidCall(gatewayA.url, a, 'SIGKILL');
+    assert.equal(lost.code, ErrorCode.HOST_LOST);
+    assert.ok(lost.ms < 3 * BEAT_MS + 1_500, `HOST_LOST after ${Math.round(lost.ms)} ms`);
+    assert.equal(await lost.client.call('desk', 'where', []), 'kill-b', 'the session is gone (the HOST_LOST said so): a new one on the other host');
     const [a2] = await Promise.all([startHost('kill-c')]);
     const d0 = await pinnedTo(gatewayA.url, 'kill-c');
     const retried = d0.call('desk', 'slow', [1_500], { timeoutMs: 20_000, idempotent: true });
@@ -144,13 +153,9 @@ describe('failure drills with real processes', { skip, timeout: 120_000 }, () =>
 
   it('a frozen host (SIGSTOP): its calls fail HOST_LOST within the bound, and new calls stop going to it once the gateways see it dead', async () => {
     const [a, b] = await Promise.all([startHost('frozen-a'), startHost('frozen-b')]);
-    const c = await pinnedTo(gatewayA.url, 'frozen-a');
-    const call = c.call('desk', 'slow', [20_000], { timeoutMs: 25_000 });
-    await delay(200);
-    a.signal('SIGSTOP');
-    const t0 = performance.now();
-    assert.equal((await rejection(call)).code, ErrorCode.HOST_LOST);
-    assert.ok(performance.now() - t0 < 3 * BEAT_MS + 1_500);
+    const lost = await signalMidCall(gatewayA.url, a, 'SIGSTOP');
+    assert.equal(lost.code, ErrorCode.HOST_LOST);
+    assert.ok(lost.ms < 3 * BEAT_MS + 1_500, `HOST_LOST after ${Math.round(lost.ms)} ms`);
     const d = await connectTo(gatewayB.url);
     // The server would keep routing to it (our own traffic delays its pings): the gateways pick live hosts
     // themselves, so after three missed beats no new call goes there; before that, they fail typed and fast.

@@ -28,6 +28,18 @@ import { RemoteCall, unavailable, type CallOrigin } from './remote-call.js';
 import { RemoteStream } from './remote-stream.js';
 import { SessionPins } from './session-pins.js';
 
+/** A call's way to its host (see NatsObjectHost.route). */
+interface Route {
+  /** The object's queue-group subject. */
+  queue: string;
+  /** Where it is sent first. */
+  subject: string;
+  payload: Uint8Array;
+  pinned: string | undefined;
+  /** The host the gateway picked (not pinned). */
+  direct: string | undefined;
+}
+
 export interface NatsObjectHostOptions {
   /** Attachments allowed in one answer (as the gateway's own limit). */
   maxAttachments?: number;
@@ -75,46 +87,33 @@ export class NatsObjectHost implements ObjectHost {
   }
 
   invoke(call: HostCall, reply: ReplySink): void {
-    const subject = this.subjectFor(call);
-    if (!subject) return reply.reject(errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`));
-    const refused = this.refusal(call);
-    if (refused) return reply.reject(refused);
-    if (!this.connected) return reply.reject(unavailable(call.object));
+    const route = this.route(call);
+    if ('code' in route) return reply.reject(route);
     const headers = this.headersFor(call);
     if (call.oneway) {
-      this.nc.publish(subject, packPayload(call.args), { headers });
+      this.nc.publish(route.subject, route.payload, { headers });
       return reply.resolve({ text: 'null' });
     }
-    const payload = packPayload(call.args);
-    const origin = this.origin(call, subject);
+    const origin = this.origin(call, route);
     const remote = new RemoteCall(this.link, reply, origin);
     remote.reply = this.link.register(remote);
-    if (origin.directTo) origin.resend = () => this.nc.publish(Subject.call(call.object)!, payload, { headers, reply: remote.reply });
+    if (origin.directTo) origin.resend = () => this.nc.publish(route.queue, route.payload, { headers, reply: remote.reply });
     // A reply that comes after the caller gave up finds no entry: it is dropped.
     call.context.onAbort = () => remote.abandon();
-    if (payload.byteLength > payloadBudget(this.nc)) return remote.onTooLarge(payloadBudget(this.nc));
-    this.nc.publish(subject, payload, { headers, reply: remote.reply });
+    this.nc.publish(route.subject, route.payload, { headers, reply: remote.reply });
   }
 
   openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined {
-    const subject = this.subjectFor(call);
-    const refuse = subject ? (this.refusal(call) ?? (this.connected ? undefined : unavailable(call.object))) : errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
-    if (refuse) {
-      sink.fail(refuse, 0);
+    const route = this.route(call);
+    if ('code' in route) {
+      sink.fail(route, 0);
       return undefined;
     }
-    const payload = packPayload(call.args);
     const headers = this.headersFor(call, upTo);
-    const direct = subject!.startsWith('uplink.host.') ? subject!.split('.')[2] : undefined;
-    const resend = direct ? () => this.nc.publish(Subject.call(call.object)!, payload, { headers, reply: stream.reply }) : undefined;
-    const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: direct, resend });
+    const resend = route.direct ? () => this.nc.publish(route.queue, route.payload, { headers, reply: stream.reply }) : undefined;
+    const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: route.direct, resend });
     stream.reply = this.link.register(stream);
-    if (payload.byteLength > payloadBudget(this.nc)) {
-      this.link.unregister(stream.reply);
-      sink.fail(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the arguments are larger than one NATS message (${payloadBudget(this.nc)} bytes)`), 0);
-      return undefined;
-    }
-    this.nc.publish(subject!, payload, { headers, reply: stream.reply });
+    this.nc.publish(route.subject, route.payload, { headers, reply: stream.reply });
     return stream;
   }
 
@@ -206,22 +205,32 @@ export class NatsObjectHost implements ObjectHost {
     return undefined;
   }
 
-  /** The pinned host of a session, else a live host the gateway picks, else the queue group; undefined: no such object. */
-  private subjectFor(call: HostCall): string | undefined {
-    const subject = Subject.call(call.object);
-    if (!subject || !this.hosts.mayServe(call.object)) return undefined;
-    const host = this.pins.get(call.context.connection.id, call.object) ?? this.hosts.pick(call.object);
-    return host ? Subject.pinnedCall(host, call.object) : subject;
+  /**
+   * Where a call goes, worked out once per call: the host its session is pinned to, else a live host
+   * the gateway picks, else the queue group; or why it goes nowhere (no such object, not allowed, NATS
+   * down, arguments larger than one message).
+   */
+  private route(call: HostCall): Route | ErrorBody {
+    const queue = Subject.call(call.object);
+    if (!queue || !this.hosts.mayServe(call.object)) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
+    const refused = this.refusal(call);
+    if (refused) return refused;
+    if (!this.connected) return unavailable(call.object);
+    const payload = packPayload(call.args);
+    const budget = payloadBudget(this.nc);
+    if (payload.byteLength > budget) return errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the arguments are larger than one NATS message (${budget} bytes)`);
+    const pinned = this.pins.get(call.context.connection.id, call.object);
+    const direct = pinned ? undefined : this.hosts.pick(call.object);
+    const host = pinned ?? direct;
+    return { queue, subject: host ? Subject.pinnedCall(host, call.object) : queue, payload, pinned, direct };
   }
 
-  private origin(call: HostCall, subject: string): CallOrigin {
+  private origin(call: HostCall, route: Route): CallOrigin {
     const connection = call.context.connection.id;
-    const pinnedTo = this.pins.get(connection, call.object);
-    const directTo = !pinnedTo && subject.startsWith('uplink.host.') ? subject.split('.')[2] : undefined;
     return {
       object: call.object,
-      pinnedTo,
-      directTo,
+      pinnedTo: route.pinned,
+      directTo: route.direct,
       pin: (host) => this.pins.set(connection, call.object, host),
       annotate: (annotations) => {
         // What a host sends meets the protocol's limits on annotations, or is dropped (the client would refuse the frame).

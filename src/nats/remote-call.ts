@@ -80,11 +80,6 @@ export class RemoteCall implements InboxEntry {
     }
   }
 
-  /** The arguments do not fit one NATS message: never sent. */
-  onTooLarge(budget: number): void {
-    this.finish(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the arguments are larger than one NATS message (${budget} bytes)`));
-  }
-
   hostLost(): void {
     if (this.origin.pinnedTo) this.origin.unpin();
     this.finish(errorBody(ErrorCode.HOST_LOST, 'the object host running this call stopped answering; the outcome is unknown'));

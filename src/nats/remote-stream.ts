@@ -115,7 +115,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
     this.link.unregister(this.reply);
     this.reply = this.link.register(this);
     // `expected` stays: the host replays from the client's ack, and what was relayed already is dropped.
-    this.link.control(this.host, Op.resume, { [Header.key]: this.key, [Header.ack]: this.ack, [Header.upTo]: this.upTo }, { identity: this.identity, reply: this.reply });
+    this.resumeOn();
   }
 
   /** Frames were lost: re-attach, unless a re-attach is already on its way (its open has not come). */
@@ -128,7 +128,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
     if (this.retryReattach) this.reattach();
   }
 
-  /** A resume through this gateway of a stream opened elsewhere: asks its host to send here. */
+  /** Asks the stream's host to send it to this entry's inbox, replaying from the client's ack (a resume or a re-attach). */
   resumeOn(): void {
     this.link.control(this.host!, Op.resume, { [Header.key]: this.key!, [Header.ack]: this.ack, [Header.upTo]: this.upTo }, { identity: this.identity, reply: this.reply });
   }

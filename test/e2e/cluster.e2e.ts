@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { natsUnavailable } from '../support/nats-server.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CLUSTER = fileURLToPath(new URL('../../src/demo/cluster.ts', import.meta.url));
 const skip = natsUnavailable();
 
@@ -22,11 +21,10 @@ let cluster: ChildProcess;
 let ready: Ready;
 let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[];
 
 before(async () => {
   if (skip) return;
-  assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM} (apt-get install -y chromium)`);
   cluster = spawn(process.execPath, ['--import', 'tsx', CLUSTER], {
     env: { ...process.env, UPLINK_PORT: '0', UPLINK_NATS_HEARTBEAT_MS: '300', UPLINK_LOG_LEVEL: 'warn', UPLINK_JWT_SECRET: '', UPLINK_DEMO_TOKENS: '' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -45,12 +43,7 @@ before(async () => {
     });
     cluster.once('exit', (code) => reject(new Error(`the demo cluster exited with ${code}`)));
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  ({ browser, page, errors: pageErrors } = await launchChromium());
 });
 after(async () => {
   if (skip) return;

@@ -3,16 +3,15 @@
  * browser). Run with `npm run test:e2e`; it saves docs/web-demo.png.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { registerDemoObjects } from '../../src/demo/register.js';
 import { Gateway } from '../../src/index.js';
 import { TcpRelay } from '../helpers.js';
+import { launchChromium } from '../support/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SECRET = 'e2e-demo-secret-long-enough-0123456789';
 const webDemo = fileURLToPath(new URL('../../web-demo', import.meta.url));
 const screenshot = fileURLToPath(new URL('../../docs/web-demo.png', import.meta.url));
@@ -34,19 +33,12 @@ let gateway: Gateway;
 let relay: TcpRelay;
 let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[];
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM} (apt-get install -y chromium)`);
   gateway = await startDemoGateway();
   relay = await TcpRelay.start(gateway.port);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+  ({ browser, page, errors: pageErrors } = await launchChromium());
 });
 after(async () => {
   await browser?.close();
