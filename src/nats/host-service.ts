@@ -142,13 +142,15 @@ export class NatsHostService {
     if (!this.nc.isClosed()) await this.nc.flush().catch(() => {});
   }
 
-  private onCall(object: string, msg: Msg, pinned: boolean): void {
+  /** `direct`: sent to this host by name (a pinned session or a host the gateway picked), not to the group. */
+  private onCall(object: string, msg: Msg, direct: boolean): void {
     const reply = msg.reply;
     const answer = (error: ErrorBody): void => {
       if (reply) this.send(reply, Event.error, {}, errorPayload(error, this.host.codec));
     };
+    const pin = this.host.isSessionObject(object);
     if (this.state !== 'up') {
-      return answer(pinned ? errorBody(ErrorCode.HOST_LOST, `the object host holding this session of '${object}' is shutting down`) : errorBody(ErrorCode.OBJECT_UNAVAILABLE, 'the object host is shutting down; retry'));
+      return answer(direct && pin ? errorBody(ErrorCode.HOST_LOST, `the object host holding this session of '${object}' is shutting down`) : errorBody(ErrorCode.OBJECT_UNAVAILABLE, 'the object host is shutting down; retry'));
     }
     let call: OutgoingCall;
     let args: EncodedPayload;
@@ -165,7 +167,6 @@ export class NatsHostService {
     const connection = this.connections.info(call.context.connection, call.context.remoteAddress, call.identity);
     const deadline = call.timeoutMs === undefined ? undefined : this.clock.now() + call.timeoutMs;
     const context = new CallContext(connection, call.context.correlationId, call.context.annotations, deadline);
-    const pin = this.host.isSessionObject(object);
     const hostCall = { object, member: call.member, kind: (call.kind === 'stream' ? 'call' : call.kind) as CallKind, oneway: !reply, args, context };
     const stats = this.statsOf(object);
     stats.requests++;
@@ -199,8 +200,9 @@ export class NatsHostService {
     const fields: Record<string, string | number> = pin ? { [Header.host]: this.id, [Header.pin]: 1 } : {};
     if (annotations && !error) fields[Header.annotations] = b64json(annotations);
     const packed = error ? undefined : packPayload(value!);
-    if (packed && packed.byteLength > payloadBudget(this.nc)) {
-      const tooLarge = errorBody(ErrorCode.LIMIT_EXCEEDED, `the result is larger than one NATS message (${payloadBudget(this.nc)} bytes)`);
+    const budget = payloadBudget(this.nc);
+    if (packed && packed.byteLength > budget) {
+      const tooLarge = errorBody(ErrorCode.LIMIT_EXCEEDED, `the result is larger than one NATS message (${budget} bytes)`);
       return this.send(reply, Event.error, fields, errorPayload(tooLarge));
     }
     if (error) this.send(reply, Event.error, fields, errorPayload(error, this.host.codec));
@@ -209,7 +211,7 @@ export class NatsHostService {
 
   /** `call.<object>` (a pinned session), `ctl`, `list` or `meta`. */
   private onDirect(msg: Msg, rest: string): void {
-    if (rest.startsWith('call.')) return this.onCall(rest.slice(5), msg, this.host.isSessionObject(rest.slice(5)));
+    if (rest.startsWith('call.')) return this.onCall(rest.slice(5), msg, true);
     const h = msg.headers;
     if (rest === 'ctl' && h) return this.onControl(msg, h);
     if (!msg.reply || !h) return;
