@@ -9,7 +9,7 @@
  * About 425 lines: the public API (call, get, set, oneway, stream, batch, refresh, close) plus the
  * connection state machine (connect to one of several gateways, welcome, drop, reconnect, close) that
  * every call consults. Every part it coordinates has a file of its own: handshake, pending-calls,
- * client-streams, keepalive, token-refresh, backoff, batch, remote-errors. The request path is the
+ * client-streams, keepalive, token-refresh, backoff, batch, remote-errors, gateway-list. The request path is the
  * next to move out (into pending-calls.ts) when this file grows again.
  */
 import { systemClock, type Clock } from '../clock.js';
@@ -26,6 +26,7 @@ import {
   type BatchOutcome, type RefreshedFrame, type ServerFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
 import { gatewayUrl, parseUri } from '../protocol/uri.js';
+import { GatewayList } from './gateway-list.js';
 import { createProxy, type CallOptions, type ProxyTarget, type Remote, type StreamOptions } from './proxy.js';
 import { classifyConnectFailure, reconnect } from './backoff.js';
 import { batchResults, encodeBatch, type BatchCallSpec, type BatchResult } from './batch.js';
@@ -61,12 +62,9 @@ export class UplinkClient implements ProxyTarget {
   private readonly closedPromise: Promise<{ code: number; reason: string }>;
   private resolveClosed!: (info: { code: number; reason: string }) => void;
 
-  /** Which of `urls` the current (or next) connection uses: a failed attempt or a lost connection moves on. */
-  private urlIndex = 0;
-
   private constructor(
     /** The gateways to use, in order of preference: several gateways of one cluster fail over. */
-    private readonly urls: readonly string[],
+    private readonly gateways: GatewayList,
     private readonly createSocket: SocketFactory,
     private readonly options: ClientOptions,
   ) {
@@ -96,16 +94,15 @@ export class UplinkClient implements ProxyTarget {
 
   /** Opens a socket, sends hello and resolves once the gateway welcomes the client. */
   static async open(url: string | readonly string[], createSocket: SocketFactory, options: ClientOptions = {}): Promise<UplinkClient> {
-    const urls = (typeof url === 'string' ? [url] : [...url]).map(gatewayUrl);
-    if (urls.length === 0) throw new TypeError('connect needs at least one gateway URL');
-    const client = new UplinkClient(urls, createSocket, options);
+    const gateways = new GatewayList((typeof url === 'string' ? [url] : [...url]).map(gatewayUrl));
+    const client = new UplinkClient(gateways, createSocket, options);
     // The first connection tries each gateway once, in order; the last failure is the one reported.
     for (let tried = 1; ; tried++) {
       try {
         await client.connectSocket();
         break;
       } catch (error) {
-        if (tried >= urls.length) throw error;
+        if (tried >= gateways.size) throw error;
       }
     }
     client.setState('open');
@@ -114,7 +111,7 @@ export class UplinkClient implements ProxyTarget {
 
   /** The gateway URL in use (or about to be). */
   get url(): string {
-    return this.urls[this.urlIndex]!;
+    return this.gateways.current;
   }
 
   /** One connection attempt: a fresh token, a socket, the hello, the welcome. */
@@ -122,7 +119,7 @@ export class UplinkClient implements ProxyTarget {
     try {
       await this.connectOnce();
     } catch (error) {
-      this.urlIndex = (this.urlIndex + 1) % this.urls.length; // the next attempt tries the next gateway
+      this.gateways.next(); // the next attempt tries the next gateway
       throw error;
     }
   }
@@ -375,7 +372,7 @@ export class UplinkClient implements ProxyTarget {
     if (terminal) return this.finalClose(code, reason);
     this.setState('reconnecting');
     // A gateway that went away (or said goodbye) is likely still away: the next attempt starts at the next one.
-    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    this.gateways.next();
     // Calls that were on the wire are lost with it, unless they may safely run twice.
     this.pending.dropped(new ConnectionClosedError(code, reason));
     // Streams not yet opened have no resume key: the same rule, by their request.
