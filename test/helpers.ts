@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { connect, type NodeClientOptions } from '../src/client/index.js';
 import { registerFixtures, TestError } from './support/fixtures.js';
 import { Gateway, type GatewayOptions } from '../src/index.js';
-import { natsBacked, natsBackedGateway } from './support/nats-backed.js';
+import { natsBacked, natsBackedGateway, natsServed } from './support/nats-backed.js';
 
 export interface LogCapture { lines: Array<Record<string, unknown>>; text(): string }
 
@@ -33,6 +33,7 @@ export async function startGateway(options: GatewayOptions = {}, demo = true): P
     : new Gateway({ port: 0, logger, ...options });
   if (demo) registerFixtures(gateway);
   await gateway.listen();
+  await natsServed(gateway);
   return { gateway, url: `ws://127.0.0.1:${gateway.port}`, logs };
 }
 

@@ -10,6 +10,7 @@ import { JwtAuthenticator, type JwtOptions } from '../../src/auth/jwt.js';
 import { callContext, expose, type Gateway, type GatewayOptions } from '../../src/index.js';
 import type { UplinkClient } from '../../src/client/index.js';
 import { client, sleep, startGateway, type LogCapture } from '../helpers.js';
+import { natsServed } from '../support/nats-backed.js';
 import { assertPrototypesClean } from '../prototypes.js';
 import { JwksServer, keyPair } from '../tokens.js';
 
@@ -124,6 +125,7 @@ export function useArena(options: GatewayOptions | (() => Promise<GatewayOptions
     const started = await startGateway(typeof options === 'function' ? await options() : options);
     Object.assign(arena, started, { port: started.gateway.port, probe: new Probe() });
     started.gateway.register(arena.probe, 'probe');
+    await natsServed(started.gateway);
     started.gateway.codec.registerError(HostileError, 'HostileError');
     honest = await client(started.url, arenaOptions.token ? { token: await arenaOptions.token() } : {});
   });

@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { ErrorCode, expose, Gateway, validate } from '../../src/index.js';
 import { client, RawSocket } from '../helpers.js';
+import { natsServed } from '../support/nats-backed.js';
 import { useArena } from './arena.js';
 
 class Base {
@@ -36,7 +37,10 @@ describe('F. dispatch', () => {
   const arena = useArena();
   let raw: RawSocket;
   let id = 0;
-  before(() => arena.gateway.register(new Vault(), 'vault'));
+  before(async () => {
+    arena.gateway.register(new Vault(), 'vault');
+    await natsServed(arena.gateway);
+  });
 
   /** Calls vault.<member> (or another object) and returns the error frame's code and message, or the result body. */
   async function answer(member: unknown, object: unknown = 'vault', body = '[]') {

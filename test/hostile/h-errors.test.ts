@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { ErrorCode, Gateway } from '../../src/index.js';
 import { client, RawSocket, rejection, sleep } from '../helpers.js';
+import { natsServed } from '../support/nats-backed.js';
 import { hsToken, SECRET } from '../tokens.js';
 import { Probe, useArena } from './arena.js';
 
@@ -75,6 +76,7 @@ describe('H. errors and logs', () => {
 
   it('#107 a hidden object or member answers exactly like a missing one (same code, same message)', async () => {
     arena.gateway.register({ read: () => 'r', purge: () => 'p' }, 'files', { expose: ['read', 'purge'], access: { members: { purge: { roles: ['admin'] } } } });
+    await natsServed(arena.gateway);
     const raw = await session();
     const outcome = async (id: number, o: string, m: string) => {
       const { header } = await raw.call({ id, o, m }, '[]');

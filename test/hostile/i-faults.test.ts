@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
 import { client, RawSocket, sleep, startGateway } from '../helpers.js';
+import { natsServed } from '../support/nats-backed.js';
 import { assertPrototypesClean } from '../prototypes.js';
 import { JwksServer, keyPair, refused } from '../tokens.js';
 import { Probe, useArena } from './arena.js';
@@ -99,6 +100,7 @@ describe('I. faults: closing under load', () => {
   it('#110 the gateway closed under load answers every accepted call exactly once (result or SHUTTING_DOWN), then closes 1001', async () => {
     const { gateway, url } = await startGateway({ maxInflight: 64, logLevel: 'warn' });
     gateway.register(new Probe(), 'probe');
+    await natsServed(gateway);
     const sockets = await Promise.all(Array.from({ length: 20 }, () => RawSocket.open(url)));
     let sent = 0;
     for (const [s, raw] of sockets.entries()) {

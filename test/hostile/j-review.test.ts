@@ -15,6 +15,7 @@ import { packBinary } from '../../src/protocol/binary.js';
 import { parseMetaPath } from '../../src/protocol/codec.js';
 import { ClientLog } from '../../src/server/logger.js';
 import { captureLogs, client, RawSocket, sleep } from '../helpers.js';
+import { natsServed } from '../support/nats-backed.js';
 import { hsToken, now, refused, SECRET } from '../tokens.js';
 import { Probe, useArena } from './arena.js';
 
@@ -92,6 +93,7 @@ describe('J. review findings: dispatch and codec', () => {
         return marked;
       },
     }, 'marker', { expose: ['markAll'] });
+    await natsServed(arena.gateway);
     const raw = await RawSocket.open(arena.url);
     for (const [id, key] of [[1, '__proto__'], [2, 'constructor'], [3, 'length']] as const) {
       const args = JSON.stringify([{ 'a\\': { b: 0 }, 'a\\.b': key }]);
@@ -263,9 +265,10 @@ describe('J. review findings: identities', () => {
       if (String(info.identity?.claims.scope ?? '').split(' ').includes('admin')) throw new Error('admin tokens only on the admin network');
     },
   }), { token: () => hsToken({}) });
-  before(() => {
+  before(async () => {
     arena.gateway.register(feed, 'feed', { access: { scopes: ['feed'] } });
     arena.gateway.register(tally, 'tally');
+    await natsServed(arena.gateway);
   });
 
   it('#117 a refresh passes the handshake hook like a hello: a token the hook refuses gains nothing', async () => {

@@ -36,15 +36,38 @@ export async function natsBackedGateway(options: GatewayOptions): Promise<Gatewa
     options.onError?.(error, call);
   }));
   const service = new NatsHostService(hostNats, host);
-  patch(gateway, host, service, [gatewayNats, hostNats]);
+  patch(gateway, host, service, remote, [gatewayNats, hostNats]);
   return gateway;
 }
 
-function patch(gateway: Gateway, host: LocalObjectHost, service: NatsHostService, connections: NatsConnection[]): void {
+/** Objects registered but not yet seen by the gateway in a host beat (calls to them would be UNKNOWN_OBJECT). */
+const unseen = new WeakMap<Gateway, Set<string>>();
+
+/**
+ * Resolves once the gateway has seen every object registered so far in a host beat. `register()` is
+ * synchronous while the beat crosses NATS: a test that calls at once would race it (CI saw it lose).
+ */
+export async function natsServed(gateway: Gateway, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const pending = unseen.get(gateway);
+  while (pending && pending.size > 0) {
+    if (Date.now() > until) throw new Error(`the gateway never saw a host serve ${[...pending].join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function patch(gateway: Gateway, host: LocalObjectHost, service: NatsHostService, remote: NatsObjectHost, connections: NatsConnection[]): void {
+  const pending = new Set<string>();
+  unseen.set(gateway, pending);
+  const seen = setInterval(() => {
+    for (const id of pending) if (remote.hosts.hostOf(id)) pending.delete(id);
+  }, 2);
+  seen.unref();
   const register = (target: object, idOrOptions?: string | RegisterOptions, more: RegisterOptions = {}): string => {
     const opts = typeof idOrOptions === 'string' ? { ...more, id: idOrOptions } : { ...idOrOptions };
     const id = host.register(target as never, opts);
     service.serve([id]);
+    pending.add(id);
     return gateway.uri(id);
   };
   const close = gateway.close.bind(gateway);
@@ -54,6 +77,7 @@ function patch(gateway: Gateway, host: LocalObjectHost, service: NatsHostService
     stats: () => ({ connections: gateway.connectionCount, streams: host.streamStats() }),
     unregister: (id: string) => host.unregister(id),
     close: async (...args: Parameters<Gateway['close']>) => {
+      clearInterval(seen);
       await close(...args);
       await service.stop();
       await Promise.all(connections.map((nc) => nc.close()));
