@@ -44,6 +44,11 @@ export const ErrorCode = {
   OBJECT_UNAVAILABLE: 'OBJECT_UNAVAILABLE',
   /** The object host running the call or stream stopped answering (killed, frozen, cut off): the outcome is unknown. */
   HOST_LOST: 'HOST_LOST',
+  /**
+   * A reference (a server object handed to the client, or a client callback handed to the server)
+   * that was released, dropped by its owner, or never existed on this connection: indistinguishable on purpose.
+   */
+  REF_RELEASED: 'REF_RELEASED',
   /** Client side: the socket closed before the answer arrived. */
   CONNECTION_CLOSED: 'CONNECTION_CLOSED',
 } as const;

@@ -2,6 +2,8 @@
 export { Gateway, type CloseOptions, type GatewayStats } from './server/gateway.js';
 export { optionsFromEnv, type GatewayOptions } from './server/config.js';
 export { expose, oneway, stream } from './host/expose.js';
+export { remote, dropRemote, type RemoteOptions } from './host/remote.js';
+export type { ClientCallback, ClientObject, ClientRefHandle } from './host/client-ref.js';
 export { validate, type ArgsSchema } from './host/arg-schemas.js';
 export { callContext, type CallContext, type ConnectionInfo, type Identity, type Resource } from './core/context.js';
 export type { AccessPolicy, InstanceMode, RegisterOptions } from './host/local-host.js';

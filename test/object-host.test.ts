@@ -37,6 +37,10 @@ class RecordingHost implements ObjectHost {
     this.released.push(connection.id);
   }
 
+  releaseReference(connection: { id: string }, ref: string): void {
+    this.released.push(`${connection.id}/${ref}`);
+  }
+
   endStreams(): number {
     return 0;
   }

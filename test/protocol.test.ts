@@ -19,7 +19,7 @@ describe('handshake', () => {
     assert.equal(header.t, 'welcome');
     assert.equal(header.v, 1);
     assert.match(String(header.conn), /^c[0-9a-z]+$/);
-    assert.deepEqual(header.limits, { maxPayload: 16 * 1024, maxInflight: 64, maxArgs: 64 });
+    assert.deepEqual(header.limits, { maxPayload: 16 * 1024, maxInflight: 64, maxArgs: 64, maxRefs: 1024 });
     raw.close();
   });
 

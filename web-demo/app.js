@@ -1,5 +1,6 @@
 // The Uplink web demo: sign in, explore the objects you may use, call them, watch a stream.
 import { connect } from './uplink.js';
+import { setupCallbacks } from './callbacks.js';
 
 const $ = (id) => document.getElementById(id);
 const gatewayUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
@@ -71,7 +72,7 @@ async function signIn() {
   currentSubject = info.subject;
   setStatus('open', `connected as ${info.subject}`);
   showGateway();
-  for (const id of ['explorer', 'console', 'streams']) $(id).hidden = false;
+  for (const id of ['explorer', 'console', 'streams', 'live']) $(id).hidden = false;
   clearInterval(expiryTimer);
   expiryTimer = setInterval(showExpiry, 1_000);
   showExpiry();
@@ -169,6 +170,8 @@ function describe(error) {
 }
 const elapsed = (started) => `${(performance.now() - started).toFixed(1)} ms`;
 const replacer = (_key, value) => (typeof value === 'bigint' ? `${value}n` : value instanceof Map ? Object.fromEntries(value) : value);
+
+setupCallbacks(() => client, describe);
 
 // ---- live stream with flow control ----
 

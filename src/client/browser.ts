@@ -14,6 +14,7 @@ export function connect(url: string | readonly string[], options: ClientOptions 
 export { UplinkClient, type ClientOptions, type ClientState, type BatchCallSpec, type BatchResult, type ReconnectOptions, type SessionInfo, type Goodbye } from './client.js';
 export type { Clock } from '../clock.js';
 export type { CallOptions, Remote, StreamOptions } from './proxy.js';
+export { callback, exposeLocal, LocalRef, type Callback, type RemoteRef } from './references.js';
 export { RemoteStream } from './remote-stream.js';
 export { Codec, type CodecOptions } from '../protocol/codec.js';
 export { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';

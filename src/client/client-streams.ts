@@ -7,7 +7,7 @@
  * otherwise); an open stream resumes on a new connection from the last item it received.
  */
 import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
-import type { Codec } from '../protocol/codec.js';
+import type { PayloadCoder } from '../protocol/codec.js';
 import { writeCredit, writeCancel, writeResume, writeStream, type WireMessage } from '../protocol/frame-writer.js';
 import type { EndFrame, ItemsFrame, StreamOpenFrame } from '../protocol/frames.js';
 import type { StreamOptions } from './proxy.js';
@@ -29,7 +29,7 @@ export class ClientStreams implements StreamTransport {
   private readonly streams = new Map<number, RemoteStream<unknown>>();
   private readonly requests = new Map<number, StreamRequest>();
 
-  constructor(private readonly wire: StreamWire, private readonly codec: Codec, private readonly defaultWindow: number) {}
+  constructor(private readonly wire: StreamWire, private readonly codec: PayloadCoder, private readonly defaultWindow: number) {}
 
   /** Opens a stream (or, with `closed`, returns one that fails with it). */
   open<T>(object: string, method: string, args: unknown[], options: StreamOptions, closed: ConnectionClosedError | undefined): RemoteStream<T> {

@@ -9,7 +9,7 @@
  * About 425 lines: the public API (call, get, set, oneway, stream, batch, refresh, close) plus the
  * connection state machine (connect to one of several gateways, welcome, drop, reconnect, close) that
  * every call consults. Every part it coordinates has a file of its own: handshake, pending-calls,
- * client-streams, keepalive, token-refresh, backoff, batch, remote-errors, gateway-list. The request path is the
+ * client-streams, keepalive, token-refresh, backoff, batch, gateway-list. The request path is the
  * next to move out (into pending-calls.ts) when this file grows again.
  */
 import { systemClock, type Clock } from '../clock.js';
@@ -33,9 +33,10 @@ import { batchResults, encodeBatch, type BatchCallSpec, type BatchResult } from 
 import { sessionInfo, type ClientOptions, type ClientState, type Goodbye, type ReconnectOptions, type SessionInfo } from './options.js';
 import { connectUrl, handshake } from './handshake.js';
 import { Keepalive } from './keepalive.js';
-import { remoteError } from './remote-errors.js';
+import { remoteError } from '../protocol/error-body.js';
 import { ClientStreams, type StreamWire } from './client-streams.js';
 import { PendingCalls, type PendingCall } from './pending-calls.js';
+import { ClientReferences, type LocalRef } from './references.js';
 import type { RemoteStream } from './remote-stream.js';
 import { TokenRefresher } from './token-refresh.js';
 import { SOCKET_OPEN, type SocketFactory, type SocketLike } from './socket.js';
@@ -46,6 +47,8 @@ const CLIENT_NAME = 'uplink-js/0.1.0';
 
 export class UplinkClient implements ProxyTarget {
   readonly codec: Codec;
+  /** Callbacks handed to the server and server objects held, on the current connection. */
+  readonly refs: ClientReferences;
   private socket!: SocketLike;
   private state: ClientState | 'connecting' = 'connecting';
   private readonly pending: PendingCalls;
@@ -83,7 +86,14 @@ export class UplinkClient implements ProxyTarget {
       nextId: () => this.nextId++,
       refusal: (message) => this.oversized(message),
     };
-    this.streams = new ClientStreams(wire, this.codec, options.streamWindow ?? 256);
+    this.refs = new ClientReferences(this.codec, {
+      get open() {
+        return client.state === 'open';
+      },
+      send: (message) => this.socket.send(message),
+      target: this,
+    });
+    this.streams = new ClientStreams(wire, this.refs, options.streamWindow ?? 256);
     this.refresher = new TokenRefresher(this.clock, () => this.sendRefresh(), (error) => options.onRefreshError?.(error));
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const r = options.reconnect ?? true;
@@ -176,7 +186,7 @@ export class UplinkClient implements ProxyTarget {
   }
 
   call(object: string, method: string, args: unknown[], options?: CallOptions): Promise<unknown> {
-    const payload = this.codec.encode(args);
+    const payload = this.refs.encode(args);
     return this.request((id, tags) => writeCall(id, object, method, undefined, tags, payload), options);
   }
 
@@ -185,13 +195,13 @@ export class UplinkClient implements ProxyTarget {
   }
 
   async set(object: string, name: string, value: unknown, options?: CallOptions): Promise<void> {
-    const payload = this.codec.encode([value]);
+    const payload = this.refs.encode([value]);
     await this.request((id, tags) => writeCall(id, object, name, 'set', tags, payload), options);
   }
 
   oneway(object: string, method: string, args: unknown[]): void {
     if (this.state !== 'open') throw new ConnectionClosedError(this.closed?.code ?? 1006, this.closed?.reason ?? 'not connected');
-    const frame = writeOneway(object, method, this.codec.encode(args));
+    const frame = writeOneway(object, method, this.refs.encode(args));
     const oversized = this.oversized(frame);
     if (oversized) throw oversized;
     this.socket.send(frame);
@@ -222,10 +232,18 @@ export class UplinkClient implements ProxyTarget {
    * run in order and the first failure leaves the rest not run; otherwise all run concurrently.
    */
   batch(calls: BatchCallSpec[], options: CallOptions & { stopOnError?: boolean } = {}): Promise<BatchResult[]> {
-    const { calls: batchCalls, payload } = encodeBatch(this.codec, calls);
+    const { calls: batchCalls, payload } = encodeBatch(this.refs, calls);
     const stop = options.stopOnError ?? true;
-    const decode = (outcomes: BatchOutcome[], body: string, bodyAttachments: Uint8Array[] | undefined) => batchResults(this.codec, outcomes, body, bodyAttachments);
+    const decode = (outcomes: BatchOutcome[], body: string, bodyAttachments: Uint8Array[] | undefined) => batchResults(this.codec, this.refs, outcomes, body, bodyAttachments);
     return this.request((id, tags) => writeBatch(id, stop, batchCalls, tags, payload), options, decode) as Promise<BatchResult[]>;
+  }
+
+  /**
+   * Lets go of a callback handed to the server (callback() / exposeLocal()): the server's calls to it
+   * fail with REF_RELEASED from now on. (Server objects held: `await using`, or `ref.$release()`.)
+   */
+  release(local: LocalRef): void {
+    this.refs.release(local);
   }
 
   /** Sends a fresh token from the token function in-band; the gateway keeps the connection's identity. */
@@ -306,7 +324,7 @@ export class UplinkClient implements ProxyTarget {
       case 'result':
         return this.pending.answer(frame.id, (call) => {
           if (frame.ann) call.onAnnotations?.(frame.ann);
-          return this.codec.decode({ text: body, attachments });
+          return this.refs.decode({ text: body, attachments });
         });
       case 'batch-result':
         return this.pending.answer(frame.id, (call) => {
@@ -340,6 +358,12 @@ export class UplinkClient implements ProxyTarget {
       case 'refreshed':
         this.pending.settle(frame.id)?.resolve(frame);
         return;
+      case 'callback':
+        return void this.refs.onCallback(frame, { text: body, attachments });
+      case 'callback-cancel':
+        return this.refs.onCancel(frame.id);
+      case 'release':
+        return this.refs.onRelease(frame.ref);
       case 'welcome':
         return;
     }
@@ -371,6 +395,7 @@ export class UplinkClient implements ProxyTarget {
     const terminal = this.closing || !this.reconnectOptions || (!isTransientClose(code) && !this.goodbye);
     if (terminal) return this.finalClose(code, reason);
     this.setState('reconnecting');
+    this.refs.dropped(); // references live and die with their connection
     // A gateway that went away (or said goodbye) is likely still away: the next attempt starts at the next one.
     this.gateways.next();
     // Calls that were on the wire are lost with it, unless they may safely run twice.
@@ -414,6 +439,7 @@ export class UplinkClient implements ProxyTarget {
     this.stopTimers();
     this.refresher.stop();
     this.setState('closed');
+    this.refs.dropped();
     const error = new ConnectionClosedError(code, reason);
     this.pending.rejectAll(error);
     this.streams.failAll(error);

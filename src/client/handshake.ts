@@ -11,7 +11,7 @@ import type { Codec } from '../protocol/codec.js';
 import { decodeServerFrame } from '../protocol/frame-decoder.js';
 import type { WireMessage } from '../protocol/frame-writer.js';
 import type { ServerFrame, WelcomeFrame } from '../protocol/frames.js';
-import { remoteError } from './remote-errors.js';
+import { remoteError } from '../protocol/error-body.js';
 import type { SocketLike } from './socket.js';
 
 export interface HandshakeOptions {

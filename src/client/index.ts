@@ -3,6 +3,7 @@ export { connect, type NodeClientOptions } from './node.js';
 export { UplinkClient, type BatchCallSpec, type BatchResult, type ClientOptions, type ClientState, type ReconnectOptions, type SessionInfo, type Goodbye } from './client.js';
 export type { Clock } from '../clock.js';
 export type { CallOptions, Remote, StreamOptions } from './proxy.js';
+export { callback, exposeLocal, LocalRef, type Callback, type RemoteRef } from './references.js';
 export { RemoteStream } from './remote-stream.js';
 export { Codec, type CodecOptions } from '../protocol/codec.js';
 export { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';

@@ -48,7 +48,7 @@ export interface SessionInfo {
   /** The gateway's name and version. */
   server: string;
   protocolVersion: number;
-  limits: { maxPayload: number; maxInflight: number; maxArgs: number };
+  limits: { maxPayload: number; maxInflight: number; maxArgs: number; maxRefs?: number };
   /** When the token expires (epoch ms, the gateway's clock), if it does. */
   tokenExpiresAt?: number;
   /** Milliseconds the token had left when the welcome was sent (immune to clock skew). */

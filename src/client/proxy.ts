@@ -101,7 +101,8 @@ class RemoteInvocation implements PromiseLike<unknown>, AsyncIterable<unknown> {
   }
 }
 
-export function createProxy<T>(client: ProxyTarget, object: string, defaults: CallOptions = {}): Remote<T> {
+/** `extra`: more members of the proxy itself (a reference's $release, Symbol.asyncDispose), never sent as calls. */
+export function createProxy<T>(client: ProxyTarget, object: string, defaults: CallOptions = {}, extra?: object): Remote<T> {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const helpers: Record<string, unknown> = {
     $get: (name: string, options?: CallOptions) => client.get(object, name, { ...defaults, ...options }),
@@ -109,10 +110,11 @@ export function createProxy<T>(client: ProxyTarget, object: string, defaults: Ca
     $oneway: (name: string, ...args: unknown[]) => client.oneway(object, name, args),
     $call: (name: string, args: unknown[], options?: CallOptions) => client.call(object, name, args, { ...defaults, ...options }),
     $stream: (name: string, args: unknown[], options?: StreamOptions) => client.stream(object, name, args, options),
-    $with: (options: CallOptions) => createProxy<T>(client, object, { ...defaults, ...options }),
+    $with: (options: CallOptions) => createProxy<T>(client, object, { ...defaults, ...options }, extra),
   };
   return new Proxy(Object.create(null) as object, {
     get(_, name) {
+      if (extra && Object.hasOwn(extra, name)) return (extra as Record<string | symbol, unknown>)[name];
       if (typeof name !== 'string' || name === 'then') return undefined;
       if (Object.hasOwn(helpers, name)) return helpers[name];
       let method = methods.get(name);

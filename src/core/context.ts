@@ -4,6 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ErrorCode, UplinkError } from '../errors.js';
+import type { EncodedPayload } from '../protocol/codec.js';
 import type { Annotations } from '../protocol/frames.js';
 
 /** The authenticated caller. Filled by the authenticator; anonymous connections have none. */
@@ -20,12 +21,29 @@ export interface Identity {
 /** Something that must be released when its connection closes. */
 export type Resource = { [Symbol.dispose](): void } | { [Symbol.asyncDispose](): PromiseLike<void> } | { close(): unknown };
 
+/**
+ * The way back to a connection's client: calls to the references it handed over (callbacks), and
+ * releases. Implemented by the transport (the gateway's connection, or a cluster's relay).
+ */
+export interface PeerChannel {
+  /**
+   * Calls the client's reference `ref` (its member `member`; undefined: the function itself). Resolves
+   * with the encoded result; rejects with an UplinkError (BUSY, DEADLINE_EXCEEDED, CANCELLED,
+   * CONNECTION_CLOSED, REF_RELEASED, or the client's own error).
+   */
+  callback(ref: string, member: string | undefined, args: EncodedPayload, timeoutMs: number, signal: AbortSignal | undefined): Promise<EncodedPayload>;
+  /** Tells the client a reference is let go of: one of the server's it holds, or one of its own the server held. */
+  release(ref: string): void;
+}
+
 export interface ConnectionInfo {
   readonly id: string;
   readonly remoteAddress: string;
   readonly identity: Identity | undefined;
   /** Registers a resource to be closed when this connection closes. */
   track(resource: Resource): void;
+  /** The way back to the client, where the transport has one (references need it). */
+  readonly peer?: PeerChannel | undefined;
 }
 
 export class CallContext {
@@ -82,6 +100,11 @@ const storage = new AsyncLocalStorage<CallContext>();
 
 export function runInContext<T>(context: CallContext, fn: () => T): T {
   return storage.run(context, fn);
+}
+
+/** The context of the remote call being served, or undefined outside of one. */
+export function currentCallContext(): CallContext | undefined {
+  return storage.getStore();
 }
 
 /** The context of the remote call being served. Throws outside of one. */

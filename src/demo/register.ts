@@ -1,6 +1,7 @@
 /** Registers the demo objects on a gateway, or on an object host of the demo cluster (same API). */
 import type { Codec } from '../protocol/codec.js';
 import type { RegisterOptions } from '../host/registry.js';
+import { ChatRoom, Jobs } from './chat.js';
 import { AdminPanel, Calculator, Counter, DemoError, Echo, Ticker } from './objects.js';
 
 /** The registration API a gateway and `uplink host`'s registrar share. */
@@ -16,4 +17,6 @@ export function registerDemoObjects(registrar: Registrar): void {
   registrar.register(Counter, { id: 'counter', mode: 'session' });
   registrar.register(new Ticker(), 'ticker');
   registrar.register(new AdminPanel(), 'admin', { access: { scopes: ['admin'] } });
+  registrar.register(new Jobs(), 'jobs');
+  registrar.register(new ChatRoom(), 'chat');
 }

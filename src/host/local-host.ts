@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { ErrorCode, errorBody, PayloadError, UplinkError, type ErrorBody } from '../errors.js';
 import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type ConnectionInfo, type Identity } from '../core/context.js';
-import { toErrorBody } from './error-mapping.js';
+import { toErrorBody } from '../protocol/error-body.js';
 import { describeMembers, refusedNameReason, type Member, type ObjectMetadata } from './members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from './object-host.js';
 import { ServerStream, type StreamLimits } from '../streams/server-stream.js';
@@ -21,6 +21,8 @@ export type { InstanceMode, RegisterOptions } from './registry.js';
 import { StreamRegistry, streamOwnerKey, type StreamCaps } from '../streams/stream-registry.js';
 import { checkArgs } from './arg-schemas.js';
 import { globMatcher } from './glob.js';
+import { HostReferences, type ReferenceLimits } from './references.js';
+import { REF_TARGET_PREFIX, refOfTarget } from '../protocol/refs.js';
 import { accessAllows, defaultClaimNames, type AccessRule, type ClaimNames, type ObjectAccess } from '../auth/access.js';
 
 /** Decides whether `identity` may use `object` (member undefined: see it at all) or its `member`. */
@@ -44,7 +46,11 @@ export interface LocalHostOptions {
   onError: (error: unknown, call: HostCall) => void;
   /** Time for stream timers (default: the system clock). */
   clock?: Clock;
+  /** References per connection in each direction, and the longest wait for a callback. */
+  references?: ReferenceLimits;
 }
+
+export const defaultReferenceLimits: ReferenceLimits = { maxRefs: 1_024, callbackTimeoutMs: 30_000 };
 
 const EMPTY_ARGS: unknown[] = [];
 export const BUILTIN_OBJECT_ID = '$uplink';
@@ -52,9 +58,12 @@ export const BUILTIN_OBJECT_ID = '$uplink';
 export class LocalObjectHost implements ObjectHost {
   private readonly objects = new ObjectRegistry();
   readonly streams: StreamRegistry;
+  /** Server objects handed to clients and client callbacks handed to methods, per connection. */
+  readonly references: HostReferences;
 
   constructor(private readonly options: LocalHostOptions) {
     this.streams = new StreamRegistry(options.streamCaps);
+    this.references = new HostReferences(options.codec, options.references ?? defaultReferenceLimits, options.clock ?? systemClock);
   }
 
   register(target: object | Ctor, options: RegisterOptions = {}): string {
@@ -141,7 +150,7 @@ export class LocalObjectHost implements ObjectHost {
     }
     const stream = new ServerStream({
       key: this.streams.newKey(), owner: call.context.identity, ownerKey, object: call.object, member: call.member,
-      iterator, context: call.context, codec: this.options.codec, limits: this.options.streamLimits, upTo,
+      iterator, context: call.context, encode: (items) => this.references.encode(call.context.connection, items), limits: this.options.streamLimits, upTo,
       onClosed: (s) => this.streams.remove(s),
       onLingering: (s) => this.streams.lingered(s),
       onError: (error) => this.options.onError(error, call),
@@ -188,7 +197,7 @@ export class LocalObjectHost implements ObjectHost {
     }
     const { registration, member } = target;
     try {
-      let args = call.kind === 'get' ? EMPTY_ARGS : this.decodeArgs(call.args);
+      let args = call.kind === 'get' ? EMPTY_ARGS : this.decodeArgs(call);
       if (member.kind === 'method' && member.args) args = checkArgs(member.args, args);
       if (call.kind === 'set' && args.length !== 1) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'a property set takes exactly one value');
       const fn = (member.kind === 'method' ? member.fn : call.kind === 'get' ? member.get : member.set) as Function;
@@ -206,7 +215,9 @@ export class LocalObjectHost implements ObjectHost {
    * never reveal what exists. With debugErrors the message names the real reason.
    */
   private resolve(call: HostCall, stream: boolean): { registration: Registration; member: Member } | ErrorBody {
-    const registration = this.objects.get(call.object);
+    const ref = refOfTarget(call.object);
+    const registration = ref === undefined ? this.objects.get(call.object) : this.references.existing(call.context.connection)?.registration(ref);
+    if (ref !== undefined && !registration) return errorBody(ErrorCode.REF_RELEASED, 'no such reference on this connection (released, dropped, or never handed out)');
     const identity = call.context.identity;
     if (!registration || !this.allows(identity, registration, undefined)) {
       return this.hidden(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`, registration && 'not allowed for this identity');
@@ -236,8 +247,8 @@ export class LocalObjectHost implements ObjectHost {
     return errorBody(code, this.options.debugErrors && reason ? `${message} (${reason})` : message);
   }
 
-  private decodeArgs(payload: EncodedPayload): unknown[] {
-    const args = this.options.codec.decode(payload);
+  private decodeArgs(call: HostCall): unknown[] {
+    const args = this.references.decode(call.context.connection, call.args);
     if (!Array.isArray(args)) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'arguments must be an array');
     if (args.length > this.options.maxArgs) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, `more than ${this.options.maxArgs} arguments`);
     return args;
@@ -250,13 +261,12 @@ export class LocalObjectHost implements ObjectHost {
     }
     let encoded: EncodedPayload;
     try {
-      encoded = this.options.codec.encode(value);
+      encoded = this.references.encode(call.context.connection, value, (e) => {
+        if (payloadSize(e) > this.options.maxResultBytes) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `the result is larger than ${this.options.maxResultBytes} bytes`);
+      });
     } catch (error) {
+      if (error instanceof UplinkError && error.code === ErrorCode.LIMIT_EXCEEDED) return reply.reject(errorBody(error.code, error.message));
       this.fail(call, reply, error);
-      return;
-    }
-    if (payloadSize(encoded) > this.options.maxResultBytes) {
-      reply.reject(errorBody(ErrorCode.LIMIT_EXCEEDED, `the result is larger than ${this.options.maxResultBytes} bytes`));
       return;
     }
     reply.resolve(encoded);
@@ -275,6 +285,17 @@ export class LocalObjectHost implements ObjectHost {
 
   releaseConnection(connection: ConnectionInfo): void {
     this.objects.releaseConnection(connection);
+    this.references.releaseConnection(connection);
+  }
+
+  /** Whether this host handed the server reference `ref` (or holds the client reference `ref`) to the connection. */
+  holdsReference(connection: ConnectionInfo, ref: string): boolean {
+    return this.references.existing(connection)?.holds(ref) ?? false;
+  }
+
+  /** The client let go of a reference (its `release` frame). */
+  releaseReference(connection: ConnectionInfo, ref: string): void {
+    this.references.existing(connection)?.releasedByClient(ref);
   }
 
   shutdown(): void {
@@ -285,6 +306,8 @@ export class LocalObjectHost implements ObjectHost {
 
   private allows(identity: Identity | undefined, registration: Registration, member: string | undefined): boolean {
     if (!accessAllows(registration.access, identity, this.options.claimNames ?? defaultClaimNames, registration.id, member)) return false;
+    // The global policy speaks of registered objects; a reference was handed out by a call it allowed.
+    if (registration.id.startsWith(REF_TARGET_PREFIX)) return true;
     return this.options.authorize ? this.options.authorize(identity, registration.id, member) : true;
   }
 

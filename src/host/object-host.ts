@@ -67,8 +67,10 @@ export interface ObjectHost {
   openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined;
   /** Reattaches a lingering stream to a new connection; undefined when there is none for this key and identity. */
   resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined;
-  /** The connection is gone: release whatever the host keeps for it (session instances). */
+  /** The connection is gone: release whatever the host keeps for it (session instances, references). */
   releaseConnection(connection: ConnectionInfo): void;
+  /** The client let go of a reference (`release` frame): a server object it held, or a callback it handed over. */
+  releaseReference(connection: ConnectionInfo, ref: string): void;
   /** Ends every stream whose owner matches, lingering ones too (revocation); returns how many. */
   endStreams(matches: (owner: Identity | undefined) => boolean, reason: string): number;
   /** Streams this host keeps: live ones (open, lingering or awaiting their final ack) and the lingering among them. */

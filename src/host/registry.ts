@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ObjectAccess } from '../auth/access.js';
 import { disposeResource, type CallContext, type ConnectionInfo } from '../core/context.js';
 import { MAX_NAME_LENGTH } from '../protocol/frames.js';
+import { REF_TARGET_PREFIX } from '../protocol/refs.js';
 import type { ArgsSchema } from './arg-schemas.js';
 import { decoratedMembers, listedMembers, type MemberTable } from './members.js';
 
@@ -53,6 +54,7 @@ export class ObjectRegistry {
   register(target: object | Ctor, options: RegisterOptions = {}): string {
     const id = options.id ?? `obj_${randomUUID().replaceAll('-', '')}`;
     if (typeof id !== 'string' || id.length === 0 || id.length > MAX_NAME_LENGTH) throw new TypeError('object id must be a non-empty string of at most 256 characters');
+    if (id.startsWith(REF_TARGET_PREFIX)) throw new TypeError(`object ids never start with '${REF_TARGET_PREFIX}': it names server references`);
     if (this.objects.has(id) && !options.force) throw new Error(`object id '${id}' is already registered (pass force to replace it)`);
     const registration = typeof target === 'function' ? this.classRegistration(id, target as Ctor, options) : this.instanceRegistration(id, target, options);
     registration.access = options.access;

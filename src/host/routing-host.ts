@@ -1,24 +1,34 @@
 /**
  * Objects registered here are served here; every other object goes to `remote` (object hosts in
- * other processes, e.g. on NATS). Stream resumes try here first: a key is unique to its host.
+ * other processes, e.g. on NATS). Stream resumes try here first: a key is unique to its host. A
+ * reference goes where it was handed out (client callbacks live with the connection's host tables).
  */
 import type { ConnectionInfo, Identity } from '../core/context.js';
+import { refOfTarget } from '../protocol/refs.js';
 import type { LocalObjectHost } from './local-host.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from './object-host.js';
 
 export class RoutingObjectHost implements ObjectHost {
   constructor(private readonly local: LocalObjectHost, private readonly remote: ObjectHost) {}
 
-  private hostOf(object: string): ObjectHost {
-    return this.local.has(object) ? this.local : this.remote;
+  /** A registered object, or a reference this host handed to the call's connection, is served here. */
+  private hostOf(call: HostCall): ObjectHost {
+    const ref = refOfTarget(call.object);
+    const here = ref === undefined ? this.local.has(call.object) : this.local.holdsReference(call.context.connection, ref);
+    return here ? this.local : this.remote;
   }
 
   invoke(call: HostCall, reply: ReplySink): void {
-    this.hostOf(call.object).invoke(call, reply);
+    this.hostOf(call).invoke(call, reply);
   }
 
   openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined {
-    return this.hostOf(call.object).openStream(call, upTo, sink);
+    return this.hostOf(call).openStream(call, upTo, sink);
+  }
+
+  releaseReference(connection: ConnectionInfo, ref: string): void {
+    if (this.local.holdsReference(connection, ref)) this.local.releaseReference(connection, ref);
+    else this.remote.releaseReference(connection, ref);
   }
 
   resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined {

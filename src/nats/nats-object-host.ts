@@ -128,6 +128,9 @@ export class NatsObjectHost implements ObjectHost {
   }
 
   /** Session instances and tracked resources for the connection are released on every host (batched per tick). */
+  /** References through NATS: see docs/callbacks.md (routed to the owning host in a later step). */
+  releaseReference(_connection: ConnectionInfo, _ref: string): void {}
+
   releaseConnection(connection: ConnectionInfo): void {
     this.pins.release(connection.id);
     this.releasedConnections.push(this.remoteConnectionId(connection.id));

@@ -7,9 +7,10 @@
  * Values that need no annotation skip superjson entirely in both directions (the fast path).
  */
 import { SuperJSON } from 'superjson';
-import { ErrorCode, PayloadError } from '../errors.js';
+import { ErrorCode, PayloadError, UplinkError } from '../errors.js';
 import { badFrame } from './frames.js';
 import { checkJsonLimits, defaultCodecLimits, FORBIDDEN_KEYS, limitExceeded, type CodecLimits } from './limits.js';
+import { checkRefNode, type RefKind, type RefNode, type RefScope } from './refs.js';
 
 /** Size of an encoded payload: characters of text plus attachment bytes (O(1) per attachment, no UTF-8 scan). */
 export function payloadSize(payload: EncodedPayload): number {
@@ -22,6 +23,12 @@ export function payloadSize(payload: EncodedPayload): number {
 export interface EncodedPayload {
   text: string;
   attachments?: Uint8Array[] | undefined;
+}
+
+/** Encodes and decodes payloads: a Codec, or a codec bound to a connection's references. */
+export interface PayloadCoder {
+  encode(value: unknown): EncodedPayload;
+  decode(payload: EncodedPayload): unknown;
 }
 
 export interface CodecOptions {
@@ -38,9 +45,13 @@ const INDEX = /^(?:0|[1-9]\d{0,9})$/;
 const MAX_SHORT_STRING = 2_048;
 const BIN = 'bin';
 const BIN_ARRAY_BUFFER = 'binab';
+const REF_KINDS: readonly RefKind[] = ['cref', 'sref'];
 
 const isDict = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+/** What meta validation carries along: annotations left, attachments in the frame, whether references may appear. */
+interface Budget { left: number; attachmentCount: number; refs: boolean }
 
 /**
  * Attachments of the frame being encoded or decoded. superjson transformers cannot take a context
@@ -63,6 +74,8 @@ export class Codec {
   private readonly classNames = new Map<string, Ctor>();
   private readonly errorClasses = new Map<string, Ctor<Error>>();
   private slot: AttachmentSlot = { list: [] };
+  /** The reference scope of the payload being encoded or decoded (same one-slot reasoning as attachments). */
+  private refs: RefScope | undefined;
 
   constructor(options: CodecOptions = {}) {
     this.limits = Object.freeze({ ...defaultCodecLimits, ...options.limits });
@@ -86,6 +99,16 @@ export class Codec {
       },
       BIN_ARRAY_BUFFER,
     );
+    for (const kind of REF_KINDS) {
+      this.sj.registerCustom<unknown, RefNode>(
+        {
+          isApplicable: (v): v is unknown => this.refs !== undefined && this.refs.kindOf(v) === kind,
+          serialize: (v) => (this.refs as RefScope).write(v),
+          deserialize: (node) => (this.refs as RefScope).read(kind, node),
+        },
+        kind,
+      );
+    }
   }
 
   /**
@@ -115,12 +138,24 @@ export class Codec {
     return this.errorClasses.get(name);
   }
 
-  encode(value: unknown): EncodedPayload {
+  /**
+   * Encodes a value. With `refs`, values it names travel by reference (refs.ts); without, they are
+   * copied like any other object. `refs` may be a function that makes the scope when it is needed.
+   */
+  encode(value: unknown, refs?: RefScope | (() => RefScope)): EncodedPayload {
     if (isPlainJson(value, 0)) return { text: JSON.stringify(value) };
     const slot: AttachmentSlot = { list: [] };
     this.slot = slot;
-    const { json, meta } = this.sj.serialize(value);
-    this.slot = { list: [] };
+    // A function: the scope is only made for values that may hold references (never on the fast path).
+    this.refs = typeof refs === 'function' ? refs() : refs;
+    let serialized: ReturnType<SuperJSON['serialize']>;
+    try {
+      serialized = this.sj.serialize(value);
+    } finally {
+      this.slot = { list: [] };
+      this.refs = undefined;
+    }
+    const { json, meta } = serialized;
     let text = JSON.stringify(json ?? null);
     if (meta) {
       // Shared references travel as full copies (dedupe is off); peers reject the equality table.
@@ -130,8 +165,11 @@ export class Codec {
     return slot.list.length > 0 ? { text, attachments: slot.list } : { text };
   }
 
-  /** Decodes a payload. Throws PayloadError with BAD_FRAME, LIMIT_EXCEEDED or TYPE_NOT_ALLOWED. */
-  decode(payload: EncodedPayload): unknown {
+  /**
+   * Decodes a payload. Throws PayloadError with BAD_FRAME, LIMIT_EXCEEDED or TYPE_NOT_ALLOWED, or the
+   * typed error `refs` refuses a reference with. References are refused unless `refs` is given.
+   */
+  decode(payload: EncodedPayload, refs?: RefScope): unknown {
     const { text } = payload;
     const attachments = payload.attachments ?? [];
     if (attachments.length > this.limits.maxAttachments) throw limitExceeded('too many attachments');
@@ -141,22 +179,25 @@ export class Codec {
     if (nl < 0) return json;
     const meta = parseJson(text.slice(nl + 1));
     checkJsonLimits(meta, this.limits);
-    this.validateMeta(meta, json, attachments.length);
+    this.validateMeta(meta, json, attachments.length, refs !== undefined);
     const slot = { list: attachments };
     this.slot = slot;
+    this.refs = refs;
     try {
       return this.sj.deserialize({ json: json as never, meta: meta as never });
-    } catch {
+    } catch (error) {
+      if (error instanceof UplinkError) throw error; // a reference refused by its scope
       // The checks above should make this unreachable; never let a superjson error escape raw.
       throw new PayloadError(ErrorCode.TYPE_NOT_ALLOWED, 'payload could not be rebuilt');
     } finally {
       this.slot = { list: [] };
+      this.refs = undefined;
     }
   }
 
   // ---- meta validation: the client's meta is hostile until proven otherwise ----
 
-  private validateMeta(meta: unknown, json: unknown, attachmentCount: number): void {
+  private validateMeta(meta: unknown, json: unknown, attachmentCount: number, refs: boolean): void {
     if (!isDict(meta)) throw badFrame('payload meta must be an object');
     for (const key of Object.keys(meta)) {
       if (key === 'referentialEqualities') throw typeNotAllowed('referential equalities are not accepted');
@@ -167,16 +208,16 @@ export class Codec {
     // Paths are checked with version-1 escapes; without `v: 1` superjson would apply them with its
     // legacy rules, and an annotation could land on a value this check never saw. So v is required.
     if (meta.v !== 1) throw badFrame('payload meta must have "v": 1');
-    const budget = { left: this.limits.maxAnnotations, attachmentCount };
+    const budget = { left: this.limits.maxAnnotations, attachmentCount, refs };
     if (Array.isArray(values)) this.validateTree(values, json, budget);
     else this.validateChildren(values, json, budget);
   }
 
-  private validateTree(tree: unknown, node: unknown, budget: { left: number; attachmentCount: number }): void {
+  private validateTree(tree: unknown, node: unknown, budget: Budget): void {
     if (!Array.isArray(tree) || tree.length < 1 || tree.length > 2) throw badFrame('malformed meta tree');
     if (--budget.left < 0) throw limitExceeded('too many type annotations');
     if (tree.length === 2) this.validateChildren(tree[1], node, budget);
-    this.validateAnnotation(tree[0], node, budget.attachmentCount);
+    this.validateAnnotation(tree[0], node, budget);
   }
 
   /**
@@ -184,7 +225,7 @@ export class Codec {
    * an in-range array index. Paths in one dictionary must be prefix-free, so no annotation can reach
    * through a value that a sibling annotation has already rebuilt (superjson applies them in turn).
    */
-  private validateChildren(children: unknown, node: unknown, budget: { left: number; attachmentCount: number }): void {
+  private validateChildren(children: unknown, node: unknown, budget: Budget): void {
     if (!isDict(children)) throw badFrame('malformed meta children');
     const paths: string[][] = [];
     for (const key of Object.keys(children)) {
@@ -197,7 +238,7 @@ export class Codec {
     checkPrefixFree(paths);
   }
 
-  private validateAnnotation(annotation: unknown, node: unknown, attachmentCount: number): void {
+  private validateAnnotation(annotation: unknown, node: unknown, { attachmentCount, refs }: Budget): void {
     if (typeof annotation === 'string') {
       if (annotation === 'regexp' && this.allowRegExp) {
         if (typeof node !== 'string' || node.length > 256 || !/^\/.*\/[dgimsuvy]*$/s.test(node)) throw badFrame('malformed regexp');
@@ -220,6 +261,11 @@ export class Codec {
       if (typeof node !== 'number' || !Number.isInteger(node) || node < 0 || node >= attachmentCount) {
         throw badFrame('attachment reference out of range');
       }
+      return;
+    }
+    if (kind === 'custom' && (REF_KINDS as string[]).includes(name)) {
+      if (!refs) throw typeNotAllowed('references are not accepted here');
+      checkRefNode(name as RefKind, node);
       return;
     }
     throw typeNotAllowed('type is not allowed');

@@ -12,6 +12,7 @@ import {
   isFrameId, type Annotations, type BatchCall, type BatchOutcome, type MemberKind, type WelcomeFrame,
 } from './frames.js';
 import type { ErrorBody } from '../errors.js';
+import { isRefId } from './refs.js';
 
 /** What goes on the socket: a text message, or a binary one carrying attachments. */
 export type WireMessage = string | Uint8Array;
@@ -95,7 +96,33 @@ export function writeRefresh(id: number, token: string): WireMessage {
   return json({ t: 'refresh', id: int(id), token });
 }
 
+/** The answer to a `callback` frame: its value. */
+export function writeCallbackResult(id: number, value: EncodedPayload): WireMessage {
+  return message(`{"t":"callback-result","id":${int(id)}}`, value);
+}
+
+/** A callback failed: the error without its data, the data as the body (as for `error`). */
+export function writeCallbackError(id: number, error: ErrorBody, encode: (data: unknown) => EncodedPayload): WireMessage {
+  const { data, ...rest } = error;
+  return message(json({ t: 'callback-error', id: int(id), ...rest }), dataBody(data, encode));
+}
+
+/** An error's data as a frame body; data that cannot be encoded is dropped, never the error itself. */
+function dataBody(data: unknown, encode: (data: unknown) => EncodedPayload): EncodedPayload | undefined {
+  try {
+    return data === undefined ? undefined : encode(data);
+  } catch {
+    return undefined;
+  }
+}
+
 // ---- either side ----
+
+/** Lets go of a reference (refs.ts: the id's first letter says whose it is). */
+export function writeRelease(ref: string): WireMessage {
+  if (!isRefId(ref)) throw new TypeError('not a reference id');
+  return `{"t":"release","ref":"${ref}"}`; // reference ids are [A-Za-z0-9_-]: safe in JSON as is
+}
 
 export function writePing(id: number): WireMessage {
   return `{"t":"ping","id":${int(id)}}`;
@@ -133,13 +160,7 @@ export function writeBatchResult(id: number, cid: string | undefined, results: B
 export function writeError(fields: { id?: number | undefined; cid?: string | undefined; seq?: number | undefined }, error: ErrorBody, encode: (data: unknown) => EncodedPayload): WireMessage {
   const { id, cid, seq } = fields;
   const { data, ...rest } = error;
-  let body: EncodedPayload | undefined;
-  try {
-    body = data === undefined ? undefined : encode(data);
-  } catch {
-    body = undefined;
-  }
-  return message(json({ t: 'error', id: id === undefined ? undefined : int(id), cid, seq: seq === undefined ? undefined : int(seq), ...rest }), body);
+  return message(json({ t: 'error', id: id === undefined ? undefined : int(id), cid, seq: seq === undefined ? undefined : int(seq), ...rest }), dataBody(data, encode));
 }
 
 export function writeStreamOpen(id: number, key: string): WireMessage {
@@ -154,6 +175,15 @@ export function writeItems(id: number, seq: number, items: EncodedPayload): Wire
 
 export function writeEnd(id: number, total: number): WireMessage {
   return `{"t":"end","id":${int(id)},"seq":${int(total)}}`;
+}
+
+/** Calls the client's reference `ref` (member `member` of an exposed object), answered by callback-result or callback-error. */
+export function writeCallback(id: number, ref: string, member: string | undefined, dl: number | undefined, args: EncodedPayload): WireMessage {
+  return message(json({ t: 'callback', id: int(id), ref, m: member, dl }), args);
+}
+
+export function writeCallbackCancel(id: number): WireMessage {
+  return `{"t":"callback-cancel","id":${int(id)}}`;
 }
 
 export function writeGoodbye(reason: string, reconnectMs?: number): WireMessage {

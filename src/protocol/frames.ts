@@ -7,6 +7,7 @@
  */
 import { ErrorCode, PayloadError, type ErrorBody } from '../errors.js';
 import { FORBIDDEN_KEYS } from './limits.js';
+import { isRefId } from './refs.js';
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS: readonly number[] = [1];
@@ -23,7 +24,8 @@ export type MemberKind = 'get' | 'set';
 export interface HelloFrame { t: 'hello'; v: number[]; token?: string; client?: string }
 export interface WelcomeFrame {
   t: 'welcome'; v: number; conn: string; server: string;
-  limits: { maxPayload: number; maxInflight: number; maxArgs: number };
+  /** `maxRefs`: references per connection in each direction (absent: the gateway has no references). */
+  limits: { maxPayload: number; maxInflight: number; maxArgs: number; maxRefs?: number };
   /** Token expiry, epoch milliseconds, when the connection is authenticated with an expiring token. */
   exp?: number;
   /** Milliseconds from this frame until the token expires (immune to clock skew between the peers). */
@@ -66,12 +68,20 @@ export interface PingFrame { t: 'ping'; id: number }
 export interface PongFrame { t: 'pong'; id: number }
 export interface CancelFrame { t: 'cancel'; id: number }
 export interface GoodbyeFrame { t: 'goodbye'; reason: string; reconnectMs?: number }
+/** The gateway calls the client's reference `ref` (member `m` of an exposed object; absent: the function). `id` is the gateway's own number space. */
+export interface CallbackFrame { t: 'callback'; id: number; ref: string; m?: string; dl?: number }
+/** The gateway no longer waits for callback `id` (its deadline passed or the server method gave up). */
+export interface CallbackCancelFrame { t: 'callback-cancel'; id: number }
+export interface CallbackResultFrame { t: 'callback-result'; id: number }
+export interface CallbackErrorFrame extends ErrorBody { t: 'callback-error'; id: number }
+/** The sender lets go of a reference: a server reference (`s...`) or a client reference (`c...`). */
+export interface ReleaseFrame { t: 'release'; ref: string }
 
 /** Frames a client may send. */
 export type ClientFrame = HelloFrame | CallFrame | OnewayFrame | BatchFrame | PingFrame | PongFrame | CancelFrame | GoodbyeFrame | RefreshFrame
-  | StreamFrame | CreditFrame | ResumeFrame;
+  | StreamFrame | CreditFrame | ResumeFrame | CallbackResultFrame | CallbackErrorFrame | ReleaseFrame;
 export type ServerFrame = WelcomeFrame | ResultFrame | ErrorFrame | BatchResultFrame | PingFrame | PongFrame | GoodbyeFrame | RefreshedFrame
-  | StreamOpenFrame | ItemsFrame | EndFrame;
+  | StreamOpenFrame | ItemsFrame | EndFrame | CallbackFrame | CallbackCancelFrame | ReleaseFrame;
 
 /** A received frame, split but not decoded: `body` is the payload text ('' when absent). */
 export interface RawFrame<H> { header: H; body: string; attachments: Uint8Array[] | undefined }
@@ -127,6 +137,8 @@ const isDeadline = (v: unknown): boolean => typeof v === 'number' && Number.isFi
 const isString = (v: unknown): boolean => typeof v === 'string';
 const isBoolean = (v: unknown): boolean => typeof v === 'boolean';
 const isReason = (v: unknown): boolean => typeof v === 'string' && v.length <= MAX_NAME_LENGTH;
+/** An error message from a client (a callback's failure): bounded like the rest of a header. */
+const isMessage = (v: unknown): boolean => typeof v === 'string' && v.length <= 4_096;
 const isVersionList = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.length <= 16 && v.every((x) => Number.isSafeInteger(x));
 
 function isBatchCalls(v: unknown): boolean {
@@ -156,6 +168,9 @@ const CLIENT_SHAPES: Record<string, Shape> = {
   refresh: { required: { id: isFrameId, token: isString } },
   hello: { required: { v: isVersionList }, optional: { token: isString, client: isName } },
   goodbye: { required: { reason: isReason } },
+  'callback-result': idOnly,
+  'callback-error': { required: { id: isFrameId, code: isName, name: isName, message: isMessage } },
+  release: { required: { ref: isRefId } },
 };
 
 /** Every frame a gateway may send (the client trusts the server's shape no more than its own). */
@@ -171,6 +186,9 @@ const SERVER_SHAPES: Record<string, Shape> = {
   'batch-result': { required: { id: isFrameId, results: Array.isArray } },
   welcome: { required: { v: Number.isSafeInteger, conn: isString } },
   goodbye: { required: { reason: isString } },
+  callback: { required: { id: isFrameId, ref: isRefId }, optional: { m: isName, dl: isDeadline } },
+  'callback-cancel': idOnly,
+  release: { required: { ref: isRefId } },
 };
 
 type Checks = Map<string, { required: Array<[string, Check]>; optional: Array<[string, Check]> }>;

@@ -73,6 +73,12 @@ export interface GatewayOptions {
   streamLingerMs?: number;
   /** Items sent but not acknowledged per stream (the replay buffer), and the most credit a client can hold. */
   streamMaxUnacked?: number;
+  /** References per connection in each direction: server objects handed out, client callbacks held (LIMIT_EXCEEDED beyond). */
+  maxRefsPerConnection?: number;
+  /** Callbacks to one client waiting for their answer at once (a server method's callback gets BUSY beyond). */
+  maxCallbacksInflight?: number;
+  /** The longest a callback waits for the client (ms), unless the call being served ends sooner. */
+  callbackTimeoutMs?: number;
   /** Items coalesced into one frame, at most. */
   streamMaxBatch?: number;
   /** Streams stop pulling while the socket's outbound buffer holds more bytes than this; they resume on drain. */
@@ -162,6 +168,9 @@ export const gatewayDefaults = {
   streamIdleMs: 600_000,
   streamLingerMs: 30_000,
   streamMaxUnacked: 4_096,
+  maxRefsPerConnection: 1_024,
+  maxCallbacksInflight: 64,
+  callbackTimeoutMs: 30_000,
   streamMaxBatch: 1_024,
   streamHighWaterMark: 256 * 1024,
   allowMissingOrigin: false,
@@ -232,6 +241,9 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     streamLifetimeMs: int(env, 'UPLINK_STREAM_LIFETIME_MS'),
     streamIdleMs: int(env, 'UPLINK_STREAM_IDLE_MS'),
     streamLingerMs: int(env, 'UPLINK_STREAM_LINGER_MS'),
+    maxRefsPerConnection: int(env, 'UPLINK_MAX_REFS_PER_CONNECTION'),
+    maxCallbacksInflight: int(env, 'UPLINK_MAX_CALLBACKS_INFLIGHT'),
+    callbackTimeoutMs: int(env, 'UPLINK_CALLBACK_TIMEOUT_MS'),
     allowedOrigins: list(env.UPLINK_ALLOWED_ORIGINS),
     allowMissingOrigin: flag(env, 'UPLINK_ALLOW_MISSING_ORIGIN'),
     allowedHosts: list(env.UPLINK_ALLOWED_HOSTS),

@@ -23,6 +23,7 @@ import type { ConnectionEnvironment, PeerInfo } from './connection-environment.j
 import { Dispatcher } from './dispatcher.js';
 import type { CallOwner, InflightCall } from './inflight-call.js';
 import { escapeLogText } from './logger.js';
+import { OutgoingCallbacks } from './callbacks.js';
 import { Outbox } from './outbox.js';
 import { MessageRate } from './rate-limit.js';
 import type { ServerSocket } from './server-socket.js';
@@ -49,16 +50,18 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** maxMessagesPerSec. */
   private readonly messageRate: MessageRate | undefined;
   private readonly openedAt: number;
+  /** Calls from the server to this client (its callbacks), and releases: the host's way back. */
+  readonly peer: OutgoingCallbacks;
 
   constructor(
     private readonly socket: ServerSocket,
-    private readonly peer: PeerInfo,
+    private readonly remote: PeerInfo,
     private readonly env: ConnectionEnvironment,
     id: string,
   ) {
     const { options, clock } = env;
     this.id = id;
-    this.remoteAddress = peer.remoteAddress;
+    this.remoteAddress = remote.remoteAddress;
     this.openedAt = clock.now();
     this.helloTimer = clock.setTimeout(() => this.close(CloseCode.HELLO_TIMEOUT, 'no hello in time'), options.helloTimeoutMs);
     const rate = options.maxMessagesPerSec;
@@ -68,6 +71,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     });
     this.dispatch = new Dispatcher(this, env);
+    this.peer = new OutgoingCallbacks(this, env.codec, clock, options.maxCallbacksInflight);
     this.token = new TokenLifetime(clock, options.clockToleranceMs, options.expiryGraceMs, () => this.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
   }
 
@@ -124,6 +128,9 @@ export class Connection implements ConnectionInfo, CallOwner {
       case 'resume': return this.dispatch.resume(frame);
       case 'goodbye': return this.close(CloseCode.NORMAL, 'goodbye');
       case 'refresh': return void this.onRefresh(frame.id, frame.token);
+      case 'callback-result': return this.peer.answered(frame.id, { text: body, attachments });
+      case 'callback-error': return this.peer.failed(frame.id, frame, body ? { text: body, attachments } : undefined);
+      case 'release': return this.env.objectHost.releaseReference(this, frame.ref);
       case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
     }
   }
@@ -167,7 +174,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     this.state = 'authenticating';
     try {
-      this.identity = await this.env.admitIdentity(hello.token, this.handshakeInfo(undefined), this.peer.identity);
+      this.identity = await this.env.admitIdentity(hello.token, this.handshakeInfo(undefined), this.remote.identity);
       if (this.isOpen && !this.env.admitSubject(this.identity)) {
         throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.env.options.maxConnectionsPerSubject} connections for this subject`);
       }
@@ -186,7 +193,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     const o = this.env.options;
     this.sendNow(writeWelcome({
       v: version, conn: this.id, server: o.server,
-      limits: { maxPayload: o.maxPayloadLength, maxInflight: o.maxInflight, maxArgs: o.maxArgs },
+      limits: { maxPayload: o.maxPayloadLength, maxInflight: o.maxInflight, maxArgs: o.maxArgs, maxRefs: o.maxRefsPerConnection },
       ...this.token.fields(),
     }));
     this.env.connectionOpened(this);
@@ -195,7 +202,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   // ---- in-band token refresh ----
 
   private handshakeInfo(identity: Identity | undefined): HandshakeInfo {
-    const { origin, userAgent } = this.peer;
+    const { origin, userAgent } = this.remote;
     return { remoteAddress: this.remoteAddress, origin, userAgent, identity };
   }
 
@@ -312,6 +319,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.env.clock.clearTimeout(this.helloTimer);
     this.token.stop();
     this.dispatch.connectionClosed();
+    this.peer.closeAll();
     this.env.objectHost.releaseConnection(this);
     if (wasOpen) this.env.releaseSubject(this.identity);
     if (wasOpen || this.dispatch.admitted > 0) {

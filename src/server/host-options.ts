@@ -13,7 +13,7 @@ import type { ResolvedOptions } from './connection-environment.js';
 /** The gateway options an object host reads. */
 export type HostLimits = Pick<ResolvedOptions,
   'maxArgs' | 'maxResultBytes' | 'streamLifetimeMs' | 'streamIdleMs' | 'streamLingerMs' | 'streamMaxUnacked' | 'streamMaxBatch' |
-  'streamHighWaterMark' | 'streamMaxReplayBytes' | 'maxStreamsPerSubject' | 'maxStreamsTotal'> & { debugErrors: boolean };
+  'streamHighWaterMark' | 'streamMaxReplayBytes' | 'maxStreamsPerSubject' | 'maxStreamsTotal' | 'maxRefsPerConnection' | 'callbackTimeoutMs'> & { debugErrors: boolean };
 
 export function localHostOptions(
   options: HostLimits, codec: Codec, clock: Clock, hooks: Pick<GatewayOptions, 'authorize' | 'claimNames'>,
@@ -34,6 +34,7 @@ export function localHostOptions(
       maxReplayBytes: options.streamMaxReplayBytes,
     },
     streamCaps: { maxPerOwner: options.maxStreamsPerSubject, maxTotal: options.maxStreamsTotal },
+    references: { maxRefs: options.maxRefsPerConnection, callbackTimeoutMs: options.callbackTimeoutMs },
     debugErrors: options.debugErrors,
     onError,
   };

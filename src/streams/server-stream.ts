@@ -16,7 +16,7 @@
  */
 import type { Clock } from '../clock.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
-import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
+import { payloadSize, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type CallContext, type Identity } from '../core/context.js';
 import type { StreamSink } from '../host/object-host.js';
 import { StreamTimers } from './stream-timers.js';
@@ -32,7 +32,8 @@ export interface ServerStreamOptions {
   member: string;
   iterator: AsyncIterator<unknown> | Iterator<unknown>;
   context: CallContext;
-  codec: Codec;
+  /** Encodes one frame's items (with the connection's references, where the host has them). */
+  encode: (items: unknown[]) => EncodedPayload;
   limits: StreamLimits;
   /** The consumer's first grant: items with seq < upTo may be sent. */
   upTo: number;
@@ -79,7 +80,7 @@ export class ServerStream {
   readonly member: string;
   private readonly iterator: AsyncIterator<unknown> | Iterator<unknown>;
   private readonly context: CallContext;
-  private readonly codec: Codec;
+  private readonly encode: (items: unknown[]) => EncodedPayload;
   private readonly limits: StreamLimits;
   private readonly onClosed: (stream: ServerStream, cause: 'end' | 'cancel' | 'error') => void;
   private readonly onLingering: (stream: ServerStream) => void;
@@ -96,7 +97,7 @@ export class ServerStream {
     this.member = options.member;
     this.iterator = options.iterator;
     this.context = options.context;
-    this.codec = options.codec;
+    this.encode = options.encode;
     this.limits = options.limits;
     this.onClosed = options.onClosed;
     this.onLingering = options.onLingering;
@@ -310,11 +311,13 @@ export class ServerStream {
     const seq = this.sent;
     let payload: EncodedPayload;
     try {
-      payload = this.codec.encode(items);
+      payload = this.encode(items);
     } catch (error) {
-      this.onError(error);
+      // A typed refusal (too many references) goes to the consumer as it is; anything else is a bug to log.
+      const typed = error instanceof UplinkError && error.code === ErrorCode.LIMIT_EXCEEDED;
+      if (!typed) this.onError(error);
       this.state = 'ended';
-      this.ending = { error: this.toErrorBody(new UplinkError(ErrorCode.INTERNAL, 'a stream item could not be encoded')) };
+      this.ending = { error: this.toErrorBody(typed ? error : new UplinkError(ErrorCode.INTERNAL, 'a stream item could not be encoded')) };
       this.pending = [];
       return this.finish();
     }

@@ -13,7 +13,7 @@ export interface Step {
   conn: string;
   send?: string;
   sendBinary?: { text: string; attachments: string[] };
-  expect?: { header: Record<string, unknown>; body?: string | null; attachments?: string[] };
+  expect?: { header: Record<string, unknown>; body?: string | null; bodyMatch?: string; attachments?: string[] };
   expectClose?: number;
   close?: boolean;
   abort?: boolean;
@@ -150,6 +150,12 @@ async function expectFrame(peer: Peer, step: Step, index: number, captured: Map<
   const expected = step.expect!;
   match(expected.header, header, `${where} header`, captured);
   if (expected.body !== undefined) assert.equal(body, expected.body, `${where} body`);
+  if (expected.bodyMatch !== undefined) {
+    // A regular expression over the whole body; its named groups are captured (a reference id, say).
+    const found = new RegExp(`^(?:${expected.bodyMatch})$`, 's').exec(body ?? '');
+    assert.ok(found, `${where} body ${JSON.stringify(body)} does not match ${expected.bodyMatch}`);
+    for (const [name, value] of Object.entries(found.groups ?? {})) captured.set(name, value);
+  }
   if (expected.attachments) assert.deepEqual(got.attachments.map((a) => Buffer.from(a).toString('base64')), expected.attachments, `${where} attachments`);
 }
 

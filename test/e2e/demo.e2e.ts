@@ -88,7 +88,7 @@ describe('web demo', () => {
     assert.match(await text('expiry'), /token expires in \d+ s/);
     await page.locator('[data-object=calc]').waitFor();
     const objects = await page.locator('#objects li').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.object));
-    assert.deepEqual(objects.sort(), ['calc', 'counter', 'echo', 'ticker']);
+    assert.deepEqual(objects.sort(), ['calc', 'chat', 'counter', 'echo', 'jobs', 'ticker']);
   });
 
   it('calls a method and shows its result with the timing', async () => {
@@ -121,6 +121,47 @@ describe('web demo', () => {
     assert.equal(await text('stream-state'), 'cancelled');
     for (let i = 0; i < 100 && gateway.stats().streams.live > 0; i++) await page.waitForTimeout(20);
     assert.equal(gateway.stats().streams.live, 0, 'the server closed the generator');
+  });
+
+  it('runs a long job whose progress the server reports through a callback the page handed over', async () => {
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seenPercents: string[] }).seenPercents = seen;
+      const target = document.querySelector('[data-testid=job-percent]') as HTMLElement;
+      new MutationObserver(() => seen.push(target.textContent ?? '')).observe(target, { childList: true, characterData: true, subtree: true });
+    });
+    await page.getByTestId('job-steps').fill('5');
+    await page.getByTestId('job-run').click();
+    await waitForText('job-result', /5 steps done/, 5_000);
+    assert.equal(await page.getByTestId('job-progress').evaluate((p) => (p as HTMLProgressElement).value), 100);
+    const seen = await page.evaluate(() => (window as unknown as { seenPercents: string[] }).seenPercents);
+    assert.deepEqual(seen, ['20 %', '40 %', '60 %', '80 %', '100 %'], 'each step arrived while the job ran');
+  });
+
+  it('chats: the room calls each page back, joining returns a membership that leaving disposes', async () => {
+    await page.getByTestId('chat-join').click();
+    await waitForText('chat-state', /in the room as alice/);
+    const bob = await browser.newPage();
+    try {
+      await bob.goto(`http://127.0.0.1:${relay.port}/`);
+      await bob.getByTestId('name').fill('bob');
+      await bob.getByTestId('demo-signin').click();
+      await bob.getByTestId('status').filter({ hasText: /connected as bob/ }).waitFor();
+      await bob.getByTestId('chat-join').click();
+      await waitForText('chat-log', /bob joined/);
+      await bob.getByTestId('chat-text').fill('hello alice');
+      await bob.getByTestId('chat-send').click();
+      await waitForText('chat-log', /bob hello alice/);
+      await page.getByTestId('chat-text').fill('hi bob');
+      await page.getByTestId('chat-send').click();
+      await bob.getByTestId('chat-log').filter({ hasText: /alice hi bob/ }).waitFor({ timeout: 5_000 });
+      await page.screenshot({ path: screenshot, fullPage: true });
+      await page.getByTestId('chat-leave').click();
+      await bob.getByTestId('chat-log').filter({ hasText: /alice left/ }).waitFor({ timeout: 5_000 });
+      assert.equal(await text('chat-state'), 'not in the room');
+    } finally {
+      await bob.close();
+    }
   });
 
   it('reconnects after the server restarts', async () => {

@@ -5,7 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
-import { callContext, expose, oneway, validate, type Gateway } from '../../src/index.js';
+import { callContext, ErrorCode, expose, oneway, remote, UplinkError, validate, type ClientCallback, type ClientObject, type Gateway } from '../../src/index.js';
 
 /** A registered error class: it crosses the wire with its name, message and data. */
 export class TestError extends Error {
@@ -119,10 +119,49 @@ export class Numbers {
   }
 }
 
+/** A running total handed out by reference (Relay.openTally). */
+export class Tally {
+  total = 0;
+  @expose add(n: number): number {
+    return (this.total += n);
+  }
+}
+
+/** Callbacks and references (one instance per connection, so a kept callback is that connection's). */
+export class Relay {
+  private kept: ClientCallback<(x: number) => number> | undefined;
+
+  /** Calls the client's function with x and adds one to its answer. */
+  @expose async callMe(fn: ClientCallback<(x: number) => number>, x: number): Promise<number> {
+    return (await fn(x)) + 1;
+  }
+
+  /** Calls the member `twice` of a client object. */
+  @expose async callMember(target: ClientObject<{ twice(x: number): number }>, x: number): Promise<number> {
+    return target.twice(x);
+  }
+
+  /** Keeps a callback for later calls (a subscription). */
+  @expose keep(fn: ClientCallback<(x: number) => number>): boolean {
+    this.kept = fn;
+    return true;
+  }
+
+  @expose async callKept(x: number): Promise<number> {
+    if (!this.kept) throw new UplinkError(ErrorCode.BAD_ARGUMENTS, 'nothing kept');
+    return this.kept(x);
+  }
+
+  @expose openTally(): Tally {
+    return remote(new Tally());
+  }
+}
+
 /** Registers the fixtures under the ids the tests call. */
 export function registerFixtures(gateway: Gateway): void {
   gateway.codec.registerError(TestError, 'TestError');
   for (const [id, target] of Object.entries({ calc: new Calculator(), echo: new Echo(), ticker: new Ticker(), numbers: new Numbers() })) gateway.register(target, id);
   gateway.register(Counter, { id: 'counter', mode: 'session' });
+  gateway.register(Relay, { id: 'relay', mode: 'session' });
   gateway.register(new AdminPanel(), 'admin', { access: { scopes: ['admin'] } });
 }

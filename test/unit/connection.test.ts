@@ -58,6 +58,7 @@ const host: ObjectHost = {
   openStream: () => undefined,
   resumeStream: () => undefined,
   releaseConnection: () => {},
+  releaseReference: () => {},
   endStreams: () => 0,
   streamStats: () => ({ live: 0, lingering: 0 }),
   shutdown: () => {},

@@ -37,7 +37,7 @@ function open(options: { limits?: Partial<StreamLimits>; upTo?: number; count?: 
   const context = new CallContext(connection, 'cid', undefined, undefined);
   const stream = new ServerStream({
     key: 'k1', owner: undefined, ownerKey: 'anon', object: 'o', member: 'm',
-    iterator: counter(probe, options.count), context, codec, limits: { ...limits, ...options.limits }, upTo: options.upTo ?? 5,
+    iterator: counter(probe, options.count), context, encode: (items) => codec.encode(items), limits: { ...limits, ...options.limits }, upTo: options.upTo ?? 5,
     onClosed: (_s, cause) => closed.push(cause), onLingering: () => {}, onError: () => {},
     toErrorBody: () => ({ code: ErrorCode.INTERNAL, name: 'UplinkError', message: 'x' }), clock,
   });

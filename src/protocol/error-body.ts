@@ -1,11 +1,15 @@
 /**
- * Turns anything thrown by user code into an error body that is safe to send. Only errors the user
+ * Errors across the wire, both ways. toErrorBody: anything thrown by user code (a server method, or a
+ * client callback) becomes an error body that is safe to send. remoteError: an error body from the
+ * peer becomes a typed error again.
+ *
+ * Only errors the user
  * chose to make public (UplinkError and registered error classes) keep their message and data;
  * everything else becomes INTERNAL with a fixed message. Stacks and causes never leave the process
  * unless debug is on.
  */
 import { ErrorCode, UplinkError, withData, type ErrorBody } from '../errors.js';
-import type { Codec } from '../protocol/codec.js';
+import type { Codec, EncodedPayload } from './codec.js';
 
 export function toErrorBody(error: unknown, codec: Codec, debug: boolean): ErrorBody {
   try {
@@ -33,3 +37,26 @@ function describeError(error: unknown, codec: Codec, debug: boolean): ErrorBody 
   return { code: ErrorCode.INTERNAL, name: 'InternalError', message: 'internal error' };
 }
 
+// ---- the other way: an error body from the peer as a typed error ----
+
+/** Rebuilds a typed error; `data` is the error frame's body (its data), when it has one. */
+export function remoteError(codec: Codec, body: ErrorBody, data: EncodedPayload | undefined): UplinkError {
+  let detail: unknown = body.data;
+  if (data) {
+    try {
+      detail = codec.decode(data);
+    } catch {
+      detail = undefined; // undecodable data is dropped, never the error
+    }
+  }
+  const cls = body.code === ErrorCode.APPLICATION_ERROR ? codec.errorClass(body.name) : undefined;
+  if (cls) {
+    const error = Object.create(cls.prototype) as UplinkError;
+    Object.assign(error, { message: body.message, name: body.name, code: body.code, stack: `${body.name}: ${body.message}\n    at (remote)` });
+    if (detail !== undefined) error.data = detail;
+    return error;
+  }
+  const error = new UplinkError(body.code, body.message, detail);
+  if (typeof body.name === 'string' && body.name !== 'UplinkError') error.name = body.name;
+  return error;
+}

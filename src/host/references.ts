@@ -1,0 +1,263 @@
+/**
+ * The references of each connection, in both directions: server objects handed to the client
+ * (`sref`, called with `o: "~<id>"`) and client callbacks handed to the server (`cref`). This is the
+ * reference scope the host's codec encodes results and decodes arguments with (protocol/refs.ts).
+ *
+ * Invariants: an id means something on its own connection only (another connection's id, a forged
+ * id and a released id all get REF_RELEASED); each direction holds at most `maxRefs` references per
+ * connection (LIMIT_EXCEEDED beyond, and nothing of the refused payload stays exported); everything
+ * goes with the connection, and an object is disposed once no connection holds it any more.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import { disposeResource, type ConnectionInfo } from '../core/context.js';
+import { ErrorCode, UplinkError } from '../errors.js';
+import type { Codec, EncodedPayload } from '../protocol/codec.js';
+import { isClientRefId, refTarget, type RefKind, type RefNode, type RefScope } from '../protocol/refs.js';
+import { ClientRef, clientRefOf, trackProxy, type ClientRefLink } from './client-ref.js';
+import { remoteSpec, type RemoteSpec } from './remote.js';
+import type { Registration } from './registry.js';
+
+export interface ReferenceLimits {
+  /** References per connection in each direction. */
+  maxRefs: number;
+  /** Longest wait for one callback (ms). */
+  callbackTimeoutMs: number;
+}
+
+/** An exported object: the registration its calls dispatch through, and how to let go of it. */
+interface Exported { registration: Registration; spec: RemoteSpec; drop: (target: object) => void }
+
+/** Client references the server code let go of without release(): the client is told to forget them. */
+const collectedRefs = new FinalizationRegistry<{ table: ConnectionRefs; id: string }>(({ table, id }) => table.collected(id));
+
+/** How many connections hold each exported object (disposed when none does). */
+const holdCount = new WeakMap<object, number>();
+
+export class ConnectionRefs implements RefScope, ClientRefLink {
+  private readonly exported = new Map<string, Exported>();
+  private readonly idOf = new Map<object, string>();
+  /** Held weakly: a proxy the server code dropped is released (finalizer) without waiting for the connection to end. */
+  private readonly imported = new Map<string, WeakRef<ClientRef>>();
+  private open = true;
+  /** Ids exported by the encode in progress (withdrawn if it fails). */
+  fresh: string[] | undefined;
+
+  constructor(readonly connection: ConnectionInfo, readonly codec: Codec, private readonly limits: ReferenceLimits, readonly clock: Clock) {}
+
+  get timeoutMs(): number {
+    return this.limits.callbackTimeoutMs;
+  }
+
+  get scope(): RefScope {
+    return this;
+  }
+
+  get size(): { exported: number; imported: number } {
+    return { exported: this.exported.size, imported: this.imported.size };
+  }
+
+  // ---- RefScope ----
+
+  kindOf(value: unknown): RefKind | undefined {
+    if (remoteSpec(value)) return 'sref';
+    const ref = clientRefOf(value);
+    return ref && this.imported.get(ref.id)?.deref() === ref ? 'cref' : undefined; // another connection's callback travels by value (as nothing)
+  }
+
+  write(value: unknown): RefNode {
+    const ref = clientRefOf(value);
+    if (ref) return ref.members ? { id: ref.id, m: [...ref.members] } : { id: ref.id };
+    return { id: this.export(value as object) };
+  }
+
+  read(kind: RefKind, node: RefNode): unknown {
+    if (kind === 'sref') {
+      const exported = this.exported.get(node.id);
+      if (!exported) throw released();
+      return exported.registration.instance;
+    }
+    return this.importRef(node).proxy;
+  }
+
+  // ---- exported objects ----
+
+  /** Withdraws what the failed encode exported. */
+  rollback(): void {
+    for (const id of this.fresh ?? []) this.unexport(id);
+    this.fresh = undefined;
+  }
+
+  holds(id: string): boolean {
+    return isClientRefId(id) ? this.imported.has(id) : this.exported.has(id);
+  }
+
+  /** The registration a call to `~<id>` dispatches through, if this connection holds it. */
+  registration(id: string): Registration | undefined {
+    return this.exported.get(id)?.registration;
+  }
+
+  private export(target: object): string {
+    const existing = this.idOf.get(target);
+    if (existing !== undefined) return existing;
+    if (this.exported.size >= this.limits.maxRefs) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.limits.maxRefs} server references on this connection`);
+    const spec = remoteSpec(target) as RemoteSpec;
+    const id = `s${randomBytes(16).toString('base64url')}`;
+    const registration: Registration = { id: refTarget(id), members: spec.members, shape: target, mode: 'single', instance: target, create: undefined, access: spec.access };
+    const drop = (t: object): void => {
+      const dropped = this.idOf.get(t);
+      if (dropped === undefined) return;
+      this.unexport(dropped);
+      this.connection.peer?.release(dropped);
+    };
+    this.exported.set(id, { registration, spec, drop });
+    this.idOf.set(target, id);
+    spec.holders.add(drop);
+    holdCount.set(target, (holdCount.get(target) ?? 0) + 1);
+    this.fresh?.push(id);
+    return id;
+  }
+
+  private unexport(id: string): void {
+    const exported = this.exported.get(id);
+    if (!exported) return;
+    const target = exported.registration.instance as object;
+    this.exported.delete(id);
+    this.idOf.delete(target);
+    exported.spec.holders.delete(exported.drop);
+    const left = (holdCount.get(target) ?? 1) - 1;
+    if (left > 0) return void holdCount.set(target, left);
+    holdCount.delete(target);
+    if (Symbol.asyncDispose in target || Symbol.dispose in target || typeof (target as { close?: unknown }).close === 'function') {
+      void disposeResource(target as never);
+    }
+  }
+
+  // ---- client references ----
+
+  private importRef(node: RefNode): ClientRef {
+    const known = this.imported.get(node.id)?.deref();
+    if (known) return known;
+    if (this.imported.size >= this.limits.maxRefs) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.limits.maxRefs} client references on this connection`);
+    const ref = new ClientRef(node.id, node.m, this);
+    trackProxy(ref);
+    this.imported.set(node.id, new WeakRef(ref));
+    collectedRefs.register(ref.proxy as object, { table: this, id: node.id });
+    return ref;
+  }
+
+  releasedByServer(ref: ClientRef): void {
+    if (this.imported.get(ref.id)?.deref() !== ref) return;
+    this.imported.delete(ref.id);
+    this.connection.peer?.release(ref.id);
+  }
+
+  /** The server code dropped a client reference without releasing it (the finalizer saw it go). */
+  collected(id: string): void {
+    const entry = this.imported.get(id);
+    if (!entry || entry.deref() !== undefined) return; // released already, or imported again since
+    this.imported.delete(id);
+    if (this.open) this.connection.peer?.release(id);
+  }
+
+  // ---- lifetime ----
+
+  /** The client let go of a reference (a `release` frame): an object it held, or a callback it handed over. */
+  releasedByClient(id: string): void {
+    if (isClientRefId(id)) {
+      const ref = this.imported.get(id)?.deref();
+      this.imported.delete(id);
+      if (ref) ref.live = false;
+    } else {
+      this.unexport(id);
+    }
+  }
+
+  /** The connection is gone: every reference goes, both ways; nothing is sent. */
+  close(): void {
+    this.open = false;
+    for (const id of [...this.exported.keys()]) this.unexport(id);
+    for (const entry of this.imported.values()) {
+      const ref = entry.deref();
+      if (ref) ref.live = false;
+    }
+    this.imported.clear();
+  }
+}
+
+function released(): UplinkError {
+  return new UplinkError(ErrorCode.REF_RELEASED, 'no such reference on this connection (released, dropped, or never handed out)');
+}
+
+/** Every connection's references on one host. */
+export class HostReferences {
+  private readonly byConnection = new Map<string, ConnectionRefs>();
+  /** The connection whose payload is being encoded or decoded (both are synchronous: one slot is race-free). */
+  private current: ConnectionInfo | undefined;
+  /** The table the encode in progress used, if the value was not plain JSON. */
+  private touched: ConnectionRefs | undefined;
+  /** Made once: the codec calls it only for values that may hold references. */
+  private readonly scopeNow = (): RefScope => {
+    const table = this.of(this.current as ConnectionInfo);
+    table.fresh = [];
+    this.touched = table;
+    return table;
+  };
+
+  constructor(private readonly codec: Codec, private readonly limits: ReferenceLimits, private readonly clock: Clock) {}
+
+  /**
+   * Encodes a value for `connection` with its references. If encoding or `check` (a size limit)
+   * throws, the objects it exported are withdrawn again: a refused result leaves nothing behind.
+   */
+  encode(connection: ConnectionInfo, value: unknown, check?: (encoded: EncodedPayload) => void): EncodedPayload {
+    this.current = connection;
+    this.touched = undefined;
+    try {
+      const encoded = this.codec.encode(value, this.scopeNow);
+      check?.(encoded);
+      return encoded;
+    } catch (error) {
+      (this.touched as ConnectionRefs | undefined)?.rollback(); // set by scopeNow during the encode
+      throw error;
+    } finally {
+      const touched = this.touched as ConnectionRefs | undefined;
+      if (touched) touched.fresh = undefined;
+      this.touched = undefined;
+      this.current = undefined;
+    }
+  }
+
+  /** Decodes a payload from `connection`; only a payload with type annotations can hold references. */
+  decode(connection: ConnectionInfo, payload: EncodedPayload): unknown {
+    return this.codec.decode(payload, payload.text.includes('\n') ? this.of(connection) : undefined);
+  }
+
+  /** The connection's table, created on first use. */
+  of(connection: ConnectionInfo): ConnectionRefs {
+    let refs = this.byConnection.get(connection.id);
+    if (!refs) this.byConnection.set(connection.id, (refs = new ConnectionRefs(connection, this.codec, this.limits, this.clock)));
+    return refs;
+  }
+
+  /** The table if the connection has one already (calls to `~<id>` never create one). */
+  existing(connection: ConnectionInfo): ConnectionRefs | undefined {
+    return this.byConnection.get(connection.id);
+  }
+
+  releaseConnection(connection: ConnectionInfo): void {
+    this.byConnection.get(connection.id)?.close();
+    this.byConnection.delete(connection.id);
+  }
+
+  /** References held now, over every connection. */
+  counts(): { exported: number; imported: number; connections: number } {
+    let exported = 0;
+    let imported = 0;
+    for (const refs of this.byConnection.values()) {
+      exported += refs.size.exported;
+      imported += refs.size.imported;
+    }
+    return { exported, imported, connections: this.byConnection.size };
+  }
+}
