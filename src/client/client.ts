@@ -6,11 +6,11 @@
  * or missed keepalive), never later.
  */
 /*
- * About 425 lines: the public API (call, get, set, oneway, stream, batch, refresh, close) plus the
- * connection state machine (connect to one of several gateways, welcome, drop, reconnect, close) that
- * every call consults. Every part it coordinates has a file of its own: handshake, pending-calls,
- * client-streams, keepalive, token-refresh, backoff, batch, gateway-list. The request path is the
- * next to move out (into pending-calls.ts) when this file grows again.
+ * About 430 lines: the public API (call, get, set, oneway, stream, batch, refresh, release, close) plus
+ * the connection state machine (connect to one of several gateways, welcome, drop, reconnect, close)
+ * that every call consults, and the wiring of the parts it coordinates, each in a file of its own:
+ * requests, handshake, pending-calls, client-streams, references, keepalive, token-refresh, backoff,
+ * batch, gateway-list. The inbound frame switch is the next to move out when this file grows again.
  */
 import { systemClock, type Clock } from '../clock.js';
 import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
@@ -18,8 +18,7 @@ import { Codec } from '../protocol/codec.js';
 import { CloseCode, isTransientClose } from '../protocol/close-codes.js';
 import { decodeServerFrame, type DecodedFrame } from '../protocol/frame-decoder.js';
 import {
-  exceedsBytes, writeBatch, writeCall, writeCancel, writeHello, writeOneway, writePing, writePong, writeRefresh,
-  type RequestTags, type WireMessage,
+  writeBatch, writeCall, writeHello, writeOneway, writePing, writePong, writeRefresh,
 } from '../protocol/frame-writer.js';
 import {
   SUPPORTED_VERSIONS,
@@ -35,7 +34,8 @@ import { connectUrl, handshake } from './handshake.js';
 import { Keepalive } from './keepalive.js';
 import { remoteError } from '../protocol/error-body.js';
 import { ClientStreams, type StreamWire } from './client-streams.js';
-import { PendingCalls, type PendingCall } from './pending-calls.js';
+import { PendingCalls } from './pending-calls.js';
+import { Requests } from './requests.js';
 import { ClientReferences, type LocalRef } from './references.js';
 import type { RemoteStream } from './remote-stream.js';
 import { TokenRefresher } from './token-refresh.js';
@@ -52,6 +52,7 @@ export class UplinkClient implements ProxyTarget {
   private socket!: SocketLike;
   private state: ClientState | 'connecting' = 'connecting';
   private readonly pending: PendingCalls;
+  private readonly requests: Requests;
   private readonly streams: ClientStreams;
   private nextId = 1;
   private welcome: SessionInfo | undefined;
@@ -84,8 +85,31 @@ export class UplinkClient implements ProxyTarget {
       },
       send: (message) => this.socket.send(message),
       nextId: () => this.nextId++,
-      refusal: (message) => this.oversized(message),
+      refusal: (message) => this.requests.oversized(message),
     };
+    this.requests = new Requests({
+      get closed() {
+        return client.closed;
+      },
+      get open() {
+        return client.state === 'open';
+      },
+      get queueSize() {
+        return client.reconnectOptions?.queueSize ?? 0;
+      },
+      get queued() {
+        return client.streams.unsent + client.pending.unsent;
+      },
+      get maxPayload() {
+        return client.welcome?.limits.maxPayload;
+      },
+      defaultTimeoutMs: options.timeoutMs,
+      nextId: () => this.nextId++,
+      send: (frame) => this.socket.send(frame),
+      sendIfOpen: (frame) => {
+        if (this.socket.readyState === SOCKET_OPEN) this.socket.send(frame);
+      },
+    }, this.pending);
     this.refs = new ClientReferences(this.codec, {
       get open() {
         return client.state === 'open';
@@ -187,34 +211,24 @@ export class UplinkClient implements ProxyTarget {
 
   call(object: string, method: string, args: unknown[], options?: CallOptions): Promise<unknown> {
     const payload = this.refs.encode(args);
-    return this.request((id, tags) => writeCall(id, object, method, undefined, tags, payload), options);
+    return this.requests.send((id, tags) => writeCall(id, object, method, undefined, tags, payload), options);
   }
 
   get(object: string, name: string, options?: CallOptions): Promise<unknown> {
-    return this.request((id, tags) => writeCall(id, object, name, 'get', tags), options);
+    return this.requests.send((id, tags) => writeCall(id, object, name, 'get', tags), options);
   }
 
   async set(object: string, name: string, value: unknown, options?: CallOptions): Promise<void> {
     const payload = this.refs.encode([value]);
-    await this.request((id, tags) => writeCall(id, object, name, 'set', tags, payload), options);
+    await this.requests.send((id, tags) => writeCall(id, object, name, 'set', tags, payload), options);
   }
 
   oneway(object: string, method: string, args: unknown[]): void {
     if (this.state !== 'open') throw new ConnectionClosedError(this.closed?.code ?? 1006, this.closed?.reason ?? 'not connected');
     const frame = writeOneway(object, method, this.refs.encode(args));
-    const oversized = this.oversized(frame);
+    const oversized = this.requests.oversized(frame);
     if (oversized) throw oversized;
     this.socket.send(frame);
-  }
-
-  /**
-   * A frame over the gateway's limit (the welcome's limits.maxPayload) is refused here, before it is
-   * sent: the gateway would refuse it anyway, and a much larger one would cost the connection.
-   */
-  private oversized(frame: WireMessage): UplinkError | undefined {
-    const limit = this.welcome?.limits.maxPayload;
-    if (limit === undefined || !exceedsBytes(frame, limit)) return undefined;
-    return new UplinkError(ErrorCode.PAYLOAD_TOO_LARGE, `the call does not fit the gateway's limit of ${limit} bytes per message`);
   }
 
   /**
@@ -235,7 +249,7 @@ export class UplinkClient implements ProxyTarget {
     const { calls: batchCalls, payload } = encodeBatch(this.refs, calls);
     const stop = options.stopOnError ?? true;
     const decode = (outcomes: BatchOutcome[], body: string, bodyAttachments: Uint8Array[] | undefined) => batchResults(this.codec, this.refs, outcomes, body, bodyAttachments);
-    return this.request((id, tags) => writeBatch(id, stop, batchCalls, tags, payload), options, decode) as Promise<BatchResult[]>;
+    return this.requests.send((id, tags) => writeBatch(id, stop, batchCalls, tags, payload), options, decode) as Promise<BatchResult[]>;
   }
 
   /**
@@ -255,7 +269,7 @@ export class UplinkClient implements ProxyTarget {
   private async sendRefresh(): Promise<number | undefined> {
     if (typeof this.options.token !== 'function') throw new TypeError('refreshing needs a token function');
     const token = await this.options.token();
-    const frame = (await this.request((id) => writeRefresh(id, token), { timeoutMs: 10_000 })) as RefreshedFrame;
+    const frame = (await this.requests.send((id) => writeRefresh(id, token), { timeoutMs: 10_000 })) as RefreshedFrame;
     return frame.expIn;
   }
 
@@ -268,37 +282,6 @@ export class UplinkClient implements ProxyTarget {
       this.finalClose(CloseCode.NORMAL, 'client closing');
     }
     await this.closedPromise;
-  }
-
-  // ---- requests ----
-
-  /** Sends a frame that expects one answer: `write` builds it for the id and tags the request gets. */
-  private request(write: (id: number, tags: RequestTags) => WireMessage, options: CallOptions = {}, batch?: PendingCall['batch']): Promise<unknown> {
-    if (this.closed) return Promise.reject(new ConnectionClosedError(this.closed.code, this.closed.reason));
-    if (options.signal?.aborted) return Promise.reject(new UplinkError(ErrorCode.CANCELLED, 'aborted before the call was sent'));
-    const id = this.nextId++;
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 30_000;
-    if (this.state !== 'open' && this.queuedCount() >= (this.reconnectOptions?.queueSize ?? 0)) {
-      return Promise.reject(new ConnectionClosedError(1006, 'reconnecting, and the call queue is full'));
-    }
-    const frame = write(id, { dl: timeoutMs > 0 ? timeoutMs : undefined, cid: options.correlationId, ann: options.annotations });
-    const oversized = this.oversized(frame);
-    if (oversized) return Promise.reject(oversized);
-    const { call, answer } = this.pending.register(id, frame, {
-      timeoutMs, signal: options.signal, idempotent: options.idempotent ?? false, batch, onAnnotations: options.onAnnotations,
-      sendCancel: () => {
-        if (this.socket.readyState === SOCKET_OPEN) this.socket.send(writeCancel(id));
-      },
-    });
-    if (this.state === 'open') {
-      this.socket.send(frame);
-      call.sent = true;
-    }
-    return answer;
-  }
-
-  private queuedCount(): number {
-    return this.streams.unsent + this.pending.unsent;
   }
 
   /**
