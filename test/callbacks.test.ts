@@ -35,7 +35,10 @@ class Jobs {
         await handler(message);
         delivered++;
       } catch (error) {
-        if ((error as UplinkError).code === ErrorCode.REF_RELEASED) this.subscribers.delete(handler);
+        // Released, or its client is gone (with objects on a host behind NATS, the host hears of a
+        // closed connection up to a heartbeat later than the gateway).
+        const code = (error as UplinkError).code;
+        if (code === ErrorCode.REF_RELEASED || code === ErrorCode.CONNECTION_CLOSED) this.subscribers.delete(handler);
         else throw error;
       }
     }

@@ -15,7 +15,8 @@ const role = process.argv[2];
 const announce = (fields: Record<string, unknown>) => process.stdout.write(JSON.stringify({ msg: 'cluster member ready', role, ...fields }) + '\n');
 
 if (role === 'host') {
-  const service = await runHost(registerDemoObjects, process.env, { tagAnswers: true });
+  // One chat room for the whole cluster: only the host started with UPLINK_DEMO_CHAT=1 serves it.
+  const service = await runHost((registrar) => registerDemoObjects(registrar, { chat: process.env.UPLINK_DEMO_CHAT === '1' }), process.env, { tagAnswers: true });
   announce({ name: service.name });
 } else if (role === 'gateway') {
   const nc = await connectFromEnv(process.env, `uplink-demo-gateway-${process.pid}`);

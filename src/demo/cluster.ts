@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   const member = (role: string, name: string, extra: Record<string, string>) =>
     start(name, process.execPath, ['--import', 'tsx', MEMBER, role], { ...env, ...extra },
       (line) => jsonMessage(line, 'cluster member ready', role === 'host' ? 'name' : 'url'));
-  const hosts = await Promise.all(['host-1', 'host-2'].map((name) => member('host', name, { UPLINK_HOST_NAME: name })));
+  const hosts = await Promise.all(['host-1', 'host-2'].map((name) => member('host', name, { UPLINK_HOST_NAME: name, UPLINK_DEMO_CHAT: name === 'host-1' ? '1' : '0' })));
   const first = Number(process.env.UPLINK_PORT ?? 8080);
   const gateways = await Promise.all([0, 1].map((i) => member('gateway', `gateway-${i + 1}`, { UPLINK_PORT: String(first === 0 ? 0 : first + i) })));
   const urls = gateways.map((g) => g.url!);

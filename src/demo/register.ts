@@ -10,7 +10,8 @@ export interface Registrar {
   register(target: object, idOrOptions?: string | RegisterOptions, options?: RegisterOptions): string;
 }
 
-export function registerDemoObjects(registrar: Registrar): void {
+/** `chat: false` leaves the chat room out (the demo cluster keeps one room, on one host, for everyone). */
+export function registerDemoObjects(registrar: Registrar, options: { chat?: boolean } = {}): void {
   registrar.codec.registerError(DemoError, 'DemoError');
   registrar.register(new Calculator(), 'calc');
   registrar.register(new Echo(), 'echo');
@@ -18,5 +19,5 @@ export function registerDemoObjects(registrar: Registrar): void {
   registrar.register(new Ticker(), 'ticker');
   registrar.register(new AdminPanel(), 'admin', { access: { scopes: ['admin'] } });
   registrar.register(new Jobs(), 'jobs');
-  registrar.register(new ChatRoom(), 'chat');
+  if (options.chat ?? true) registrar.register(new ChatRoom(), 'chat');
 }

@@ -43,7 +43,7 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
   /** Ids exported by the encode in progress (withdrawn if it fails). */
   fresh: string[] | undefined;
 
-  constructor(readonly connection: ConnectionInfo, readonly codec: Codec, private readonly limits: ReferenceLimits, readonly clock: Clock) {}
+  constructor(readonly connection: ConnectionInfo, readonly codec: Codec, private readonly limits: ReferenceLimits, readonly clock: Clock, private readonly idPrefix: string) {}
 
   get timeoutMs(): number {
     return this.limits.callbackTimeoutMs;
@@ -102,7 +102,7 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
     if (existing !== undefined) return existing;
     if (this.exported.size >= this.limits.maxRefs) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.limits.maxRefs} server references on this connection`);
     const spec = remoteSpec(target) as RemoteSpec;
-    const id = `s${randomBytes(16).toString('base64url')}`;
+    const id = `s${this.idPrefix}${randomBytes(16).toString('base64url')}`;
     const registration: Registration = { id: refTarget(id), members: spec.members, shape: target, mode: 'single', instance: target, create: undefined, access: spec.access };
     const drop = (t: object): void => {
       const dropped = this.idOf.get(t);
@@ -192,6 +192,11 @@ function released(): UplinkError {
 /** Every connection's references on one host. */
 export class HostReferences {
   private readonly byConnection = new Map<string, ConnectionRefs>();
+  /**
+   * Starts every server reference id this host makes (after the `s`): an object host of a cluster
+   * puts its id here, so that gateways route calls to a reference to the host that holds it.
+   */
+  idPrefix = '';
   /** The connection whose payload is being encoded or decoded (both are synchronous: one slot is race-free). */
   private current: ConnectionInfo | undefined;
   /** The table the encode in progress used, if the value was not plain JSON. */
@@ -236,7 +241,7 @@ export class HostReferences {
   /** The connection's table, created on first use. */
   of(connection: ConnectionInfo): ConnectionRefs {
     let refs = this.byConnection.get(connection.id);
-    if (!refs) this.byConnection.set(connection.id, (refs = new ConnectionRefs(connection, this.codec, this.limits, this.clock)));
+    if (!refs) this.byConnection.set(connection.id, (refs = new ConnectionRefs(connection, this.codec, this.limits, this.clock, this.idPrefix)));
     return refs;
   }
 

@@ -49,9 +49,14 @@ export const Event = {
   open: 'open', items: 'items', end: 'end', fail: 'fail', released: 'released',
 } as const;
 
-/** Control messages a gateway sends to a host. */
+/**
+ * Control messages: a gateway to a host (`uplink.host.<host>.ctl`), and, for callbacks, a host to a
+ * gateway (`_U.<gateway>.cb`: call the client, stop waiting, release a reference) and the gateway's
+ * answer back on the host's control subject (callback-ok / callback-error).
+ */
 export const Op = {
   cancel: 'cancel', grant: 'grant', cancelStream: 'cancel-stream', detach: 'detach', resume: 'resume', release: 'release',
+  callback: 'callback', cancelCallback: 'cancel-callback', releaseRef: 'release-ref', callbackOk: 'callback-ok', callbackError: 'callback-error',
 } as const;
 
 export const QUEUE_GROUP = 'uplink';
@@ -74,6 +79,10 @@ export const Subject = {
   hostEvents: (host: string): string => `uplink.evt.host.${host}`,
   gatewayEvents: (gateway: string): string => `uplink.evt.gw.${gateway}`,
   inbox: (gateway: string): string => `_U.${gateway}`,
+  /** Where hosts send callbacks for a gateway's clients (inside the gateway's inbox, so the NATS permissions hold). */
+  callbacks: (gateway: string): string => `_U.${gateway}.cb`,
+  /** References a gateway's clients let go of (`[[connection, ref], ...]`): every host drops those it holds. */
+  unref: (gateway: string): string => `uplink.evt.gw.${gateway}.unref`,
 } as const;
 
 /** The gateway id in a reply subject `_U.<gateway>.<id>`, or undefined. */
@@ -190,6 +199,7 @@ export const bytesJson = <T>(data: Uint8Array): T => JSON.parse(decoder.decode(d
  */
 export function errorPayload(error: ErrorBody, codec?: Codec): Uint8Array {
   const head = JSON.stringify({ code: error.code, name: error.name, message: error.message });
+  if (error.data instanceof EncodedData) return packBinary(`${head}\n${error.data.payload.text}`, error.data.payload.attachments ?? []);
   if (error.data === undefined || !codec) return packBinary(head, []);
   let data: EncodedPayload;
   try {

@@ -21,6 +21,7 @@ import {
   b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, jsonBytes, Op, packPayload,
   payloadBudget, QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
 } from './envelope.js';
+import { HostCallbacks } from './host-callbacks.js';
 import { HostTable, type HostBeat, type HostState } from './host-table.js';
 import { HostStreams } from './host-streams.js';
 import { RemoteConnections } from './remote-connections.js';
@@ -57,6 +58,7 @@ export class NatsHostService {
   private readonly running: RunningCalls;
   private readonly streams: HostStreams;
   private readonly connections: RemoteConnections;
+  private readonly callbacks: HostCallbacks;
   private readonly stats = new Map<string, EndpointStats>();
   private readonly discovery: ServiceDiscovery;
   private readonly stopTicking: () => void;
@@ -75,7 +77,9 @@ export class NatsHostService {
     this.gateways = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
     this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.send(reply, Event.accepted, { [Header.host]: this.id }));
     this.streams = new HostStreams(nc, this.id, host);
-    this.connections = new RemoteConnections(host, options.onError ?? (() => {}));
+    this.callbacks = new HostCallbacks(nc, this.id, this.clock, host.codec, this.maxAttachments);
+    this.connections = new RemoteConnections(host, options.onError ?? (() => {}), (id) => this.callbacks.peer(id));
+    host.references.idPrefix = this.id; // references made here name this host: gateways route their calls back here
     const on = (subject: string, handle: (msg: Msg) => void) =>
       this.subscriptions.push(nc.subscribe(subject, { callback: (error, msg) => { if (!error) this.guard(msg, handle); } }));
     const own = `uplink.host.${this.id}.`;
@@ -168,7 +172,7 @@ export class NatsHostService {
     const deadline = call.timeoutMs === undefined ? undefined : this.clock.now() + call.timeoutMs;
     const context = new CallContext(connection, call.context.correlationId, call.context.annotations, deadline);
     const hostCall = { object, member: call.member, kind: (call.kind === 'stream' ? 'call' : call.kind) as CallKind, oneway: !reply, args, context };
-    const stats = this.statsOf(object);
+    const stats = this.statsOf(object.startsWith('~') ? '~' : object); // references share one entry
     stats.requests++;
     if (call.kind === 'stream') {
       if (reply) this.streams.open(hostCall, call.upTo ?? 0, reply, pin);
@@ -231,6 +235,7 @@ export class NatsHostService {
   private onControl(msg: Msg, h: MsgHdrs): void {
     const op = h.get(Header.op);
     if (op === Op.cancel) return this.running.cancel(h.get(Header.call));
+    if (op === Op.callbackOk || op === Op.callbackError) return this.callbacks.answered(op, h, msg.data);
     const key = h.get(Header.key);
     if (op === Op.resume) {
       if (!msg.reply) return;
@@ -244,12 +249,17 @@ export class NatsHostService {
     else if (op === Op.detach) stream?.detach();
   }
 
-  /** `uplink.evt.gw.<gateway>` (a beat) or `uplink.evt.gw.<gateway>.release` (closed connections). */
+  /** `uplink.evt.gw.<gateway>` (a beat), `.release` (closed connections) or `.unref` (references let go of). */
   private onGatewayEvent(msg: Msg): void {
     const [, , , gateway, what] = msg.subject.split('.');
     if (!gateway) return;
     this.gateways.seen(gateway);
     if (what === 'release') for (const id of bytesJson<string[]>(msg.data)) if (typeof id === 'string') this.connections.release(id);
+    if (what === 'unref') {
+      for (const entry of bytesJson<unknown[]>(msg.data)) {
+        if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string') this.connections.releaseReference(entry[0], entry[1]);
+      }
+    }
   }
 
   private onRevocation(msg: Msg): void {
@@ -260,6 +270,7 @@ export class NatsHostService {
   private tick(): void {
     this.beat();
     for (const gateway of this.gateways.sweep()) {
+      this.callbacks.gatewayGone(gateway);
       this.streams.detachGateway(gateway);
       this.connections.releaseGateway(gateway);
     }

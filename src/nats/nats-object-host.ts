@@ -20,8 +20,10 @@ import type { ObjectMetadata } from '../host/members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
 import {
   b64json, bytesJson, callHeaders, controlHeaders, Header, HOST_EVENTS, jsonBytes, packPayload, payloadBudget,
-  REVOCATIONS, Subject, type CallContextFields,
+  NODE_ID_LENGTH, REVOCATIONS, Subject, type CallContextFields,
 } from './envelope.js';
+import { isServerRefId, refOfTarget } from '../protocol/refs.js';
+import { GatewayCallbacks } from './gateway-callbacks.js';
 import { HostTable, type HostBeat } from './host-table.js';
 import type { InboxEntry, InboxLink } from './inbox-entry.js';
 import { RemoteCall, unavailable, type CallOrigin } from './remote-call.js';
@@ -69,6 +71,8 @@ export class NatsObjectHost implements ObjectHost {
   private revocationHandler: ((target: SharedRevocation) => void) | undefined;
   private nextId = 0;
   private readonly askTimeoutMs: number;
+  /** Hosts calling this gateway's clients back. */
+  private readonly callbacks: GatewayCallbacks;
 
   constructor(private readonly nc: NatsConnection, options: NatsObjectHostOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -77,9 +81,11 @@ export class NatsObjectHost implements ObjectHost {
     this.hosts = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
     this.inbox = Subject.inbox(this.id);
     this.link = this.inboxLink(options.maxAttachments ?? 16);
+    this.callbacks = new GatewayCallbacks(nc, options.maxAttachments ?? 16);
     const on = (subject: string, handle: (msg: Msg) => void) =>
       this.subscriptions.push(nc.subscribe(subject, { callback: (error, msg) => { if (!error) handle(msg); } }));
-    on(`${this.inbox}.*`, (msg) => this.entries.get(msg.subject)?.onMessage(msg));
+    const callbacks = Subject.callbacks(this.id);
+    on(`${this.inbox}.*`, (msg) => (msg.subject === callbacks ? this.callbacks.onMessage(msg) : this.entries.get(msg.subject)?.onMessage(msg)));
     on(HOST_EVENTS, (msg) => this.onHostBeat(msg));
     on(REVOCATIONS, (msg) => this.onRevocation(msg));
     this.stopTicking = repeat(this.clock, heartbeatMs, () => this.tick());
@@ -89,6 +95,7 @@ export class NatsObjectHost implements ObjectHost {
   invoke(call: HostCall, reply: ReplySink): void {
     const route = this.route(call);
     if ('code' in route) return reply.reject(route);
+    this.callbacks.track(call.context.connection);
     const headers = this.headersFor(call);
     if (call.oneway) {
       this.nc.publish(route.subject, route.payload, { headers });
@@ -109,6 +116,7 @@ export class NatsObjectHost implements ObjectHost {
       sink.fail(route, 0);
       return undefined;
     }
+    this.callbacks.track(call.context.connection);
     const headers = this.headersFor(call, upTo);
     const resend = route.direct ? () => this.nc.publish(route.queue, route.payload, { headers, reply: stream.reply }) : undefined;
     const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: route.direct, resend });
@@ -127,11 +135,17 @@ export class NatsObjectHost implements ObjectHost {
     return stream;
   }
 
-  /** Session instances and tracked resources for the connection are released on every host (batched per tick). */
-  /** References through NATS: see docs/callbacks.md (routed to the owning host in a later step). */
-  releaseReference(_connection: ConnectionInfo, _ref: string): void {}
+  /**
+   * The client let go of a reference: every host hears it (a server reference names its host, but a
+   * client callback may be held by any host the connection called), at once, before later calls.
+   */
+  releaseReference(connection: ConnectionInfo, ref: string): void {
+    if (this.connected) this.nc.publish(Subject.unref(this.id), jsonBytes([[this.remoteConnectionId(connection.id), ref]]));
+  }
 
+  /** Session instances and tracked resources for the connection are released on every host (batched per tick). */
   releaseConnection(connection: ConnectionInfo): void {
+    this.callbacks.forget(connection.id);
     this.pins.release(connection.id);
     this.releasedConnections.push(this.remoteConnectionId(connection.id));
   }
@@ -214,6 +228,8 @@ export class NatsObjectHost implements ObjectHost {
    * down, arguments larger than one message).
    */
   private route(call: HostCall): Route | ErrorBody {
+    const ref = refOfTarget(call.object);
+    if (ref !== undefined) return this.refRoute(call, ref);
     const queue = Subject.call(call.object);
     if (!queue || !this.hosts.mayServe(call.object)) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
     const refused = this.refusal(call);
@@ -226,6 +242,18 @@ export class NatsObjectHost implements ObjectHost {
     const direct = pinned ? undefined : this.hosts.pick(call.object);
     const host = pinned ?? direct;
     return { queue, subject: host ? Subject.pinnedCall(host, call.object) : queue, payload, pinned, direct };
+  }
+
+  /** A server reference's id names the host that holds it: the call goes there, or nowhere if it is gone. */
+  private refRoute(call: HostCall, ref: string): Route | ErrorBody {
+    const host = isServerRefId(ref) ? ref.slice(1, 1 + NODE_ID_LENGTH) : undefined;
+    if (!host || !this.hosts.alive(host)) return errorBody(ErrorCode.REF_RELEASED, 'no such reference on this connection (released, dropped, or never handed out)');
+    if (!this.connected) return unavailable(call.object);
+    const payload = packPayload(call.args);
+    const budget = payloadBudget(this.nc);
+    if (payload.byteLength > budget) return errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the arguments are larger than one NATS message (${budget} bytes)`);
+    const subject = Subject.pinnedCall(host, call.object);
+    return { queue: subject, subject, payload, pinned: host, direct: undefined };
   }
 
   private origin(call: HostCall, route: Route): CallOrigin {

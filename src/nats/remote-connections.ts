@@ -4,14 +4,21 @@
  * A gateway reports closed connections in batches; a gateway that stops beating has lost all of its
  * connections, so they are released here too.
  */
-import { disposeResource, type ConnectionInfo, type Identity, type Resource } from '../core/context.js';
+import { disposeResource, type ConnectionInfo, type Identity, type PeerChannel, type Resource } from '../core/context.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 
-export class RemoteConnections {
-  /** Connection id → resources tracked for it (an entry exists once the connection called here). */
-  private readonly connections = new Map<string, Resource[]>();
+interface Remote { resources: Resource[]; peer: PeerChannel }
 
-  constructor(private readonly host: LocalObjectHost, private readonly onDisposeError: (error: unknown) => void) {}
+export class RemoteConnections {
+  /** Connection id → resources tracked for it and its way back (an entry exists once the connection called here). */
+  private readonly connections = new Map<string, Remote>();
+
+  constructor(
+    private readonly host: LocalObjectHost,
+    private readonly onDisposeError: (error: unknown) => void,
+    /** The way back to a connection's client (callbacks), through its gateway. */
+    private readonly peerOf: (id: string) => PeerChannel,
+  ) {}
 
   get size(): number {
     return this.connections.size;
@@ -19,16 +26,22 @@ export class RemoteConnections {
 
   /** The connection as a call's context shows it. */
   info(id: string, remoteAddress: string, identity: Identity | undefined): ConnectionInfo {
-    if (!this.connections.has(id)) this.connections.set(id, []);
-    return { id, remoteAddress, identity, track: (resource) => this.connections.get(id)?.push(resource) };
+    let remote = this.connections.get(id);
+    if (!remote) this.connections.set(id, (remote = { resources: [], peer: this.peerOf(id) }));
+    return { id, remoteAddress, identity, peer: remote.peer, track: (resource) => this.connections.get(id)?.resources.push(resource) };
+  }
+
+  /** The client let go of a reference (relayed by its gateway). */
+  releaseReference(id: string, ref: string): void {
+    if (this.connections.has(id)) this.host.releaseReference({ id, remoteAddress: '', identity: undefined, track: () => {} }, ref);
   }
 
   release(id: string): void {
-    const resources = this.connections.get(id);
-    if (!resources) return;
+    const remote = this.connections.get(id);
+    if (!remote) return;
     this.connections.delete(id);
     this.host.releaseConnection({ id, remoteAddress: '', identity: undefined, track: () => {} });
-    for (const resource of resources) void disposeResource(resource).then((error) => error && this.onDisposeError(error));
+    for (const resource of remote.resources) void disposeResource(resource).then((error) => error && this.onDisposeError(error));
   }
 
   /** Every connection of a gateway that is gone. */

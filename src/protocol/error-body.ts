@@ -9,7 +9,7 @@
  * unless debug is on.
  */
 import { ErrorCode, UplinkError, withData, type ErrorBody } from '../errors.js';
-import type { Codec, EncodedPayload } from './codec.js';
+import { EncodedData, type Codec, type EncodedPayload } from './codec.js';
 
 export function toErrorBody(error: unknown, codec: Codec, debug: boolean): ErrorBody {
   try {
@@ -41,6 +41,23 @@ function describeError(error: unknown, codec: Codec, debug: boolean): ErrorBody 
 
 /** Rebuilds a typed error; `data` is the error frame's body (its data), when it has one. */
 export function remoteError(codec: Codec, body: ErrorBody, data: EncodedPayload | undefined): UplinkError {
+  const error = rebuildError(codec, body, data);
+  asReceived.set(error, data ? { ...body, data: new EncodedData(data) } : body);
+  return error;
+}
+
+/** The error body as it came over the wire (data still encoded), for errors remoteError() rebuilt. */
+const asReceived = new WeakMap<object, ErrorBody>();
+
+/**
+ * An error to pass on as the peer sent it: a relay (a gateway between a client and an object host)
+ * forwards the body and its encoded data unchanged instead of mapping the rebuilt error again.
+ */
+export function receivedErrorBody(error: unknown): ErrorBody | undefined {
+  return typeof error === 'object' && error !== null ? asReceived.get(error) : undefined;
+}
+
+function rebuildError(codec: Codec, body: ErrorBody, data: EncodedPayload | undefined): UplinkError {
   let detail: unknown = body.data;
   if (data) {
     try {

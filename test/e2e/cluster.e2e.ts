@@ -73,6 +73,28 @@ describe('demo cluster', { skip }, () => {
     assert.match(await text('result'), /^42\n\n\d+\.\d ms · served by host-[12]$/);
   });
 
+  it('a chat across gateways: the room on one host calls each page back through that page\'s own gateway', async () => {
+    await page.getByTestId('chat-join').click();
+    await page.getByTestId('chat-state').filter({ hasText: /in the room as alice/ }).waitFor({ timeout: 5_000 });
+    const bob = await browser.newPage();
+    try {
+      const second = ready.gateways[1]!.url;
+      await bob.goto(`${second.replace(/^ws/, 'http')}/?gateways=${encodeURIComponent(second)}`);
+      await bob.getByTestId('name').fill('bob');
+      await bob.getByTestId('demo-signin').click();
+      await bob.getByTestId('status').filter({ hasText: /connected as bob/ }).waitFor({ timeout: 10_000 });
+      await bob.getByTestId('chat-join').click();
+      await page.getByTestId('chat-log').filter({ hasText: /bob joined/ }).waitFor({ timeout: 5_000 });
+      await bob.getByTestId('chat-text').fill('hello from the other gateway');
+      await bob.getByTestId('chat-send').click();
+      await page.getByTestId('chat-log').filter({ hasText: /bob hello from the other gateway/ }).waitFor({ timeout: 5_000 });
+      await bob.getByTestId('chat-leave').click();
+      await page.getByTestId('chat-log').filter({ hasText: /bob left/ }).waitFor({ timeout: 5_000 });
+    } finally {
+      await bob.close();
+    }
+  });
+
   it('killing the page\'s gateway mid-stream: the chart goes on through the other gateway', async () => {
     await page.getByTestId('start').click();
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=shown]')?.textContent) >= 10);

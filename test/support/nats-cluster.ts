@@ -17,11 +17,11 @@ export const FAST_BEAT_MS = 200;
 export interface ClusterHost { host: LocalObjectHost; service: NatsHostService; nc: NatsConnection; failures: unknown[] }
 export interface ClusterGateway { gateway: Gateway; url: string; remote: NatsObjectHost; nc: NatsConnection }
 
-export function objectHost(failures: unknown[] = [], lingerMs = 30_000): LocalObjectHost {
+export function objectHost(failures: unknown[] = [], lingerMs = 30_000, callbackTimeoutMs = 30_000): LocalObjectHost {
   const codec = new Codec();
   codec.registerError(TestError, 'TestError');
   return new LocalObjectHost({
-    codec, maxArgs: 64, maxResultBytes: 1 << 20, onError: (error) => failures.push(error),
+    codec, maxArgs: 64, maxResultBytes: 1 << 20, onError: (error) => failures.push(error), references: { maxRefs: 1_024, callbackTimeoutMs },
     streamLimits: { lifetimeMs: 0, idleMs: 0, lingerMs, maxUnacked: 1000, maxBatch: 64, frameBytes: 16_384, maxFrameBytes: 1 << 20, maxReplayBytes: 1 << 20 },
   });
 }
@@ -44,9 +44,9 @@ export class TestCluster {
   }
 
   /** A host whose objects `register` puts in place, served on NATS. */
-  async addHost(register: (host: LocalObjectHost) => void, name = `host-${this.hosts.length}`): Promise<ClusterHost> {
+  async addHost(register: (host: LocalObjectHost) => void, name = `host-${this.hosts.length}`, callbackTimeoutMs?: number): Promise<ClusterHost> {
     const failures: unknown[] = [];
-    const host = objectHost(failures);
+    const host = objectHost(failures, 30_000, callbackTimeoutMs);
     register(host);
     const nc = await this.connect(name);
     const service = new NatsHostService(nc, host, { name, heartbeatMs: FAST_BEAT_MS });

@@ -1,0 +1,68 @@
+/**
+ * A gateway's side of callbacks through NATS: hosts ask (`_U.<gateway>.cb`) to call one of this
+ * gateway's clients; the connection's own PeerChannel does it exactly as in one process (deadline,
+ * BUSY, typed errors, callback-cancel), and the outcome goes back on the host's control subject.
+ * Releases of references go to the client the same way.
+ *
+ * Invariant: a host reaches only connections that called through this gateway's NATS routes and are
+ * still open; anything else is answered with CONNECTION_CLOSED, never an exception.
+ */
+import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import type { ConnectionInfo } from '../core/context.js';
+import { ErrorCode, errorBody } from '../errors.js';
+import { Codec, type EncodedPayload } from '../protocol/codec.js';
+import { receivedErrorBody, toErrorBody } from '../protocol/error-body.js';
+import { controlHeaders, decodeMember, errorPayload, Header, Op, packPayload, Subject, unpackPayload } from './envelope.js';
+
+export class GatewayCallbacks {
+  /** Connections by their id on this gateway, kept while they live. */
+  private readonly connections = new Map<string, ConnectionInfo>();
+  /** Callbacks running, by `<host>/<call id>`, so a host can stop waiting. */
+  private readonly running = new Map<string, AbortController>();
+  private readonly codec = new Codec();
+
+  constructor(private readonly nc: NatsConnection, private readonly maxAttachments: number) {}
+
+  track(connection: ConnectionInfo): void {
+    if (connection.peer && !this.connections.has(connection.id)) this.connections.set(connection.id, connection);
+  }
+
+  forget(connectionId: string): void {
+    this.connections.delete(connectionId);
+  }
+
+  onMessage(msg: Msg): void {
+    const h = msg.headers;
+    if (!h) return;
+    const op = h.get(Header.op);
+    const host = h.get(Header.host);
+    const connection = this.connections.get(h.get(Header.connection));
+    if (op === Op.releaseRef) return connection?.peer?.release(h.get(Header.key));
+    if (op === Op.cancelCallback) return void this.running.get(`${host}/${h.get(Header.call)}`)?.abort();
+    if (op === Op.callback) this.call(host, h, msg.data, connection);
+  }
+
+  private call(host: string, h: MsgHdrs, data: Uint8Array, connection: ConnectionInfo | undefined): void {
+    const id = h.get(Header.call);
+    const answer = (op: string, payload: Uint8Array): void => {
+      if (!this.nc.isClosed()) this.nc.publish(Subject.control(host), payload, { headers: controlHeaders(op, { [Header.call]: id }) });
+    };
+    const peer = connection?.peer;
+    if (!peer) return answer(Op.callbackError, errorPayload(errorBody(ErrorCode.CONNECTION_CLOSED, 'the client is gone')));
+    let args: EncodedPayload;
+    try {
+      args = unpackPayload(data, this.maxAttachments);
+    } catch {
+      return answer(Op.callbackError, errorPayload(errorBody(ErrorCode.BAD_FRAME, 'a malformed callback')));
+    }
+    const member = h.get(Header.member);
+    const key = `${host}/${id}`;
+    const controller = new AbortController();
+    this.running.set(key, controller);
+    peer.callback(h.get(Header.key), member ? decodeMember(member) : undefined, args, Number(h.get(Header.timeout)) || 0, controller.signal).then(
+      (value) => answer(Op.callbackOk, packPayload(value)),
+      // The client's error goes on as the client sent it (its data still encoded); the gateway's own refusals are mapped.
+      (error: unknown) => answer(Op.callbackError, errorPayload(receivedErrorBody(error) ?? toErrorBody(error, this.codec, false), this.codec)),
+    ).finally(() => this.running.delete(key));
+  }
+}
