@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
-import { connect, type UplinkClient } from '../src/client/index.js';
+import { callback, connect, type RemoteRef, type UplinkClient } from '../src/client/index.js';
 import { BENCH_SECRET } from './servers/bench-secret.js';
 import { makeCertificates } from '../test/support/certificates.js';
 import { NATS_SERVER, startNatsServer } from '../test/support/nats-server.js';
@@ -117,6 +117,29 @@ async function rawLanes(url: string, conns: number, message: string | Uint8Array
     });
   });
   return { lanes, close: () => sockets.forEach((s) => s.close()) };
+}
+
+/** Rows measured against the same server's plain add(1,2) call instead of a raw reference. */
+const CALL_RELATIVE = new Set(['callback 8x32', 'ref call 8x32']);
+
+/** bench.callMe(fn, 1): the method calls the client's function once. One callback per client, reused. */
+function callbackRoundTrip(): (c: UplinkClient) => Promise<unknown> {
+  const callbacks = new WeakMap<UplinkClient, unknown>();
+  return (c) => {
+    let fn = callbacks.get(c);
+    if (!fn) callbacks.set(c, (fn = callback((x: number) => x + 1)));
+    return c.call('bench', 'callMe', [fn, 1]);
+  };
+}
+
+/** add(1, 2) on a server reference the client holds (one per client, opened on first use). */
+function refCall(): (c: UplinkClient) => Promise<unknown> {
+  const refs = new WeakMap<UplinkClient, Promise<RemoteRef<{ add(a: number, b: number): number }>>>();
+  return async (c) => {
+    let ref = refs.get(c);
+    if (!ref) refs.set(c, (ref = c.call('bench', 'open', []) as Promise<RemoteRef<{ add(a: number, b: number): number }>>));
+    return (await ref).add(1, 2);
+  };
 }
 
 async function uplinkLanes(url: string, conns: number, op: (c: UplinkClient) => Promise<unknown>, ca?: string): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
@@ -248,6 +271,9 @@ async function main(): Promise<void> {
   await run('add(1,2) 8x32', servers.json, rawLanes(servers.json.url, conns, '{"id":1234,"m":"add","a":[1,2]}'), inflight);
   await run('add(1,2) 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, (c) => c.call('calc', 'add', [1, 2])), inflight);
   await run('add(1,2) 8x32', wss, uplinkLanes(wss.url, conns, (c) => c.call('calc', 'add', [1, 2]), certs.ca), inflight);
+  // Callbacks and references, next to the plain call above (their reference row is uplink's add(1,2)).
+  await run('callback 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, callbackRoundTrip()), inflight);
+  await run('ref call 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, refCall()), inflight);
 
   for (const size of [1024, 64 * 1024]) {
     const text = 'x'.repeat(size);
@@ -272,6 +298,8 @@ async function main(): Promise<void> {
   if (cluster) {
     const { gateway } = cluster;
     await run('add(1,2) 8x32', gateway, uplinkLanes(gateway.url, conns, (c) => c.call('calc', 'add', [1, 2])), inflight);
+    await run('callback 8x32', gateway, uplinkLanes(gateway.url, conns, callbackRoundTrip()), inflight);
+    await run('ref call 8x32', gateway, uplinkLanes(gateway.url, conns, refCall()), inflight);
     await run('stream 1x1M items', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
     await run('stream 100x10k items', gateway, streamLanes(gateway.url, 4, 25, smoke ? 200 : 10_000), 1);
     await cluster.stop();
@@ -283,7 +311,8 @@ async function main(): Promise<void> {
   if (wanted('idle')) results.push(await idleConnections(servers.uplink, idleWanted));
 
   for (const m of results) {
-    const reference = results.find((r) => r.scenario === m.scenario && r.server === 'raw-json') ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo');
+    const reference = results.find((r) => r.scenario === m.scenario && r.server === 'raw-json') ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo')
+      ?? (CALL_RELATIVE.has(m.scenario) ? results.find((r) => r.scenario === 'add(1,2) 8x32' && r.server === m.server) : undefined);
     if (reference && m !== reference) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
   }
   printTable(results);
@@ -298,7 +327,7 @@ async function main(): Promise<void> {
 
 /** nats-server, an object host and a gateway routing to it (the uplink-nats rows); undefined without nats-server. */
 async function startNatsCluster(): Promise<{ gateway: ServerProcess; stop(): Promise<void> } | undefined> {
-  if (!wanted('add') && !wanted('stream')) return undefined;
+  if (!['add', 'stream', 'callback', 'ref call'].some(wanted)) return undefined;
   if (!existsSync(NATS_SERVER)) {
     console.error(`  uplink-nats rows SKIPPED: no nats-server at ${NATS_SERVER} (apt-get install -y nats-server)`);
     return undefined;

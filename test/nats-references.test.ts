@@ -152,6 +152,13 @@ describe('references through NATS', { skip }, () => {
     await bob.close();
   });
 
+  it('calls and callbacks keep being answered past the 443rd reply subject (the callback subject can never be an inbox entry\'s)', async () => {
+    const c = await client(gw[0]!.url, { timeoutMs: 3_000 });
+    const fn = callback((pct: number) => pct);
+    for (let i = 0; i < 500; i++) assert.equal(await c.proxy<BoardApi>('board').progress(1, fn), 'done');
+    await c.close();
+  });
+
   it('a client that never answers: the host\'s callback deadline holds through NATS', async () => {
     const c = await client(gw[1]!.url);
     const started = performance.now();

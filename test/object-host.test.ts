@@ -37,7 +37,7 @@ class RecordingHost implements ObjectHost {
     this.released.push(connection.id);
   }
 
-  releaseReference(connection: { id: string }, ref: string): void {
+  releaseReference(connection: { id: string }, ref: string, _received?: number): void {
     this.released.push(`${connection.id}/${ref}`);
   }
 

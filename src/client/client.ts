@@ -346,7 +346,7 @@ export class UplinkClient implements ProxyTarget {
       case 'callback-cancel':
         return this.refs.onCancel(frame.id);
       case 'release':
-        return this.refs.onRelease(frame.ref);
+        return this.refs.onRelease(frame.ref, frame.n);
       case 'welcome':
         return;
     }

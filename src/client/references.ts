@@ -59,11 +59,14 @@ export interface RefWire {
   target: ProxyTarget;
 }
 
-interface Imported { proxy: WeakRef<object>; state: { live: boolean } }
+/** A server reference held here, and how many times its id arrived (the release says so). */
+interface Imported { proxy: WeakRef<object>; state: { live: boolean }; received: number }
 
 export class ClientReferences implements RefScope {
   private nextId = 1;
   private readonly exported = new Map<string, LocalRef>();
+  /** How many times each callback id was sent: the server's release counts what it received. */
+  private readonly sent = new Map<string, number>();
   private readonly idOf = new Map<LocalRef, string>();
   private readonly imported = new Map<string, Imported>();
   private readonly proxies = new WeakMap<object, string>();
@@ -97,6 +100,7 @@ export class ClientReferences implements RefScope {
       this.exported.set(id, value);
       this.idOf.set(value, id);
     }
+    this.sent.set(id, (this.sent.get(id) ?? 0) + 1);
     return value.members ? { id, m: [...value.members] } : { id };
   }
 
@@ -106,11 +110,16 @@ export class ClientReferences implements RefScope {
       if (!local) throw new UplinkError(ErrorCode.REF_RELEASED, 'the server named a callback this client does not hold');
       return local;
     }
-    const known = this.imported.get(node.id)?.proxy.deref();
-    return known ?? this.importRef(node.id);
+    const entry = this.imported.get(node.id);
+    const known = entry?.proxy.deref();
+    if (entry && known) {
+      entry.received++;
+      return known;
+    }
+    return this.importRef(node.id, (entry?.received ?? 0) + 1);
   }
 
-  private importRef(id: string): object {
+  private importRef(id: string, received: number): object {
     const state = { live: true };
     const released = (): Promise<never> => Promise.reject(new UplinkError(ErrorCode.REF_RELEASED, 'the server reference was released'));
     const { target } = this.wire;
@@ -136,7 +145,7 @@ export class ClientReferences implements RefScope {
         return state.live;
       },
     });
-    this.imported.set(id, { proxy: new WeakRef(proxy), state });
+    this.imported.set(id, { proxy: new WeakRef(proxy), state, received });
     this.proxies.set(proxy, id);
     this.finalizer.register(proxy, id, proxy);
     return proxy;
@@ -146,12 +155,11 @@ export class ClientReferences implements RefScope {
     if (!state.live) return;
     state.live = false;
     const entry = this.imported.get(id);
-    if (entry?.state === state) {
-      this.imported.delete(id);
-      const proxy = entry.proxy.deref();
-      if (proxy) this.finalizer.unregister(proxy);
-    }
-    if (this.wire.open) this.wire.send(writeRelease(id));
+    if (entry?.state !== state) return; // superseded: a newer proxy for the id holds the count
+    this.imported.delete(id);
+    const proxy = entry.proxy.deref();
+    if (proxy) this.finalizer.unregister(proxy);
+    if (this.wire.open) this.wire.send(writeRelease(id, entry.received));
   }
 
   /** A proxy was garbage-collected without being released. */
@@ -196,9 +204,16 @@ export class ClientReferences implements RefScope {
     if (this.cancelled.size > 10_000) this.cancelled.clear(); // ids of callbacks that had already answered
   }
 
-  /** The server let go of a reference: a callback of ours it held, or an object of its own. */
-  onRelease(ref: string): void {
-    if (isClientRefId(ref)) return this.forgetLocal(ref);
+  /**
+   * The server let go of a reference: a callback of ours it held `received` times (forgotten once the
+   * server has received every copy sent), or an object of its own that it withdraws.
+   */
+  onRelease(ref: string, received?: number): void {
+    if (isClientRefId(ref)) {
+      const left = received === undefined ? 0 : (this.sent.get(ref) ?? 0) - received;
+      if (left > 0) return void this.sent.set(ref, left);
+      return this.forgetLocal(ref);
+    }
     const entry = this.imported.get(ref);
     if (!entry) return;
     entry.state.live = false;
@@ -218,12 +233,14 @@ export class ClientReferences implements RefScope {
     if (!local) return;
     this.exported.delete(id);
     this.idOf.delete(local);
+    this.sent.delete(id);
   }
 
   /** The connection is gone: every reference ends with it (the server has already dropped its side). */
   dropped(): void {
     this.exported.clear();
     this.idOf.clear();
+    this.sent.clear();
     this.cancelled.clear();
     for (const entry of this.imported.values()) entry.state.live = false;
     this.imported.clear();

@@ -32,8 +32,11 @@ export interface PeerChannel {
    * CONNECTION_CLOSED, REF_RELEASED, or the client's own error).
    */
   callback(ref: string, member: string | undefined, args: EncodedPayload, timeoutMs: number, signal: AbortSignal | undefined): Promise<EncodedPayload>;
-  /** Tells the client a reference is let go of: one of the server's it holds, or one of its own the server held. */
-  release(ref: string): void;
+  /**
+   * Tells the client a reference is let go of: one of its own the server held (`received`: how many
+   * times it reached the server), or one of the server's that the server withdraws (no count).
+   */
+  release(ref: string, received?: number): void;
 }
 
 export interface ConnectionInfo {

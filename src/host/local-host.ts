@@ -294,8 +294,8 @@ export class LocalObjectHost implements ObjectHost {
   }
 
   /** The client let go of a reference (its `release` frame). */
-  releaseReference(connection: ConnectionInfo, ref: string): void {
-    this.references.existing(connection)?.releasedByClient(ref);
+  releaseReference(connection: ConnectionInfo, ref: string, received?: number): void {
+    this.references.existing(connection)?.releasedByClient(ref, received);
   }
 
   shutdown(): void {

@@ -69,8 +69,11 @@ export interface ObjectHost {
   resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined;
   /** The connection is gone: release whatever the host keeps for it (session instances, references). */
   releaseConnection(connection: ConnectionInfo): void;
-  /** The client let go of a reference (`release` frame): a server object it held, or a callback it handed over. */
-  releaseReference(connection: ConnectionInfo, ref: string): void;
+  /**
+   * The client let go of a reference (`release` frame): a server object it held (`received`: how many
+   * times it got the id), or a callback of its own that it withdraws (no count).
+   */
+  releaseReference(connection: ConnectionInfo, ref: string, received?: number): void;
   /** Ends every stream whose owner matches, lingering ones too (revocation); returns how many. */
   endStreams(matches: (owner: Identity | undefined) => boolean, reason: string): number;
   /** Streams this host keeps: live ones (open, lingering or awaiting their final ack) and the lingering among them. */

@@ -25,8 +25,14 @@ export interface ReferenceLimits {
   callbackTimeoutMs: number;
 }
 
-/** An exported object: the registration its calls dispatch through, and how to let go of it. */
-interface Exported { registration: Registration; spec: RemoteSpec; drop: (target: object) => void }
+/**
+ * An exported object: the registration its calls dispatch through, how to let go of it, and how many
+ * times its id was sent (a client's release counts what it received; the rest may still be on the way).
+ */
+interface Exported { registration: Registration; spec: RemoteSpec; drop: (target: object) => void; sent: number }
+
+/** A client reference held here (weakly: see `collected`), and how many times its id arrived. */
+interface Imported { ref: WeakRef<ClientRef>; received: number }
 
 /** Client references the server code let go of without release(): the client is told to forget them. */
 const collectedRefs = new FinalizationRegistry<{ table: ConnectionRefs; id: string }>(({ table, id }) => table.collected(id));
@@ -38,7 +44,7 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
   private readonly exported = new Map<string, Exported>();
   private readonly idOf = new Map<object, string>();
   /** Held weakly: a proxy the server code dropped is released (finalizer) without waiting for the connection to end. */
-  private readonly imported = new Map<string, WeakRef<ClientRef>>();
+  private readonly imported = new Map<string, Imported>();
   private open = true;
   /** Ids exported by the encode in progress (withdrawn if it fails). */
   fresh: string[] | undefined;
@@ -62,7 +68,7 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
   kindOf(value: unknown): RefKind | undefined {
     if (remoteSpec(value)) return 'sref';
     const ref = clientRefOf(value);
-    return ref && this.imported.get(ref.id)?.deref() === ref ? 'cref' : undefined; // another connection's callback travels by value (as nothing)
+    return ref && this.imported.get(ref.id)?.ref.deref() === ref ? 'cref' : undefined; // another connection's callback travels by value (as nothing)
   }
 
   write(value: unknown): RefNode {
@@ -82,9 +88,12 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
 
   // ---- exported objects ----
 
-  /** Withdraws what the failed encode exported. */
+  /** Takes back what the failed encode sent: the counts it added, and the objects it exported first. */
   rollback(): void {
-    for (const id of this.fresh ?? []) this.unexport(id);
+    for (const id of this.fresh ?? []) {
+      const exported = this.exported.get(id);
+      if (exported && --exported.sent <= 0) this.unexport(id);
+    }
     this.fresh = undefined;
   }
 
@@ -99,7 +108,11 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
 
   private export(target: object): string {
     const existing = this.idOf.get(target);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) {
+      (this.exported.get(existing) as Exported).sent++;
+      this.fresh?.push(existing);
+      return existing;
+    }
     if (this.exported.size >= this.limits.maxRefs) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.limits.maxRefs} server references on this connection`);
     const spec = remoteSpec(target) as RemoteSpec;
     const id = `s${this.idPrefix}${randomBytes(16).toString('base64url')}`;
@@ -108,9 +121,9 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
       const dropped = this.idOf.get(t);
       if (dropped === undefined) return;
       this.unexport(dropped);
-      this.connection.peer?.release(dropped);
+      this.connection.peer?.release(dropped); // the owner withdraws it: no count
     };
-    this.exported.set(id, { registration, spec, drop });
+    this.exported.set(id, { registration, spec, drop, sent: 1 });
     this.idOf.set(target, id);
     spec.holders.add(drop);
     holdCount.set(target, (holdCount.get(target) ?? 0) + 1);
@@ -136,41 +149,54 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
   // ---- client references ----
 
   private importRef(node: RefNode): ClientRef {
-    const known = this.imported.get(node.id)?.deref();
-    if (known) return known;
-    if (this.imported.size >= this.limits.maxRefs) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.limits.maxRefs} client references on this connection`);
+    const entry = this.imported.get(node.id);
+    const known = entry?.ref.deref();
+    if (entry && known) {
+      entry.received++;
+      return known;
+    }
+    if (!entry && this.imported.size >= this.limits.maxRefs) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.limits.maxRefs} client references on this connection`);
     const ref = new ClientRef(node.id, node.m, this);
     trackProxy(ref);
-    this.imported.set(node.id, new WeakRef(ref));
+    // An entry whose proxy was collected but not yet finalized keeps its count: the release will say so.
+    this.imported.set(node.id, { ref: new WeakRef(ref), received: (entry?.received ?? 0) + 1 });
     collectedRefs.register(ref.proxy as object, { table: this, id: node.id });
     return ref;
   }
 
   releasedByServer(ref: ClientRef): void {
-    if (this.imported.get(ref.id)?.deref() !== ref) return;
+    const entry = this.imported.get(ref.id);
+    if (entry?.ref.deref() !== ref) return;
     this.imported.delete(ref.id);
-    this.connection.peer?.release(ref.id);
+    this.connection.peer?.release(ref.id, entry.received);
   }
 
   /** The server code dropped a client reference without releasing it (the finalizer saw it go). */
   collected(id: string): void {
     const entry = this.imported.get(id);
-    if (!entry || entry.deref() !== undefined) return; // released already, or imported again since
+    if (!entry || entry.ref.deref() !== undefined) return; // released already, or imported again since
     this.imported.delete(id);
-    if (this.open) this.connection.peer?.release(id);
+    if (this.open) this.connection.peer?.release(id, entry.received);
   }
 
   // ---- lifetime ----
 
-  /** The client let go of a reference (a `release` frame): an object it held, or a callback it handed over. */
-  releasedByClient(id: string): void {
+  /**
+   * The client let go of a reference (a `release` frame): a callback of its own that it withdraws, or
+   * an object it held, `received` times (without a count: all of them). The object goes once the
+   * client has received every copy sent; a copy still on its way keeps it.
+   */
+  releasedByClient(id: string, received?: number): void {
     if (isClientRefId(id)) {
-      const ref = this.imported.get(id)?.deref();
+      const ref = this.imported.get(id)?.ref.deref();
       this.imported.delete(id);
       if (ref) ref.live = false;
-    } else {
-      this.unexport(id);
+      return;
     }
+    const exported = this.exported.get(id);
+    if (!exported) return;
+    exported.sent = received === undefined ? 0 : exported.sent - received;
+    if (exported.sent <= 0) this.unexport(id);
   }
 
   /** The connection is gone: every reference goes, both ways; nothing is sent. */
@@ -178,7 +204,7 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
     this.open = false;
     for (const id of [...this.exported.keys()]) this.unexport(id);
     for (const entry of this.imported.values()) {
-      const ref = entry.deref();
+      const ref = entry.ref.deref();
       if (ref) ref.live = false;
     }
     this.imported.clear();

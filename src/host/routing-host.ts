@@ -26,9 +26,9 @@ export class RoutingObjectHost implements ObjectHost {
     return this.hostOf(call).openStream(call, upTo, sink);
   }
 
-  releaseReference(connection: ConnectionInfo, ref: string): void {
-    if (this.local.holdsReference(connection, ref)) this.local.releaseReference(connection, ref);
-    else this.remote.releaseReference(connection, ref);
+  releaseReference(connection: ConnectionInfo, ref: string, received?: number): void {
+    if (this.local.holdsReference(connection, ref)) this.local.releaseReference(connection, ref, received);
+    else this.remote.releaseReference(connection, ref, received);
   }
 
   resumeStream(key: string, identity: Identity | undefined, ack: number, upTo: number, sink: StreamSink): StreamControl | undefined {

@@ -51,7 +51,7 @@ export const Event = {
 
 /**
  * Control messages: a gateway to a host (`uplink.host.<host>.ctl`), and, for callbacks, a host to a
- * gateway (`_U.<gateway>.cb`: call the client, stop waiting, release a reference) and the gateway's
+ * gateway (`_U.<gateway>._cb`: call the client, stop waiting, release a reference) and the gateway's
  * answer back on the host's control subject (callback-ok / callback-error).
  */
 export const Op = {
@@ -79,8 +79,11 @@ export const Subject = {
   hostEvents: (host: string): string => `uplink.evt.host.${host}`,
   gatewayEvents: (gateway: string): string => `uplink.evt.gw.${gateway}`,
   inbox: (gateway: string): string => `_U.${gateway}`,
-  /** Where hosts send callbacks for a gateway's clients (inside the gateway's inbox, so the NATS permissions hold). */
-  callbacks: (gateway: string): string => `_U.${gateway}.cb`,
+  /**
+   * Where hosts send callbacks for a gateway's clients: inside the gateway's inbox (so the NATS
+   * permissions hold), on a token that no inbox entry can have (entries are base 36: never `_`).
+   */
+  callbacks: (gateway: string): string => `_U.${gateway}._cb`,
   /** References a gateway's clients let go of (`[[connection, ref], ...]`): every host drops those it holds. */
   unref: (gateway: string): string => `uplink.evt.gw.${gateway}.unref`,
 } as const;

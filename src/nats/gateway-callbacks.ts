@@ -1,5 +1,5 @@
 /**
- * A gateway's side of callbacks through NATS: hosts ask (`_U.<gateway>.cb`) to call one of this
+ * A gateway's side of callbacks through NATS: hosts ask (`_U.<gateway>._cb`) to call one of this
  * gateway's clients; the connection's own PeerChannel does it exactly as in one process (deadline,
  * BUSY, typed errors, callback-cancel), and the outcome goes back on the host's control subject.
  * Releases of references go to the client the same way.
@@ -37,7 +37,10 @@ export class GatewayCallbacks {
     const op = h.get(Header.op);
     const host = h.get(Header.host);
     const connection = this.connections.get(h.get(Header.connection));
-    if (op === Op.releaseRef) return connection?.peer?.release(h.get(Header.key));
+    if (op === Op.releaseRef) {
+      const received = Number(h.get(Header.count));
+      return connection?.peer?.release(h.get(Header.key), Number.isSafeInteger(received) && received > 0 ? received : undefined);
+    }
     if (op === Op.cancelCallback) return void this.running.get(`${host}/${h.get(Header.call)}`)?.abort();
     if (op === Op.callback) this.call(host, h, msg.data, connection);
   }

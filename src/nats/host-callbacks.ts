@@ -1,6 +1,6 @@
 /**
  * Callbacks from a host to the clients of its gateways: the PeerChannel of each remote connection.
- * A callback goes to the connection's gateway (`_U.<gateway>.cb`), which calls its client as in one
+ * A callback goes to the connection's gateway (`_U.<gateway>._cb`), which calls its client as in one
  * process and answers on this host's control subject.
  *
  * Invariants: every callback settles exactly once: with the answer, with the gateway's refusal
@@ -34,7 +34,7 @@ export class HostCallbacks {
     const connection = connectionId.slice(slash + 1);
     return {
       callback: (ref, member, args, timeoutMs, signal) => this.call(gateway, connection, ref, member, args, timeoutMs, signal),
-      release: (ref) => this.publish(gateway, Op.releaseRef, { [Header.connection]: connection, [Header.key]: ref }),
+      release: (ref, received) => this.publish(gateway, Op.releaseRef, { [Header.connection]: connection, [Header.key]: ref, ...(received === undefined ? {} : { [Header.count]: received }) }),
     };
   }
 

@@ -257,7 +257,9 @@ export class NatsHostService {
     if (what === 'release') for (const id of bytesJson<string[]>(msg.data)) if (typeof id === 'string') this.connections.release(id);
     if (what === 'unref') {
       for (const entry of bytesJson<unknown[]>(msg.data)) {
-        if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string') this.connections.releaseReference(entry[0], entry[1]);
+        if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') continue;
+        const received = Number.isSafeInteger(entry[2]) && (entry[2] as number) > 0 ? entry[2] as number : undefined;
+        this.connections.releaseReference(entry[0], entry[1], received);
       }
     }
   }

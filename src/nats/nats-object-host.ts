@@ -139,8 +139,9 @@ export class NatsObjectHost implements ObjectHost {
    * The client let go of a reference: every host hears it (a server reference names its host, but a
    * client callback may be held by any host the connection called), at once, before later calls.
    */
-  releaseReference(connection: ConnectionInfo, ref: string): void {
-    if (this.connected) this.nc.publish(Subject.unref(this.id), jsonBytes([[this.remoteConnectionId(connection.id), ref]]));
+  releaseReference(connection: ConnectionInfo, ref: string, received?: number): void {
+    const entry = received === undefined ? [this.remoteConnectionId(connection.id), ref] : [this.remoteConnectionId(connection.id), ref, received];
+    if (this.connected) this.nc.publish(Subject.unref(this.id), jsonBytes([entry]));
   }
 
   /** Session instances and tracked resources for the connection are released on every host (batched per tick). */

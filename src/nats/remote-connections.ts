@@ -32,8 +32,8 @@ export class RemoteConnections {
   }
 
   /** The client let go of a reference (relayed by its gateway). */
-  releaseReference(id: string, ref: string): void {
-    if (this.connections.has(id)) this.host.releaseReference({ id, remoteAddress: '', identity: undefined, track: () => {} }, ref);
+  releaseReference(id: string, ref: string, received?: number): void {
+    if (this.connections.has(id)) this.host.releaseReference({ id, remoteAddress: '', identity: undefined, track: () => {} }, ref, received);
   }
 
   release(id: string): void {

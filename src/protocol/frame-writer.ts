@@ -118,10 +118,14 @@ function dataBody(data: unknown, encode: (data: unknown) => EncodedPayload): Enc
 
 // ---- either side ----
 
-/** Lets go of a reference (refs.ts: the id's first letter says whose it is). */
-export function writeRelease(ref: string): WireMessage {
+/**
+ * Lets go of a reference (refs.ts: the id's first letter says whose it is). A holder passes `received`,
+ * how many times the id reached it; the owner withdrawing its own reference passes nothing.
+ */
+export function writeRelease(ref: string, received?: number): WireMessage {
   if (!isRefId(ref)) throw new TypeError('not a reference id');
-  return `{"t":"release","ref":"${ref}"}`; // reference ids are [A-Za-z0-9_-]: safe in JSON as is
+  // Reference ids are [A-Za-z0-9_-]: safe in JSON as they are.
+  return received === undefined ? `{"t":"release","ref":"${ref}"}` : `{"t":"release","ref":"${ref}","n":${int(received)}}`;
 }
 
 export function writePing(id: number): WireMessage {

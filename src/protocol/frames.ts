@@ -74,8 +74,12 @@ export interface CallbackFrame { t: 'callback'; id: number; ref: string; m?: str
 export interface CallbackCancelFrame { t: 'callback-cancel'; id: number }
 export interface CallbackResultFrame { t: 'callback-result'; id: number }
 export interface CallbackErrorFrame extends ErrorBody { t: 'callback-error'; id: number }
-/** The sender lets go of a reference: a server reference (`s...`) or a client reference (`c...`). */
-export interface ReleaseFrame { t: 'release'; ref: string }
+/**
+ * The sender lets go of a reference: a server reference (`s...`) or a client reference (`c...`). A
+ * holder says how many times it received the id (`n`): the owner forgets the reference only once it
+ * has not sent it more often than that (a copy may be on its way). Without `n`, the owner withdraws it.
+ */
+export interface ReleaseFrame { t: 'release'; ref: string; n?: number }
 
 /** Frames a client may send. */
 export type ClientFrame = HelloFrame | CallFrame | OnewayFrame | BatchFrame | PingFrame | PongFrame | CancelFrame | GoodbyeFrame | RefreshFrame
@@ -132,6 +136,7 @@ export function isAnnotations(v: unknown): boolean {
   return true;
 }
 const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isPositive = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 const isKind = (v: unknown): boolean => v === 'get' || v === 'set';
 const isDeadline = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 2_147_483_647;
 const isString = (v: unknown): boolean => typeof v === 'string';
@@ -170,7 +175,7 @@ const CLIENT_SHAPES: Record<string, Shape> = {
   goodbye: { required: { reason: isReason } },
   'callback-result': idOnly,
   'callback-error': { required: { id: isFrameId, code: isName, name: isName, message: isMessage } },
-  release: { required: { ref: isRefId } },
+  release: { required: { ref: isRefId }, optional: { n: isPositive } },
 };
 
 /** Every frame a gateway may send (the client trusts the server's shape no more than its own). */
@@ -188,7 +193,7 @@ const SERVER_SHAPES: Record<string, Shape> = {
   goodbye: { required: { reason: isString } },
   callback: { required: { id: isFrameId, ref: isRefId }, optional: { m: isName, dl: isDeadline } },
   'callback-cancel': idOnly,
-  release: { required: { ref: isRefId } },
+  release: { required: { ref: isRefId }, optional: { n: isPositive } },
 };
 
 type Checks = Map<string, { required: Array<[string, Check]>; optional: Array<[string, Check]> }>;

@@ -59,8 +59,8 @@ export class OutgoingCallbacks implements PeerChannel {
     });
   }
 
-  release(ref: string): void {
-    if (this.out.isOpen) this.out.send(writeRelease(ref));
+  release(ref: string, received?: number): void {
+    if (this.out.isOpen) this.out.send(writeRelease(ref, received));
   }
 
   /** A `callback-result` frame. */

@@ -130,7 +130,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       case 'refresh': return void this.onRefresh(frame.id, frame.token);
       case 'callback-result': return this.peer.answered(frame.id, { text: body, attachments });
       case 'callback-error': return this.peer.failed(frame.id, frame, body ? { text: body, attachments } : undefined);
-      case 'release': return this.env.objectHost.releaseReference(this, frame.ref);
+      case 'release': return this.env.objectHost.releaseReference(this, frame.ref, frame.n);
       case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
     }
   }

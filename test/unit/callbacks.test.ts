@@ -129,6 +129,30 @@ describe('client reference table (a hostile gateway)', () => {
     assert.equal(sent.length, 0);
   });
 
+  it('a release from the server counts: the client forgets a callback only once the server received every copy sent', () => {
+    const { refs } = table();
+    const fn = callback(() => 1);
+    const { id } = refs.write(fn);
+    refs.write(fn);
+    refs.write(fn); // sent three times; the server's release says it received two: one is still on its way
+    refs.onRelease(id, 2);
+    assert.ok(refs.holds(fn));
+    refs.onRelease(id, 1);
+    assert.ok(!refs.holds(fn));
+  });
+
+  it('a server reference received twice is released with n=2; a newer copy after the release is a new proxy', () => {
+    const { refs, sent } = table();
+    const first = refs.read('sref', { id: 'sAAAAAAAAAAAAAAAAAAAAAA' }) as { $release(): Promise<void>; $live: boolean };
+    assert.equal(refs.read('sref', { id: 'sAAAAAAAAAAAAAAAAAAAAAA' }), first, 'one proxy per reference');
+    void first.$release();
+    assert.equal(sent.at(-1), '{"t":"release","ref":"sAAAAAAAAAAAAAAAAAAAAAA","n":2}');
+    const again = refs.read('sref', { id: 'sAAAAAAAAAAAAAAAAAAAAAA' }) as { $live: boolean };
+    assert.notEqual(again, first);
+    assert.equal(again.$live, true);
+    assert.equal(first.$live, false);
+  });
+
   it('the same callback handed over twice is one id; after a reconnect none is held', () => {
     const { refs } = table();
     const fn = callback(() => 1);
