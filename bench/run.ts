@@ -327,7 +327,7 @@ async function main(): Promise<void> {
 
 /** nats-server, an object host and a gateway routing to it (the uplink-nats rows); undefined without nats-server. */
 async function startNatsCluster(): Promise<{ gateway: ServerProcess; stop(): Promise<void> } | undefined> {
-  if (!['add', 'stream', 'callback', 'ref call'].some(wanted)) return undefined;
+  if (!['add(1,2) 8x32', 'stream 1x1M items', 'stream 100x10k items', 'callback 8x32', 'ref call 8x32'].some(wanted)) return undefined;
   if (!existsSync(NATS_SERVER)) {
     console.error(`  uplink-nats rows SKIPPED: no nats-server at ${NATS_SERVER} (apt-get install -y nats-server)`);
     return undefined;
