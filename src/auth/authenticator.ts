@@ -19,8 +19,10 @@ export interface Authenticator {
   readonly clockToleranceSec?: number;
   /** Loads what verification needs from elsewhere (remote keys), so that failures show at start. */
   warmUp?(): Promise<void>;
-  /** 'ok', or why new clients cannot be authenticated now (reported by GET /health). */
+  /** 'ok', or why new clients cannot be authenticated now (GET /ready answers 503 with it). */
   health?(): string;
+  /** Subscribes to fetches of remote keys (metrics): true for a fetch that succeeded. */
+  onKeyFetch?(listener: (ok: boolean) => void): void;
 }
 
 /** Accepts everyone as anonymous and ignores tokens: for development and the core tests only. */

@@ -7,7 +7,7 @@
  * (an HMAC algorithm never verifies with a public key, an RSA one never with a secret).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { createRemoteJWKSet, importJWK, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, importJWK, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { ErrorCode, UplinkError } from '../errors.js';
 import type { Identity } from '../core/context.js';
 import type { Authenticator } from './authenticator.js';
@@ -51,6 +51,7 @@ export class JwtAuthenticator implements Authenticator {
   private readonly remoteKeys: RemoteKeys | undefined;
   /** Why the last fetch of remote keys failed; undefined once one succeeds. */
   private keySourceFault: string | undefined;
+  private readonly keyFetchListeners: Array<(ok: boolean) => void> = [];
 
   constructor(private readonly options: JwtOptions) {
     if (!options.algorithms?.length) throw new TypeError('JWT authentication needs an explicit algorithm allow-list');
@@ -64,6 +65,17 @@ export class JwtAuthenticator implements Authenticator {
         cooldownDuration: options.jwksCooldownMs ?? 30_000,
         cacheMaxAge: options.jwksCacheMaxAgeMs ?? 600_000,
         timeoutDuration: options.jwksTimeoutMs ?? 5_000,
+        // Every fetch jose makes goes through here, so that fetches and their failures can be counted.
+        [customFetch]: async (...args: Parameters<typeof fetch>) => {
+          try {
+            const response = await fetch(...args);
+            this.keyFetched(response.ok);
+            return response;
+          } catch (error) {
+            this.keyFetched(false);
+            throw error;
+          }
+        },
       });
     }
     this.key = this.buildKey();
@@ -131,6 +143,14 @@ export class JwtAuthenticator implements Authenticator {
 
   health(): string {
     return this.keySourceFault ?? 'ok';
+  }
+
+  onKeyFetch(listener: (ok: boolean) => void): void {
+    this.keyFetchListeners.push(listener);
+  }
+
+  private keyFetched(ok: boolean): void {
+    for (const listener of this.keyFetchListeners) listener(ok);
   }
 
   async authenticate(token: string | undefined): Promise<Identity> {

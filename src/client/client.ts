@@ -211,16 +211,16 @@ export class UplinkClient implements ProxyTarget {
 
   call(object: string, method: string, args: unknown[], options?: CallOptions): Promise<unknown> {
     const payload = this.refs.encode(args);
-    return this.requests.send((id, tags) => writeCall(id, object, method, undefined, tags, payload), options);
+    return this.requests.send((id, tags) => writeCall(id, object, method, undefined, tags, payload), options, undefined, [object, method]);
   }
 
   get(object: string, name: string, options?: CallOptions): Promise<unknown> {
-    return this.requests.send((id, tags) => writeCall(id, object, name, 'get', tags), options);
+    return this.requests.send((id, tags) => writeCall(id, object, name, 'get', tags), options, undefined, [object, name]);
   }
 
   async set(object: string, name: string, value: unknown, options?: CallOptions): Promise<void> {
     const payload = this.refs.encode([value]);
-    await this.requests.send((id, tags) => writeCall(id, object, name, 'set', tags, payload), options);
+    await this.requests.send((id, tags) => writeCall(id, object, name, 'set', tags, payload), options, undefined, [object, name]);
   }
 
   oneway(object: string, method: string, args: unknown[]): void {

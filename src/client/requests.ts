@@ -10,6 +10,8 @@ import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
 import { exceedsBytes, writeCancel, type RequestTags, type WireMessage } from '../protocol/frame-writer.js';
 import type { PendingCall, PendingCalls } from './pending-calls.js';
 import type { CallOptions } from './proxy.js';
+import { TRACEPARENT_ANNOTATION } from '../protocol/traceparent.js';
+import { endClientSpan, startClientSpan } from './tracing.js';
 
 /** What the request path needs from its client, read at the moment of each request. */
 export interface RequestLink {
@@ -42,8 +44,11 @@ export class Requests {
     return new UplinkError(ErrorCode.PAYLOAD_TOO_LARGE, `the call does not fit the gateway's limit of ${limit} bytes per message`);
   }
 
-  /** Sends a frame that expects one answer: `write` builds it for the id and tags the request gets. */
-  send(write: (id: number, tags: RequestTags) => WireMessage, options: CallOptions = {}, batch?: PendingCall['batch']): Promise<unknown> {
+  /**
+   * Sends a frame that expects one answer: `write` builds it for the id and tags the request gets.
+   * `target` (object and member) names the client span, when an OpenTelemetry SDK records one.
+   */
+  send(write: (id: number, tags: RequestTags) => WireMessage, options: CallOptions = {}, batch?: PendingCall['batch'], target?: [string, string]): Promise<unknown> {
     const { link } = this;
     if (link.closed) return Promise.reject(new ConnectionClosedError(link.closed.code, link.closed.reason));
     if (options.signal?.aborted) return Promise.reject(new UplinkError(ErrorCode.CANCELLED, 'aborted before the call was sent'));
@@ -52,9 +57,14 @@ export class Requests {
     if (!link.open && link.queued >= link.queueSize) {
       return Promise.reject(new ConnectionClosedError(1006, 'reconnecting, and the call queue is full'));
     }
-    const frame = write(id, { dl: timeoutMs > 0 ? timeoutMs : undefined, cid: options.correlationId, ann: options.annotations });
+    const traced = target && startClientSpan(target[0], target[1]);
+    const ann = traced ? { ...options.annotations, [TRACEPARENT_ANNOTATION]: traced.traceparent } : options.annotations;
+    const frame = write(id, { dl: timeoutMs > 0 ? timeoutMs : undefined, cid: options.correlationId, ann });
     const oversized = this.oversized(frame);
-    if (oversized) return Promise.reject(oversized);
+    if (oversized) {
+      if (traced) endClientSpan(traced.span, oversized);
+      return Promise.reject(oversized);
+    }
     const { call, answer } = this.pending.register(id, frame, {
       timeoutMs, signal: options.signal, idempotent: options.idempotent ?? false, batch, onAnnotations: options.onAnnotations,
       sendCancel: () => link.sendIfOpen(writeCancel(id)),
@@ -63,6 +73,7 @@ export class Requests {
       link.send(frame);
       call.sent = true;
     }
+    if (traced) answer.then(() => endClientSpan(traced.span, undefined), (error: unknown) => endClientSpan(traced.span, error));
     return answer;
   }
 }

@@ -6,6 +6,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ErrorCode, UplinkError } from '../errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { Annotations } from '../protocol/frames.js';
+import { withTraceContext, type Span } from './tracing.js';
+import type { Context as OtelContext } from '@opentelemetry/api';
 
 /** The authenticated caller. Filled by the authenticator; anonymous connections have none. */
 export interface Identity {
@@ -54,6 +56,12 @@ export class CallContext {
   private abortReason: UplinkError | undefined;
   /** Annotations to send back with the result (small key/value metadata). */
   resultAnnotations: Annotations | undefined;
+  /** The gateway's span for this call (OpenTelemetry), ended with its outcome. */
+  span: Span | undefined;
+  /** The OpenTelemetry context user code runs in (set only when a span records). */
+  traceContext: OtelContext | undefined;
+  /** The W3C traceparent of the call's span, for a host in another process (set only when a span records). */
+  traceparent: string | undefined;
 
   constructor(
     readonly connection: ConnectionInfo,
@@ -101,8 +109,10 @@ export class CallContext {
 
 const storage = new AsyncLocalStorage<CallContext>();
 
+/** Runs user code in the call's context (and, when a span records, in its OpenTelemetry context). */
 export function runInContext<T>(context: CallContext, fn: () => T): T {
-  return storage.run(context, fn);
+  const traceContext = context.traceContext;
+  return traceContext ? withTraceContext(traceContext, () => storage.run(context, fn)) : storage.run(context, fn);
 }
 
 /** The context of the remote call being served, or undefined outside of one. */

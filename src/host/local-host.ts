@@ -13,7 +13,7 @@ import { runInContext, type ConnectionInfo, type Identity } from '../core/contex
 import { toErrorBody } from '../protocol/error-body.js';
 import { describeMembers, refusedNameReason, type Member, type ObjectMetadata } from './members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from './object-host.js';
-import { ServerStream, type StreamLimits } from '../streams/server-stream.js';
+import { ServerStream, type StreamLimits, type StreamObserver } from '../streams/server-stream.js';
 import { isStreamResult, isThenable, deferredIterator, iteratorOf } from '../streams/iteration.js';
 import { ObjectRegistry, type Ctor, type Registration, type RegisterOptions } from './registry.js';
 
@@ -48,6 +48,8 @@ export interface LocalHostOptions {
   clock?: Clock;
   /** References per connection in each direction, and the longest wait for a callback. */
   references?: ReferenceLimits;
+  /** Told of streams that stop for want of credit or socket room (metrics). */
+  streamObserver?: StreamObserver;
 }
 
 export const defaultReferenceLimits: ReferenceLimits = { maxRefs: 1_024, callbackTimeoutMs: 30_000 };
@@ -81,6 +83,10 @@ export class LocalObjectHost implements ObjectHost {
 
   has(id: string): boolean {
     return this.objects.get(id) !== undefined;
+  }
+
+  knowsObject(id: string): boolean {
+    return this.has(id);
   }
 
   /** Every registered id but the gateway's built-in object. */
@@ -156,6 +162,7 @@ export class LocalObjectHost implements ObjectHost {
       onError: (error) => this.options.onError(error, call),
       toErrorBody: (error) => toErrorBody(error, this.options.codec, this.options.debugErrors ?? false),
       clock: this.options.clock ?? systemClock,
+      observer: this.options.streamObserver,
     });
     this.streams.add(stream);
     stream.attach(sink);

@@ -80,4 +80,6 @@ export interface ObjectHost {
   streamStats(): { live: number; lingering: number };
   /** The gateway has closed: end every stream, lingering ones too (their generators' finally blocks run). */
   shutdown(): void;
+  /** Whether the object is served (metrics name only known objects, so labels stay bounded). */
+  knowsObject?(id: string): boolean;
 }

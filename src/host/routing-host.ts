@@ -50,6 +50,10 @@ export class RoutingObjectHost implements ObjectHost {
     return { live: a.live + b.live, lingering: a.lingering + b.lingering };
   }
 
+  knowsObject(id: string): boolean {
+    return this.local.has(id) || (this.remote.knowsObject?.(id) ?? false);
+  }
+
   shutdown(): void {
     this.local.shutdown();
     this.remote.shutdown();

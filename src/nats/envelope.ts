@@ -98,6 +98,8 @@ export interface CallContextFields {
   remoteAddress: string;
   correlationId: string;
   annotations?: Annotations | undefined;
+  /** The W3C traceparent of the gateway's span for the call, when tracing records: user code nests under it. */
+  traceparent?: string | undefined;
 }
 
 export const b64json = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');

@@ -13,6 +13,7 @@
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { repeat, systemClock, type Clock } from '../clock.js';
 import { CallContext } from '../core/context.js';
+import { remoteParent } from '../core/tracing.js';
 import { ErrorCode, errorBody, withData, type ErrorBody } from '../errors.js';
 import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
@@ -171,6 +172,7 @@ export class NatsHostService {
     const connection = this.connections.info(call.context.connection, call.context.remoteAddress, call.identity);
     const deadline = call.timeoutMs === undefined ? undefined : this.clock.now() + call.timeoutMs;
     const context = new CallContext(connection, call.context.correlationId, call.context.annotations, deadline);
+    if (typeof call.context.traceparent === 'string') context.traceContext = remoteParent(call.context.traceparent);
     const hostCall = { object, member: call.member, kind: (call.kind === 'stream' ? 'call' : call.kind) as CallKind, oneway: !reply, args, context };
     const stats = this.statsOf(object.startsWith('~') ? '~' : object); // references share one entry
     stats.requests++;

@@ -105,6 +105,11 @@ export class HostTable {
     return this.known.size === 0 || this.known.has(object);
   }
 
+  /** Whether some host served `object` since this gateway started. */
+  knows(object: string): boolean {
+    return this.known.has(object);
+  }
+
   /** The declared access rule of an object, if its hosts declared one. */
   accessOf(object: string): { rule: ObjectAccess; claimNames: ClaimNames } | undefined {
     return this.rules.get(object);

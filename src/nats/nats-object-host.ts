@@ -135,6 +135,16 @@ export class NatsObjectHost implements ObjectHost {
     return stream;
   }
 
+  /** 'ok' while NATS is connected (GET /ready of the gateway). */
+  readiness(): string {
+    return this.connected ? 'ok' : 'NATS disconnected';
+  }
+
+  /** Whether a host of the cluster has served the object since this gateway started. */
+  knowsObject(id: string): boolean {
+    return this.hosts.knows(id);
+  }
+
   /**
    * The client let go of a reference: every host hears it (a server reference names its host, but a
    * client callback may be held by any host the connection called), at once, before later calls.
@@ -277,6 +287,7 @@ export class NatsObjectHost implements ObjectHost {
     const fields: CallContextFields = {
       connection: this.remoteConnectionId(context.connection.id), remoteAddress: context.connection.remoteAddress, correlationId: context.correlationId,
       ...(context.annotations ? { annotations: { ...context.annotations } } : {}),
+      ...(context.traceparent ? { traceparent: context.traceparent } : {}),
     };
     const timeoutMs = context.deadline === undefined ? undefined : context.deadline - this.clock.now();
     return callHeaders({ member: call.member, kind: upTo === undefined ? call.kind : 'stream', timeoutMs, identity: context.identity, context: fields, ...(upTo === undefined ? {} : { upTo }) });

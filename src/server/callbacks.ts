@@ -35,7 +35,11 @@ export class OutgoingCallbacks implements PeerChannel {
   private nextId = 1;
   private readonly waiting = new Map<number, Waiting>();
 
-  constructor(private readonly out: CallbackOutput, private readonly codec: Codec, private readonly clock: Clock, private readonly maxInflight: number) {}
+  constructor(
+    private readonly out: CallbackOutput, private readonly codec: Codec, private readonly clock: Clock, private readonly maxInflight: number,
+    /** Told each callback's outcome code (OK for an answer): metrics. */
+    private readonly onOutcome?: (code: string) => void,
+  ) {}
 
   get inflight(): number {
     return this.waiting.size;
@@ -44,7 +48,10 @@ export class OutgoingCallbacks implements PeerChannel {
   callback(ref: string, member: string | undefined, args: EncodedPayload, timeoutMs: number, signal: AbortSignal | undefined): Promise<EncodedPayload> {
     if (!this.out.isOpen) return Promise.reject(new UplinkError(ErrorCode.CONNECTION_CLOSED, 'the client is gone'));
     if (signal?.aborted) return Promise.reject(new UplinkError(ErrorCode.CANCELLED, 'the call was cancelled before the callback'));
-    if (this.waiting.size >= this.maxInflight) return Promise.reject(new UplinkError(ErrorCode.BUSY, `more than ${this.maxInflight} callbacks in flight on this connection`));
+    if (this.waiting.size >= this.maxInflight) {
+      this.onOutcome?.(ErrorCode.BUSY);
+      return Promise.reject(new UplinkError(ErrorCode.BUSY, `more than ${this.maxInflight} callbacks in flight on this connection`));
+    }
     if (timeoutMs <= 0) return Promise.reject(new UplinkError(ErrorCode.DEADLINE_EXCEEDED, 'no time left for the callback'));
     const id = this.nextId++;
     return new Promise<EncodedPayload>((resolve, reject) => {
@@ -65,7 +72,10 @@ export class OutgoingCallbacks implements PeerChannel {
 
   /** A `callback-result` frame. */
   answered(id: number, value: EncodedPayload): void {
-    this.take(id)?.resolve(value);
+    const waiting = this.take(id);
+    if (!waiting) return;
+    this.onOutcome?.('OK');
+    waiting.resolve(value);
   }
 
   /** A `callback-error` frame: the client's error, typed (unknown codes become APPLICATION_ERROR). */
@@ -73,6 +83,7 @@ export class OutgoingCallbacks implements PeerChannel {
     const waiting = this.take(id);
     if (!waiting) return;
     const code = KNOWN_CODES.has(body.code) ? body.code : ErrorCode.APPLICATION_ERROR;
+    this.onOutcome?.(code);
     waiting.reject(remoteError(this.codec, { ...body, code }, data));
   }
 
@@ -84,6 +95,7 @@ export class OutgoingCallbacks implements PeerChannel {
   private giveUp(id: number, code: typeof ErrorCode.DEADLINE_EXCEEDED | typeof ErrorCode.CANCELLED, message: string): void {
     const waiting = this.take(id);
     if (!waiting) return;
+    this.onOutcome?.(code);
     waiting.reject(new UplinkError(code, message));
     if (this.out.isOpen) this.out.send(writeCallbackCancel(id));
   }

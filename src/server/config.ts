@@ -16,6 +16,8 @@ import type { RevocationTarget } from '../auth/revocations.js';
 export interface ClusterLink extends ObjectCatalog {
   publishRevocation(target: RevocationTarget): void;
   onRevocations(handler: (target: RevocationTarget) => void): void;
+  /** 'ok', or why this gateway cannot reach the cluster now (GET /ready answers 503 with it). */
+  readiness?(): string;
 }
 import type { Logger } from './logger.js';
 import type { TlsOptions } from './tls.js';
@@ -114,6 +116,17 @@ export interface GatewayOptions {
   tls?: TlsOptions;
   /** Serve the files of this folder over HTTP (the web demo), loaded when the gateway starts listening. */
   staticDir?: string;
+  /**
+   * Prometheus metrics (docs/operations.md): served on their own address (`port`, `host`: default
+   * 127.0.0.1) or, with `token` and no port, on the public port at GET /metrics behind
+   * `Authorization: Bearer <token>`. Off when absent (no cost on the call path).
+   */
+  metrics?: { port?: number; host?: string; token?: string };
+  /**
+   * Serves the built-in `$admin` object (live connections, per-member figures, open streams, revoke)
+   * to callers whose token has this scope. Off when absent. Needs `metrics` for the per-member figures.
+   */
+  adminScope?: string;
   /** Demo mode only: serve GET /demo/token, minting tokens with this secret. UNSAFE: anyone can get a token. */
   demoTokens?: { secret: string; ttlSec?: number; issuer?: string; audience?: string };
   authorize?: AccessPolicy;
@@ -211,11 +224,21 @@ export function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** UPLINK_METRICS_PORT / _HOST (their own address) or UPLINK_METRICS_TOKEN (on the public port); unset: off. */
+function metricsFromEnv(env: Env): GatewayOptions['metrics'] {
+  const port = int(env, 'UPLINK_METRICS_PORT');
+  const token = env.UPLINK_METRICS_TOKEN || undefined;
+  if (port === undefined && token === undefined) return undefined;
+  return definedOnly({ port, host: env.UPLINK_METRICS_HOST || undefined, token });
+}
+
 /** Gateway options from UPLINK_* variables; unset variables keep the defaults. */
 export function optionsFromEnv(env: Env = process.env): GatewayOptions {
   return definedOnly({
     host: env.UPLINK_HOST || undefined,
     port: int(env, 'UPLINK_PORT'),
+    metrics: metricsFromEnv(env),
+    adminScope: env.UPLINK_ADMIN_SCOPE || undefined,
     maxPayloadLength: int(env, 'UPLINK_MAX_PAYLOAD'),
     maxPayloadBeforeWelcome: int(env, 'UPLINK_MAX_PAYLOAD_BEFORE_WELCOME'),
     idleTimeoutSec: int(env, 'UPLINK_IDLE_TIMEOUT_SEC'),

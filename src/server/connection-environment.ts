@@ -10,6 +10,7 @@ import type { Codec } from '../protocol/codec.js';
 import type { gatewayDefaults } from './config.js';
 import type { Deadlines } from './deadlines.js';
 import type { ClientLog, Logger } from './logger.js';
+import type { GatewayMetrics } from './metrics.js';
 
 export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number; clockToleranceMs: number };
 
@@ -20,6 +21,8 @@ export interface ConnectionEnvironment {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Prometheus metrics, when on. */
+  readonly metrics: GatewayMetrics | undefined;
   /** Call deadlines of every connection, on one timer. */
   readonly deadlines: Deadlines;
   /** Log a debug line per answered call (only when the log level is debug or lower). */

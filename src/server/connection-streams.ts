@@ -28,6 +28,8 @@ export class ConnectionStreams {
     private readonly output: StreamOutput,
     /** Streams pause while more than this many bytes wait for the socket. */
     private readonly highWaterMark: number,
+    /** Counts items sent, when metrics are on. */
+    private readonly totals: { streamItems: number } | undefined = undefined,
   ) {}
 
   get size(): number {
@@ -76,14 +78,17 @@ export class ConnectionStreams {
 
   /** The sink a stream writes to while attached to this connection under `id`. */
   sink(id: number): StreamSink {
-    const { output, highWaterMark } = this;
+    const { output, highWaterMark, totals } = this;
     const streams = this;
     return {
       get writable() {
         return output.isOpen && output.pendingBytes < highWaterMark;
       },
       opened: (key) => output.send(writeStreamOpen(id, key)),
-      items: (seq, payload) => output.send(writeItems(id, seq, payload)),
+      items: (seq, payload, count) => {
+        if (totals) totals.streamItems += count;
+        output.send(writeItems(id, seq, payload));
+      },
       end: (total) => output.send(writeEnd(id, total)),
       fail: (error, delivered) => output.writeError({ id, seq: delivered }, error),
       released: () => void streams.table.delete(id),

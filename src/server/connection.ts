@@ -24,6 +24,8 @@ import { Dispatcher } from './dispatcher.js';
 import type { CallOwner, InflightCall } from './inflight-call.js';
 import { escapeLogText } from './logger.js';
 import { OutgoingCallbacks } from './callbacks.js';
+import { OK } from './metrics.js';
+import { endSpan } from '../core/tracing.js';
 import { Outbox } from './outbox.js';
 import { MessageRate } from './rate-limit.js';
 import type { ServerSocket } from './server-socket.js';
@@ -68,10 +70,16 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.messageRate = rate > 0 ? new MessageRate(rate, clock) : undefined;
     this.outbox = new Outbox(socket, options.maxBackpressure, () => env.scheduleFlush(this), (bufferedBytes) => {
       env.logger.warn({ conn: this.id, remote: this.remoteAddress, bufferedBytes }, 'slow consumer: disconnected');
+      env.metrics?.backpressureEvent('slow_consumer');
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     });
     this.dispatch = new Dispatcher(this, env);
-    this.peer = new OutgoingCallbacks(this, env.codec, clock, options.maxCallbacksInflight);
+    const metrics = env.metrics;
+    this.peer = new OutgoingCallbacks(this, env.codec, clock, options.maxCallbacksInflight, metrics && ((code) => metrics.callback(code)));
+    if (metrics) {
+      metrics.totals.open++;
+      metrics.totals.opened++;
+    }
     this.token = new TokenLifetime(clock, options.clockToleranceMs, options.expiryGraceMs, () => this.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
   }
 
@@ -99,6 +107,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       this.close(CloseCode.PROTOCOL_ERROR, 'frame too large before welcome');
       return;
     }
+    if (this.env.metrics) this.env.metrics.totals.bytesReceived += message.byteLength;
     if (message.byteLength > this.env.options.maxPayloadLength) return this.refuseOversized(message, isBinary);
     let frame: ClientFrame;
     let body: string;
@@ -154,6 +163,7 @@ export class Connection implements ConnectionInfo, CallOwner {
    * client that goes on sending a whole burst's worth while refused is disconnected (4529).
    */
   private refuseOverRate(frame: ClientFrame): void {
+    this.env.metrics?.rateLimit('message');
     if (this.messageRate?.flooded) {
       this.env.clientLog.warn({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject }, 'message flood: disconnected');
       this.close(CloseCode.RATE_LIMITED, 'too many requests');
@@ -168,6 +178,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.env.clock.clearTimeout(this.helloTimer);
     const version = negotiateVersion(hello.v);
     if (version === undefined) {
+      this.env.metrics?.handshake('refused', ErrorCode.UNSUPPORTED_VERSION);
       this.writeError({}, { code: ErrorCode.UNSUPPORTED_VERSION, name: 'UplinkError', message: `no common protocol version; this gateway speaks ${SUPPORTED_VERSIONS.join(', ')}`, data: { supported: SUPPORTED_VERSIONS } });
       this.close(CloseCode.UNSUPPORTED_VERSION, 'unsupported protocol version');
       return;
@@ -181,6 +192,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     } catch (error) {
       if (!this.isOpen) return; // the socket closed while the token was being verified
       const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
+      this.env.metrics?.handshake('refused', body.code);
       this.env.clientLog.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
       this.writeError({}, body);
       const [code, reason] = HANDSHAKE_CLOSE[body.code] ?? [CloseCode.UNAUTHENTICATED, 'unauthenticated'];
@@ -189,6 +201,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     if (!this.isOpen) return;
     this.state = 'open';
+    this.env.metrics?.handshake('ok', 'hello');
     this.token.arm(this.identity?.expiresAt);
     const o = this.env.options;
     this.sendNow(writeWelcome({
@@ -244,9 +257,12 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   callSettled(call: InflightCall): void {
     this.dispatch.calls.settled(call);
+    if (this.env.metrics) this.env.metrics.totals.inflight -= call.weight;
   }
 
   sendResult(call: InflightCall, value: EncodedPayload): void {
+    this.env.metrics?.callDone(call.object, call.member, OK, (performance.now() - call.startedAt) / 1000);
+    endSpan(call.context.span, OK);
     this.send(call.batchOutcomes
       ? writeBatchResult(call.id, call.clientCorrelationId, call.batchOutcomes, value)
       : writeResult(call.id, call.clientCorrelationId, call.context.resultAnnotations, value));
@@ -256,6 +272,8 @@ export class Connection implements ConnectionInfo, CallOwner {
   }
 
   sendError(call: InflightCall, error: ErrorBody): void {
+    this.env.metrics?.callDone(call.object, call.member, error.code, (performance.now() - call.startedAt) / 1000);
+    endSpan(call.context.span, error.code);
     this.writeError({ id: call.id, cid: call.clientCorrelationId }, error);
     const fields = {
       conn: this.id, call: call.target, cid: call.context.correlationId, code: error.code,
@@ -281,7 +299,9 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   /** Queues a frame; the gateway flushes all queued frames of all connections in one corked pass. */
   send(data: WireMessage): void {
-    if (this.state !== 'closed') this.outbox.push(data);
+    if (this.state === 'closed') return;
+    if (this.env.metrics) this.env.metrics.totals.bytesSent += typeof data === 'string' ? data.length : data.byteLength;
+    this.outbox.push(data);
   }
 
   /** Writes queued frames; the caller has corked the socket (or is inside a uWS handler). */
@@ -314,6 +334,10 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** uWS close handler: the socket is gone; release everything that belonged to it. */
   onClose(code: number): Promise<unknown[]> {
     const wasOpen = this.state === 'open';
+    if (this.env.metrics) {
+      this.env.metrics.totals.open--;
+      this.env.metrics.connectionClosed(code);
+    }
     this.state = 'closed';
     this.outbox.discard();
     this.env.clock.clearTimeout(this.helloTimer);

@@ -17,6 +17,39 @@ import { CallTable } from './call-table.js';
 import type { ConnectionEnvironment } from './connection-environment.js';
 import { ConnectionStreams, type StreamOutput } from './connection-streams.js';
 import { InflightCall, type CallOwner } from './inflight-call.js';
+import { endSpan, spanContextOf, startServerSpan, traceparentOf, type Span } from '../core/tracing.js';
+import type { StreamSink } from '../host/object-host.js';
+
+/** A stream sink that ends the stream's span with its outcome (end, error, or cancelled when released first). */
+function tracedSink(sink: StreamSink, span: Span | undefined): StreamSink {
+  if (!span?.isRecording()) return sink;
+  let ended = false;
+  const end = (code: string): void => {
+    if (ended) return;
+    ended = true;
+    endSpan(span, code);
+  };
+  return {
+    get writable() {
+      return sink.writable;
+    },
+    opened: (key) => sink.opened(key),
+    items: (seq, payload, count) => sink.items(seq, payload, count),
+    end: (total) => {
+      span.setAttribute('uplink.items', total);
+      end('OK');
+      sink.end(total);
+    },
+    fail: (error, delivered) => {
+      end(error.code);
+      sink.fail(error, delivered);
+    },
+    released: () => {
+      end(ErrorCode.CANCELLED);
+      sink.released();
+    },
+  };
+}
 
 /** The connection as the dispatcher uses it. */
 export interface DispatchTarget extends ConnectionInfo, CallOwner, StreamOutput {
@@ -39,7 +72,7 @@ export class Dispatcher {
   admitted = 0;
 
   constructor(private readonly target: DispatchTarget, private readonly env: ConnectionEnvironment) {
-    this.streams = new ConnectionStreams(target, env.options.streamHighWaterMark);
+    this.streams = new ConnectionStreams(target, env.options.streamHighWaterMark, env.metrics?.totals);
   }
 
   call(frame: CallFrame, body: string, attachments: Uint8Array[] | undefined): void {
@@ -64,9 +97,10 @@ export class Dispatcher {
   stream(frame: StreamFrame, body: string, attachments: Uint8Array[] | undefined): void {
     if (!this.admit(frame.id, frame.cid, true)) return;
     const context = new CallContext(this.target, frame.cid ?? `${this.target.id}.${frame.id}`, frame.ann, undefined);
+    this.trace(context, frame.o, frame.m, true);
     const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: false, args: args(body, attachments), context };
     this.streams.reserve(frame.id);
-    const control = this.env.objectHost.openStream(call, frame.upTo, this.streams.sink(frame.id));
+    const control = this.env.objectHost.openStream(call, frame.upTo, tracedSink(this.streams.sink(frame.id), context.span));
     this.streams.attach(frame.id, control);
   }
 
@@ -114,6 +148,21 @@ export class Dispatcher {
     this.streams.detachAll();
   }
 
+  /**
+   * The call's span (OpenTelemetry; the API's no-op without an SDK), child of the client's
+   * `traceparent` annotation; when it records, user code runs in its context and a host elsewhere
+   * gets its traceparent.
+   */
+  private trace(context: CallContext, object: string, member: string, stream: boolean): void {
+    const span = startServerSpan(`${object}/${member}`, context.annotations?.traceparent, {
+      'rpc.system': 'uplink', 'rpc.service': object, 'rpc.method': member, 'uplink.connection': this.target.id,
+      ...(stream ? { 'uplink.stream': true } : {}), ...(this.target.identity ? { 'enduser.id': this.target.identity.subject } : {}),
+    });
+    context.span = span;
+    context.traceContext = spanContextOf(span);
+    context.traceparent = traceparentOf(span);
+  }
+
   /** Whether a call or stream with this id may start; otherwise the refusal is written. */
   private admit(id: number, cid: string | undefined, stream: boolean, weight = 1): boolean {
     if (this.calls.has(id) || this.streams.has(id)) {
@@ -136,8 +185,10 @@ export class Dispatcher {
     const { clock } = this.env;
     const deadline = frame.dl === undefined ? undefined : clock.now() + frame.dl;
     const context = new CallContext(this.target, frame.cid ?? `${this.target.id}.${frame.id}`, frame.ann, deadline);
-    const call = new InflightCall(this.target, frame.id, frame.cid, context, frame.t === 'call' ? `${frame.o}.${frame.m}` : 'batch', weight);
+    this.trace(context, frame.t === 'call' ? frame.o : '$batch', frame.t === 'call' ? frame.m : 'batch', false);
+    const call = new InflightCall(this.target, frame.id, frame.cid, context, frame.t === 'call' ? frame.o : '$batch', frame.t === 'call' ? frame.m : 'batch', weight);
     this.calls.add(call);
+    if (this.env.metrics) this.env.metrics.totals.inflight += weight;
     if (frame.dl !== undefined) call.armDeadline(this.env.deadlines, frame.dl);
     return call;
   }

@@ -34,6 +34,8 @@ import { uwsServerSocket } from './server-socket.js';
 import { checkedTls, type UwsTlsOptions } from './tls.js';
 import { clientAddress, normalizeAddress } from './client-address.js';
 import { upgradeHandler, type SocketData, type UpgradeGate } from './upgrade.js';
+import { GatewayMetrics } from './metrics.js';
+import { listenForMetrics, serveMetricsRoute, type MetricsListener } from './metrics-endpoint.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
 
@@ -82,6 +84,9 @@ export class Gateway {
   private readonly tls: UwsTlsOptions | undefined;
   /** The bound port (known after listen). */
   port: number;
+  /** Prometheus metrics, when `metrics` is set (docs/operations.md). */
+  readonly metrics: GatewayMetrics | undefined;
+  private metricsListener: MetricsListener | undefined;
 
   constructor(options: GatewayOptions = {}) {
     const merged = { ...gatewayDefaults, ...definedOnly(options) };
@@ -104,14 +109,20 @@ export class Gateway {
     this.logger = options.logger ?? createLogger(this.options.logLevel);
     this.clientLog = new ClientLog(this.logger, this.options.maxClientLogLinesPerSec);
     this.allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
-    this.registry = new LocalObjectHost(localHostOptions(this.options, this.codec, this.clock, options, (error, call) => {
-      logUserCodeFailure(this.clientLog, this.codec, error, call);
-      if (options.onError) this.safeHook(() => options.onError?.(error, call));
-    }));
+    this.metrics = options.metrics ? new GatewayMetrics((id) => this.objectHost.knowsObject?.(id) ?? false, () => this.objectHost.streamStats()) : undefined;
+    const totals = this.metrics?.totals;
+    this.registry = new LocalObjectHost({
+      ...localHostOptions(this.options, this.codec, this.clock, options, (error, call) => {
+        logUserCodeFailure(this.clientLog, this.codec, error, call);
+        if (options.onError) this.safeHook(() => options.onError?.(error, call));
+      }),
+      ...(this.metrics ? { streamObserver: { creditStall: () => void totals!.creditStalls++, socketPaused: () => this.metrics?.backpressureEvent('paused') } } : {}),
+    });
     this.objectHost = options.objectHost ?? (options.remoteObjects ? new RoutingObjectHost(this.registry, options.remoteObjects) : this.registry);
     const facts: GatewayFacts = { server: SERVER_NAME, protocolVersions: SUPPORTED_VERSIONS, uptimeMs: () => this.clock.now() - this.startedAt };
     this.registry.register(new BuiltinObject(this.registry, facts, options.cluster), { id: BUILTIN_OBJECT_ID });
     options.cluster?.onRevocations((target) => this.applyRevocation(target));
+    this.authenticator.onKeyFetch?.((ok) => this.metrics?.keyFetch(ok));
     this.env = this.connectionEnvironment();
   }
 
@@ -185,7 +196,9 @@ export class Gateway {
     });
     if (this.hooks.demoTokens) serveDemoTokens(app, this.hooks.demoTokens, this.logger, (req) => this.hostAllowed(req));
     const files = this.hooks.staticDir ? new StaticFiles(this.hooks.staticDir) : undefined;
-    serveHttp(app, () => this.health(), files, (req) => this.hostAllowed(req));
+    const metricsOptions = this.hooks.metrics;
+    if (this.metrics && metricsOptions?.token && metricsOptions.port === undefined) serveMetricsRoute(app, this.metrics, metricsOptions.token, (req) => this.hostAllowed(req));
+    serveHttp(app, { health: () => this.health(), ready: () => this.ready() }, files, (req) => this.hostAllowed(req));
     await new Promise<void>((resolve, reject) => {
       app.listen(o.host, o.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${o.host}:${o.port}`));
@@ -195,17 +208,37 @@ export class Gateway {
       });
     });
     this.startedAt = this.clock.now();
-    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME, tls: this.tls !== undefined, uws: this.uwsReport }, 'gateway listening');
+    if (this.metrics && metricsOptions?.port !== undefined) {
+      this.metricsListener = await listenForMetrics(this.metrics, metricsOptions.host ?? '127.0.0.1', metricsOptions.port);
+    }
+    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME, tls: this.tls !== undefined, uws: this.uwsReport, metricsPort: this.metricsListener?.port }, 'gateway listening');
     if (!this.uwsReport.native) this.logger.warn({ uws: this.uwsReport }, 'running on the slow JavaScript shim of uWebSockets.js (allowJsFallback)');
     // Fetch remote keys now, so that /health tells at once when they cannot be had (auth fails closed meanwhile).
     void this.authenticator.warmUp?.().catch((error: unknown) => this.logger.error({ err: error }, 'authentication keys unavailable'));
   }
 
-  /** What GET /health answers: 'ok', or 'degraded' (HTTP 503) while draining or when the key source fails. */
-  health(): { status: 'ok' | 'degraded'; connections: number; draining: boolean; auth: string; uws: UwsReport } {
+  /** The port metrics are served on (their own listener), once listening. */
+  get metricsPort(): number | undefined {
+    return this.metricsListener?.port;
+  }
+
+  /** GET /health, liveness: the process serves HTTP (200 while it answers at all), with what it knows. */
+  health(): { status: 'ok'; connections: number; draining: boolean; auth: string; uws: UwsReport } {
+    return { status: 'ok', connections: this.connections.size, draining: this.draining, auth: this.authenticator.health?.() ?? 'ok', uws: this.uwsReport };
+  }
+
+  /**
+   * GET /ready, readiness: 200 when new clients can be served (listening, the key source reachable, the
+   * cluster link connected where there is one); 503 with the reason otherwise, and while draining.
+   */
+  ready(): { status: 'ready' | 'not ready'; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.listenSocket) reasons.push(this.draining ? 'draining' : 'not listening');
     const auth = this.authenticator.health?.() ?? 'ok';
-    const ok = !this.draining && auth === 'ok';
-    return { status: ok ? 'ok' : 'degraded', connections: this.connections.size, draining: this.draining, auth, uws: this.uwsReport };
+    if (auth !== 'ok') reasons.push(auth);
+    const cluster = this.hooks.cluster?.readiness?.() ?? 'ok';
+    if (cluster !== 'ok') reasons.push(cluster);
+    return { status: reasons.length === 0 ? 'ready' : 'not ready', reasons };
   }
 
   /**
@@ -234,6 +267,7 @@ export class Gateway {
     for (const c of this.connections) c.abortInflight();
     for (const c of [...this.connections]) c.close(CloseCode.GOING_AWAY, 'shutdown');
     this.objectHost.shutdown();
+    await this.metricsListener?.close();
     this.clientLog.close();
     this.logger.info({ port: this.port }, 'gateway closed');
   }
@@ -259,6 +293,7 @@ export class Gateway {
       closed++;
     }
     this.admission.revoke(target, tokenExpiresAt);
+    this.metrics?.revocations.inc();
     // Streams of the revoked identity end too, lingering ones included: none can be resumed later.
     const streams = this.objectHost.endStreams((owner) => this.admission.matches(target, owner), 'revoked');
     this.logger.warn({ subject: target.subject, tokenId: target.tokenId, closed, streams }, 'revoked');
@@ -299,7 +334,7 @@ export class Gateway {
     const gateway = this;
     const admission = this.admission;
     return {
-      objectHost: this.objectHost, codec: this.codec, options: this.options, logger: this.logger, clock: this.clock,
+      objectHost: this.objectHost, codec: this.codec, options: this.options, logger: this.logger, clock: this.clock, metrics: this.metrics,
       deadlines: new Deadlines(this.clock),
       clientLog: this.clientLog, logCalls: this.logger.isLevelEnabled('debug'),
       get draining() {
@@ -332,6 +367,10 @@ export class Gateway {
       upgradeToken: (req) => this.upgradeToken(req),
       clientAddress: (peer, req) => clientAddress(peer, req.getHeader('forwarded'), req.getHeader('x-forwarded-for'), this.trustedProxies),
       verifyToken: (token, info) => this.admission.verifyToken(token, info),
+      refused: (reason) => {
+        this.metrics?.handshake('refused', reason);
+        if (reason === 'rate') this.metrics?.rateLimit('connection');
+      },
     };
   }
 

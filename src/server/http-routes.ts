@@ -49,15 +49,23 @@ export function serveDemoTokens(
   });
 }
 
-/** GET /health (200 or 503 with the health as JSON), static files, and 400/404 for the rest. */
-export function serveHttp(app: uws.TemplatedApp, health: () => { status: string }, files: StaticFiles | undefined, hostAllowed: (req: uws.HttpRequest) => boolean): void {
-  app.get('/health', (res, req) => {
+/** The probes: liveness (GET /health) and readiness (GET /ready); 200 when `status` is 'ok' or 'ready'. */
+export interface Probes {
+  health(): { status: string };
+  ready(): { status: string };
+}
+
+/** GET /health and GET /ready (200 or 503, the answer as JSON), static files, and 400/404 for the rest. */
+export function serveHttp(app: uws.TemplatedApp, probes: Probes, files: StaticFiles | undefined, hostAllowed: (req: uws.HttpRequest) => boolean): void {
+  const probe = (path: string, answer: () => { status: string }) => app.get(path, (res, req) => {
     if (!hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
-    const answer = health();
-    res.writeStatus(answer.status === 'ok' ? '200 OK' : '503 Service Unavailable')
+    const body = answer();
+    res.writeStatus(body.status === 'ok' || body.status === 'ready' ? '200 OK' : '503 Service Unavailable')
       .writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store')
-      .end(JSON.stringify(answer));
+      .end(JSON.stringify(body));
   });
+  probe('/health', () => probes.health());
+  probe('/ready', () => probes.ready());
   // Requests the WebSocket route did not take: uWS itself passes over upgrades whose key is not
   // 24 characters long, so they land here too and get a 400 instead of no answer at all.
   app.any('/*', (res, req) => {

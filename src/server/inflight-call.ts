@@ -9,6 +9,7 @@ import type { BatchOutcome } from '../protocol/frames.js';
 import type { CallContext } from '../core/context.js';
 import type { ReplySink } from '../host/object-host.js';
 import type { Deadline, Deadlines } from './deadlines.js';
+import { endSpan } from '../core/tracing.js';
 
 /** What an in-flight call needs from its connection. */
 export interface CallOwner {
@@ -31,8 +32,9 @@ export class InflightCall implements ReplySink {
     /** The correlation id the client sent, echoed in the reply. */
     readonly clientCorrelationId: string | undefined,
     readonly context: CallContext,
-    /** `object.member`, or 'batch': for log lines only. */
-    readonly target: string,
+    /** The object and member called; for a batch, `$batch` and `batch` (log lines and metrics). */
+    readonly object: string,
+    readonly member: string,
     /** How many calls this counts as against maxInflight: 1, or the number of calls in a batch. */
     readonly weight = 1,
   ) {}
@@ -58,6 +60,7 @@ export class InflightCall implements ReplySink {
     this.done = true;
     if (this.deadline) this.deadlines!.cancel(this.deadline);
     this.context.abort(ErrorCode.CONNECTION_CLOSED, 'connection closed');
+    endSpan(this.context.span, ErrorCode.CONNECTION_CLOSED);
   }
 
   resolve(value: EncodedPayload): void {
@@ -66,6 +69,11 @@ export class InflightCall implements ReplySink {
 
   reject(error: ErrorBody): void {
     if (this.settle()) this.owner.sendError(this, error);
+  }
+
+  /** `object.member`, for log lines. */
+  get target(): string {
+    return `${this.object}.${this.member}`;
   }
 
   private settle(): boolean {

@@ -30,22 +30,33 @@ export interface UpgradeGate {
   /** A token sent with the request, where configuration allows that transport. */
   upgradeToken(req: uws.HttpRequest): string | undefined;
   verifyToken(token: string, info: HandshakeInfo): Promise<Identity | undefined>;
+  /** An upgrade refused, and why ('host', 'draining', 'capacity', 'malformed', 'rate', 'origin', or the token's error code): for metrics. */
+  refused?(reason: string): void;
 }
 
 /** The uWS upgrade handler for `gate`. */
 export function upgradeHandler<C>(gate: UpgradeGate): (res: uws.HttpResponse, req: uws.HttpRequest, context: uws.us_socket_context_t) => void {
   return (res, req, context) => {
-    if (!gate.hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
+    const refuse = (reason: string): void => gate.refused?.(reason);
+    if (!gate.hostAllowed(req)) {
+      refuse('host');
+      return void res.writeStatus('421 Misdirected Request').end('host not allowed');
+    }
     const busy = gate.refusal();
-    if (busy) return void res.writeStatus('503 Service Unavailable').end(busy);
-    if (refuseMalformed(res, req)) return;
+    if (busy) {
+      refuse(busy === 'shutting down' ? 'draining' : 'capacity');
+      return void res.writeStatus('503 Service Unavailable').end(busy);
+    }
+    if (refuseMalformed(res, req)) return refuse('malformed');
     const remoteAddress = gate.clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), req);
     if (gate.connectRate && !gate.connectRate.take(remoteAddress)) {
+      refuse('rate');
       res.writeStatus('429 Too Many Requests').writeHeader('Retry-After', '1').end('too many new connections from this address');
       return;
     }
     const origin = req.getHeader('origin') || undefined;
     if (!gate.originAllowed(origin)) {
+      refuse('origin');
       gate.clientLog.warn({ origin: origin ?? null }, 'upgrade refused: origin not allowed');
       return void res.writeStatus('403 Forbidden').end('origin not allowed');
     }
@@ -65,6 +76,7 @@ export function upgradeHandler<C>(gate: UpgradeGate): (res: uws.HttpResponse, re
     }).catch((error: unknown) => {
       if (aborted) return;
       const code = error instanceof UplinkError ? error.code : ErrorCode.UNAUTHENTICATED;
+      refuse(code);
       gate.clientLog.warn({ remote: data.remoteAddress, code }, 'upgrade refused: invalid token');
       res.cork(() => res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end(code));
     });

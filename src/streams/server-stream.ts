@@ -44,6 +44,13 @@ export interface ServerStreamOptions {
   onError: (error: unknown) => void;
   toErrorBody: (error: unknown) => ErrorBody;
   clock: Clock;
+  /** Told when the stream stops pulling for want of credit, or because the socket is full (metrics). */
+  observer?: StreamObserver | undefined;
+}
+
+export interface StreamObserver {
+  creditStall(): void;
+  socketPaused(): void;
 }
 
 interface Batch { seq: number; count: number; payload: EncodedPayload; bytes: number }
@@ -81,6 +88,7 @@ export class ServerStream {
   private readonly iterator: AsyncIterator<unknown> | Iterator<unknown>;
   private readonly context: CallContext;
   private readonly encode: (items: unknown[]) => EncodedPayload;
+  private readonly observer: StreamObserver | undefined;
   private readonly limits: StreamLimits;
   private readonly onClosed: (stream: ServerStream, cause: 'end' | 'cancel' | 'error') => void;
   private readonly onLingering: (stream: ServerStream) => void;
@@ -103,6 +111,7 @@ export class ServerStream {
     this.onLingering = options.onLingering;
     this.onError = options.onError;
     this.toErrorBody = options.toErrorBody;
+    this.observer = options.observer;
     this.upTo = Math.max(0, options.upTo);
     this.timers = new StreamTimers(options.clock, this.limits, {
       lifetimeOver: () => this.expire('stream lifetime exceeded'),
@@ -254,6 +263,7 @@ export class ServerStream {
         const step = await pending;
         if (this.state !== 'open' || !this.accept(step)) return;
       }
+      this.noteStop();
     } catch (error) {
       if (this.state !== 'open') return;
       this.onError(error);
@@ -263,6 +273,14 @@ export class ServerStream {
     } finally {
       this.pulling = false;
     }
+  }
+
+  /** Why an open, attached stream stopped pulling, for the observer: no credit, or a full socket. */
+  private noteStop(): void {
+    const observer = this.observer;
+    if (!observer || this.state !== 'open' || !this.sink) return;
+    if (!this.sink.writable) observer.socketPaused();
+    else if (this.produced > this.upTo) observer.creditStall();
   }
 
   /** Pulls while items come synchronously; returns the first pending promise, if any. */

@@ -153,7 +153,7 @@ describe('I. faults: closing under load', () => {
 });
 
 describe('I. key source down at start', () => {
-  it('#109 JWKS unreachable at start: /health says degraded, hellos fail closed, nothing crashes; it recovers by itself', async () => {
+  it('#109 JWKS unreachable at start: /ready says not ready (503, /health stays 200), hellos fail closed, nothing crashes; it recovers by itself', async () => {
     const port = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const { port: free } = probe.address() as { port: number };
@@ -161,9 +161,12 @@ describe('I. key source down at start', () => {
       });
     });
     const { gateway, url } = await startGateway({ authenticator: new JwtAuthenticator({ algorithms: ['ES256'], jwksUrl: `http://127.0.0.1:${port}/jwks.json`, jwksCooldownMs: 100, jwksTimeoutMs: 500 }) });
-    await eventually(() => gateway.health().status === 'degraded', { timeoutMs: 3_000, what: 'the failed warm-up' });
+    await eventually(() => gateway.ready().status === 'not ready', { timeoutMs: 3_000, what: 'the failed warm-up' });
+    const ready = await fetch(`http://127.0.0.1:${gateway.port}/ready`);
+    assert.equal(ready.status, 503);
+    assert.match(((await ready.json()) as { reasons: string[] }).reasons.join(), /JWKS unavailable/);
     const health = await fetch(`http://127.0.0.1:${gateway.port}/health`);
-    assert.equal(health.status, 503);
+    assert.equal(health.status, 200, 'alive: a liveness probe must not restart a gateway whose key source is down');
     assert.match(((await health.json()) as { auth: string }).auth, /JWKS unavailable/);
     const keys = await keyPair('k1');
     assert.deepEqual(await refused(url, await keys.sign()), { code: ErrorCode.UNAUTHENTICATED, reason: 'ERR_JWKS_UNAVAILABLE', close: CloseCode.UNAUTHENTICATED });
@@ -172,7 +175,7 @@ describe('I. key source down at start', () => {
     await sleep(150);
     const c = await client(url, { token: await keys.sign() });
     assert.equal(await c.proxy<{ add(a: number, b: number): number }>('calc').add(1, 1), 2);
-    assert.equal((await fetch(`http://127.0.0.1:${gateway.port}/health`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${gateway.port}/ready`)).status, 200);
     await c.close();
     await gateway.close({ drainMs: 0 });
     await jwks.close();

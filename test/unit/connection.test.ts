@@ -71,7 +71,7 @@ function setup(overrides: Partial<ResolvedOptions> = {}) {
   const options = { ...gatewayDefaults, server: 'test', maxAttachments: 16, clockToleranceMs: 0, ...overrides } as ResolvedOptions;
   let flushes = 0;
   const env: ConnectionEnvironment = {
-    objectHost: host, codec: new Codec(), options, logger, clock, deadlines: new Deadlines(clock), logCalls: false, draining: false,
+    objectHost: host, codec: new Codec(), options, logger, clock, deadlines: new Deadlines(clock), logCalls: false, draining: false, metrics: undefined,
     clientLog: new ClientLog(logger, 0),
     admitIdentity: async () => undefined,
     admitSubject: () => true,

@@ -36,7 +36,7 @@ describe('InflightCall deadlines', () => {
     const clock = new FakeClock();
     const { o, sent, settled } = owner();
     const context = new CallContext(connection, 'cid', undefined, clock.now() + 500);
-    const call = new InflightCall(o, 7, undefined, context, 'o.m', 1);
+    const call = new InflightCall(o, 7, undefined, context, 'o', 'm', 1);
     call.armDeadline(new Deadlines(clock), 500);
     clock.advance(499);
     assert.deepEqual(sent, []);
@@ -51,7 +51,7 @@ describe('InflightCall deadlines', () => {
   it('a result before the deadline disarms it', () => {
     const clock = new FakeClock();
     const { o, sent } = owner();
-    const call = new InflightCall(o, 1, undefined, new CallContext(connection, 'c', undefined, undefined), 'o.m', 1);
+    const call = new InflightCall(o, 1, undefined, new CallContext(connection, 'c', undefined, undefined), 'o', 'm', 1);
     const deadlines = new Deadlines(clock);
     call.armDeadline(deadlines, 100);
     call.resolve({ text: '1' });
@@ -64,7 +64,7 @@ describe('InflightCall deadlines', () => {
     const clock = new FakeClock();
     const { o, sent } = owner();
     const context = new CallContext(connection, 'c', undefined, undefined);
-    const call = new InflightCall(o, 1, undefined, context, 'o.m', 1);
+    const call = new InflightCall(o, 1, undefined, context, 'o', 'm', 1);
     call.armDeadline(new Deadlines(clock), 100);
     call.orphan();
     clock.advance(1_000);

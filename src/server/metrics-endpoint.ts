@@ -1,0 +1,57 @@
+/**
+ * Where Prometheus scrapes a gateway: its own HTTP listener (off the public port; the default when
+ * metrics are on), or GET /metrics on the public port behind a bearer token. Both answer only
+ * GET /metrics; the token is compared in constant time.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type uws from 'uWebSockets.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export interface MetricsListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** A plain HTTP listener for GET /metrics on `host:port` (port 0: a free one). */
+export async function listenForMetrics(metrics: GatewayMetrics, host: string, port: number): Promise<MetricsListener> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    metrics.scrape().then(
+      ({ contentType, body }) => res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }).end(body),
+      () => res.writeHead(500).end('metrics failed'),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** GET /metrics on the public port, for `Authorization: Bearer <token>` only (401 otherwise). */
+export function serveMetricsRoute(app: uws.TemplatedApp, metrics: GatewayMetrics, token: string, hostAllowed: (req: uws.HttpRequest) => boolean): void {
+  const expected = Buffer.from(`Bearer ${token}`);
+  app.get('/metrics', (res, req) => {
+    if (!hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
+    const given = Buffer.from(req.getHeader('authorization'));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return void res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('metrics need the metrics token');
+    }
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    void metrics.scrape().then(({ contentType, body }) => {
+      if (!aborted) res.cork(() => res.writeHeader('Content-Type', contentType).writeHeader('Cache-Control', 'no-store').end(body));
+    });
+  });
+}
