@@ -1,6 +1,7 @@
 // The Uplink web demo: sign in, explore the objects you may use, call them, watch a stream.
 import { connect } from './uplink.js';
 import { setupCallbacks } from './callbacks.js';
+import { setupAdmin, setupRevoke } from './admin.js';
 
 const $ = (id) => document.getElementById(id);
 const gatewayUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
@@ -100,7 +101,9 @@ let metadata = new Map();
 
 async function refreshExplorer() {
   const builtin = client.proxy('$uplink');
-  const ids = (await builtin.list()).filter((id) => id !== '$uplink');
+  const listed = await builtin.list();
+  showAdmin(listed);
+  const ids = listed.filter((id) => id !== '$uplink' && id !== '$admin');
   metadata = new Map(await Promise.all(ids.map(async (id) => [id, await builtin.metadata(id)])));
   const list = $('objects');
   list.replaceChildren(...[...metadata.values()].map((m) => {
@@ -172,6 +175,8 @@ const elapsed = (started) => `${(performance.now() - started).toFixed(1)} ms`;
 const replacer = (_key, value) => (typeof value === 'bigint' ? `${value}n` : value instanceof Map ? Object.fromEntries(value) : value);
 
 setupCallbacks(() => client, describe);
+const showAdmin = setupAdmin(() => client, describe);
+setupRevoke(() => client, describe);
 
 // ---- live stream with flow control ----
 

@@ -2,7 +2,7 @@
  * The demo gateway of `npm start` and of the demo cluster: options from the environment
  * (.env.example), the web demo's static files, and demo mode (settings.ts): JWT auth with
  * UPLINK_JWT_SECRET or the public demo secret, the token endpoint while the public secret is in use,
- * and a Host allow-list on loopback.
+ * a Host allow-list on loopback, metrics and the `$admin` view (docs/operations.md).
  */
 import { fileURLToPath } from 'node:url';
 import { Gateway, optionsFromEnv, type GatewayOptions } from '../index.js';
@@ -11,8 +11,12 @@ import { demoSettings } from './settings.js';
 export function createDemoGateway(env: Record<string, string | undefined>, extra: GatewayOptions = {}): { gateway: Gateway; drainMs: number } {
   const settings = demoSettings(env);
   const staticDir = fileURLToPath(new URL('../../web-demo', import.meta.url));
+  const fromEnv = optionsFromEnv(settings.env);
   const gateway = new Gateway({
-    ...optionsFromEnv(settings.env), staticDir, allowedHosts: settings.allowedHosts,
+    // The demo shows the operations side too: metrics on a port of their own (a free one unless
+    // UPLINK_METRICS_PORT says), and the admin view for tokens with the admin scope.
+    metrics: { port: 0 }, adminScope: 'admin',
+    ...fromEnv, staticDir, allowedHosts: settings.allowedHosts,
     ...(settings.demoTokenSecret ? { demoTokens: { secret: settings.demoTokenSecret, ttlSec: 3600 } } : {}),
     ...extra,
   });

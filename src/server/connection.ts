@@ -32,6 +32,13 @@ import type { ServerSocket } from './server-socket.js';
 import { TokenLifetime } from './token-lifetime.js';
 
 type State = 'hello' | 'authenticating' | 'open' | 'closed';
+
+export interface ConnectionSummary {
+  id: string; subject: string | null; address: string; ageSec: number;
+  /** Calls and streams admitted so far, calls in flight now (a batch counts its calls), streams open now. */
+  calls: number; inflight: number; streams: number;
+  bytesIn: number; bytesOut: number;
+}
 /** How a refused handshake closes, by the error code of the refusal. */
 const HANDSHAKE_CLOSE: Partial<Record<ErrorCode, [number, string]>> = {
   [ErrorCode.FORBIDDEN]: [CloseCode.FORBIDDEN, 'forbidden'],
@@ -52,6 +59,9 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** maxMessagesPerSec. */
   private readonly messageRate: MessageRate | undefined;
   private readonly openedAt: number;
+  /** Message bytes in and out (text out counted in UTF-16 units), for the admin view. */
+  private bytesIn = 0;
+  private bytesOut = 0;
   /** Calls from the server to this client (its callbacks), and releases: the host's way back. */
   readonly peer: OutgoingCallbacks;
 
@@ -92,6 +102,14 @@ export class Connection implements ConnectionInfo, CallOwner {
     return this.state !== 'closed';
   }
 
+  /** What the admin view shows of this connection. */
+  describe(): ConnectionSummary {
+    return {
+      id: this.id, subject: this.identity?.subject ?? null, address: this.remoteAddress, ageSec: Math.round((this.env.clock.now() - this.openedAt) / 1000),
+      calls: this.dispatch.admitted, inflight: this.dispatch.calls.weight, streams: this.dispatch.streams.size, bytesIn: this.bytesIn, bytesOut: this.bytesOut,
+    };
+  }
+
   track(resource: Resource): void {
     if (this.state === 'closed') {
       void disposeResource(resource);
@@ -107,6 +125,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       this.close(CloseCode.PROTOCOL_ERROR, 'frame too large before welcome');
       return;
     }
+    this.bytesIn += message.byteLength;
     if (this.env.metrics) this.env.metrics.totals.bytesReceived += message.byteLength;
     if (message.byteLength > this.env.options.maxPayloadLength) return this.refuseOversized(message, isBinary);
     let frame: ClientFrame;
@@ -300,7 +319,9 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** Queues a frame; the gateway flushes all queued frames of all connections in one corked pass. */
   send(data: WireMessage): void {
     if (this.state === 'closed') return;
-    if (this.env.metrics) this.env.metrics.totals.bytesSent += typeof data === 'string' ? data.length : data.byteLength;
+    const bytes = typeof data === 'string' ? data.length : data.byteLength;
+    this.bytesOut += bytes;
+    if (this.env.metrics) this.env.metrics.totals.bytesSent += bytes;
     this.outbox.push(data);
   }
 

@@ -35,6 +35,7 @@ import { checkedTls, type UwsTlsOptions } from './tls.js';
 import { clientAddress, normalizeAddress } from './client-address.js';
 import { upgradeHandler, type SocketData, type UpgradeGate } from './upgrade.js';
 import { GatewayMetrics } from './metrics.js';
+import { ADMIN_OBJECT_ID, AdminObject, type AdminFacts } from './admin-object.js';
 import { listenForMetrics, serveMetricsRoute, type MetricsListener } from './metrics-endpoint.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
@@ -121,6 +122,7 @@ export class Gateway {
     this.objectHost = options.objectHost ?? (options.remoteObjects ? new RoutingObjectHost(this.registry, options.remoteObjects) : this.registry);
     const facts: GatewayFacts = { server: SERVER_NAME, protocolVersions: SUPPORTED_VERSIONS, uptimeMs: () => this.clock.now() - this.startedAt };
     this.registry.register(new BuiltinObject(this.registry, facts, options.cluster), { id: BUILTIN_OBJECT_ID });
+    if (options.adminScope) this.registry.register(new AdminObject(this.adminFacts()), { id: ADMIN_OBJECT_ID, access: { scopes: [options.adminScope] } });
     options.cluster?.onRevocations((target) => this.applyRevocation(target));
     this.authenticator.onKeyFetch?.((ok) => this.metrics?.keyFetch(ok));
     this.env = this.connectionEnvironment();
@@ -353,6 +355,17 @@ export class Gateway {
         this.flushScheduled = true;
         setImmediate(() => this.flushAll());
       },
+    };
+  }
+
+  /** What the `$admin` object reads and does. */
+  private adminFacts(): AdminFacts {
+    return {
+      connections: () => this.connections.values(),
+      streams: () => this.registry.streams.all(),
+      metrics: this.metrics,
+      revoke: (subject) => this.revoke({ subject }),
+      uptimeMs: () => this.clock.now() - this.startedAt,
     };
   }
 

@@ -48,6 +48,14 @@ export interface ServerStreamOptions {
   observer?: StreamObserver | undefined;
 }
 
+export interface StreamSnapshot {
+  object: string; member: string; subject: string | undefined;
+  state: string;
+  /** Items pulled, sent, acknowledged; the consumer's grant (items with seq < upTo may be sent). */
+  produced: number; sent: number; acked: number; upTo: number;
+  replayBytes: number;
+}
+
 export interface StreamObserver {
   creditStall(): void;
   socketPaused(): void;
@@ -126,6 +134,14 @@ export class ServerStream {
 
   get live(): boolean {
     return this.state !== 'closed';
+  }
+
+  /** Where the stream stands, for the admin view: its state and its credit. */
+  snapshot(): StreamSnapshot {
+    return {
+      object: this.object, member: this.member, subject: this.owner?.subject, state: this.lingering ? 'lingering' : this.state,
+      produced: this.produced, sent: this.sent, acked: this.acked, upTo: this.upTo, replayBytes: this.replayBytes,
+    };
   }
 
   /** Waiting for a resume: its connection dropped and nobody reads it. */

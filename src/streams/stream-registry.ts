@@ -112,6 +112,11 @@ export class StreamRegistry {
   }
 
   /** Streams not yet closed (open, lingering, or ended and waiting to deliver their end). */
+  /** Every live stream (for the admin view). */
+  all(): IterableIterator<ServerStream> {
+    return this.streams.values();
+  }
+
   get size(): number {
     return this.streams.size;
   }

@@ -15,13 +15,14 @@ import { launchChromium } from '../support/chromium.js';
 const SECRET = 'e2e-demo-secret-long-enough-0123456789';
 const webDemo = fileURLToPath(new URL('../../web-demo', import.meta.url));
 const screenshot = fileURLToPath(new URL('../../docs/web-demo.png', import.meta.url));
+const adminScreenshot = fileURLToPath(new URL('../../docs/admin-view.png', import.meta.url));
 
 async function startDemoGateway(): Promise<Gateway> {
   const gateway = new Gateway({
     port: 0, logLevel: 'warn', staticDir: webDemo,
     authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }),
     demoTokens: { secret: SECRET, ttlSec: 600 },
-    reconnectAfterMs: 100,
+    reconnectAfterMs: 100, adminScope: 'admin', metrics: { port: 0 },
   });
   registerDemoObjects(gateway);
   await gateway.listen();
@@ -174,9 +175,37 @@ describe('web demo', () => {
   });
 
   it('shows the admin object to an admin token', async () => {
+    assert.equal(await page.getByTestId('admin-view').isHidden(), true, 'alice has no admin view');
     await signIn('root', true);
     await page.locator('[data-object=admin]').waitFor();
     assert.match(await call('admin', 'call:stats', '[]'), /"rssBytes": \d+/);
     assert.deepEqual(pageErrors, []);
+  });
+
+  it('the admin view: live connections, per-member figures, streams; revoking a subject cuts its page off', async () => {
+    const alice = await browser.newPage();
+    try {
+      await alice.goto(`http://127.0.0.1:${relay.port}/`);
+      await alice.getByTestId('name').fill('alice');
+      await alice.getByTestId('demo-signin').click();
+      await alice.getByTestId('status').filter({ hasText: /connected as alice/ }).waitFor();
+      assert.equal(await alice.getByTestId('admin-view').isHidden(), true, 'no admin view without the scope');
+      await alice.getByTestId('start').click(); // a stream for the streams table
+      await page.getByTestId('admin-view').waitFor();
+      await page.getByTestId('admin-connections').filter({ hasText: /alice/ }).waitFor({ timeout: 5_000 });
+      await page.getByTestId('admin-connections').filter({ hasText: /root/ }).waitFor();
+      await page.getByTestId('admin-members').filter({ hasText: /stats/ }).waitFor({ timeout: 5_000 });
+      await page.getByTestId('admin-streams').filter({ hasText: /ticker.*watch.*alice/s }).waitFor({ timeout: 5_000 });
+      assert.match(await text('admin-summary'), /\d+ connections · \d+ streams · up \d+ s/);
+      await page.screenshot({ path: adminScreenshot, fullPage: true });
+      await page.getByTestId('revoke-subject').fill('alice');
+      await page.getByTestId('revoke').click();
+      await waitForText('revoke-result', /revoked alice: 1 connection closed/);
+      await alice.getByTestId('status').filter({ hasText: /disconnected \(4409/ }).waitFor({ timeout: 5_000 });
+      await page.getByTestId('admin-connections').filter({ hasNotText: /alice/ }).waitFor({ timeout: 5_000 });
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await alice.close();
+    }
   });
 });
