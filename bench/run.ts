@@ -255,6 +255,7 @@ async function main(): Promise<void> {
   // The same Uplink server on wss://, with a certificate made now (test/support/certificates.ts).
   const certs = makeCertificates();
   const wss = await startServer('uplink-wss', { script: 'uplink', scheme: 'wss', env: { BENCH_TLS_CERT: certs.certFile, BENCH_TLS_KEY: certs.keyFile } });
+  const withMetrics = await startServer('uplink-metrics', { script: 'uplink', env: { BENCH_METRICS: '1' } });
   const results: Measurement[] = [];
   const run = async (scenario: string, server: ServerProcess, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp?: number }>, inflight: number) => {
     const { lanes, close, itemsPerOp = 1 } = await setup;
@@ -271,6 +272,24 @@ async function main(): Promise<void> {
   await run('add(1,2) 8x32', servers.json, rawLanes(servers.json.url, conns, '{"id":1234,"m":"add","a":[1,2]}'), inflight);
   await run('add(1,2) 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, (c) => c.call('calc', 'add', [1, 2])), inflight);
   await run('add(1,2) 8x32', wss, uplinkLanes(wss.url, conns, (c) => c.call('calc', 'add', [1, 2]), certs.ca), inflight);
+  // Metrics on against metrics off: the two gateways in turn, three times each, medians compared (one
+  // pair of runs differs by more than the 5 % this is about).
+  if (wanted('metrics A/B')) {
+    const add = (c: UplinkClient) => c.call('calc', 'add', [1, 2]);
+    const [off, on] = await Promise.all([uplinkLanes(servers.uplink.url, conns, add), uplinkLanes(withMetrics.url, conns, add)]);
+    const runs: Measurement[][] = [[], []];
+    for (let round = 0; round < 3; round++) {
+      runs[0]!.push(await measure('add(1,2) 8x32 metrics A/B', servers.uplink, off.lanes, inflight));
+      runs[1]!.push(await measure('add(1,2) 8x32 metrics A/B', withMetrics, on.lanes, inflight));
+    }
+    off.close();
+    on.close();
+    for (const series of runs) {
+      const median = [...series].sort((a, b) => a.serverCpuUsPerOp - b.serverCpuUsPerOp)[1]!;
+      results.push(median);
+      console.error(`  ${median.scenario.padEnd(22)} ${median.server.padEnd(9)} ${String(median.opsPerSec).padStart(8)}/s  server ${median.serverCpuUsPerOp} us/op (median of 3)`);
+    }
+  }
   // Callbacks and references, next to the plain call above (their reference row is uplink's add(1,2)).
   await run('callback 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, callbackRoundTrip()), inflight);
   await run('ref call 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, refCall()), inflight);
@@ -311,7 +330,9 @@ async function main(): Promise<void> {
   if (wanted('idle')) results.push(await idleConnections(servers.uplink, idleWanted));
 
   for (const m of results) {
-    const reference = results.find((r) => r.scenario === m.scenario && r.server === 'raw-json') ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo')
+    // Metrics on are measured against the same gateway with metrics off.
+    const sameWithout = m.server === 'uplink-metrics' ? results.find((r) => r.scenario === m.scenario && r.server === 'uplink') : undefined;
+    const reference = sameWithout ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-json') ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo')
       ?? (CALL_RELATIVE.has(m.scenario) ? results.find((r) => r.scenario === 'add(1,2) 8x32' && r.server === m.server) : undefined);
     if (reference && m !== reference) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
   }
@@ -320,7 +341,7 @@ async function main(): Promise<void> {
   const out = join(here, 'results', smoke ? 'smoke.tmp.json' : 'latest.json');
   writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, durationMs, results }, null, 2) + '\n');
   console.log(`\nwritten to ${out}`);
-  for (const s of [...Object.values(servers), wss]) s.child.kill();
+  for (const s of [...Object.values(servers), wss, withMetrics]) s.child.kill();
   rmSync(certs.dir, { recursive: true, force: true });
   process.exit(0);
 }

@@ -12,23 +12,7 @@ import { expose, type ClientCallback, type Gateway } from '../src/index.js';
 import { client, RawSocket, rejection, sleep, startGateway } from './helpers.js';
 import { eventually } from './support/eventually.js';
 import { hsToken, JwksServer, keyPair, refused, SECRET } from './tokens.js';
-
-/** One sample of a scrape: name, labels, value. */
-interface Sample { name: string; labels: Record<string, string>; value: number }
-
-/** Parses Prometheus text exposition (the subset prom-client writes: no timestamps, escaped label values). */
-export function parseScrape(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    assert.ok(match, `not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key!] = value!.replace(/\\(.)/g, '$1');
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
+import { parseScrape, type Sample } from './support/prometheus.js';
 
 const value = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
   samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);

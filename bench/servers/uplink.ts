@@ -14,8 +14,10 @@ import { Bench } from './bench-objects.js';
 // BENCH_TLS_CERT / BENCH_TLS_KEY: the same gateway on wss:// (the uplink-wss rows).
 const tls = process.env.BENCH_TLS_CERT && process.env.BENCH_TLS_KEY ? { certFile: process.env.BENCH_TLS_CERT, keyFile: process.env.BENCH_TLS_KEY } : undefined;
 const remote = process.env.BENCH_NATS_URL ? new NatsObjectHost(await connect({ servers: process.env.BENCH_NATS_URL, noAsyncTraces: true })) : undefined;
+// BENCH_METRICS=1: the same gateway with Prometheus metrics on (the uplink-metrics rows: their cost).
+const metrics = process.env.BENCH_METRICS === '1' ? { metrics: { port: 0 } } : {};
 const gateway = new Gateway({
-  ...(remote ? { remoteObjects: remote, cluster: remote } : {}),
+  ...(remote ? { remoteObjects: remote, cluster: remote } : {}), ...metrics,
   port: 0, logLevel: 'warn', maxPayloadLength: 16 * 1024 * 1024, maxInflight: 256, maxConnections: 1_000_000, ...(tls ? { tls } : {}),
   authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: BENCH_SECRET }),
 });

@@ -13,6 +13,8 @@ import { localHostOptions } from '../server/host-options.js';
 import { ClientLog, createLogger, logUserCodeFailure, type Logger } from '../server/logger.js';
 import { connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
 import { NatsHostService, type NatsHostOptions } from '../nats/host-service.js';
+import { GatewayMetrics } from '../server/metrics.js';
+import { listenForMetrics } from '../server/metrics-endpoint.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -29,7 +31,13 @@ export async function runHost(register: (registrar: HostRegistrar) => void | Pro
   const logger = createLogger(options.logLevel);
   const codec = new Codec();
   const clientLog = new ClientLog(logger, options.maxClientLogLinesPerSec);
-  const host = new LocalObjectHost(localHostOptions(options, codec, systemClock, {}, (error, call) => logUserCodeFailure(clientLog, codec, error, call)));
+  // UPLINK_METRICS_PORT: calls served, streams, credit stalls and the process, plus /health and /ready for probes.
+  const metricsPort = options.metrics?.port;
+  const metrics = metricsPort === undefined ? undefined : new GatewayMetrics((id) => host.has(id), () => host.streamStats());
+  const host: LocalObjectHost = new LocalObjectHost({
+    ...localHostOptions(options, codec, systemClock, {}, (error, call) => logUserCodeFailure(clientLog, codec, error, call)),
+    ...(metrics ? { streamObserver: { creditStall: () => void metrics.totals.creditStalls++, socketPaused: () => metrics.backpressureEvent('paused') } } : {}),
+  });
   const registrar: HostRegistrar = {
     codec, logger,
     register: (target, idOrOptions, more = {}) => host.register(target as never, typeof idOrOptions === 'string' ? { ...more, id: idOrOptions } : { ...idOrOptions }),
@@ -39,9 +47,13 @@ export async function runHost(register: (registrar: HostRegistrar) => void | Pro
   const name = env.UPLINK_HOST_NAME || `uplink-host-${process.pid}`;
   const nc = await connectFromEnv(env, name);
   if (!nc) throw new Error('uplink host serves over NATS: set UPLINK_NATS_URL (e.g. nats://127.0.0.1:4222)');
-  const service = new NatsHostService(nc, host, { name, ...heartbeatFromEnv(env), ...extra, onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close') });
+  const service = new NatsHostService(nc, host, {
+    name, ...heartbeatFromEnv(env), ...extra, onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close'),
+    ...(metrics ? { observeCall: (object: string, member: string, code: string, seconds: number) => metrics.callDone(object, member, code, seconds) } : {}),
+  });
   service.serve();
-  logger.info({ host: service.id, name, objects: host.ids(), nats: nc.getServer() }, 'object host serving');
+  const listener = metrics && metricsPort !== undefined ? await listenForMetrics(metrics, options.metrics?.host ?? '127.0.0.1', metricsPort, () => service.readiness()) : undefined;
+  logger.info({ host: service.id, name, objects: host.ids(), nats: nc.getServer(), metricsPort: listener?.port }, 'object host serving');
   const drainMs = Number(env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

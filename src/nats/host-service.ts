@@ -44,6 +44,8 @@ export interface NatsHostOptions {
   onError?: (error: unknown) => void;
   /** Adds the annotation `uplink-host` (this host's name) to every result, so clients see where calls ran. */
   tagAnswers?: boolean;
+  /** Told of every answered call: object, member, result code (OK for a result), seconds (metrics). */
+  observeCall?: (object: string, member: string, code: string, seconds: number) => void;
 }
 
 const UNARY_KINDS: ReadonlySet<string> = new Set(['call', 'get', 'set']);
@@ -66,6 +68,7 @@ export class NatsHostService {
   private readonly maxAttachments: number;
   private reconnects = 0;
   private readonly tagAnswers: boolean;
+  private readonly observeCall: NatsHostOptions['observeCall'];
   private served: string[] = [];
   private readonly declaredAccess: NonNullable<HostBeat['access']> = {};
 
@@ -74,6 +77,7 @@ export class NatsHostService {
     this.clock = options.clock ?? systemClock;
     this.maxAttachments = options.maxAttachments ?? 16;
     this.tagAnswers = options.tagAnswers ?? false;
+    this.observeCall = options.observeCall;
     const heartbeatMs = options.heartbeatMs ?? 1_000;
     this.gateways = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
     this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.send(reply, Event.accepted, { [Header.host]: this.id }));
@@ -103,6 +107,12 @@ export class NatsHostService {
       if (declared) this.declaredAccess[id] = declared;
     }
     this.beat();
+  }
+
+  /** 'ok' while serving with NATS connected; otherwise why not (a host's GET /ready). */
+  readiness(): string {
+    if (this.state !== 'up') return this.state;
+    return this.nc.isClosed() ? 'NATS connection closed' : 'ok';
   }
 
   /** Calls and streams running here now. */
@@ -182,12 +192,17 @@ export class NatsHostService {
     }
     if (reply) this.running.add(reply, context);
     const started = performance.now();
+    const observe = this.observeCall;
     const sink: ReplySink = {
       resolve: (value) => {
         if (this.tagAnswers) context.annotate('uplink-host', this.name);
+        observe?.(object, hostCall.member, 'OK', (performance.now() - started) / 1000);
         this.answered(reply, stats, started, pin, undefined, value, context.resultAnnotations);
       },
-      reject: (error) => this.answered(reply, stats, started, pin, error),
+      reject: (error) => {
+        observe?.(object, hostCall.member, error.code, (performance.now() - started) / 1000);
+        this.answered(reply, stats, started, pin, error);
+      },
     };
     this.host.invoke(hostCall, sink);
   }

@@ -13,10 +13,21 @@ export interface MetricsListener {
   close(): Promise<void>;
 }
 
-/** A plain HTTP listener for GET /metrics on `host:port` (port 0: a free one). */
-export async function listenForMetrics(metrics: GatewayMetrics, host: string, port: number): Promise<MetricsListener> {
+/**
+ * A plain HTTP listener for GET /metrics on `host:port` (port 0: a free one). An object host, which
+ * has no HTTP port of its own, passes `ready`: the listener then answers GET /health (200 while the
+ * process runs) and GET /ready (200 'ok', or 503 with the reason) for its probes too.
+ */
+export async function listenForMetrics(metrics: GatewayMetrics, host: string, port: number, ready?: () => string): Promise<MetricsListener> {
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && ready && (path === '/health' || path === '/ready')) {
+      const reason = path === '/health' ? 'ok' : ready();
+      res.writeHead(reason === 'ok' ? 200 : 503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
+        .end(JSON.stringify(reason === 'ok' ? { status: path === '/health' ? 'ok' : 'ready' } : { status: 'not ready', reasons: [reason] }));
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404).end('not found');
       return;
     }

@@ -37,6 +37,15 @@ export class TestCluster {
     return new TestCluster(await startNatsServer());
   }
 
+  /** Hosts and gateways on a nats-server the test runs itself (stop() leaves it running). */
+  static attach(server: NatsServer): TestCluster {
+    const cluster = new TestCluster(server);
+    cluster.ownsServer = false;
+    return cluster;
+  }
+
+  private ownsServer = true;
+
   async connect(name: string): Promise<NatsConnection> {
     const nc = await natsConnect({ servers: this.server.url, name, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     this.connections.push(nc);
@@ -71,6 +80,6 @@ export class TestCluster {
     for (const g of this.gateways) await g.gateway.close({ drainMs: 0 });
     for (const h of this.hosts) await h.service.stop().catch(() => {});
     for (const nc of this.connections) await nc.close().catch(() => {});
-    await this.server.stop();
+    if (this.ownsServer) await this.server.stop();
   }
 }
