@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
-import { CloseCode, ConnectionClosedError, ErrorCode, optionsFromEnv } from '../src/index.js';
+import { callContext, CloseCode, ConnectionClosedError, ErrorCode, optionsFromEnv } from '../src/index.js';
 import { loadUws, UWS_CANDIDATES } from '../src/server/uws-loader.js';
 import { client, rejection, sleep, startGateway, TcpRelay } from './helpers.js';
 import { eventually } from './support/eventually.js';
@@ -145,6 +145,17 @@ describe('logging', () => {
     assert.equal(closed.length, 1);
     assert.equal(closed[0]!.code, 1000);
     assert.ok(!logs.text().includes('very-secret'));
+    await gateway.close({ drainMs: 0 });
+  });
+
+  it('user code logs through callContext().log: a pino child whose lines carry the connection id and the correlation id', async () => {
+    const { gateway, url, logs } = await startGateway();
+    gateway.register({ note: (text: string) => void callContext().log.info({ text }, 'user note') }, 'notes', { expose: ['note'] });
+    const c = await client(url);
+    await c.call('notes', 'note', ['hello'], { correlationId: 'trace-42' });
+    const line = logs.lines.find((l) => l.msg === 'user note');
+    assert.deepEqual({ conn: line?.conn, cid: line?.cid, text: line?.text, remote: line?.remote }, { conn: c.session.connectionId, cid: 'trace-42', text: 'hello', remote: '127.0.0.1' });
+    await c.close();
     await gateway.close({ drainMs: 0 });
   });
 });

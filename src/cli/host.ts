@@ -48,7 +48,7 @@ export async function runHost(register: (registrar: HostRegistrar) => void | Pro
   const nc = await connectFromEnv(env, name);
   if (!nc) throw new Error('uplink host serves over NATS: set UPLINK_NATS_URL (e.g. nats://127.0.0.1:4222)');
   const service = new NatsHostService(nc, host, {
-    name, ...heartbeatFromEnv(env), ...extra, onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close'),
+    name, ...heartbeatFromEnv(env), ...extra, logger, onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close'),
     ...(metrics ? { observeCall: (object: string, member: string, code: string, seconds: number) => metrics.callDone(object, member, code, seconds) } : {}),
   });
   service.serve();

@@ -7,6 +7,7 @@ import { ErrorCode, UplinkError } from '../errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { Annotations } from '../protocol/frames.js';
 import { withTraceContext, type Span } from './tracing.js';
+import { pino, type Logger } from 'pino';
 import type { Context as OtelContext } from '@opentelemetry/api';
 
 /** The authenticated caller. Filled by the authenticator; anonymous connections have none. */
@@ -49,7 +50,12 @@ export interface ConnectionInfo {
   track(resource: Resource): void;
   /** The way back to the client, where the transport has one (references need it). */
   readonly peer?: PeerChannel | undefined;
+  /** A pino logger whose lines carry this connection's id (and its client's address). */
+  readonly logger?: Logger | undefined;
 }
+
+/** For connections without a logger of their own: lines go nowhere. */
+const silent = pino({ level: 'silent' });
 
 export class CallContext {
   private controller: AbortController | undefined;
@@ -75,6 +81,13 @@ export class CallContext {
   get identity(): Identity | undefined {
     return this.connection.identity;
   }
+
+  /** A pino child logger for user code: its lines carry the connection id and this call's correlation id. */
+  get log(): Logger {
+    return (this.logger ??= (this.connection.logger ?? silent).child({ cid: this.correlationId }));
+  }
+
+  private logger: Logger | undefined;
 
   /** Aborted when the caller cancels, the deadline passes or the connection closes. Created on first use. */
   get signal(): AbortSignal {

@@ -14,6 +14,7 @@ import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } 
 import { repeat, systemClock, type Clock } from '../clock.js';
 import { CallContext } from '../core/context.js';
 import { remoteParent } from '../core/tracing.js';
+import type { Logger } from 'pino';
 import { ErrorCode, errorBody, withData, type ErrorBody } from '../errors.js';
 import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
@@ -44,6 +45,8 @@ export interface NatsHostOptions {
   onError?: (error: unknown) => void;
   /** Adds the annotation `uplink-host` (this host's name) to every result, so clients see where calls ran. */
   tagAnswers?: boolean;
+  /** Where user code's lines go (callContext().log, with the connection and correlation ids). */
+  logger?: Logger;
   /** Told of every answered call: object, member, result code (OK for a result), seconds (metrics). */
   observeCall?: (object: string, member: string, code: string, seconds: number) => void;
 }
@@ -83,7 +86,7 @@ export class NatsHostService {
     this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.send(reply, Event.accepted, { [Header.host]: this.id }));
     this.streams = new HostStreams(nc, this.id, host);
     this.callbacks = new HostCallbacks(nc, this.id, this.clock, host.codec, this.maxAttachments);
-    this.connections = new RemoteConnections(host, options.onError ?? (() => {}), (id) => this.callbacks.peer(id));
+    this.connections = new RemoteConnections(host, options.onError ?? (() => {}), (id) => this.callbacks.peer(id), options.logger);
     host.references.idPrefix = this.id; // references made here name this host: gateways route their calls back here
     const on = (subject: string, handle: (msg: Msg) => void) =>
       this.subscriptions.push(nc.subscribe(subject, { callback: (error, msg) => { if (!error) this.guard(msg, handle); } }));

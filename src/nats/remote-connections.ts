@@ -6,8 +6,9 @@
  */
 import { disposeResource, type ConnectionInfo, type Identity, type PeerChannel, type Resource } from '../core/context.js';
 import type { LocalObjectHost } from '../host/local-host.js';
+import type { Logger } from 'pino';
 
-interface Remote { resources: Resource[]; peer: PeerChannel }
+interface Remote { resources: Resource[]; peer: PeerChannel; logger: Logger | undefined }
 
 export class RemoteConnections {
   /** Connection id → resources tracked for it and its way back (an entry exists once the connection called here). */
@@ -18,6 +19,8 @@ export class RemoteConnections {
     private readonly onDisposeError: (error: unknown) => void,
     /** The way back to a connection's client (callbacks), through its gateway. */
     private readonly peerOf: (id: string) => PeerChannel,
+    /** The host's logger: user code's lines (callContext().log) carry the connection id. */
+    private readonly logger?: Logger,
   ) {}
 
   get size(): number {
@@ -27,8 +30,8 @@ export class RemoteConnections {
   /** The connection as a call's context shows it. */
   info(id: string, remoteAddress: string, identity: Identity | undefined): ConnectionInfo {
     let remote = this.connections.get(id);
-    if (!remote) this.connections.set(id, (remote = { resources: [], peer: this.peerOf(id) }));
-    return { id, remoteAddress, identity, peer: remote.peer, track: (resource) => this.connections.get(id)?.resources.push(resource) };
+    if (!remote) this.connections.set(id, (remote = { resources: [], peer: this.peerOf(id), logger: this.logger?.child({ conn: id }) }));
+    return { id, remoteAddress, identity, peer: remote.peer, logger: remote.logger, track: (resource) => this.connections.get(id)?.resources.push(resource) };
   }
 
   /** The client let go of a reference (relayed by its gateway). */

@@ -22,7 +22,7 @@ import { refreshCheck } from './admission.js';
 import type { ConnectionEnvironment, PeerInfo } from './connection-environment.js';
 import { Dispatcher } from './dispatcher.js';
 import type { CallOwner, InflightCall } from './inflight-call.js';
-import { escapeLogText } from './logger.js';
+import { escapeLogText, type Logger } from './logger.js';
 import { OutgoingCallbacks } from './callbacks.js';
 import { OK } from './metrics.js';
 import { endSpan } from '../core/tracing.js';
@@ -79,7 +79,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     const rate = options.maxMessagesPerSec;
     this.messageRate = rate > 0 ? new MessageRate(rate, clock) : undefined;
     this.outbox = new Outbox(socket, options.maxBackpressure, () => env.scheduleFlush(this), (bufferedBytes) => {
-      env.logger.warn({ conn: this.id, remote: this.remoteAddress, bufferedBytes }, 'slow consumer: disconnected');
+      this.logger.warn({ bufferedBytes }, 'slow consumer: disconnected');
       env.metrics?.backpressureEvent('slow_consumer');
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
     });
@@ -101,6 +101,13 @@ export class Connection implements ConnectionInfo, CallOwner {
   get isOpen(): boolean {
     return this.state !== 'closed';
   }
+
+  /** This connection's logger: a pino child carrying its id and address (made on first use: idle connections stay small). */
+  get logger(): Logger {
+    return (this.childLogger ??= this.env.logger.child({ conn: this.id, remote: this.remoteAddress }));
+  }
+
+  private childLogger: Logger | undefined;
 
   /** What the admin view shows of this connection. */
   describe(): ConnectionSummary {
@@ -286,7 +293,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       ? writeBatchResult(call.id, call.clientCorrelationId, call.batchOutcomes, value)
       : writeResult(call.id, call.clientCorrelationId, call.context.resultAnnotations, value));
     if (this.env.logCalls) {
-      this.env.logger.debug({ conn: this.id, call: escapeLogText(call.target), cid: escapeLogText(call.context.correlationId), durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000 }, 'call answered');
+      this.logger.debug({ call: escapeLogText(call.target), cid: escapeLogText(call.context.correlationId), durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000 }, 'call answered');
     }
   }
 
@@ -368,7 +375,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.env.objectHost.releaseConnection(this);
     if (wasOpen) this.env.releaseSubject(this.identity);
     if (wasOpen || this.dispatch.admitted > 0) {
-      this.env.logger.info({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject, code, calls: this.dispatch.admitted, durationMs: this.env.clock.now() - this.openedAt }, 'connection closed');
+      this.logger.info({ sub: this.identity?.subject, code, calls: this.dispatch.admitted, durationMs: this.env.clock.now() - this.openedAt }, 'connection closed');
     }
     const resources = this.resources ? [...this.resources] : [];
     this.resources = undefined;
