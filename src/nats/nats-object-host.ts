@@ -10,6 +10,11 @@
  * exactly once (answer, HOST_LOST, or the caller giving up); nothing is published while NATS is
  * disconnected (nats.js would drop it silently): calls fail OBJECT_UNAVAILABLE instead.
  */
+/*
+ * About 370 lines: the ObjectHost and ClusterLink interfaces (calls, streams, resumes, references,
+ * catalog, revocations, readiness) and the routing they share; the mux entries, host table, pins and
+ * callbacks have files of their own.
+ */
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { repeat, systemClock, type Clock } from '../clock.js';
 import type { ConnectionInfo, Identity } from '../core/context.js';

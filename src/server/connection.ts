@@ -5,6 +5,11 @@
  * ServerSocket (no uWS here); requests go to the Dispatcher, outbound frames through the Outbox,
  * token expiry through TokenLifetime.
  */
+/*
+ * About 380 lines: the inbound switch, the hello and refresh (they change the connection's identity
+ * and state, which everything else here reads), the outbound side the dispatcher writes through, and
+ * the metric and log hooks of each. Callbacks, streams, calls and limits have files of their own.
+ */
 import type { HandshakeInfo } from '../auth/authenticator.js';
 import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js';
 import { disposeResource, type ConnectionInfo, type Identity, type Resource } from '../core/context.js';

@@ -4,8 +4,9 @@
  * settings; frame handling lives in Connection, dispatch in the host.
  */
 /*
- * Just over 350 lines: the public API (register, listen, close, revoke, stats, health) and the uWS
- * wiring of listen; the upgrade, HTTP routes, admission, TLS and build loading already have files.
+ * About 380 lines: the public API (register, listen, close, revoke, stats, health, ready) and the uWS
+ * wiring of listen, plus what connections, the upgrade and `$admin` see of the gateway; the upgrade,
+ * HTTP routes, admission, metrics, TLS and build loading already have files of their own.
  */
 import type uwsTypes from 'uWebSockets.js';
 import { anonymousAuthenticator, type Authenticator } from '../auth/authenticator.js';
@@ -33,7 +34,7 @@ import { KeyedRateLimit } from './rate-limit.js';
 import { uwsServerSocket } from './server-socket.js';
 import { checkedTls, type UwsTlsOptions } from './tls.js';
 import { clientAddress, normalizeAddress } from './client-address.js';
-import { upgradeHandler, type SocketData, type UpgradeGate } from './upgrade.js';
+import { originAllowed, upgradeHandler, upgradeToken, type SocketData, type UpgradeGate } from './upgrade.js';
 import { GatewayMetrics } from './metrics.js';
 import { ADMIN_OBJECT_ID, AdminObject, type AdminFacts } from './admin-object.js';
 import { listenForMetrics, serveMetricsRoute, type MetricsListener } from './metrics-endpoint.js';
@@ -302,26 +303,6 @@ export class Gateway {
     return closed;
   }
 
-  private originAllowed(origin: string | undefined): boolean {
-    const allowed = this.hooks.allowedOrigins;
-    if (!allowed) return true;
-    if (origin === undefined) return this.options.allowMissingOrigin;
-    return allowed.includes(origin);
-  }
-
-  /** A token sent with the upgrade request, where configuration allows that transport. */
-  private upgradeToken(req: uwsTypes.HttpRequest): string | undefined {
-    if (this.options.acceptHeaderToken) {
-      const match = /^Bearer\s+(\S+)$/i.exec(req.getHeader('authorization'));
-      if (match) return match[1];
-    }
-    if (this.options.acceptQueryToken) {
-      const token = req.getQuery('token');
-      if (token) return token;
-    }
-    return undefined;
-  }
-
   /**
    * Whether the request's Host header names an allowed host (DNS rebinding: a page on an attacker's
    * domain that resolves to this gateway's address sends the attacker's host name).
@@ -375,9 +356,9 @@ export class Gateway {
       clientLog: this.clientLog,
       connectRate: this.connectRate,
       hostAllowed: (req) => this.hostAllowed(req),
-      originAllowed: (origin) => this.originAllowed(origin),
+      originAllowed: (origin) => originAllowed(this.hooks.allowedOrigins, this.options.allowMissingOrigin, origin),
       refusal: () => this.draining ? 'shutting down' : this.connections.size >= this.options.maxConnections ? 'too many connections' : undefined,
-      upgradeToken: (req) => this.upgradeToken(req),
+      upgradeToken: (req) => upgradeToken(req, this.options.acceptHeaderToken, this.options.acceptQueryToken),
       clientAddress: (peer, req) => clientAddress(peer, req.getHeader('forwarded'), req.getHeader('x-forwarded-for'), this.trustedProxies),
       verifyToken: (token, info) => this.admission.verifyToken(token, info),
       refused: (reason) => {

@@ -34,6 +34,26 @@ export interface UpgradeGate {
   refused?(reason: string): void;
 }
 
+/** Whether an upgrade from `origin` may proceed (no allow-list: all; no Origin header: only where allowed). */
+export function originAllowed(allowed: readonly string[] | undefined, allowMissing: boolean, origin: string | undefined): boolean {
+  if (!allowed) return true;
+  if (origin === undefined) return allowMissing;
+  return allowed.includes(origin);
+}
+
+/** A token sent with the upgrade request, where configuration allows that transport. */
+export function upgradeToken(req: uws.HttpRequest, acceptHeader: boolean, acceptQuery: boolean): string | undefined {
+  if (acceptHeader) {
+    const match = /^Bearer\s+(\S+)$/i.exec(req.getHeader('authorization'));
+    if (match) return match[1];
+  }
+  if (acceptQuery) {
+    const token = req.getQuery('token');
+    if (token) return token;
+  }
+  return undefined;
+}
+
 /** The uWS upgrade handler for `gate`. */
 export function upgradeHandler<C>(gate: UpgradeGate): (res: uws.HttpResponse, req: uws.HttpRequest, context: uws.us_socket_context_t) => void {
   return (res, req, context) => {
