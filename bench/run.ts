@@ -20,7 +20,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
-import { callback, connect, type RemoteRef, type UplinkClient } from '../src/client/index.js';
+import { connect, type UplinkClient } from '../src/client/index.js';
+import { CALL_RELATIVE, callbackRoundTrip, laneBuilders, refCall } from './lanes.js';
 import { BENCH_SECRET } from './servers/bench-secret.js';
 import { makeCertificates } from '../test/support/certificates.js';
 import { NATS_SERVER, startNatsServer } from '../test/support/nats-server.js';
@@ -39,6 +40,7 @@ const idleIndex = args.indexOf('--idle');
 /** Idle connections to hold open; capped by the open-file limit this machine allows (both ends count). */
 const idleWanted = smoke ? 300 : idleIndex >= 0 ? Number(args[idleIndex + 1]) : 50_000;
 const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
+const { rawLanes, uplinkLanes, streamLanes } = laneBuilders(token);
 
 interface Measurement {
   scenario: string; server: string; ops: number; opsPerSec: number;
@@ -102,68 +104,6 @@ function perItem(m: Measurement, itemsPerOp: number): Measurement {
   };
 }
 
-/** Lanes over plain `ws` sockets: each reply answers the oldest request on that socket (both reference servers reply in order). */
-async function rawLanes(url: string, conns: number, message: string | Uint8Array): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
-  const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise<WebSocket>((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
-    ws.once('open', () => resolve(ws)).once('error', reject);
-  })));
-  const lanes = sockets.map((ws) => {
-    const waiting: Array<() => void> = [];
-    ws.on('message', () => waiting.shift()?.());
-    return () => new Promise<void>((resolve) => {
-      waiting.push(resolve);
-      ws.send(message);
-    });
-  });
-  return { lanes, close: () => sockets.forEach((s) => s.close()) };
-}
-
-/** Rows measured against the same server's plain add(1,2) call instead of a raw reference. */
-const CALL_RELATIVE = new Set(['callback 8x32', 'ref call 8x32']);
-
-/** bench.callMe(fn, 1): the method calls the client's function once. One callback per client, reused. */
-function callbackRoundTrip(): (c: UplinkClient) => Promise<unknown> {
-  const callbacks = new WeakMap<UplinkClient, unknown>();
-  return (c) => {
-    let fn = callbacks.get(c);
-    if (!fn) callbacks.set(c, (fn = callback((x: number) => x + 1)));
-    return c.call('bench', 'callMe', [fn, 1]);
-  };
-}
-
-/** add(1, 2) on a server reference the client holds (one per client, opened on first use). */
-function refCall(): (c: UplinkClient) => Promise<unknown> {
-  const refs = new WeakMap<UplinkClient, Promise<RemoteRef<{ add(a: number, b: number): number }>>>();
-  return async (c) => {
-    let ref = refs.get(c);
-    if (!ref) refs.set(c, (ref = c.call('bench', 'open', []) as Promise<RemoteRef<{ add(a: number, b: number): number }>>));
-    return (await ref).add(1, 2);
-  };
-}
-
-async function uplinkLanes(url: string, conns: number, op: (c: UplinkClient) => Promise<unknown>, ca?: string): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
-  const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, ...(ca ? { ca } : {}) })));
-  return { lanes: clients.map((c) => async () => void (await op(c))), close: () => clients.forEach((c) => void c.close()) };
-}
-
-/**
- * Stream lanes: each operation is `streams` concurrent streams of `items` items on one connection;
- * ops are counted in items so that per-op figures are per item.
- */
-async function streamLanes(url: string, conns: number, streams: number, items: number): Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp: number }> {
-  const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, streamWindow: 8_192 })));
-  const lanes = clients.map((c) => async () => {
-    await Promise.all(Array.from({ length: streams }, async () => {
-      let n = 0;
-      for await (const _ of c.stream('bench', 'count', [items])) n++;
-      if (n !== items) throw new Error(`stream delivered ${n} of ${items}`);
-    }));
-  });
-  return { lanes, close: () => clients.forEach((c) => void c.close()), itemsPerOp: streams * items };
-}
-
-/** A bare WebSocket open and close: the reference for what any connection costs before authentication. */
 async function rawConnect(url: string): Promise<void> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
@@ -311,6 +251,9 @@ async function main(): Promise<void> {
 
   await run('stream 1x1M items', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
   await run('stream 100x10k items', servers.uplink, streamLanes(servers.uplink.url, 4, 25, smoke ? 200 : 10_000), 1);
+  // What users write: `async *count(n)` (their generators await I/O), on one stream and on 100.
+  await run('async stream 1x1M items', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000, 'countAsync'), 1);
+  await run('async stream 100x10k items', servers.uplink, streamLanes(servers.uplink.url, 4, 25, smoke ? 200 : 10_000, 'countAsync'), 1);
 
   // The same calls and streams through a gateway whose objects are on a host behind NATS (three processes).
   const cluster = await startNatsCluster();

@@ -15,6 +15,11 @@ export class Bench {
     for (let i = 0; i < n; i++) yield i;
   }
 
+  /** The same items from an async generator, as users write them (they await I/O between items). */
+  @expose async *countAsync(n: number): AsyncGenerator<number> {
+    for (let i = 0; i < n; i++) yield i;
+  }
+
   /** Calls the client back once and answers with its answer: one call plus one callback round trip. */
   @expose async callMe(fn: ClientCallback<(x: number) => number>, x: number): Promise<number> {
     return fn(x);

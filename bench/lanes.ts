@@ -1,0 +1,72 @@
+/**
+ * The load `npm run bench` puts on a server: lanes, each a function that runs one operation (one
+ * request on a connection of its own, or several streams), driven with a fixed number in flight.
+ */
+import WebSocket from 'ws';
+import { callback, connect, type RemoteRef, type UplinkClient } from '../src/client/index.js';
+
+/** Rows measured against the same server's plain add(1,2) call instead of a raw reference. */
+export const CALL_RELATIVE = new Set(['callback 8x32', 'ref call 8x32']);
+
+/** bench.callMe(fn, 1): the method calls the client's function once. One callback per client, reused. */
+export function callbackRoundTrip(): (c: UplinkClient) => Promise<unknown> {
+  const callbacks = new WeakMap<UplinkClient, unknown>();
+  return (c) => {
+    let fn = callbacks.get(c);
+    if (!fn) callbacks.set(c, (fn = callback((x: number) => x + 1)));
+    return c.call('bench', 'callMe', [fn, 1]);
+  };
+}
+
+/** add(1, 2) on a server reference the client holds (one per client, opened on first use). */
+export function refCall(): (c: UplinkClient) => Promise<unknown> {
+  const refs = new WeakMap<UplinkClient, Promise<RemoteRef<{ add(a: number, b: number): number }>>>();
+  return async (c) => {
+    let ref = refs.get(c);
+    if (!ref) refs.set(c, (ref = c.call('bench', 'open', []) as Promise<RemoteRef<{ add(a: number, b: number): number }>>));
+    return (await ref).add(1, 2);
+  };
+}
+
+/** Lane builders; Uplink's lanes connect with `token`. */
+export function laneBuilders(token: string) {
+  /** Lanes over plain `ws` sockets: each reply answers the oldest request on that socket (both reference servers reply in order). */
+  async function rawLanes(url: string, conns: number, message: string | Uint8Array): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
+    const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+      ws.once('open', () => resolve(ws)).once('error', reject);
+    })));
+    const lanes = sockets.map((ws) => {
+      const waiting: Array<() => void> = [];
+      ws.on('message', () => waiting.shift()?.());
+      return () => new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        ws.send(message);
+      });
+    });
+    return { lanes, close: () => sockets.forEach((s) => s.close()) };
+  }
+
+  async function uplinkLanes(url: string, conns: number, op: (c: UplinkClient) => Promise<unknown>, ca?: string): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
+    const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, ...(ca ? { ca } : {}) })));
+    return { lanes: clients.map((c) => async () => void (await op(c))), close: () => clients.forEach((c) => void c.close()) };
+  }
+
+  /**
+   * Stream lanes: each operation is `streams` concurrent streams of `items` items on one connection;
+   * ops are counted in items so that per-op figures are per item.
+   */
+  async function streamLanes(url: string, conns: number, streams: number, items: number, method = 'count'): Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp: number }> {
+    const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, streamWindow: 8_192 })));
+    const lanes = clients.map((c) => async () => {
+      await Promise.all(Array.from({ length: streams }, async () => {
+        let n = 0;
+        for await (const _ of c.stream('bench', method, [items])) n++;
+        if (n !== items) throw new Error(`stream delivered ${n} of ${items}`);
+      }));
+    });
+    return { lanes, close: () => clients.forEach((c) => void c.close()), itemsPerOp: streams * items };
+  }
+
+  return { rawLanes, uplinkLanes, streamLanes };
+}
