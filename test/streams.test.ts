@@ -42,6 +42,14 @@ class Probe {
   }
 
   /** Waits for an abort: finally must run promptly on cancel even while the generator is suspended in an await. */
+  /** The call context as the generator sees it after every yield (and after real awaits). */
+  @expose async *contexts(n: number): AsyncGenerator<string> {
+    for (let i = 0; i < n; i++) {
+      if (i % 3 === 0) await sleep(1);
+      yield callContext().correlationId;
+    }
+  }
+
   @expose async *waitForever(): AsyncGenerator<number> {
     Probe.live++;
     try {
@@ -164,6 +172,19 @@ describe('streams', () => {
     assert.deepEqual(await collect(c.stream('probe', 'readable', [])), ['a', 'b']);
     assert.equal((await rejection(collect(c.stream('probe', 'notAStream', [])))).code, ErrorCode.BAD_ARGUMENTS);
     assert.equal((await rejection(c.call('probe', 'count', [3]))).code, ErrorCode.BAD_ARGUMENTS);
+    await c.close();
+  });
+
+  it('a generator sees its own call context after every yield, also across credit waits and other streams', async () => {
+    const c = await client(url);
+    const read = async (cid: string) => {
+      const seen: string[] = [];
+      for await (const x of c.stream<string>('probe', 'contexts', [40], { window: 4, correlationId: cid })) seen.push(x);
+      return seen;
+    };
+    const [a, b] = await Promise.all([read('stream-a'), read('stream-b')]);
+    assert.deepEqual(a, Array(40).fill('stream-a'));
+    assert.deepEqual(b, Array(40).fill('stream-b'));
     await c.close();
   });
 

@@ -11,6 +11,7 @@ import { createRemoteJWKSet, customFetch, importJWK, jwtVerify, type JWK, type J
 import { ErrorCode, UplinkError } from '../errors.js';
 import type { Identity } from '../core/context.js';
 import type { Authenticator } from './authenticator.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 const ALLOWED_ALGORITHMS = new Set(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
 
@@ -37,6 +38,14 @@ export interface JwtOptions {
   tokenType?: string;
   /** Refuse tokens whose `iat` is older than this many seconds (then `iat` is required). */
   maxTokenAgeSec?: number;
+  /**
+   * Tokens already verified are accepted again without a signature check until their expiry, at most
+   * `ttlMs` (default 60 s) after verification; at most `max` (default 10,000) kept. `false`: verify
+   * every time. Revocation is checked on every use regardless (verified-tokens.ts).
+   */
+  verifiedTokenCache?: { max?: number; ttlMs?: number } | false;
+  /** Time for the verified-token cache (tests). */
+  now?: () => number;
 }
 
 type VerifyKey = JWTVerifyGetKey;
@@ -52,6 +61,7 @@ export class JwtAuthenticator implements Authenticator {
   /** Why the last fetch of remote keys failed; undefined once one succeeds. */
   private keySourceFault: string | undefined;
   private readonly keyFetchListeners: Array<(ok: boolean) => void> = [];
+  private readonly verified: VerifiedTokens | undefined;
 
   constructor(private readonly options: JwtOptions) {
     if (!options.algorithms?.length) throw new TypeError('JWT authentication needs an explicit algorithm allow-list');
@@ -81,6 +91,8 @@ export class JwtAuthenticator implements Authenticator {
     this.key = this.buildKey();
     this.clockToleranceSec = options.clockToleranceSec ?? 5;
     this.maxTokenLength = options.maxTokenLength ?? 4096;
+    const cache = options.verifiedTokenCache ?? {};
+    this.verified = cache === false ? undefined : new VerifiedTokens(cache.max ?? 10_000, cache.ttlMs ?? 60_000, options.now);
   }
 
   /**
@@ -156,6 +168,8 @@ export class JwtAuthenticator implements Authenticator {
   async authenticate(token: string | undefined): Promise<Identity> {
     if (typeof token !== 'string' || token.length === 0) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'a token is required');
     if (token.length > this.maxTokenLength) throw new UplinkError(ErrorCode.UNAUTHENTICATED, 'token too long', { reason: 'ERR_TOKEN_TOO_LONG' });
+    const known = this.verified?.get(token);
+    if (known) return known;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.key as never, {
@@ -174,13 +188,17 @@ export class JwtAuthenticator implements Authenticator {
       throw toAuthError(error);
     }
     checkClaimTypes(payload);
-    return {
+    const identity: Identity = Object.freeze({
       subject: payload.sub as string,
       ...(payload.iss !== undefined ? { issuer: payload.iss } : {}),
       ...(payload.jti !== undefined ? { tokenId: payload.jti } : {}),
       expiresAt: (payload.exp as number) * 1000,
       claims: Object.freeze({ ...payload }),
-    };
+    });
+    const maxAge = this.options.maxTokenAgeSec;
+    const ageLimit = maxAge !== undefined && typeof payload.iat === 'number' ? (payload.iat + maxAge) * 1000 : Infinity;
+    this.verified?.set(token, identity, Math.min(identity.expiresAt as number, ageLimit));
+    return identity;
   }
 }
 

@@ -268,14 +268,16 @@ export class ServerStream {
   private pump(): void {
     if (this.pulling || !this.canPull()) return;
     this.pulling = true;
-    void this.pull();
+    // The whole pull loop runs in the call's context: an async function keeps it across its awaits,
+    // so the iterator is resumed in it without entering it again per item.
+    void runInContext(this.context, () => this.pull());
   }
 
   private async pull(): Promise<void> {
     try {
       while (this.canPull()) {
-        // Sync iterators are drained in one go inside one context switch; async ones cost an await per item.
-        const pending = runInContext(this.context, () => this.pullSync());
+        // Sync iterators are drained in one go; async ones cost an await per item.
+        const pending = this.pullSync();
         if (pending === undefined) continue;
         const step = await pending;
         if (this.state !== 'open' || !this.accept(step)) return;
