@@ -67,8 +67,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** Message bytes in and out (text out counted in UTF-16 units), for the admin view. */
   private bytesIn = 0;
   private bytesOut = 0;
-  /** Calls from the server to this client (its callbacks), and releases: the host's way back. */
-  readonly peer: OutgoingCallbacks;
+  private callbacks: OutgoingCallbacks | undefined;
 
   constructor(
     private readonly socket: ServerSocket,
@@ -90,7 +89,6 @@ export class Connection implements ConnectionInfo, CallOwner {
     });
     this.dispatch = new Dispatcher(this, env);
     const metrics = env.metrics;
-    this.peer = new OutgoingCallbacks(this, env.codec, clock, options.maxCallbacksInflight, metrics && ((code) => metrics.callback(code)));
     if (metrics) {
       metrics.totals.open++;
       metrics.totals.opened++;
@@ -105,6 +103,13 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   get isOpen(): boolean {
     return this.state !== 'closed';
+  }
+
+  /** Calls to this client (its callbacks), and releases: the host's way back. Made on first use (idle connections stay small). */
+  get peer(): OutgoingCallbacks {
+    const { env } = this;
+    const metrics = env.metrics;
+    return (this.callbacks ??= new OutgoingCallbacks(this, env.codec, env.clock, env.options.maxCallbacksInflight, metrics && ((code) => metrics.callback(code))));
   }
 
   /** This connection's logger: a pino child carrying its id and address (made on first use: idle connections stay small). */
@@ -168,8 +173,8 @@ export class Connection implements ConnectionInfo, CallOwner {
       case 'resume': return this.dispatch.resume(frame);
       case 'goodbye': return this.close(CloseCode.NORMAL, 'goodbye');
       case 'refresh': return void this.onRefresh(frame.id, frame.token);
-      case 'callback-result': return this.peer.answered(frame.id, { text: body, attachments });
-      case 'callback-error': return this.peer.failed(frame.id, frame, body ? { text: body, attachments } : undefined);
+      case 'callback-result': return this.callbacks?.answered(frame.id, { text: body, attachments });
+      case 'callback-error': return this.callbacks?.failed(frame.id, frame, body ? { text: body, attachments } : undefined);
       case 'release': return this.env.objectHost.releaseReference(this, frame.ref, frame.n);
       case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
     }
@@ -376,7 +381,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.env.clock.clearTimeout(this.helloTimer);
     this.token.stop();
     this.dispatch.connectionClosed();
-    this.peer.closeAll();
+    this.callbacks?.closeAll();
     this.env.objectHost.releaseConnection(this);
     if (wasOpen) this.env.releaseSubject(this.identity);
     if (wasOpen || this.dispatch.admitted > 0) {
