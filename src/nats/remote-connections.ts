@@ -30,8 +30,17 @@ export class RemoteConnections {
   /** The connection as a call's context shows it. */
   info(id: string, remoteAddress: string, identity: Identity | undefined): ConnectionInfo {
     let remote = this.connections.get(id);
-    if (!remote) this.connections.set(id, (remote = { resources: [], peer: this.peerOf(id), logger: this.logger?.child({ conn: id }) }));
-    return { id, remoteAddress, identity, peer: remote.peer, logger: remote.logger, track: (resource) => this.connections.get(id)?.resources.push(resource) };
+    if (!remote) this.connections.set(id, (remote = { resources: [], peer: this.peerOf(id), logger: undefined }));
+    const entry = remote;
+    const parent = this.logger;
+    return {
+      id, remoteAddress, identity, peer: entry.peer,
+      // Made on first use: a pino child costs tens of microseconds, and most calls never log.
+      get logger() {
+        return (entry.logger ??= parent?.child({ conn: id }));
+      },
+      track: (resource) => this.connections.get(id)?.resources.push(resource),
+    };
   }
 
   /** The client let go of a reference (relayed by its gateway). */

@@ -384,7 +384,8 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.callbacks?.closeAll();
     this.env.objectHost.releaseConnection(this);
     if (wasOpen) this.env.releaseSubject(this.identity);
-    if (wasOpen || this.dispatch.admitted > 0) {
+    // The check first: a child logger costs something to make, and idle gateways often log at warn.
+    if ((wasOpen || this.dispatch.admitted > 0) && this.env.logger.isLevelEnabled('info')) {
       this.logger.info({ sub: this.identity?.subject, code, calls: this.dispatch.admitted, durationMs: this.env.clock.now() - this.openedAt }, 'connection closed');
     }
     const resources = this.resources ? [...this.resources] : [];
