@@ -35,6 +35,22 @@ export interface RegisterOptions {
   access?: ObjectAccess;
 }
 
+/** How an object (registered, or marked with remote()) declares its members: an allow-list, or decorators. */
+export type MemberOptions = Pick<RegisterOptions, 'expose' | 'oneway' | 'streams' | 'schemas'>;
+
+/**
+ * The member table of an object instance: from the allow-list when one is given, else from the
+ * decorators of its class (`decorated`: a table per prototype the caller may cache). Throws when the
+ * object exposes nothing.
+ */
+export function instanceMembers(target: object, options: MemberOptions, what: string, decorated: (prototype: object) => MemberTable = decoratedMembers): MemberTable {
+  const members = options.expose || options.oneway || options.streams
+    ? listedMembers(target, options.expose ?? [], options.oneway ?? [], options.schemas, options.streams)
+    : decorated(Object.getPrototypeOf(target) as object);
+  if (members.size === 0) throw new TypeError(`${what} exposes nothing: decorate members with @expose or pass { expose: [...] }`);
+  return members;
+}
+
 export interface Registration {
   id: string;
   members: MemberTable;
@@ -83,11 +99,7 @@ export class ObjectRegistry {
 
   private instanceRegistration(id: string, target: object, options: RegisterOptions): Registration {
     if (options.mode || options.factory) throw new TypeError('instance modes and factories apply to registered classes');
-    const members = options.expose || options.oneway || options.streams
-      ? listedMembers(target, options.expose ?? [], options.oneway ?? [], options.schemas, options.streams)
-      : decoratedMembers(Object.getPrototypeOf(target) as object);
-    if (members.size === 0) throw new TypeError(`object '${id}' exposes nothing: decorate members with @expose or pass { expose: [...] }`);
-    return { id, members, shape: target, mode: 'single', instance: target, create: undefined, access: undefined };
+    return { id, members: instanceMembers(target, options, `object '${id}'`), shape: target, mode: 'single', instance: target, create: undefined, access: undefined };
   }
 
   instanceFor(registration: Registration, context: CallContext): object {

@@ -7,18 +7,11 @@
  * the only thing dispatch consults; marking an object that exposes nothing throws at once.
  */
 import type { ObjectAccess } from '../auth/access.js';
-import type { ArgsSchema } from './arg-schemas.js';
-import { decoratedMembers, listedMembers, type MemberTable } from './members.js';
+import { decoratedMembers, type MemberTable } from './members.js';
+import { instanceMembers, type MemberOptions, type RegisterOptions } from './registry.js';
 
-export interface RemoteOptions {
-  /** For objects without decorators: the members to expose (as in register()). */
-  expose?: readonly string[];
-  oneway?: readonly string[];
-  streams?: readonly string[];
-  schemas?: Readonly<Record<string, ArgsSchema>>;
-  /** Who may call it, checked on every call as for a registered object. */
-  access?: ObjectAccess;
-}
+/** Members as for register() (decorators, or an allow-list with oneway, streams, schemas), and the access rule. */
+export type RemoteOptions = MemberOptions & Pick<RegisterOptions, 'access'>;
 
 /** What the hosts know about a marked object. */
 export interface RemoteSpec {
@@ -32,6 +25,12 @@ const marked = new WeakMap<object, RemoteSpec>();
 /** Decorated classes share one member table per prototype (a server may hand out many instances). */
 const tablesByPrototype = new WeakMap<object, MemberTable>();
 
+function cachedDecoratedMembers(prototype: object): MemberTable {
+  let table = tablesByPrototype.get(prototype);
+  if (!table) tablesByPrototype.set(prototype, (table = decoratedMembers(prototype)));
+  return table;
+}
+
 /**
  * Marks `target` to travel by reference and returns it. The client gets a `Remote<T>` proxy whose
  * calls reach this instance; it lives until the client disposes it, its connection ends, or the
@@ -40,16 +39,7 @@ const tablesByPrototype = new WeakMap<object, MemberTable>();
  */
 export function remote<T extends object>(target: T, options: RemoteOptions = {}): T {
   if (marked.has(target)) return target;
-  const listed = options.expose || options.oneway || options.streams;
-  let members: MemberTable;
-  if (listed) {
-    members = listedMembers(target, options.expose ?? [], options.oneway ?? [], options.schemas, options.streams);
-  } else {
-    const prototype = Object.getPrototypeOf(target) as object;
-    members = tablesByPrototype.get(prototype) ?? decoratedMembers(prototype);
-    tablesByPrototype.set(prototype, members);
-  }
-  if (members.size === 0) throw new TypeError('remote(): the object exposes nothing: decorate members with @expose or pass { expose: [...] }');
+  const members = instanceMembers(target, options, 'remote(): the object', cachedDecoratedMembers);
   marked.set(target, { members, access: options.access, holders: new Set() });
   return target;
 }
