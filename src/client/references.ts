@@ -14,7 +14,7 @@ import type { Codec, EncodedPayload } from '../protocol/codec.js';
 import { toErrorBody } from '../protocol/error-body.js';
 import { writeCallbackError, writeCallbackResult, writeRelease, type WireMessage } from '../protocol/frame-writer.js';
 import type { CallbackFrame } from '../protocol/frames.js';
-import { isClientRefId, MAX_REF_MEMBERS, refTarget, type RefKind, type RefNode, type RefScope } from '../protocol/refs.js';
+import { isClientRefId, isRefMemberName, MAX_REF_MEMBERS, refTarget, type RefKind, type RefNode, type RefScope } from '../protocol/refs.js';
 import { createProxy, type ProxyTarget, type Remote } from './proxy.js';
 
 /** A function or object of this client that the server may call back. Made by callback() or exposeLocal(). */
@@ -38,7 +38,7 @@ const RESERVED = new Set(['release', 'live', 'then', 'constructor', '__proto__',
 export function exposeLocal<T extends object, K extends keyof T & string>(target: T, members: readonly K[]): LocalRef<Pick<T, K>> {
   if (members.length === 0 || members.length > MAX_REF_MEMBERS) throw new TypeError(`exposeLocal() takes 1 to ${MAX_REF_MEMBERS} member names`);
   for (const name of members) {
-    if (RESERVED.has(name) || !/^[A-Za-z$][A-Za-z0-9_$]{0,255}$/.test(name)) throw new TypeError(`'${name}' cannot be exposed`);
+    if (RESERVED.has(name) || !isRefMemberName(name)) throw new TypeError(`'${name}' cannot be exposed`);
     if (typeof target[name] !== 'function') throw new TypeError(`'${name}' is not a method`);
   }
   return new LocalRef(target, [...members]);

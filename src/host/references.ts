@@ -235,6 +235,9 @@ export class HostReferences {
     return table;
   };
 
+  /** Made once, like scopeNow: the table of the connection whose payload is being decoded. */
+  private readonly decodeScope = (): RefScope => this.of(this.current as ConnectionInfo);
+
   constructor(private readonly codec: Codec, private readonly limits: ReferenceLimits, private readonly clock: Clock) {}
 
   /**
@@ -259,9 +262,14 @@ export class HostReferences {
     }
   }
 
-  /** Decodes a payload from `connection`; only a payload with type annotations can hold references. */
+  /** Decodes a payload from `connection`; its table is made only for a payload with type annotations (references need them). */
   decode(connection: ConnectionInfo, payload: EncodedPayload): unknown {
-    return this.codec.decode(payload, payload.text.includes('\n') ? this.of(connection) : undefined);
+    this.current = connection;
+    try {
+      return this.codec.decode(payload, this.decodeScope);
+    } finally {
+      this.current = undefined;
+    }
   }
 
   /** The connection's table, created on first use. */

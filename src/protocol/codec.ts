@@ -169,7 +169,7 @@ export class Codec {
    * Decodes a payload. Throws PayloadError with BAD_FRAME, LIMIT_EXCEEDED or TYPE_NOT_ALLOWED, or the
    * typed error `refs` refuses a reference with. References are refused unless `refs` is given.
    */
-  decode(payload: EncodedPayload, refs?: RefScope): unknown {
+  decode(payload: EncodedPayload, refs?: RefScope | (() => RefScope)): unknown {
     const { text } = payload;
     const attachments = payload.attachments ?? [];
     if (attachments.length > this.limits.maxAttachments) throw limitExceeded('too many attachments');
@@ -182,7 +182,8 @@ export class Codec {
     this.validateMeta(meta, json, attachments.length, refs !== undefined);
     const slot = { list: attachments };
     this.slot = slot;
-    this.refs = refs;
+    // A function: the scope is made only here, for a payload that has a meta line (references need one).
+    this.refs = typeof refs === 'function' ? refs() : refs;
     try {
       return this.sj.deserialize({ json: json as never, meta: meta as never });
     } catch (error) {

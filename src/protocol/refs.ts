@@ -56,6 +56,8 @@ export interface RefScope {
 }
 
 const MEMBER_NAME = /^[A-Za-z$][A-Za-z0-9_$]{0,255}$/;
+/** A member name a client object may list in a `cref`. */
+export const isRefMemberName = (v: unknown): v is string => typeof v === 'string' && MEMBER_NAME.test(v);
 
 /** Checks a reference node from a peer before anything reads it. */
 export function checkRefNode(kind: RefKind, node: unknown): RefNode {
@@ -65,7 +67,7 @@ export function checkRefNode(kind: RefKind, node: unknown): RefNode {
   if (kind === 'cref' ? !isClientRefId(id) : !isServerRefId(id)) throw badFrame(`malformed ${kind} id`);
   if (m !== undefined) {
     if (kind !== 'cref' || !Array.isArray(m) || m.length === 0 || m.length > MAX_REF_MEMBERS) throw badFrame('malformed reference members');
-    for (const name of m) if (typeof name !== 'string' || !MEMBER_NAME.test(name)) throw badFrame('malformed reference member name');
+    for (const name of m) if (!isRefMemberName(name)) throw badFrame('malformed reference member name');
   }
   return node as RefNode;
 }
