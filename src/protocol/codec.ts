@@ -9,8 +9,11 @@
 import { SuperJSON } from 'superjson';
 import { ErrorCode, PayloadError, UplinkError } from '../errors.js';
 import { badFrame } from './frames.js';
-import { checkJsonLimits, defaultCodecLimits, FORBIDDEN_KEYS, limitExceeded, type CodecLimits } from './limits.js';
+import { checkJsonLimits, defaultCodecLimits, limitExceeded, type CodecLimits } from './limits.js';
 import { checkRefNode, type RefKind, type RefNode, type RefScope } from './refs.js';
+import { checkPrefixFree, child, parseMetaPath } from './meta-paths.js';
+
+export { parseMetaPath };
 
 /** Size of an encoded payload: characters of text plus attachment bytes (O(1) per attachment, no UTF-8 scan). */
 export function payloadSize(payload: EncodedPayload): number {
@@ -41,7 +44,6 @@ type Ctor<T = object> = abstract new (...args: never[]) => T;
 
 const SIMPLE_TYPES = new Set(['undefined', 'bigint', 'Date', 'URL', 'number', 'map', 'set', 'Error']);
 const SPECIAL_NUMBERS = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
-const INDEX = /^(?:0|[1-9]\d{0,9})$/;
 const MAX_SHORT_STRING = 2_048;
 const BIN = 'bin';
 const BIN_ARRAY_BUFFER = 'binab';
@@ -313,51 +315,6 @@ function parseJson(text: string): unknown {
     return JSON.parse(text);
   } catch {
     throw badFrame('payload is not valid JSON');
-  }
-}
-
-/**
- * superjson's version-1 path syntax: segments joined by '.', with '\.' and '\\' as escapes (the
- * only rules superjson applies once the meta says `v: 1`, which validateMeta requires).
- */
-export function parseMetaPath(key: string): string[] {
-  const segments: string[] = [];
-  let segment = '';
-  for (let i = 0; i < key.length; i++) {
-    const c = key[i];
-    if (c === '\\') {
-      const next = key[i + 1];
-      if (next !== '.' && next !== '\\') throw badFrame('invalid meta path escape');
-      segment += next;
-      i++;
-    } else if (c === '.') {
-      segments.push(segment);
-      segment = '';
-    } else {
-      segment += c;
-    }
-  }
-  segments.push(segment);
-  return segments;
-}
-
-function child(node: unknown, segment: string): unknown {
-  if (Array.isArray(node)) {
-    if (!INDEX.test(segment) || Number(segment) >= node.length) throw badFrame('meta path index out of range');
-    return node[Number(segment)];
-  }
-  if (isDict(node) && !FORBIDDEN_KEYS.has(segment) && Object.hasOwn(node, segment)) return node[segment];
-  throw badFrame('meta path does not name a value');
-}
-
-function checkPrefixFree(paths: string[][]): void {
-  if (paths.length < 2) return;
-  const seen = new Set(paths.map((p) => p.join('\u0000')));
-  if (seen.size !== paths.length) throw badFrame('duplicate meta path');
-  for (const p of paths) {
-    for (let n = 1; n < p.length; n++) {
-      if (seen.has(p.slice(0, n).join('\u0000'))) throw badFrame('meta paths overlap');
-    }
   }
 }
 

@@ -6,7 +6,7 @@
  * token expiry through TokenLifetime.
  */
 /*
- * About 380 lines: the inbound switch, the hello and refresh (they change the connection's identity
+ * About 400 lines: the inbound switch, the hello and refresh (they change the connection's identity
  * and state, which everything else here reads), the outbound side the dispatcher writes through, and
  * the metric and log hooks of each. Callbacks, streams, calls and limits have files of their own.
  */

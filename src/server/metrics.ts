@@ -41,10 +41,8 @@ interface HistogramInternals { hashMap: Record<string, { labels: Record<string, 
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly connectionsOpen: Gauge;
   private readonly connectionsClosed: Counter<'code'>;
   private readonly handshakes: Counter<'result' | 'reason'>;
-  readonly callsInflight: Gauge;
   /** Plain totals the hot paths add to; the scrape reads them. */
   readonly totals = { bytesReceived: 0, bytesSent: 0, streamItems: 0, creditStalls: 0, inflight: 0, open: 0, opened: 0 };
   private readonly backpressure: Counter<'event'>;
@@ -71,7 +69,7 @@ export class GatewayMetrics {
         this.inc(read());
       },
     });
-    this.connectionsOpen = gauge('uplink_connections_open', 'WebSocket connections open now (welcomed or not)', function collect() {
+    gauge('uplink_connections_open', 'WebSocket connections open now (welcomed or not)', function collect() {
       this.set(totals.open);
     });
     total('uplink_connections_opened_total', 'WebSocket connections opened', () => totals.opened);
@@ -99,7 +97,7 @@ export class GatewayMetrics {
         (this as unknown as HistogramInternals).hashMap = hashMap;
       },
     });
-    this.callsInflight = gauge('uplink_calls_inflight', 'Calls admitted and not yet answered', function collect() {
+    gauge('uplink_calls_inflight', 'Calls admitted and not yet answered', function collect() {
       this.set(totals.inflight);
     });
     gauge('uplink_streams_open', 'Streams the object host keeps now (open, lingering or awaiting their final ack)', function collect() {
