@@ -60,6 +60,14 @@ async function signIn(name: string, admin: boolean): Promise<void> {
   await waitForText('status', new RegExp(`connected as ${name}`));
 }
 
+/** A second page: the demo loaded and signed in as `name` (no admin scope). */
+async function openSignedIn(other: Page, name: string): Promise<void> {
+  await other.goto(`http://127.0.0.1:${relay.port}/`);
+  await other.getByTestId('name').fill(name);
+  await other.getByTestId('demo-signin').click();
+  await other.getByTestId('status').filter({ hasText: new RegExp(`connected as ${name}`) }).waitFor();
+}
+
 async function call(object: string, member: string, args: string): Promise<string> {
   await page.getByTestId('object').selectOption(object);
   await page.getByTestId('member').selectOption(member);
@@ -144,10 +152,7 @@ describe('web demo', () => {
     await waitForText('chat-state', /in the room as alice/);
     const bob = await browser.newPage();
     try {
-      await bob.goto(`http://127.0.0.1:${relay.port}/`);
-      await bob.getByTestId('name').fill('bob');
-      await bob.getByTestId('demo-signin').click();
-      await bob.getByTestId('status').filter({ hasText: /connected as bob/ }).waitFor();
+      await openSignedIn(bob, 'bob');
       await bob.getByTestId('chat-join').click();
       await waitForText('chat-log', /bob joined/);
       await bob.getByTestId('chat-text').fill('hello alice');
@@ -185,10 +190,7 @@ describe('web demo', () => {
   it('the admin view: live connections, per-member figures, streams; revoking a subject cuts its page off', async () => {
     const alice = await browser.newPage();
     try {
-      await alice.goto(`http://127.0.0.1:${relay.port}/`);
-      await alice.getByTestId('name').fill('alice');
-      await alice.getByTestId('demo-signin').click();
-      await alice.getByTestId('status').filter({ hasText: /connected as alice/ }).waitFor();
+      await openSignedIn(alice, 'alice');
       assert.equal(await alice.getByTestId('admin-view').isHidden(), true, 'no admin view without the scope');
       await alice.getByTestId('start').click(); // a stream for the streams table
       await page.getByTestId('admin-view').waitFor();
