@@ -25,6 +25,7 @@ import { CALL_RELATIVE, callbackRoundTrip, laneBuilders, refCall } from './lanes
 import { BENCH_SECRET } from './servers/bench-secret.js';
 import { makeCertificates } from '../test/support/certificates.js';
 import { NATS_SERVER, startNatsServer } from '../test/support/nats-server.js';
+import { driveAtRate, driveClosed, type Driven } from './drive.js';
 import { serverCpuMicros, serverRssBytes, startServer, type ServerProcess } from './servers/processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,8 @@ const warmupMs = smoke ? 100 : 1000;
 const onlyIndex = args.indexOf('--only');
 /** `--only connect` runs just the scenarios whose name contains the word. */
 const wanted = (scenario: string) => onlyIndex < 0 || scenario.includes(args[onlyIndex + 1] ?? '');
+/** The open-loop call rate (calls per second over all connections). */
+const RATE = smoke ? 2_000 : 15_000;
 const idleIndex = args.indexOf('--idle');
 /** Idle connections to hold open; capped by the open-file limit this machine allows (both ends count). */
 const idleWanted = smoke ? 300 : idleIndex >= 0 ? Number(args[idleIndex + 1]) : 50_000;
@@ -55,29 +58,20 @@ interface Measurement {
 /** The other processes of the uplink-nats rows, whose CPU is measured alongside the gateway's. */
 let clusterPids: { host: number; nats: number } | undefined;
 
-/** Keeps `inflight` operations going on each of `conns` lanes; records one latency per operation. */
-async function drive(lanes: Array<() => Promise<void>>, inflight: number, ms: number): Promise<{ ops: number; latencies: Float64Array }> {
-  const latencies = new Float64Array(4_000_000);
-  let ops = 0;
-  const end = performance.now() + ms;
-  await Promise.all(lanes.flatMap((op) => Array.from({ length: inflight }, async () => {
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      await op();
-      if (ops < latencies.length) latencies[ops] = performance.now() - t0;
-      ops++;
-    }
-  })));
-  return { ops, latencies: latencies.subarray(0, Math.min(ops, latencies.length)) };
+/** `load`: in flight per lane (closed loop), or `{ perSecond }` (open loop, see bench/drive.ts). */
+type Load = number | { perSecond: number };
+
+function drive(lanes: Array<() => Promise<void>>, load: Load, ms: number): Promise<Driven> {
+  return typeof load === 'number' ? driveClosed(lanes, load, ms) : driveAtRate(lanes, load.perSecond, ms);
 }
 
-async function measure(scenario: string, server: ServerProcess, lanes: Array<() => Promise<void>>, inflight: number): Promise<Measurement> {
-  await drive(lanes, inflight, warmupMs);
+async function measure(scenario: string, server: ServerProcess, lanes: Array<() => Promise<void>>, load: Load): Promise<Measurement> {
+  await drive(lanes, load, warmupMs);
   const cluster = server.name === 'uplink-nats' ? clusterPids : undefined;
   const others0 = cluster && { host: serverCpuMicros(cluster.host), nats: serverCpuMicros(cluster.nats) };
   const cpu0 = serverCpuMicros(server.pid);
   const client0 = process.cpuUsage();
-  const { ops, latencies } = await drive(lanes, inflight, durationMs);
+  const { ops, latencies } = await drive(lanes, load, durationMs);
   const serverCpu = serverCpuMicros(server.pid) - cpu0;
   const others = cluster && others0 && {
     hostCpuUsPerOp: round((serverCpuMicros(cluster.host) - others0.host) / ops), natsCpuUsPerOp: round((serverCpuMicros(cluster.nats) - others0.nats) / ops),
@@ -190,6 +184,19 @@ async function idleConnections(server: ServerProcess, wanted: number): Promise<M
   return m;
 }
 
+/** Measures the servers in turns, three times each, and returns each one's median run (by server CPU per op). */
+async function alternate(scenario: string, subjects: Array<[ServerProcess, Array<() => Promise<void>>]>, load: Load): Promise<Measurement[]> {
+  const runs: Measurement[][] = subjects.map(() => []);
+  for (let round = 0; round < 3; round++) {
+    for (const [i, [server, lanes]] of subjects.entries()) runs[i]!.push(await measure(scenario, server, lanes, load));
+  }
+  return runs.map((series) => {
+    const median = [...series].sort((a, b) => a.serverCpuUsPerOp - b.serverCpuUsPerOp)[1]!;
+    console.error(`  ${median.scenario.padEnd(22)} ${median.server.padEnd(9)} ${String(median.opsPerSec).padStart(8)}/s  server ${median.serverCpuUsPerOp} us/op (median of 3)`);
+    return median;
+  });
+}
+
 async function main(): Promise<void> {
   const servers = { echo: await startServer('raw-echo'), json: await startServer('raw-json'), uplink: await startServer('uplink') };
   // The same Uplink server on wss://, with a certificate made now (test/support/certificates.ts).
@@ -197,10 +204,10 @@ async function main(): Promise<void> {
   const wss = await startServer('uplink-wss', { script: 'uplink', scheme: 'wss', env: { BENCH_TLS_CERT: certs.certFile, BENCH_TLS_KEY: certs.keyFile } });
   const withMetrics = await startServer('uplink-metrics', { script: 'uplink', env: { BENCH_METRICS: '1' } });
   const results: Measurement[] = [];
-  const run = async (scenario: string, server: ServerProcess, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp?: number }>, inflight: number) => {
+  const run = async (scenario: string, server: ServerProcess, setup: Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp?: number }>, load: Load) => {
     const { lanes, close, itemsPerOp = 1 } = await setup;
     if (!wanted(scenario)) return close();
-    const m = perItem(await measure(scenario, server, lanes, inflight), itemsPerOp);
+    const m = perItem(await measure(scenario, server, lanes, load), itemsPerOp);
     close();
     results.push(m);
     console.error(`  ${scenario.padEnd(22)} ${server.name.padEnd(9)} ${String(m.opsPerSec).padStart(8)}/s  server ${m.serverCpuUsPerOp} us/op`);
@@ -217,18 +224,21 @@ async function main(): Promise<void> {
   if (wanted('metrics A/B')) {
     const add = (c: UplinkClient) => c.call('calc', 'add', [1, 2]);
     const [off, on] = await Promise.all([uplinkLanes(servers.uplink.url, conns, add), uplinkLanes(withMetrics.url, conns, add)]);
-    const runs: Measurement[][] = [[], []];
-    for (let round = 0; round < 3; round++) {
-      runs[0]!.push(await measure('add(1,2) 8x32 metrics A/B', servers.uplink, off.lanes, inflight));
-      runs[1]!.push(await measure('add(1,2) 8x32 metrics A/B', withMetrics, on.lanes, inflight));
-    }
+    results.push(...await alternate('add(1,2) 8x32 metrics A/B', [[servers.uplink, off.lanes], [withMetrics, on.lanes]], inflight));
     off.close();
     on.close();
-    for (const series of runs) {
-      const median = [...series].sort((a, b) => a.serverCpuUsPerOp - b.serverCpuUsPerOp)[1]!;
-      results.push(median);
-      console.error(`  ${median.scenario.padEnd(22)} ${median.server.padEnd(9)} ${String(median.opsPerSec).padStart(8)}/s  server ${median.serverCpuUsPerOp} us/op (median of 3)`);
-    }
+  }
+  // At a fixed, moderate rate (open loop) the server wakes up for about one call at a time, so
+  // per-call fixed costs show; raw-json and Uplink in turns, three times each, medians compared.
+  const rateScenario = `add(1,2) 8 conns at ${RATE}/s`;
+  if (wanted(rateScenario)) {
+    const [json, uplink] = await Promise.all([
+      rawLanes(servers.json.url, conns, '{"id":1234,"m":"add","a":[1,2]}'),
+      uplinkLanes(servers.uplink.url, conns, (c) => c.call('calc', 'add', [1, 2])),
+    ]);
+    results.push(...await alternate(rateScenario, [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], { perSecond: RATE }));
+    json.close();
+    uplink.close();
   }
   // Callbacks and references, next to the plain call above (their reference row is uplink's add(1,2)).
   await run('callback 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, callbackRoundTrip()), inflight);

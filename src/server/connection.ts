@@ -6,7 +6,7 @@
  * token expiry through TokenLifetime.
  */
 /*
- * About 400 lines: the inbound switch, the hello and refresh (they change the connection's identity
+ * About 410 lines: the inbound switch, the hello and refresh (they change the connection's identity
  * and state, which everything else here reads), the outbound side the dispatcher writes through, and
  * the metric and log hooks of each. Callbacks, streams, calls and limits have files of their own.
  */
@@ -136,6 +136,17 @@ export class Connection implements ConnectionInfo, CallOwner {
   }
 
   // ---- inbound ----
+
+  /** uWS's message handler (the socket is corked meanwhile): what the message's sync work sends leaves in one write at the end. */
+  receive(message: ArrayBuffer, isBinary: boolean): void {
+    this.outbox.inHandler = true;
+    try {
+      this.onMessage(message, isBinary);
+    } finally {
+      this.outbox.inHandler = false;
+      this.flush();
+    }
+  }
 
   onMessage(message: ArrayBuffer, isBinary: boolean): void {
     if (this.state !== 'open' && message.byteLength > this.env.options.maxPayloadBeforeWelcome) {

@@ -180,11 +180,7 @@ export class Gateway {
         ws.getUserData().connection = connection;
         this.connections.add(connection);
       },
-      message: (ws, message, isBinary) => {
-        const connection = ws.getUserData().connection as Connection;
-        connection.onMessage(message, isBinary);
-        connection.flush(); // inside the handler uWS has the socket corked: sync results leave in one write
-      },
+      message: (ws, message, isBinary) => (ws.getUserData().connection as Connection).receive(message, isBinary),
       drain: (ws) => ws.getUserData().connection?.onDrain(),
       close: (ws, code) => {
         const connection = ws.getUserData().connection;

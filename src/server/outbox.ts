@@ -14,6 +14,11 @@ export class Outbox {
   private frames: WireMessage[] | undefined;
   /** Bytes queued (counted with the socket's buffer for stream flow control). */
   private queuedBytes = 0;
+  /**
+   * Set while a uWS handler of this socket runs: the handler flushes when it ends, so frames queued
+   * meanwhile need no scheduled flush (at a moderate call rate that would cost a loop turn per call).
+   */
+  inHandler = false;
 
   constructor(
     private readonly socket: ServerSocket,
@@ -36,7 +41,7 @@ export class Outbox {
   push(frame: WireMessage): void {
     if (!this.frames) {
       this.frames = [];
-      this.scheduleFlush();
+      if (!this.inHandler) this.scheduleFlush();
     }
     this.frames.push(frame);
     this.queuedBytes += typeof frame === 'string' ? frame.length : frame.byteLength;

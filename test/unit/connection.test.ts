@@ -80,10 +80,8 @@ function setup(overrides: Partial<ResolvedOptions> = {}) {
     connectionOpened: () => {},
   };
   const connection = new Connection(socket, { remoteAddress: '127.0.0.1', origin: undefined, userAgent: undefined }, env, 'c1');
-  const receive = (text: string): void => {
-    connection.onMessage(new TextEncoder().encode(text).buffer as ArrayBuffer, false);
-    connection.flush();
-  };
+  /** What uWS's message handler does. */
+  const receive = (text: string): void => connection.receive(new TextEncoder().encode(text).buffer as ArrayBuffer, false);
   return { clock, socket, connection, receive, flushes: () => flushes };
 }
 
@@ -155,5 +153,18 @@ describe('Connection (fake socket, fake clock)', () => {
     assert.equal(flushes(), 1, 'one flush requested for both frames');
     connection.corkedFlush();
     assert.deepEqual(socket.sent.slice(before), ['{"t":"pong","id":1}', '{"t":"pong","id":2}']);
+  });
+
+  it('writes the answer of a sync call when the message handler ends, without asking for a flush', async () => {
+    const { socket, receive, connection, flushes } = setup();
+    receive('{"t":"hello","v":[1]}');
+    await settle();
+    connection.corkedFlush();
+    const [before, flushesBefore] = [socket.sent.length, flushes()];
+    receive('{"t":"call","id":1,"o":"calc","m":"add"}\n[1,2]');
+    assert.deepEqual(socket.sent.slice(before), ['{"t":"result","id":1}\n3'], 'written by the time the handler returned');
+    assert.equal(flushes(), flushesBefore, 'no flush scheduled: it would cost a loop turn per call');
+    connection.send('{"t":"pong","id":1}');
+    assert.equal(flushes(), flushesBefore + 1, 'a frame sent outside a handler still asks for one');
   });
 });
