@@ -7,13 +7,15 @@
  *   npm run bench -- --smoke         # a fraction of a second each: checks the script, not the speed
  *   npm run bench -- --only connect  # only the scenarios whose name contains the word
  *
+ * It compiles the bench with tsc first (bench/tsconfig.json) and runs that JavaScript: the code users
+ * run from the package, not tsx's transform (whose keepNames adds work and memory per closure).
+ *
  * The reference of a row is raw-json in the same scenario, or raw-echo where raw-json has no row
  * (for connect: a bare WebSocket open and close).
  *
  * Server CPU per call comes from /proc/<pid>/stat (utime + stime) deltas of the server process, the
  * figure that matters on a 2-core machine where the load generator competes for the CPU.
  */
-import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,9 +28,12 @@ import { BENCH_SECRET } from './servers/bench-secret.js';
 import { makeCertificates } from '../test/support/certificates.js';
 import { NATS_SERVER, startNatsServer } from '../test/support/nats-server.js';
 import { driveAtRate, driveClosed, type Driven } from './drive.js';
-import { serverCpuMicros, serverRssBytes, startServer, type ServerProcess } from './servers/processes.js';
+import { idleConnections } from './idle.js';
+import type { Measurement } from './measurement.js';
+import { serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+/** bench/results of the repository, also when this runs compiled from .bench-build/bench. */
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/.bench-build/') ? ['..', '..', 'bench'] : []), 'results');
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const durationIndex = args.indexOf('--duration');
@@ -40,20 +45,11 @@ const wanted = (scenario: string) => onlyIndex < 0 || scenario.includes(args[onl
 /** The open-loop call rate (calls per second over all connections). */
 const RATE = smoke ? 2_000 : 15_000;
 const idleIndex = args.indexOf('--idle');
-/** Idle connections to hold open; capped by the open-file limit this machine allows (both ends count). */
-const idleWanted = smoke ? 300 : idleIndex >= 0 ? Number(args[idleIndex + 1]) : 50_000;
+/** Idle connections to hold open, a small and a large count; capped by the open-file limit this machine allows. */
+const idleCounts = smoke ? [100, 300] : idleIndex >= 0 ? [2_000, Number(args[idleIndex + 1])] : [2_000, 50_000];
 const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
 const { rawLanes, uplinkLanes, streamLanes } = laneBuilders(token);
 
-interface Measurement {
-  scenario: string; server: string; ops: number; opsPerSec: number;
-  p50us: number; p99us: number; p999us: number;
-  serverCpuUsPerOp: number; clientCpuUsPerOp: number; ratioToReference?: number;
-  rssBytesPerConnection?: number;
-  /** uplink-nats rows: CPU of the object host and of nats-server per operation (the gateway's is serverCpuUsPerOp). */
-  hostCpuUsPerOp?: number;
-  natsCpuUsPerOp?: number;
-}
 
 /** The other processes of the uplink-nats rows, whose CPU is measured alongside the gateway's. */
 let clusterPids: { host: number; nats: number } | undefined;
@@ -133,54 +129,6 @@ async function connectRate(server: ServerProcess, count: number): Promise<Measur
     serverCpuUsPerOp: round((serverCpuMicros(server.pid) - cpu0) / count), clientCpuUsPerOp: round((clientCpu.user + clientCpu.system) / count),
   };
   console.error(`  ${m.scenario.padEnd(22)} ${server.name.padEnd(9)} ${String(m.opsPerSec).padStart(8)}/s  server ${m.serverCpuUsPerOp} us/op`);
-  return m;
-}
-
-/**
- * Idle authenticated connections held open, spread over several 127.0.0.x source addresses; server
- * RSS per connection. Raw `ws` sockets send the hello, so the load generator stays small.
- */
-async function idleConnections(server: ServerProcess, wanted: number): Promise<Measurement> {
-  const fdLimit = Number(execSync('bash -c "ulimit -n"').toString().trim()) || 1024;
-  const count = Math.min(wanted, fdLimit - 1_000);
-  if (count < wanted) console.error(`  idle connections: ${wanted} wanted, ${count} possible under the open-file limit (${fdLimit})`);
-  const hello = JSON.stringify({ t: 'hello', v: [1], token });
-  const sockets: WebSocket[] = [];
-  const started = performance.now();
-  /** Opens sockets up to `total`, 500 at a time, spread over 8 source addresses (so ports in TIME_WAIT from a previous run never collide). */
-  const openUpTo = async (total: number) => {
-    for (let batch = sockets.length; batch < total; batch += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, total - batch) }, (_, i) => new Promise<void>((resolve, reject) => {
-        const ws = new WebSocket(server.url, { perMessageDeflate: false, localAddress: `127.0.0.${2 + ((batch + i) % 8)}` });
-        ws.once('open', () => ws.send(hello));
-        ws.once('message', () => resolve());
-        ws.once('error', reject);
-        sockets.push(ws);
-      })));
-    }
-  };
-  const control = await connect(server.url, { token, keepaliveMs: 0, reconnect: false });
-  const settledRss = async () => {
-    await new Promise((r) => setTimeout(r, 500));
-    await control.proxy<{ collect(): boolean }>('bench').collect();
-    await new Promise((r) => setTimeout(r, 500));
-    return serverRssBytes(server.pid);
-  };
-  // The marginal cost: RSS growth over the second half, once the first half has grown the heap and
-  // the allocator's arenas to their working size (a fresh process's first growth is mostly slack).
-  const half = Math.floor(count / 2);
-  await openUpTo(half);
-  const rssHalf = await settledRss();
-  await openUpTo(count);
-  const seconds = (performance.now() - started) / 1000;
-  const perConnection = ((await settledRss()) - rssHalf) / (count - half);
-  for (const ws of sockets) ws.terminate();
-  await control.close();
-  const m: Measurement = {
-    scenario: `idle connections x${count}`, server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
-    p50us: 0, p99us: 0, p999us: 0, serverCpuUsPerOp: 0, clientCpuUsPerOp: 0, rssBytesPerConnection: Math.round(perConnection),
-  };
-  console.error(`  ${m.scenario.padEnd(22)} ${server.name.padEnd(9)} ${Math.round(perConnection)} B of server RSS per connection`);
   return m;
 }
 
@@ -280,18 +228,25 @@ async function main(): Promise<void> {
     results.push(await connectRate(servers.echo, smoke ? 200 : 5_000));
     results.push(await connectRate(servers.uplink, smoke ? 200 : 5_000));
   }
-  if (wanted('idle')) results.push(await idleConnections(servers.uplink, idleWanted));
+  if (wanted('idle')) {
+    // Fresh servers: the earlier rows grew the heaps of the others.
+    for (const name of ['raw-echo', 'uplink']) {
+      const server = await startServer(name);
+      results.push(...await idleConnections(server, idleCounts, token, smoke ? 500 : 15_000));
+      server.child.kill();
+    }
+  }
 
   for (const m of results) {
     // Metrics on are measured against the same gateway with metrics off.
     const sameWithout = m.server === 'uplink-metrics' ? results.find((r) => r.scenario === m.scenario && r.server === 'uplink') : undefined;
     const reference = sameWithout ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-json') ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo')
       ?? (CALL_RELATIVE.has(m.scenario) ? results.find((r) => r.scenario === 'add(1,2) 8x32' && r.server === m.server) : undefined);
-    if (reference && m !== reference) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
+    if (reference && m !== reference && reference.serverCpuUsPerOp > 0) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
   }
   printTable(results);
-  mkdirSync(join(here, 'results'), { recursive: true });
-  const out = join(here, 'results', smoke ? 'smoke.tmp.json' : 'latest.json');
+  mkdirSync(resultsDir, { recursive: true });
+  const out = join(resultsDir, smoke ? 'smoke.tmp.json' : 'latest.json');
   writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, durationMs, results }, null, 2) + '\n');
   console.log(`\nwritten to ${out}`);
   for (const s of [...Object.values(servers), wss, withMetrics]) s.child.kill();

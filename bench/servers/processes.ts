@@ -9,10 +9,17 @@ const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 
 export interface ServerProcess { name: string; pid: number; url: string; child: ChildProcess }
 
-/** Starts bench/servers/<script>.ts (default: <name>.ts) in its own process and waits for its port. */
+/**
+ * `npm run bench` runs the compiled bench (bench/tsconfig.json: plain JavaScript, as users run the
+ * package); a server is then compiled JavaScript too. Run from source (tsx), servers run through tsx.
+ */
+const compiled = import.meta.url.endsWith('.js');
+
+/** Starts bench/servers/<script> (default: <name>) in its own process and waits for its port. */
 export async function startServer(name: string, options: { script?: string; env?: Record<string, string>; scheme?: string } = {}): Promise<ServerProcess> {
-  const script = join(here, `${options.script ?? name}.ts`);
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
+  const script = join(here, `${options.script ?? name}.${compiled ? 'js' : 'ts'}`);
+  const args = compiled ? ['--expose-gc', script] : ['--expose-gc', '--import', 'tsx', script];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {

@@ -10,3 +10,5 @@ app.listen('127.0.0.1', 0, (socket) => {
   if (!socket) process.exit(1);
   console.log(`ready ${uws.us_socket_local_port(socket)}`);
 });
+// The idle-connection bench reads RSS after a full collection (the bench starts servers with --expose-gc).
+process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());

@@ -25,5 +25,7 @@ if (!remote) {
   registerDemoObjects(gateway);
   gateway.register(new Bench(), 'bench');
 }
+// The idle-connection bench reads RSS after a full collection (the bench starts servers with --expose-gc).
+process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
 await gateway.listen();
 console.log(`ready ${gateway.port}`);

@@ -82,18 +82,39 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.helloTimer = clock.setTimeout(() => this.close(CloseCode.HELLO_TIMEOUT, 'no hello in time'), options.helloTimeoutMs);
     const rate = options.maxMessagesPerSec;
     this.messageRate = rate > 0 ? new MessageRate(rate, clock) : undefined;
-    this.outbox = new Outbox(socket, options.maxBackpressure, () => env.scheduleFlush(this), (bufferedBytes) => {
-      this.logger.warn({ bufferedBytes }, 'slow consumer: disconnected');
-      env.metrics?.backpressureEvent('slow_consumer');
-      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
-    });
+    this.outbox = new Outbox(socket, options.maxBackpressure, this);
     this.dispatch = new Dispatcher(this, env);
     const metrics = env.metrics;
     if (metrics) {
       metrics.totals.open++;
       metrics.totals.opened++;
     }
-    this.token = new TokenLifetime(clock, options.clockToleranceMs, options.expiryGraceMs, () => this.close(CloseCode.TOKEN_EXPIRED, 'token expired'));
+    this.token = new TokenLifetime(env.deadlines, clock, options.clockToleranceMs, options.expiryGraceMs, this);
+  }
+
+  // ---- owner callbacks (methods rather than closures: an idle connection keeps fewer objects) ----
+
+  /** Outbox: frames wait; the gateway flushes every connection's in one pass. */
+  scheduleFlush(): void {
+    this.env.scheduleFlush(this);
+  }
+
+  /** Outbox: the client does not read. */
+  slowConsumer(bufferedBytes: number): void {
+    this.logger.warn({ bufferedBytes }, 'slow consumer: disconnected');
+    this.env.metrics?.backpressureEvent('slow_consumer');
+    this.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
+  }
+
+  /** Dropped once the hello came (or the socket closed), so an idle connection does not keep it. */
+  private stopHelloTimer(): void {
+    this.env.clock.clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
+  }
+
+  /** TokenLifetime: expired, and no refresh came within the grace period. */
+  tokenGraceOver(): void {
+    this.close(CloseCode.TOKEN_EXPIRED, 'token expired');
   }
 
   /** Bytes waiting for the socket (queued here and in its buffer): streams pause above their high-water mark. */
@@ -222,7 +243,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   }
 
   private async onHello(hello: HelloFrame): Promise<void> {
-    this.env.clock.clearTimeout(this.helloTimer);
+    this.stopHelloTimer();
     const version = negotiateVersion(hello.v);
     if (version === undefined) {
       this.env.metrics?.handshake('refused', ErrorCode.UNSUPPORTED_VERSION);
@@ -333,10 +354,12 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   /** An error frame with the given header fields; the error's data is its body. */
   writeError(fields: { id?: number | undefined; cid?: string | undefined; seq?: number }, error: ErrorBody): void {
-    this.send(writeError(fields, error, this.encodeData));
+    this.send(writeError(fields, error, (data) => this.encodeData(data)));
   }
 
-  private readonly encodeData = (data: unknown): EncodedPayload => (data instanceof EncodedData ? data.payload : this.env.codec.encode(data));
+  private encodeData(data: unknown): EncodedPayload {
+    return data instanceof EncodedData ? data.payload : this.env.codec.encode(data);
+  }
 
   /** Sends at once, corked, unless frames are queued (they go first): for frames outside the call path. */
   private sendNow(frame: WireMessage): void {
@@ -389,7 +412,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     this.state = 'closed';
     this.outbox.discard();
-    this.env.clock.clearTimeout(this.helloTimer);
+    this.stopHelloTimer();
     this.token.stop();
     this.dispatch.connectionClosed();
     this.callbacks?.closeAll();

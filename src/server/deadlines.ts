@@ -1,6 +1,7 @@
 /**
- * Call deadlines on one timer. A call with a deadline (every call from the Uplink clients has one)
- * would otherwise arm and clear a platform timer each; here it costs a heap insert and a flag.
+ * Call deadlines and token expiries on one timer. A call with a deadline (every call from the Uplink
+ * clients has one) would otherwise arm and clear a platform timer each, and every connection would
+ * hold a Timeout for its token; here each costs a heap entry and a flag.
  *
  * Invariants: `fire` runs at most once, at or after `at`, and never after cancel(); entries cancelled
  * early stay in the heap until it is compacted (when they outnumber the live ones), so the heap holds

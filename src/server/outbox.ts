@@ -10,6 +10,13 @@
 import type { WireMessage } from '../protocol/frame-writer.js';
 import type { ServerSocket } from './server-socket.js';
 
+export interface OutboxOwner {
+  /** Asks for a flush soon (the gateway batches flushes of all connections). */
+  scheduleFlush(): void;
+  /** The socket's buffer went over maxBackpressure: the connection should close. */
+  slowConsumer(bufferedBytes: number): void;
+}
+
 export class Outbox {
   private frames: WireMessage[] | undefined;
   /** Bytes queued (counted with the socket's buffer for stream flow control). */
@@ -20,13 +27,11 @@ export class Outbox {
    */
   inHandler = false;
 
+  /** The owner is called back, not given closures: one object fewer per connection. */
   constructor(
     private readonly socket: ServerSocket,
     private readonly maxBackpressure: number,
-    /** Asks for a flush soon (the gateway batches flushes of all connections). */
-    private readonly scheduleFlush: () => void,
-    /** The socket's buffer went over maxBackpressure: the connection should close. */
-    private readonly onSlowConsumer: (bufferedBytes: number) => void,
+    private readonly owner: OutboxOwner,
   ) {}
 
   get isEmpty(): boolean {
@@ -41,7 +46,7 @@ export class Outbox {
   push(frame: WireMessage): void {
     if (!this.frames) {
       this.frames = [];
-      if (!this.inHandler) this.scheduleFlush();
+      if (!this.inHandler) this.owner.scheduleFlush();
     }
     this.frames.push(frame);
     this.queuedBytes += typeof frame === 'string' ? frame.length : frame.byteLength;
@@ -56,7 +61,7 @@ export class Outbox {
       // Only a send that built up backpressure can have pushed the buffer past the budget; checked
       // after each one, so a pass that carries many answers overshoots by one frame at most.
       if (!this.socket.send(f) && this.socket.bufferedAmount > this.maxBackpressure) {
-        this.onSlowConsumer(this.socket.bufferedAmount);
+        this.owner.slowConsumer(this.socket.bufferedAmount);
         return false;
       }
     }

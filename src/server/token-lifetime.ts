@@ -2,21 +2,30 @@
  * The lifetime of a connection's token. At expiry (plus the verifier's clock tolerance) new calls
  * start failing with TOKEN_EXPIRED; if no refresh arrives within the grace period the connection
  * closes. A refresh re-arms it with the new expiry.
+ *
+ * Its clocks are entries in the gateway's deadline heap (one timer for every connection), not a
+ * platform timer each: an idle connection keeps one small entry instead of a Timeout object.
  */
-import { MAX_TIMER_MS, type Clock, type Timer } from '../clock.js';
+import type { Clock } from '../clock.js';
+import type { Deadline, Deadlines } from './deadlines.js';
+
+export interface TokenLifetimeOwner {
+  /** The grace period passed without a refresh. */
+  tokenGraceOver(): void;
+}
 
 export class TokenLifetime {
-  private timer: Timer | undefined;
+  private deadline: Deadline | undefined;
   private expiresAt: number | undefined;
   /** The token has expired: nothing new may start until a refresh. */
   expired = false;
 
   constructor(
+    private readonly deadlines: Deadlines,
     private readonly clock: Clock,
     private readonly toleranceMs: number,
     private readonly graceMs: number,
-    /** The grace period passed without a refresh. */
-    private readonly onGraceOver: () => void,
+    private readonly owner: TokenLifetimeOwner,
   ) {}
 
   /** Starts counting down to `expiresAt` (epoch ms; undefined: the token never expires). */
@@ -24,7 +33,7 @@ export class TokenLifetime {
     this.stop();
     this.expired = false;
     this.expiresAt = expiresAt;
-    if (expiresAt !== undefined) this.wait(expiresAt + this.toleranceMs);
+    if (expiresAt !== undefined) this.deadline = this.deadlines.add(Math.max(0, expiresAt + this.toleranceMs - this.clock.now()), () => this.expire());
   }
 
   /** What the welcome and refreshed frames say about expiry: the instant, and the time left (immune to clock skew). */
@@ -34,16 +43,12 @@ export class TokenLifetime {
   }
 
   stop(): void {
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    if (this.deadline) this.deadlines.cancel(this.deadline);
+    this.deadline = undefined;
   }
 
-  private wait(until: number): void {
-    const delay = Math.min(Math.max(0, until - this.clock.now()), MAX_TIMER_MS);
-    this.timer = this.clock.setTimeout(() => {
-      if (this.clock.now() < until) return this.wait(until); // timers cap at ~24.8 days
-      this.expired = true;
-      this.timer = this.clock.setTimeout(this.onGraceOver, this.graceMs);
-    }, delay);
+  private expire(): void {
+    this.expired = true;
+    this.deadline = this.deadlines.add(this.graceMs, () => this.owner.tokenGraceOver());
   }
 }

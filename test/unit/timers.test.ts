@@ -113,7 +113,7 @@ describe('TokenLifetime', () => {
   it('expires at exp plus the tolerance, then closes after the grace period', () => {
     const clock = new FakeClock();
     let closed = 0;
-    const lifetime = new TokenLifetime(clock, 1_000, 5_000, () => closed++);
+    const lifetime = new TokenLifetime(new Deadlines(clock), clock, 1_000, 5_000, { tokenGraceOver: () => closed++ });
     lifetime.arm(clock.now() + 60_000);
     assert.deepEqual(lifetime.fields(), { exp: clock.now() + 60_000, expIn: 60_000 });
     clock.advance(60_999);
@@ -129,7 +129,7 @@ describe('TokenLifetime', () => {
   it('a refresh inside the grace period re-arms with the new expiry', () => {
     const clock = new FakeClock();
     let closed = 0;
-    const lifetime = new TokenLifetime(clock, 0, 5_000, () => closed++);
+    const lifetime = new TokenLifetime(new Deadlines(clock), clock, 0, 5_000, { tokenGraceOver: () => closed++ });
     lifetime.arm(clock.now() + 1_000);
     clock.advance(2_000);
     assert.equal(lifetime.expired, true);
@@ -141,7 +141,7 @@ describe('TokenLifetime', () => {
 
   it('re-arms past the 24.8-day timer cap instead of firing early', () => {
     const clock = new FakeClock();
-    const lifetime = new TokenLifetime(clock, 0, 0, () => {});
+    const lifetime = new TokenLifetime(new Deadlines(clock), clock, 0, 0, { tokenGraceOver: () => {} });
     lifetime.arm(clock.now() + 40 * 86_400_000);
     clock.advance(30 * 86_400_000);
     assert.equal(lifetime.expired, false);
