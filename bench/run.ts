@@ -94,18 +94,24 @@ function perItem(m: Measurement, itemsPerOp: number): Measurement {
   };
 }
 
-async function rawConnect(url: string): Promise<void> {
+/** Open and close; with `hello`, that message is sent and its answer awaited in between. */
+async function rawConnect(url: string, hello?: string): Promise<void> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+  if (hello !== undefined) {
+    ws.send(hello);
+    await new Promise<void>((resolve) => ws.once('message', () => resolve()));
+  }
   ws.close();
   await new Promise<void>((resolve) => ws.once('close', () => resolve()));
 }
 
 /** Connections per second: for Uplink, open, hello with a JWT (HS256), welcome, close; for raw uWS, open and close. */
 async function connectRate(server: ServerProcess, count: number): Promise<Measurement> {
+  const hello = JSON.stringify({ t: 'hello', v: [1], token });
   const connectOnce = server.name === 'uplink'
     ? async () => (await connect(server.url, { token, keepaliveMs: 0, reconnect: false })).close()
-    : () => rawConnect(server.url);
+    : () => rawConnect(server.url, server.name === 'raw-hello' ? hello : undefined);
   for (let i = 0; i < Math.min(200, count); i++) await connectOnce();
   const cpu0 = serverCpuMicros(server.pid);
   const client0 = process.cpuUsage();
@@ -177,14 +183,16 @@ async function main(): Promise<void> {
     on.close();
   }
   // At a fixed, moderate rate (open loop) the server wakes up for about one call at a time, so
-  // per-call fixed costs show; raw-json and Uplink in turns, three times each, medians compared.
-  const rateScenario = `add(1,2) 8 conns at ${RATE}/s`;
-  if (wanted(rateScenario)) {
-    const [json, uplink] = await Promise.all([
-      rawLanes(servers.json.url, conns, '{"id":1234,"m":"add","a":[1,2]}'),
-      uplinkLanes(servers.uplink.url, conns, (c) => c.call('calc', 'add', [1, 2])),
-    ]);
-    results.push(...await alternate(rateScenario, [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], { perSecond: RATE }));
+  // per-call fixed costs show, and both servers see the same arrivals whatever their client costs;
+  // raw-json and Uplink in turns, three times each, medians compared.
+  const text1k = 'x'.repeat(1024);
+  const atRate: Array<[string, string, (c: UplinkClient) => Promise<unknown>]> = [
+    [`add(1,2) 8 conns at ${RATE}/s`, '{"id":1234,"m":"add","a":[1,2]}', (c) => c.call('calc', 'add', [1, 2])],
+    [`echo 1 KiB 8 conns at ${RATE}/s`, JSON.stringify({ id: 1, m: 'echo', a: [text1k] }), (c) => c.call('echo', 'echo', [text1k])],
+  ];
+  for (const [scenario, jsonMessage, op] of atRate.filter(([scenario]) => wanted(scenario))) {
+    const [json, uplink] = await Promise.all([rawLanes(servers.json.url, conns, jsonMessage), uplinkLanes(servers.uplink.url, conns, op)]);
+    results.push(...await alternate(scenario, [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], { perSecond: RATE }));
     json.close();
     uplink.close();
   }
@@ -225,7 +233,10 @@ async function main(): Promise<void> {
     await cluster.stop();
   }
   if (wanted('connect')) {
+    const rawHello = await startServer('raw-hello');
     results.push(await connectRate(servers.echo, smoke ? 200 : 5_000));
+    results.push(await connectRate(rawHello, smoke ? 200 : 5_000));
+    rawHello.child.kill();
     results.push(await connectRate(servers.uplink, smoke ? 200 : 5_000));
   }
   if (wanted('idle')) {

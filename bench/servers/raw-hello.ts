@@ -1,0 +1,27 @@
+/**
+ * Reference server for connect: raw uWS with what any protocol that authenticates in its first
+ * message pays in JS, and nothing else: upgrade, open and close handlers, and one message answered
+ * (the client's hello with a token, parsed, and a welcome). No checks, no token verification.
+ */
+import uws from 'uWebSockets.js';
+
+interface Peer { remoteAddress: string; subject?: string }
+
+const app = uws.App();
+app.ws<Peer>('/*', {
+  upgrade: (res, req, context) => {
+    const peer: Peer = { remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString() };
+    res.upgrade(peer, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+  },
+  open: () => {},
+  message: (ws, message) => {
+    const hello = JSON.parse(Buffer.from(message).toString()) as { token?: string };
+    ws.getUserData().subject = typeof hello.token === 'string' ? 'anyone' : undefined;
+    ws.send(JSON.stringify({ t: 'welcome', v: 1 }));
+  },
+  close: () => {},
+});
+app.listen('127.0.0.1', 0, (socket) => {
+  if (!socket) process.exit(1);
+  console.log(`ready ${uws.us_socket_local_port(socket)}`);
+});
