@@ -15,11 +15,23 @@ export interface ServerProcess { name: string; pid: number; url: string; child: 
  */
 const compiled = import.meta.url.endsWith('.js');
 
+/**
+ * The servers run on this Node unless BENCH_SERVER_NODE names another binary; with
+ * BENCH_SERVER_CHROOT they run inside that root (docs/performance.md: Node 24 in a Debian 13 root,
+ * the repository mounted at the same path), the load generator staying here.
+ */
+function serverCommand(args: string[]): [string, string[]] {
+  const node = process.env.BENCH_SERVER_NODE ?? process.execPath;
+  const root = process.env.BENCH_SERVER_CHROOT;
+  return root ? ['chroot', [root, '/usr/bin/env', '-C', process.cwd(), 'PATH=/usr/bin:/bin', 'HOME=/tmp', node, ...args]] : [node, args];
+}
+
 /** Starts bench/servers/<script> (default: <name>) in its own process and waits for its port. */
 export async function startServer(name: string, options: { script?: string; env?: Record<string, string>; scheme?: string } = {}): Promise<ServerProcess> {
   const script = join(here, `${options.script ?? name}.${compiled ? 'js' : 'ts'}`);
   const args = compiled ? ['--expose-gc', script] : ['--expose-gc', '--import', 'tsx', script];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
+  const [command, argv] = serverCommand(args);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d) => {
