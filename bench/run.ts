@@ -138,16 +138,23 @@ async function connectRate(server: ServerProcess, count: number): Promise<Measur
   return m;
 }
 
-/** Measures the servers in turns, three times each, and returns each one's median run (by server CPU per op). */
-async function alternate(scenario: string, subjects: Array<[ServerProcess, Array<() => Promise<void>>]>, load: Load): Promise<Measurement[]> {
+/**
+ * Measures the servers in turns, `rounds` times each, and returns each one's median run (by server
+ * CPU per op). The second server's ratio to the first is the median of the per-round ratios: each
+ * pair ran back to back, so drift of the shared machine cancels out better than in a ratio of medians.
+ */
+async function alternate(scenario: string, subjects: Array<[ServerProcess, Array<() => Promise<void>>]>, load: Load, rounds = 3): Promise<Measurement[]> {
   const runs: Measurement[][] = subjects.map(() => []);
-  for (let round = 0; round < 3; round++) {
+  for (let r = 0; r < rounds; r++) {
     for (const [i, [server, lanes]] of subjects.entries()) runs[i]!.push(await measure(scenario, server, lanes, load));
   }
-  return runs.map((series) => {
-    const median = [...series].sort((a, b) => a.serverCpuUsPerOp - b.serverCpuUsPerOp)[1]!;
-    console.error(`  ${median.scenario.padEnd(22)} ${median.server.padEnd(9)} ${String(median.opsPerSec).padStart(8)}/s  server ${median.serverCpuUsPerOp} us/op (median of 3)`);
-    return median;
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return runs.map((series, i) => {
+    const cpu = median(series.map((m) => m.serverCpuUsPerOp));
+    const row = series.find((m) => m.serverCpuUsPerOp === cpu)!;
+    if (i > 0) row.ratioToReference = round(median(series.map((m, r) => m.serverCpuUsPerOp / runs[0]![r]!.serverCpuUsPerOp)));
+    console.error(`  ${row.scenario.padEnd(22)} ${row.server.padEnd(9)} ${String(row.opsPerSec).padStart(8)}/s  server ${row.serverCpuUsPerOp} us/op (median of ${rounds})`);
+    return row;
   });
 }
 
@@ -192,7 +199,7 @@ async function main(): Promise<void> {
   ];
   for (const [scenario, jsonMessage, op] of atRate.filter(([scenario]) => wanted(scenario))) {
     const [json, uplink] = await Promise.all([rawLanes(servers.json.url, conns, jsonMessage), uplinkLanes(servers.uplink.url, conns, op)]);
-    results.push(...await alternate(scenario, [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], { perSecond: RATE }));
+    results.push(...await alternate(scenario, [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], { perSecond: RATE }, smoke ? 1 : 5));
     json.close();
     uplink.close();
   }
@@ -253,7 +260,7 @@ async function main(): Promise<void> {
     const sameWithout = m.server === 'uplink-metrics' ? results.find((r) => r.scenario === m.scenario && r.server === 'uplink') : undefined;
     const reference = sameWithout ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-json') ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo')
       ?? (CALL_RELATIVE.has(m.scenario) ? results.find((r) => r.scenario === 'add(1,2) 8x32' && r.server === m.server) : undefined);
-    if (reference && m !== reference && reference.serverCpuUsPerOp > 0) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
+    if (reference && m !== reference && reference.serverCpuUsPerOp > 0 && m.ratioToReference === undefined) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
   }
   printTable(results);
   mkdirSync(resultsDir, { recursive: true });

@@ -1,5 +1,8 @@
 /** Reference server: raw uWS with JSON.parse / JSON.stringify as a minimal hand-written RPC (no safety checks). */
-import uws from 'uWebSockets.js';
+import { loadUws } from '../../src/server/uws-loader.js';
+
+// The build the gateway loads on this Node (src/server/uws-loader.ts), so that both sides of a row run the same uWS.
+const uws = loadUws().uws!;
 
 const methods: Record<string, (...args: never[]) => unknown> = {
   add: (a: number, b: number) => a + b,
