@@ -3,8 +3,8 @@
  * against maxInflight (`weight`), so a batch cannot smuggle more work past the cap than single calls.
  *
  * One call in flight, the common case at a moderate rate, sits in a field of its own; the Map holds
- * the others. Measured on Node 20: deleting the last entry of a small Map costs about 0.6 us (V8
- * shrinks its table), a third of the gateway's own work for a call, paid by every call made one at a time.
+ * the others. Measured on Node 20 (docs/performance.md): deleting the last entry of a small Map
+ * cost 0.6 to 1 us, a third of the gateway's own work for a call, paid by every call made one at a time.
  */
 import { ErrorCode } from '../errors.js';
 import type { InflightCall } from './inflight-call.js';
@@ -54,7 +54,7 @@ export class CallTable {
 
   /** The connection is gone: every call's signal aborts, nothing is sent. */
   orphanAll(): void {
-    if (this.weight === 0 && this.single === undefined && this.calls.size === 0) return;
+    if (this.single === undefined && this.calls.size === 0) return;
     const calls = this.all();
     this.single = undefined;
     if (this.calls !== NO_CALLS) this.calls.clear();
