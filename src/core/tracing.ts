@@ -6,10 +6,23 @@
  * an object host across NATS (the span's traceparent travels with the call).
  */
 import { formatTraceparent, parseTraceparent } from '../protocol/traceparent.js';
-import { context as otel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
+import { context as otel, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 
 export type { Span };
 export const tracer = trace.getTracer('uplink', '0.1.0');
+
+/** The API's no-op provider: what the global proxy hands out until an SDK registers one. */
+const NO_SDK = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether an SDK is registered. Without one every span is the API's no-op, so the gateway skips
+ * making them (an attributes object, a span and a name string per call). Another copy of the API
+ * registered globally counts as an SDK: spans are then made as before.
+ */
+export function tracingEnabled(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NO_SDK;
+}
 
 /** A W3C traceparent as a remote span context, or undefined when it is absent or malformed (then it is ignored). */
 export function spanContextFrom(traceparent: string | undefined): SpanContext | undefined {

@@ -17,7 +17,7 @@ import { CallTable } from './call-table.js';
 import type { ConnectionEnvironment } from './connection-environment.js';
 import { ConnectionStreams, type StreamOutput } from './connection-streams.js';
 import { InflightCall, type CallOwner } from './inflight-call.js';
-import { endSpan, spanContextOf, startServerSpan, traceparentOf, type Span } from '../core/tracing.js';
+import { endSpan, spanContextOf, startServerSpan, traceparentOf, tracingEnabled, type Span } from '../core/tracing.js';
 import type { StreamSink } from '../host/object-host.js';
 
 /** A stream sink that ends the stream's span with its outcome (end, error, or cancelled when released first). */
@@ -149,11 +149,12 @@ export class Dispatcher {
   }
 
   /**
-   * The call's span (OpenTelemetry; the API's no-op without an SDK), child of the client's
+   * The call's span (OpenTelemetry; none without an SDK), child of the client's
    * `traceparent` annotation; when it records, user code runs in its context and a host elsewhere
    * gets its traceparent.
    */
   private trace(context: CallContext, object: string, member: string, stream: boolean): void {
+    if (!tracingEnabled()) return; // no SDK: no span (endSpan and tracedSink take undefined)
     const span = startServerSpan(`${object}/${member}`, context.annotations?.traceparent, {
       'rpc.system': 'uplink', 'rpc.service': object, 'rpc.method': member, 'uplink.connection': this.target.id,
       ...(stream ? { 'uplink.stream': true } : {}), ...(this.target.identity ? { 'enduser.id': this.target.identity.subject } : {}),
