@@ -6,9 +6,11 @@
  * token expiry through TokenLifetime.
  */
 /*
- * About 410 lines: the inbound switch, the hello and refresh (they change the connection's identity
- * and state, which everything else here reads), the outbound side the dispatcher writes through, and
- * the metric and log hooks of each. Callbacks, streams, calls and limits have files of their own.
+ * About 430 lines: the inbound switch, the hello and refresh (they change the connection's identity
+ * and state, which everything else here reads), the outbound side the dispatcher writes through, the
+ * metric and log hooks of each, and the callbacks its outbox and token lifetime make (methods, not
+ * closures, so an idle connection holds fewer objects). Callbacks, streams, calls and limits have
+ * files of their own.
  */
 import type { HandshakeInfo } from '../auth/authenticator.js';
 import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js';

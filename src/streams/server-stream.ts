@@ -11,9 +11,10 @@
  * item: if the connection drops before the end arrived, a resume replays the rest and the end again.
  */
 /*
- * About 400 lines: the options are copied into fields one by one (the pull loop reads them per item;
- * one options object would add a hop there), and the admin snapshot and observer hooks read the same
- * private state; the timers and limits already live in their own files.
+ * About 420 lines: the options are copied into fields one by one (the pull loop reads them per item;
+ * one options object would add a hop there), the async pull loop is two reaction callbacks (cheaper
+ * per item than an async function), and the admin snapshot and observer hooks read the same private
+ * state; the timers and limits already live in their own files.
  */
 import type { Clock } from '../clock.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
