@@ -47,6 +47,35 @@ export function laneBuilders(token: string) {
     return { lanes, close: () => sockets.forEach((s) => s.close()) };
   }
 
+  /**
+   * Lanes over plain `ws` sockets where each request carries its own id (`message(id)`), and
+   * `hello`, when given, is sent and answered first: the same load generator for Uplink (its wire
+   * protocol spoken by hand, after a hello with the token) and for raw-json, so that a row compares
+   * the servers alone. The Uplink client costs the load generator about twice what a bare socket
+   * does (docs/performance.md), so with it the gateway sees fewer messages per wake-up than raw-json.
+   */
+  async function wireLanes(url: string, conns: number, message: (id: number) => string, hello?: string): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
+    const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+      ws.once('open', () => {
+        if (hello === undefined) return resolve(ws);
+        ws.send(hello);
+        ws.once('message', (welcome) => (String(welcome).startsWith('{"t":"welcome"') ? resolve(ws) : reject(new Error(`no welcome: ${String(welcome)}`))));
+      }).once('error', reject);
+    })));
+    const lanes = sockets.map((ws) => {
+      const waiting: Array<() => void> = [];
+      let next = 1;
+      // Both servers answer in order, so each reply answers the oldest request on its socket.
+      ws.on('message', () => waiting.shift()?.());
+      return () => new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        ws.send(message(next++));
+      });
+    });
+    return { lanes, close: () => sockets.forEach((s) => s.close()) };
+  }
+
   async function uplinkLanes(url: string, conns: number, op: (c: UplinkClient) => Promise<unknown>, ca?: string): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
     const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, ...(ca ? { ca } : {}) })));
     return { lanes: clients.map((c) => async () => void (await op(c))), close: () => clients.forEach((c) => void c.close()) };
@@ -68,5 +97,5 @@ export function laneBuilders(token: string) {
     return { lanes, close: () => clients.forEach((c) => void c.close()), itemsPerOp: streams * items };
   }
 
-  return { rawLanes, uplinkLanes, streamLanes };
+  return { rawLanes, wireLanes, uplinkLanes, streamLanes };
 }

@@ -48,7 +48,7 @@ const idleIndex = args.indexOf('--idle');
 /** Idle connections to hold open, a small and a large count; capped by the open-file limit this machine allows. */
 const idleCounts = smoke ? [100, 300] : idleIndex >= 0 ? [2_000, Number(args[idleIndex + 1])] : [2_000, 50_000];
 const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
-const { rawLanes, uplinkLanes, streamLanes } = laneBuilders(token);
+const { rawLanes, wireLanes, uplinkLanes, streamLanes } = laneBuilders(token);
 
 
 /** The other processes of the uplink-nats rows, whose CPU is measured alongside the gateway's. */
@@ -213,6 +213,21 @@ async function main(): Promise<void> {
     await run(name, servers.echo, rawLanes(servers.echo.url, conns, `{"t":"call","id":1,"o":"echo","m":"echo"}\n${JSON.stringify([text])}`), 8);
     await run(name, servers.json, rawLanes(servers.json.url, conns, JSON.stringify({ id: 1, m: 'echo', a: [text] })), 8);
     await run(name, servers.uplink, uplinkLanes(servers.uplink.url, conns, (c) => c.call('echo', 'echo', [text])), 8);
+  }
+
+  // echo 1 KiB with the same load generator for both servers (a bare socket speaking each one's
+  // protocol, a fresh id per request): the server-to-server comparison of the row above, whose
+  // Uplink lanes use the Uplink client. raw-json and Uplink in turns, five times each.
+  if (wanted('echo 1 KiB 8x8 same client')) {
+    const body = JSON.stringify([text1k]);
+    const hello = JSON.stringify({ t: 'hello', v: [1], token });
+    const [json, uplink] = await Promise.all([
+      wireLanes(servers.json.url, conns, (id) => `{"id":${id},"m":"echo","a":${body}}`),
+      wireLanes(servers.uplink.url, conns, (id) => `{"t":"call","id":${id},"o":"echo","m":"echo"}\n${body}`, hello),
+    ]);
+    results.push(...await alternate('echo 1 KiB 8x8 same client', [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], 8, smoke ? 1 : 5));
+    json.close();
+    uplink.close();
   }
 
   const mib = new Uint8Array(1024 * 1024).map((_, i) => i & 0xff);
