@@ -190,18 +190,28 @@ async function main(): Promise<void> {
     on.close();
   }
   // At a fixed, moderate rate (open loop) the server wakes up for about one call at a time, so
-  // per-call fixed costs show, and both servers see the same arrivals whatever their client costs;
-  // raw-json and Uplink in turns, three times each, medians compared.
+  // per-call fixed costs show, and both servers see the same arrivals; raw-json and Uplink in turns,
+  // five times each, the median of the pairs' ratios. Each row twice: Uplink driven by its client (what
+  // users run), and by the same bare socket as raw-json ("same client": the servers compared alone).
   const text1k = 'x'.repeat(1024);
-  const atRate: Array<[string, string, (c: UplinkClient) => Promise<unknown>]> = [
-    [`add(1,2) 8 conns at ${RATE}/s`, '{"id":1234,"m":"add","a":[1,2]}', (c) => c.call('calc', 'add', [1, 2])],
-    [`echo 1 KiB 8 conns at ${RATE}/s`, JSON.stringify({ id: 1, m: 'echo', a: [text1k] }), (c) => c.call('echo', 'echo', [text1k])],
+  const body1k = JSON.stringify([text1k]);
+  const hello = JSON.stringify({ t: 'hello', v: [1], token });
+  const atRate: Array<[string, (id: number) => string, (id: number) => string, (c: UplinkClient) => Promise<unknown>]> = [
+    [`add(1,2) 8 conns at ${RATE}/s`, (id) => `{"id":${id},"m":"add","a":[1,2]}`, (id) => `{"t":"call","id":${id},"o":"calc","m":"add"}\n[1,2]`, (c) => c.call('calc', 'add', [1, 2])],
+    [`echo 1 KiB 8 conns at ${RATE}/s`, (id) => `{"id":${id},"m":"echo","a":${body1k}}`, (id) => `{"t":"call","id":${id},"o":"echo","m":"echo"}\n${body1k}`, (c) => c.call('echo', 'echo', [text1k])],
   ];
-  for (const [scenario, jsonMessage, op] of atRate.filter(([scenario]) => wanted(scenario))) {
-    const [json, uplink] = await Promise.all([rawLanes(servers.json.url, conns, jsonMessage), uplinkLanes(servers.uplink.url, conns, op)]);
-    results.push(...await alternate(scenario, [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], { perSecond: RATE }, smoke ? 1 : 5));
-    json.close();
-    uplink.close();
+  for (const [scenario, jsonMessage, uplinkMessage, op] of atRate) {
+    for (const sameClient of [false, true]) {
+      const name = sameClient ? `${scenario} same client` : scenario;
+      if (!wanted(name)) continue;
+      const [json, uplink] = await Promise.all([
+        wireLanes(servers.json.url, conns, jsonMessage),
+        sameClient ? wireLanes(servers.uplink.url, conns, uplinkMessage, hello) : uplinkLanes(servers.uplink.url, conns, op),
+      ]);
+      results.push(...await alternate(name, [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], { perSecond: RATE }, smoke ? 1 : 5));
+      json.close();
+      uplink.close();
+    }
   }
   // Callbacks and references, next to the plain call above (their reference row is uplink's add(1,2)).
   await run('callback 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, callbackRoundTrip()), inflight);
@@ -215,15 +225,11 @@ async function main(): Promise<void> {
     await run(name, servers.uplink, uplinkLanes(servers.uplink.url, conns, (c) => c.call('echo', 'echo', [text])), 8);
   }
 
-  // echo 1 KiB with the same load generator for both servers (a bare socket speaking each one's
-  // protocol, a fresh id per request): the server-to-server comparison of the row above, whose
-  // Uplink lanes use the Uplink client. raw-json and Uplink in turns, five times each.
+  // echo 1 KiB closed loop with the same load generator for both servers (see the rows at a fixed rate).
   if (wanted('echo 1 KiB 8x8 same client')) {
-    const body = JSON.stringify([text1k]);
-    const hello = JSON.stringify({ t: 'hello', v: [1], token });
     const [json, uplink] = await Promise.all([
-      wireLanes(servers.json.url, conns, (id) => `{"id":${id},"m":"echo","a":${body}}`),
-      wireLanes(servers.uplink.url, conns, (id) => `{"t":"call","id":${id},"o":"echo","m":"echo"}\n${body}`, hello),
+      wireLanes(servers.json.url, conns, (id) => `{"id":${id},"m":"echo","a":${body1k}}`),
+      wireLanes(servers.uplink.url, conns, (id) => `{"t":"call","id":${id},"o":"echo","m":"echo"}\n${body1k}`, hello),
     ]);
     results.push(...await alternate('echo 1 KiB 8x8 same client', [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], 8, smoke ? 1 : 5));
     json.close();
