@@ -94,9 +94,12 @@ function perItem(m: Measurement, itemsPerOp: number): Measurement {
   };
 }
 
+let rawConnects = 0;
+
 /** Open and close; with `hello`, that message is sent and its answer awaited in between. */
 async function rawConnect(url: string, hello?: string): Promise<void> {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
+  // Source addresses in turn: tens of thousands of connects never reuse a 4-tuple still in TIME_WAIT.
+  const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: `127.0.0.${2 + (rawConnects++ % 8)}` });
   await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
   if (hello !== undefined) {
     ws.send(hello);
@@ -106,12 +109,15 @@ async function rawConnect(url: string, hello?: string): Promise<void> {
   await new Promise<void>((resolve) => ws.once('close', () => resolve()));
 }
 
-/** Connections per second: for Uplink, open, hello with a JWT (HS256), welcome, close; for raw uWS, open and close. */
-async function connectRate(server: ServerProcess, count: number): Promise<Measurement> {
+/**
+ * Connections per second: for Uplink, open, hello with a JWT (HS256), welcome, close (with the Uplink
+ * client, or with `sameClient` the bare socket the references use); for raw uWS, open and close.
+ */
+async function connectRate(server: ServerProcess, count: number, sameClient = false): Promise<Measurement> {
   const hello = JSON.stringify({ t: 'hello', v: [1], token });
-  const connectOnce = server.name === 'uplink'
+  const connectOnce = server.name === 'uplink' && !sameClient
     ? async () => (await connect(server.url, { token, keepaliveMs: 0, reconnect: false })).close()
-    : () => rawConnect(server.url, server.name === 'raw-hello' ? hello : undefined);
+    : () => rawConnect(server.url, server.name === 'raw-echo' ? undefined : hello);
   for (let i = 0; i < Math.min(200, count); i++) await connectOnce();
   const cpu0 = serverCpuMicros(server.pid);
   const client0 = process.cpuUsage();
@@ -130,7 +136,7 @@ async function connectRate(server: ServerProcess, count: number): Promise<Measur
   const pct = (p: number) => Math.round((latencies[Math.floor(latencies.length * p)] ?? 0) * 1000);
   const clientCpu = process.cpuUsage(client0);
   const m: Measurement = {
-    scenario: 'connect (+ HS256 auth)', server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
+    scenario: sameClient ? 'connect (+ HS256 auth) same client' : 'connect (+ HS256 auth)', server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
     p50us: pct(0.5), p99us: pct(0.99), p999us: pct(0.999),
     serverCpuUsPerOp: round((serverCpuMicros(server.pid) - cpu0) / count), clientCpuUsPerOp: round((clientCpu.user + clientCpu.system) / count),
   };
@@ -266,6 +272,20 @@ async function main(): Promise<void> {
     results.push(await connectRate(rawHello, smoke ? 200 : 5_000));
     rawHello.child.kill();
     results.push(await connectRate(servers.uplink, smoke ? 200 : 5_000));
+    // raw-echo and Uplink driven by the same bare socket (Uplink's hello sent by hand), in turns,
+    // three times each: the servers compared without the Uplink client's own cost.
+    const ratios: number[] = [];
+    const rows: Measurement[][] = [[], []];
+    for (let round = 0; round < (smoke ? 1 : 3); round++) {
+      const [reference, uplink] = [await connectRate(servers.echo, smoke ? 200 : 3_000, true), await connectRate(servers.uplink, smoke ? 200 : 3_000, true)];
+      rows[0]!.push(reference);
+      rows[1]!.push(uplink);
+      ratios.push(uplink.serverCpuUsPerOp / reference.serverCpuUsPerOp);
+    }
+    const middle = (series: Measurement[]) => [...series].sort((a, b) => a.serverCpuUsPerOp - b.serverCpuUsPerOp)[Math.floor(series.length / 2)]!;
+    const [reference, uplink] = [middle(rows[0]!), middle(rows[1]!)];
+    uplink.ratioToReference = round(ratios.sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!);
+    results.push(reference, uplink);
   }
   if (wanted('idle')) {
     // Fresh servers: the earlier rows grew the heaps of the others.

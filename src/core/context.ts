@@ -69,14 +69,28 @@ export class CallContext {
   /** The W3C traceparent of the call's span, for a host in another process (set only when a span records). */
   traceparent: string | undefined;
 
+  /** The client's correlation id, or the call's id until `correlationId` is first read. */
+  private cid: string | number;
+
+  /**
+   * `correlationId`: the client's, or the call's id, from which `<connection>.<call id>` is made when
+   * first read (most calls never read it; a number made into a string per call costs the hot path).
+   */
   constructor(
     readonly connection: ConnectionInfo,
-    /** From the client, or `<connection>.<call id>` when it sent none. */
-    readonly correlationId: string,
+    correlationId: string | number,
     readonly annotations: Readonly<Annotations> | undefined,
     /** Epoch milliseconds after which the caller no longer waits, if it set a deadline. */
     readonly deadline: number | undefined,
-  ) {}
+  ) {
+    this.cid = correlationId;
+  }
+
+  /** From the client, or `<connection>.<call id>` when it sent none. */
+  get correlationId(): string {
+    const cid = this.cid;
+    return typeof cid === 'string' ? cid : (this.cid = `${this.connection.id}.${cid}`);
+  }
 
   get identity(): Identity | undefined {
     return this.connection.identity;

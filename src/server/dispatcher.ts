@@ -96,7 +96,7 @@ export class Dispatcher {
 
   stream(frame: StreamFrame, body: string, attachments: Uint8Array[] | undefined): void {
     if (!this.admit(frame.id, frame.cid, true)) return;
-    const context = new CallContext(this.target, frame.cid ?? `${this.target.id}.${frame.id}`, frame.ann, undefined);
+    const context = new CallContext(this.target, frame.cid ?? frame.id, frame.ann, undefined);
     this.trace(context, frame.o, frame.m, true);
     const call: HostCall = { object: frame.o, member: frame.m, kind: 'call', oneway: false, args: args(body, attachments), context };
     this.streams.reserve(frame.id);
@@ -185,7 +185,7 @@ export class Dispatcher {
     if (!this.admit(frame.id, frame.cid, false, weight)) return undefined;
     const { clock } = this.env;
     const deadline = frame.dl === undefined ? undefined : clock.now() + frame.dl;
-    const context = new CallContext(this.target, frame.cid ?? `${this.target.id}.${frame.id}`, frame.ann, deadline);
+    const context = new CallContext(this.target, frame.cid ?? frame.id, frame.ann, deadline);
     this.trace(context, frame.t === 'call' ? frame.o : '$batch', frame.t === 'call' ? frame.m : 'batch', false);
     const call = new InflightCall(this.target, frame.id, frame.cid, context, frame.t === 'call' ? frame.o : '$batch', frame.t === 'call' ? frame.m : 'batch', weight);
     this.calls.add(call);
