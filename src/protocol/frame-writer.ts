@@ -31,9 +31,9 @@ function int(n: number): number {
 /**
  * The text of a checked header number, for the templated headers below. Not `${n}`: V8 keeps the
  * strings it makes that way in a cache that lives in the old generation, so with ever-growing ids
- * (one per call, a sequence number per batch) every scavenge found thousands of fresh strings held
- * by that cache and promoted them: 1.9 against 0.7-1.1 us per call in a 20-line reproduction
- * (docs/performance.md). JSON.stringify writes the digits without that cache.
+ * (one per call, a sequence number per batch) every scavenge finds thousands of fresh strings held
+ * by that cache and promotes them: about 4x the time in scavenges (`npm run bench:number-strings`,
+ * docs/performance.md). JSON.stringify writes the digits without that cache.
  */
 function num(n: number): string {
   return JSON.stringify(int(n));
