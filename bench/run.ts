@@ -20,16 +20,16 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import { SignJWT } from 'jose';
-import { connect, type UplinkClient } from '../src/client/index.js';
+import type { UplinkClient } from '../src/client/index.js';
 import { CALL_RELATIVE, callbackRoundTrip, laneBuilders, refCall } from './lanes.js';
 import { BENCH_SECRET } from './servers/bench-secret.js';
 import { makeCertificates } from '../test/support/certificates.js';
 import { NATS_SERVER, startNatsServer } from '../test/support/nats-server.js';
 import { driveAtRate, driveClosed, type Driven } from './drive.js';
 import { idleConnections } from './idle.js';
-import type { Measurement } from './measurement.js';
+import { medianRows, round, type Measurement } from './measurement.js';
+import { connectRows } from './connect.js';
 import { serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
 
 /** bench/results of the repository, also when this runs compiled from .bench-build/bench. */
@@ -49,6 +49,12 @@ const idleIndex = args.indexOf('--idle');
 const idleCounts = smoke ? [100, 300] : idleIndex >= 0 ? [2_000, Number(args[idleIndex + 1])] : [2_000, 50_000];
 const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
 const { rawLanes, wireLanes, uplinkLanes, streamLanes } = laneBuilders(token);
+/** The Uplink frame of a call (written by hand for the same-client rows) and the hello that opens its socket. */
+const uplinkCall = (object: string, method: string, body: string) => (id: number) => `{"t":"call","id":${id},"o":"${object}","m":"${method}"}\n${body}`;
+const hello = JSON.stringify({ t: 'hello', v: [1], token });
+const text1k = 'x'.repeat(1024);
+const body1k = JSON.stringify([text1k]);
+const conns = 8;
 
 
 /** The other processes of the uplink-nats rows, whose CPU is measured alongside the gateway's. */
@@ -82,8 +88,6 @@ async function measure(scenario: string, server: ServerProcess, lanes: Array<() 
   };
 }
 
-const round = (n: number) => Math.round(n * 100) / 100;
-
 /** Restates a measurement whose operations carry several items as per-item figures (latency stays per operation). */
 function perItem(m: Measurement, itemsPerOp: number): Measurement {
   if (itemsPerOp === 1) return m;
@@ -92,56 +96,6 @@ function perItem(m: Measurement, itemsPerOp: number): Measurement {
     ...m, ops: m.ops * itemsPerOp, opsPerSec: m.opsPerSec * itemsPerOp, serverCpuUsPerOp: per(m.serverCpuUsPerOp)!, clientCpuUsPerOp: per(m.clientCpuUsPerOp)!,
     ...(m.hostCpuUsPerOp === undefined ? {} : { hostCpuUsPerOp: per(m.hostCpuUsPerOp), natsCpuUsPerOp: per(m.natsCpuUsPerOp) }),
   };
-}
-
-let rawConnects = 0;
-
-/** Open and close; with `hello`, that message is sent and its answer awaited in between. */
-async function rawConnect(url: string, hello?: string): Promise<void> {
-  // Source addresses in turn: tens of thousands of connects never reuse a 4-tuple still in TIME_WAIT.
-  const ws = new WebSocket(url, { perMessageDeflate: false, localAddress: `127.0.0.${2 + (rawConnects++ % 8)}` });
-  await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
-  if (hello !== undefined) {
-    ws.send(hello);
-    await new Promise<void>((resolve) => ws.once('message', () => resolve()));
-  }
-  ws.close();
-  await new Promise<void>((resolve) => ws.once('close', () => resolve()));
-}
-
-/**
- * Connections per second: for Uplink, open, hello with a JWT (HS256), welcome, close (with the Uplink
- * client, or with `sameClient` the bare socket the references use); for raw uWS, open and close.
- */
-async function connectRate(server: ServerProcess, count: number, sameClient = false): Promise<Measurement> {
-  const hello = JSON.stringify({ t: 'hello', v: [1], token });
-  const connectOnce = server.name === 'uplink' && !sameClient
-    ? async () => (await connect(server.url, { token, keepaliveMs: 0, reconnect: false })).close()
-    : () => rawConnect(server.url, server.name === 'raw-echo' ? undefined : hello);
-  for (let i = 0; i < Math.min(200, count); i++) await connectOnce();
-  const cpu0 = serverCpuMicros(server.pid);
-  const client0 = process.cpuUsage();
-  const started = performance.now();
-  const latencies: number[] = [];
-  let next = 0;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next++ < count) {
-      const t0 = performance.now();
-      await connectOnce();
-      latencies.push(performance.now() - t0);
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => Math.round((latencies[Math.floor(latencies.length * p)] ?? 0) * 1000);
-  const clientCpu = process.cpuUsage(client0);
-  const m: Measurement = {
-    scenario: sameClient ? 'connect (+ HS256 auth) same client' : 'connect (+ HS256 auth)', server: server.name, ops: count, opsPerSec: Math.round(count / seconds),
-    p50us: pct(0.5), p99us: pct(0.99), p999us: pct(0.999),
-    serverCpuUsPerOp: round((serverCpuMicros(server.pid) - cpu0) / count), clientCpuUsPerOp: round((clientCpu.user + clientCpu.system) / count),
-  };
-  console.error(`  ${m.scenario.padEnd(22)} ${server.name.padEnd(9)} ${String(m.opsPerSec).padStart(8)}/s  server ${m.serverCpuUsPerOp} us/op`);
-  return m;
 }
 
 /**
@@ -154,16 +108,50 @@ async function alternate(scenario: string, subjects: Array<[ServerProcess, Array
   for (let r = 0; r < rounds; r++) {
     for (const [i, [server, lanes]] of subjects.entries()) runs[i]!.push(await measure(scenario, server, lanes, load));
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  return runs.map((series, i) => {
-    const cpu = median(series.map((m) => m.serverCpuUsPerOp));
-    const row = series.find((m) => m.serverCpuUsPerOp === cpu)!;
-    if (i > 0) row.ratioToReference = round(median(series.map((m, r) => m.serverCpuUsPerOp / runs[0]![r]!.serverCpuUsPerOp)));
-    console.error(`  ${row.scenario.padEnd(22)} ${row.server.padEnd(9)} ${String(row.opsPerSec).padStart(8)}/s  server ${row.serverCpuUsPerOp} us/op (median of ${rounds})`);
-    return row;
-  });
+  return medianRows(runs);
 }
 
+/**
+ * At a fixed, moderate rate (open loop) the server wakes up for about one call at a time, so per-call
+ * fixed costs show, and both servers see the same arrivals; raw-json and Uplink in turns, five times
+ * each, the median of the pairs' ratios. Each row twice: Uplink driven by its client (what users run),
+ * and by the same bare socket as raw-json ("same client": the servers compared alone).
+ */
+async function fixedRateRows(json: ServerProcess, uplink: ServerProcess): Promise<Measurement[]> {
+  const rows: Measurement[] = [];
+  const scenarios: Array<[string, (id: number) => string, (id: number) => string, (c: UplinkClient) => Promise<unknown>]> = [
+    [`add(1,2) 8 conns at ${RATE}/s`, (id) => `{"id":${id},"m":"add","a":[1,2]}`, uplinkCall('calc', 'add', '[1,2]'), (c) => c.call('calc', 'add', [1, 2])],
+    [`echo 1 KiB 8 conns at ${RATE}/s`, (id) => `{"id":${id},"m":"echo","a":${body1k}}`, uplinkCall('echo', 'echo', body1k), (c) => c.call('echo', 'echo', [text1k])],
+  ];
+  for (const [scenario, jsonMessage, uplinkMessage, op] of scenarios) {
+    for (const sameClient of [false, true]) {
+      const name = sameClient ? `${scenario} same client` : scenario;
+      if (!wanted(name)) continue;
+      const [reference, subject] = await Promise.all([
+        wireLanes(json.url, conns, jsonMessage),
+        sameClient ? wireLanes(uplink.url, conns, uplinkMessage, hello) : uplinkLanes(uplink.url, conns, op),
+      ]);
+      rows.push(...await alternate(name, [[json, reference.lanes], [uplink, subject.lanes]], { perSecond: RATE }, smoke ? 1 : 5));
+      reference.close();
+      subject.close();
+    }
+  }
+  return rows;
+}
+
+/** echo 1 KiB closed loop with the same bare socket for raw-json and Uplink, in turns, five times each. */
+async function sameClientEcho(json: ServerProcess, uplink: ServerProcess): Promise<Measurement[]> {
+  const [reference, subject] = await Promise.all([
+    wireLanes(json.url, conns, (id) => `{"id":${id},"m":"echo","a":${body1k}}`),
+    wireLanes(uplink.url, conns, uplinkCall('echo', 'echo', body1k), hello),
+  ]);
+  const rows = await alternate('echo 1 KiB 8x8 same client', [[json, reference.lanes], [uplink, subject.lanes]], 8, smoke ? 1 : 5);
+  reference.close();
+  subject.close();
+  return rows;
+}
+
+/** The rows in the order of the table (about 100 lines: one or two per group of rows, kept in one place to read the table's order). */
 async function main(): Promise<void> {
   const servers = { echo: await startServer('raw-echo'), json: await startServer('raw-json'), uplink: await startServer('uplink') };
   // The same Uplink server on wss://, with a certificate made now (test/support/certificates.ts).
@@ -180,7 +168,7 @@ async function main(): Promise<void> {
     console.error(`  ${scenario.padEnd(22)} ${server.name.padEnd(9)} ${String(m.opsPerSec).padStart(8)}/s  server ${m.serverCpuUsPerOp} us/op`);
   };
 
-  const [conns, inflight] = [8, 32];
+  const inflight = 32;
   const callFrame = '{"t":"call","id":1234,"o":"calc","m":"add"}\n[1,2]';
   await run('add(1,2) 8x32', servers.echo, rawLanes(servers.echo.url, conns, callFrame), inflight);
   await run('add(1,2) 8x32', servers.json, rawLanes(servers.json.url, conns, '{"id":1234,"m":"add","a":[1,2]}'), inflight);
@@ -195,30 +183,7 @@ async function main(): Promise<void> {
     off.close();
     on.close();
   }
-  // At a fixed, moderate rate (open loop) the server wakes up for about one call at a time, so
-  // per-call fixed costs show, and both servers see the same arrivals; raw-json and Uplink in turns,
-  // five times each, the median of the pairs' ratios. Each row twice: Uplink driven by its client (what
-  // users run), and by the same bare socket as raw-json ("same client": the servers compared alone).
-  const text1k = 'x'.repeat(1024);
-  const body1k = JSON.stringify([text1k]);
-  const hello = JSON.stringify({ t: 'hello', v: [1], token });
-  const atRate: Array<[string, (id: number) => string, (id: number) => string, (c: UplinkClient) => Promise<unknown>]> = [
-    [`add(1,2) 8 conns at ${RATE}/s`, (id) => `{"id":${id},"m":"add","a":[1,2]}`, (id) => `{"t":"call","id":${id},"o":"calc","m":"add"}\n[1,2]`, (c) => c.call('calc', 'add', [1, 2])],
-    [`echo 1 KiB 8 conns at ${RATE}/s`, (id) => `{"id":${id},"m":"echo","a":${body1k}}`, (id) => `{"t":"call","id":${id},"o":"echo","m":"echo"}\n${body1k}`, (c) => c.call('echo', 'echo', [text1k])],
-  ];
-  for (const [scenario, jsonMessage, uplinkMessage, op] of atRate) {
-    for (const sameClient of [false, true]) {
-      const name = sameClient ? `${scenario} same client` : scenario;
-      if (!wanted(name)) continue;
-      const [json, uplink] = await Promise.all([
-        wireLanes(servers.json.url, conns, jsonMessage),
-        sameClient ? wireLanes(servers.uplink.url, conns, uplinkMessage, hello) : uplinkLanes(servers.uplink.url, conns, op),
-      ]);
-      results.push(...await alternate(name, [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], { perSecond: RATE }, smoke ? 1 : 5));
-      json.close();
-      uplink.close();
-    }
-  }
+  results.push(...await fixedRateRows(servers.json, servers.uplink));
   // Callbacks and references, next to the plain call above (their reference row is uplink's add(1,2)).
   await run('callback 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, callbackRoundTrip()), inflight);
   await run('ref call 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, refCall()), inflight);
@@ -231,16 +196,7 @@ async function main(): Promise<void> {
     await run(name, servers.uplink, uplinkLanes(servers.uplink.url, conns, (c) => c.call('echo', 'echo', [text])), 8);
   }
 
-  // echo 1 KiB closed loop with the same load generator for both servers (see the rows at a fixed rate).
-  if (wanted('echo 1 KiB 8x8 same client')) {
-    const [json, uplink] = await Promise.all([
-      wireLanes(servers.json.url, conns, (id) => `{"id":${id},"m":"echo","a":${body1k}}`),
-      wireLanes(servers.uplink.url, conns, (id) => `{"t":"call","id":${id},"o":"echo","m":"echo"}\n${body1k}`, hello),
-    ]);
-    results.push(...await alternate('echo 1 KiB 8x8 same client', [[servers.json, json.lanes], [servers.uplink, uplink.lanes]], 8, smoke ? 1 : 5));
-    json.close();
-    uplink.close();
-  }
+  if (wanted('echo 1 KiB 8x8 same client')) results.push(...await sameClientEcho(servers.json, servers.uplink));
 
   const mib = new Uint8Array(1024 * 1024).map((_, i) => i & 0xff);
   await run('binary 1 MiB 1x4', servers.echo, rawLanes(servers.echo.url, 1, mib), 4);
@@ -266,27 +222,7 @@ async function main(): Promise<void> {
     await run('stream 100x10k items', gateway, streamLanes(gateway.url, 4, 25, smoke ? 200 : 10_000), 1);
     await cluster.stop();
   }
-  if (wanted('connect')) {
-    const rawHello = await startServer('raw-hello');
-    results.push(await connectRate(servers.echo, smoke ? 200 : 5_000));
-    results.push(await connectRate(rawHello, smoke ? 200 : 5_000));
-    rawHello.child.kill();
-    results.push(await connectRate(servers.uplink, smoke ? 200 : 5_000));
-    // raw-echo and Uplink driven by the same bare socket (Uplink's hello sent by hand), in turns,
-    // three times each: the servers compared without the Uplink client's own cost.
-    const ratios: number[] = [];
-    const rows: Measurement[][] = [[], []];
-    for (let round = 0; round < (smoke ? 1 : 3); round++) {
-      const [reference, uplink] = [await connectRate(servers.echo, smoke ? 200 : 3_000, true), await connectRate(servers.uplink, smoke ? 200 : 3_000, true)];
-      rows[0]!.push(reference);
-      rows[1]!.push(uplink);
-      ratios.push(uplink.serverCpuUsPerOp / reference.serverCpuUsPerOp);
-    }
-    const middle = (series: Measurement[]) => [...series].sort((a, b) => a.serverCpuUsPerOp - b.serverCpuUsPerOp)[Math.floor(series.length / 2)]!;
-    const [reference, uplink] = [middle(rows[0]!), middle(rows[1]!)];
-    uplink.ratioToReference = round(ratios.sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!);
-    results.push(reference, uplink);
-  }
+  if (wanted('connect')) results.push(...await connectRows(servers.echo, servers.uplink, token, smoke));
   if (wanted('idle')) {
     // Fresh servers: the earlier rows grew the heaps of the others.
     for (const name of ['raw-echo', 'uplink']) {

@@ -158,7 +158,7 @@ export function writeRefreshed(id: number, expiry: { exp?: number; expIn?: numbe
 }
 
 export function writeResult(id: number, cid: string | undefined, ann: Annotations | undefined, value: EncodedPayload): WireMessage {
-  // The hot path (no tags) is a template: id is checked by int().
+  // The hot path (no tags) is a template: id is checked by num().
   const header = cid === undefined && ann === undefined ? `{"t":"result","id":${num(id)}}` : json({ t: 'result', id: int(id), cid, ann });
   return message(header, value);
 }
