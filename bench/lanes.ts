@@ -30,21 +30,9 @@ export function refCall(): (c: UplinkClient) => Promise<unknown> {
 
 /** Lane builders; Uplink's lanes connect with `token`. */
 export function laneBuilders(token: string) {
-  /** Lanes over plain `ws` sockets: each reply answers the oldest request on that socket (both reference servers reply in order). */
-  async function rawLanes(url: string, conns: number, message: string | Uint8Array): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
-    const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise<WebSocket>((resolve, reject) => {
-      const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
-      ws.once('open', () => resolve(ws)).once('error', reject);
-    })));
-    const lanes = sockets.map((ws) => {
-      const waiting: Array<() => void> = [];
-      ws.on('message', () => waiting.shift()?.());
-      return () => new Promise<void>((resolve) => {
-        waiting.push(resolve);
-        ws.send(message);
-      });
-    });
-    return { lanes, close: () => sockets.forEach((s) => s.close()) };
+  /** Lanes over plain `ws` sockets that send the same message each time (both reference servers reply in order). */
+  function rawLanes(url: string, conns: number, message: string | Uint8Array): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
+    return wireLanes(url, conns, () => message);
   }
 
   /**
@@ -54,7 +42,7 @@ export function laneBuilders(token: string) {
    * the servers alone. The Uplink client costs the load generator about twice what a bare socket
    * does (docs/performance.md), so with it the gateway sees fewer messages per wake-up than raw-json.
    */
-  async function wireLanes(url: string, conns: number, message: (id: number) => string, hello?: string): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
+  async function wireLanes(url: string, conns: number, message: (id: number) => string | Uint8Array, hello?: string): Promise<{ lanes: Array<() => Promise<void>>; close(): void }> {
     const sockets = await Promise.all(Array.from({ length: conns }, () => new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
       ws.once('open', () => {
