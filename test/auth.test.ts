@@ -230,31 +230,37 @@ describe('expiry and in-band refresh', () => {
 
   it('without a refresh: TOKEN_EXPIRED on calls after expiry, then close 4405 after the grace period', async () => {
     const { gateway, url } = await startGateway({ authenticator: auth(), expiryGraceMs: 600 });
-    const c = await client(url, { token: await hsToken({}, { exp: now() + 1 }) });
-    assert.equal(await c.proxy<Calc>('calc').add(1, 1), 2);
-    await sleep(Math.max(0, c.session.tokenExpiresAt! - Date.now()) + 100);
-    assert.equal((await rejection(c.proxy<Calc>('calc').add(1, 1))).code, ErrorCode.TOKEN_EXPIRED);
-    const closed = await c.whenClosed;
-    assert.equal(closed.code, CloseCode.TOKEN_EXPIRED);
-    await gateway.close({ drainMs: 0 });
+    try { // a failed assertion must not leave the gateway listening (the test process would never end)
+      const c = await client(url, { token: await hsToken({}, { exp: now() + 1 }) });
+      assert.equal(await c.proxy<Calc>('calc').add(1, 1), 2);
+      await sleep(Math.max(0, c.session.tokenExpiresAt! - Date.now()) + 100);
+      assert.equal((await rejection(c.proxy<Calc>('calc').add(1, 1))).code, ErrorCode.TOKEN_EXPIRED);
+      const closed = await c.whenClosed;
+      assert.equal(closed.code, CloseCode.TOKEN_EXPIRED);
+    } finally {
+      await gateway.close({ drainMs: 0 });
+    }
   });
 
   it('a refresh after the grace period is too late: the connection is gone', async () => {
     const { gateway, url } = await startGateway({ authenticator: auth(), expiryGraceMs: 200 });
-    let first = true;
-    let markClosed!: () => void;
-    const closed = new Promise<void>((resolve) => (markClosed = resolve));
-    const c = await client(url, {
-      token: async () => {
-        if (first) { first = false; return hsToken({}, { exp: now() + 1 }); }
-        await closed; // the automatic refresh waits for a token until the grace period has run out
-        return hsToken({}, { exp: now() + 60 });
-      },
-    });
-    void c.whenClosed.then(markClosed);
-    assert.equal((await c.whenClosed).code, CloseCode.TOKEN_EXPIRED);
-    assert.equal((await rejection(c.refreshToken())).code, ErrorCode.CONNECTION_CLOSED);
-    await gateway.close({ drainMs: 0 });
+    try {
+      let first = true;
+      let markClosed!: () => void;
+      const closed = new Promise<void>((resolve) => (markClosed = resolve));
+      const c = await client(url, {
+        token: async () => {
+          if (first) { first = false; return hsToken({}, { exp: now() + 1 }); }
+          await closed; // the automatic refresh waits for a token until the grace period has run out
+          return hsToken({}, { exp: now() + 60 });
+        },
+      });
+      void c.whenClosed.then(markClosed);
+      assert.equal((await c.whenClosed).code, CloseCode.TOKEN_EXPIRED);
+      assert.equal((await rejection(c.refreshToken())).code, ErrorCode.CONNECTION_CLOSED);
+    } finally {
+      await gateway.close({ drainMs: 0 });
+    }
   });
 });
 

@@ -17,8 +17,8 @@ export interface TokenLifetimeOwner {
 export class TokenLifetime {
   private deadline: Deadline | undefined;
   private expiresAt: number | undefined;
-  /** The token has expired: nothing new may start until a refresh. */
-  expired = false;
+  /** Set when the expiry deadline ran (it starts the grace period). */
+  private expiryFired = false;
 
   constructor(
     private readonly deadlines: Deadlines,
@@ -31,9 +31,20 @@ export class TokenLifetime {
   /** Starts counting down to `expiresAt` (epoch ms; undefined: the token never expires). */
   arm(expiresAt: number | undefined): void {
     this.stop();
-    this.expired = false;
+    this.expiryFired = false;
     this.expiresAt = expiresAt;
     if (expiresAt !== undefined) this.deadline = this.deadlines.add(Math.max(0, expiresAt + this.toleranceMs - this.clock.now()), () => this.expire());
+  }
+
+  /**
+   * The token has expired: nothing new may start until a refresh. Read from the clock, not only from
+   * the deadline: a busy event loop runs the deadline late, and a call admitted in between would run
+   * on an expired token.
+   */
+  get expired(): boolean {
+    if (this.expiryFired) return true;
+    const exp = this.expiresAt;
+    return exp !== undefined && this.clock.now() >= exp + this.toleranceMs;
   }
 
   /** What the welcome and refreshed frames say about expiry: the instant, and the time left (immune to clock skew). */
@@ -48,7 +59,9 @@ export class TokenLifetime {
   }
 
   private expire(): void {
-    this.expired = true;
-    this.deadline = this.deadlines.add(this.graceMs, () => this.owner.tokenGraceOver());
+    this.expiryFired = true;
+    // The grace period counts from the expiry, not from a late-running deadline.
+    const graceEnds = this.expiresAt! + this.toleranceMs + this.graceMs;
+    this.deadline = this.deadlines.add(Math.max(0, graceEnds - this.clock.now()), () => this.owner.tokenGraceOver());
   }
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Clock, Timer } from '../../src/clock.js';
 import { Revocations } from '../../src/auth/revocations.js';
 import { reconnectDelay } from '../../src/client/backoff.js';
 import { Keepalive } from '../../src/client/keepalive.js';
@@ -16,6 +17,22 @@ import { InflightCall, type CallOwner } from '../../src/server/inflight-call.js'
 import { MessageRate, TokenBucket } from '../../src/server/rate-limit.js';
 import { TokenLifetime } from '../../src/server/token-lifetime.js';
 import { FakeClock } from '../support/fake-clock.js';
+
+/** A clock whose timers run only when the test says, whatever the time: an event loop running late. */
+class LateClock implements Clock {
+  time = Date.UTC(2026, 0, 1);
+  private timers = new Map<number, () => void>();
+  private next = 0;
+  now(): number { return this.time; }
+  setTimeout(callback: () => void): Timer { this.timers.set(++this.next, callback); return this.next; }
+  clearTimeout(timer: Timer | undefined): void { this.timers.delete(timer as number); }
+  get armed(): number { return this.timers.size; }
+  runArmed(): void {
+    const due = [...this.timers.values()];
+    this.timers.clear();
+    for (const callback of due) callback();
+  }
+}
 
 const connection = { id: 'c1', remoteAddress: '127.0.0.1', identity: undefined, isOpen: true, track() {} };
 
@@ -137,6 +154,28 @@ describe('TokenLifetime', () => {
     assert.equal(lifetime.expired, false);
     clock.advance(10_000);
     assert.equal(closed, 0, 'the old grace timer is gone');
+  });
+
+  it('is expired from the clock even when a busy event loop has not run the deadline yet', () => {
+    const clock = new LateClock();
+    let closed = 0;
+    const lifetime = new TokenLifetime(new Deadlines(clock), clock, 1_000, 5_000, { tokenGraceOver: () => closed++ });
+    const exp = clock.now() + 60_000;
+    lifetime.arm(exp);
+    clock.time = exp + 999;
+    assert.equal(lifetime.expired, false, 'inside the tolerance');
+    clock.time = exp + 1_000;
+    assert.equal(clock.armed, 1, 'the expiry deadline has not run');
+    assert.equal(lifetime.expired, true, 'a call now is refused all the same');
+    clock.time = exp + 4_000; // the deadline runs 3 s late
+    clock.runArmed();
+    assert.equal(lifetime.expired, true);
+    clock.time = exp + 5_999;
+    clock.runArmed();
+    assert.equal(closed, 0);
+    clock.time = exp + 6_000;
+    clock.runArmed();
+    assert.equal(closed, 1, 'the grace period counts from the expiry, not from the late deadline');
   });
 
   it('re-arms past the 24.8-day timer cap instead of firing early', () => {
