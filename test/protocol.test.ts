@@ -69,7 +69,8 @@ describe('frames after the welcome', () => {
     const raw = await RawSocket.open(url);
     for (const bad of ['{', '[1,2]', '{"t":"nope"}', '{"t":"call","id":-1,"o":"calc","m":"add"}', '{"t":"call","id":1,"o":"calc","m":7}',
       '{"t":"call","id":1,"o":"","m":"add"}', '{"t":"call","id":1.5,"o":"calc","m":"add"}', '{"t":"call","id":1,"o":"calc","m":"add","k":"delete"}',
-      '{"t":"call","id":1,"o":"calc","m":"add","ann":{"k":5}}', `{"t":"call","id":1,"o":"${'o'.repeat(300)}","m":"add"}`]) {
+      '{"t":"call","id":1,"o":"calc","m":"add","ann":{"k":5}}', `{"t":"call","id":1,"o":"${'o'.repeat(300)}","m":"add"}`,
+      '\ufeff{"t":"ping","id":1}' /* a byte-order mark is not stripped before the header */]) {
       raw.send(bad);
       const { header } = await raw.next();
       assert.equal(header.t, 'error', bad);

@@ -48,6 +48,8 @@ const MAX_SHORT_STRING = 2_048;
 const BIN = 'bin';
 const BIN_ARRAY_BUFFER = 'binab';
 const REF_KINDS: readonly RefKind[] = ['cref', 'sref'];
+/** A payload without attachments (shared: decode only reads it). */
+const NO_ATTACHMENTS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
 
 const isDict = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
@@ -173,7 +175,7 @@ export class Codec {
    */
   decode(payload: EncodedPayload, refs?: RefScope | (() => RefScope)): unknown {
     const { text } = payload;
-    const attachments = payload.attachments ?? [];
+    const attachments = payload.attachments ?? NO_ATTACHMENTS;
     if (attachments.length > this.limits.maxAttachments) throw limitExceeded('too many attachments');
     const nl = text.indexOf('\n');
     const json = parseJson(nl < 0 ? text : text.slice(0, nl));

@@ -7,7 +7,7 @@
  * reads it; anything else throws BAD_FRAME.
  */
 import { unpackBinary } from './binary.js';
-import { isFrameId, parseClientHeader, parseServerHeader, splitFrame, type ClientFrame, type ServerFrame } from './frames.js';
+import { frameBody, isFrameId, parseClientHeader, parseFrameHeader, parseServerHeader, type ClientFrame, type ServerFrame } from './frames.js';
 
 export interface DecodedFrame<F> {
   frame: F;
@@ -16,16 +16,21 @@ export interface DecodedFrame<F> {
   attachments: Uint8Array[] | undefined;
 }
 
-const utf8 = new TextDecoder();
+/**
+ * ignoreBOM keeps a leading byte-order mark in the text, so that the header parse refuses it (as
+ * Buffer's decoding did). Measured faster than Buffer.from(data).toString() on Node 20, 22 and 24,
+ * for short and 1 KiB messages alike (no Buffer view per message).
+ */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
-/** Text of a text message. uWS has already checked it is UTF-8; Buffer is the fast path in Node. */
+/** Text of a text message (uWS has already checked it is UTF-8). */
 function textOf(data: ArrayBuffer): string {
-  return typeof Buffer === 'function' ? Buffer.from(data).toString('utf8') : utf8.decode(data);
+  return utf8.decode(data);
 }
 
 function decode<F>(text: string, attachments: Uint8Array[] | undefined, parse: (header: unknown) => F): DecodedFrame<F> {
-  const { header, body } = splitFrame(text);
-  return { frame: parse(header), body, attachments };
+  // Two scans for the newline instead of an intermediate {header, body}: the header is short.
+  return { frame: parse(parseFrameHeader(text)), body: frameBody(text), attachments };
 }
 
 /** A message a client sent (the gateway's side): `isBinary` as the transport reported it. */

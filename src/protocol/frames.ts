@@ -95,16 +95,20 @@ export function badFrame(message: string): PayloadError {
 }
 
 /** Splits `HEADER[\nBODY]` and parses the header JSON (nothing else). */
-export function splitFrame(text: string): { header: unknown; body: string } {
+/** The header line of a frame's text, parsed (not yet checked against a shape). Throws BAD_FRAME. */
+export function parseFrameHeader(text: string): unknown {
   const nl = text.indexOf('\n');
-  const headerText = nl < 0 ? text : text.slice(0, nl);
-  let header: unknown;
   try {
-    header = JSON.parse(headerText);
+    return JSON.parse(nl < 0 ? text : text.slice(0, nl));
   } catch {
     throw badFrame('frame header is not valid JSON');
   }
-  return { header, body: nl < 0 ? '' : text.slice(nl + 1) };
+}
+
+/** Everything after a frame's header line ('' when there is none). */
+export function frameBody(text: string): string {
+  const nl = text.indexOf('\n');
+  return nl < 0 ? '' : text.slice(nl + 1);
 }
 
 export function joinFrame(header: object, body?: string): string {
@@ -196,11 +200,16 @@ const SERVER_SHAPES: Record<string, Shape> = {
   release: { required: { ref: isRefId }, optional: { n: isPositive } },
 };
 
-type Checks = Map<string, { required: Array<[string, Check]>; optional: Array<[string, Check]> }>;
+/** A shape as parallel lists (index loops: no iterator or tuple per field). */
+interface CompiledShape { required: string[]; requiredChecks: Check[]; optional: string[]; optionalChecks: Check[] }
+type Checks = Map<string, CompiledShape>;
 
 /** Shapes as lists, built once: validating a header allocates nothing. */
 function compile(shapes: Record<string, Shape>): Checks {
-  return new Map(Object.entries(shapes).map(([t, s]) => [t, { required: Object.entries(s.required ?? {}), optional: Object.entries(s.optional ?? {}) }]));
+  return new Map(Object.entries(shapes).map(([t, s]) => [t, {
+    required: Object.keys(s.required ?? {}), requiredChecks: Object.values(s.required ?? {}),
+    optional: Object.keys(s.optional ?? {}), optionalChecks: Object.values(s.optional ?? {}),
+  }]));
 }
 const clientChecks = compile(CLIENT_SHAPES);
 const serverChecks = compile(SERVER_SHAPES);
@@ -209,11 +218,13 @@ function checkShape(header: unknown, checks: Checks): Dict {
   if (!isDict(header)) throw badFrame('frame header must be a JSON object');
   const shape = typeof header.t === 'string' ? checks.get(header.t) : undefined;
   if (!shape) throw badFrame('unknown frame type');
-  for (const [key, check] of shape.required) {
-    if (!check(header[key])) throw badFrame(`missing or invalid field '${key}'`);
+  const { required, requiredChecks, optional, optionalChecks } = shape;
+  for (let i = 0; i < required.length; i++) {
+    if (!requiredChecks[i]!(header[required[i]!])) throw badFrame(`missing or invalid field '${required[i]}'`);
   }
-  for (const [key, check] of shape.optional) {
-    if (header[key] !== undefined && !check(header[key])) throw badFrame(`invalid field '${key}'`);
+  for (let i = 0; i < optional.length; i++) {
+    const value = header[optional[i]!];
+    if (value !== undefined && !optionalChecks[i]!(value)) throw badFrame(`invalid field '${optional[i]}'`);
   }
   return header;
 }

@@ -40,38 +40,49 @@ export function limitExceeded(message: string): PayloadError {
   return new PayloadError(ErrorCode.LIMIT_EXCEEDED, message);
 }
 
-/** Checks depth, sizes and keys of a JSON value. Throws LIMIT_EXCEEDED or BAD_FRAME. */
+/**
+ * Checks depth, sizes and keys of a JSON value. Throws LIMIT_EXCEEDED or BAD_FRAME.
+ * The stack is made only when a container holds another one: the common argument list of
+ * primitives is checked without allocating.
+ */
 export function checkJsonLimits(root: unknown, limits: CodecLimits): void {
   if (typeof root !== 'object' || root === null) {
     if (typeof root === 'string' && root.length > limits.maxStringLength) throw limitExceeded('string too long');
     return;
   }
-  const stack: unknown[] = [root];
-  const depths: number[] = [1];
-  while (stack.length > 0) {
-    const node = stack.pop() as object;
-    const depth = depths.pop() as number;
+  let stack: Pending | undefined;
+  let node = root;
+  let depth = 1;
+  for (;;) {
     if (depth > limits.maxDepth) throw limitExceeded(`nesting deeper than ${limits.maxDepth}`);
     if (Array.isArray(node)) {
       if (node.length > limits.maxArrayLength) throw limitExceeded(`array longer than ${limits.maxArrayLength}`);
-      for (let i = 0; i < node.length; i++) visit(node[i], depth, stack, depths, limits);
+      for (let i = 0; i < node.length; i++) stack = visit(node[i], depth, stack, limits);
     } else {
       const keys = Object.keys(node);
       if (keys.length > limits.maxObjectKeys) throw limitExceeded(`object with more than ${limits.maxObjectKeys} keys`);
       for (const key of keys) {
         if (key.length > limits.maxStringLength) throw limitExceeded('key too long');
         if (FORBIDDEN_KEYS.has(key)) throw new PayloadError(ErrorCode.BAD_FRAME, `forbidden key '${key}'`);
-        visit((node as Record<string, unknown>)[key], depth, stack, depths, limits);
+        stack = visit((node as Record<string, unknown>)[key], depth, stack, limits);
       }
     }
+    if (stack === undefined || stack.nodes.length === 0) return;
+    node = stack.nodes.pop() as object;
+    depth = stack.depths.pop() as number;
   }
 }
 
-function visit(value: unknown, depth: number, stack: unknown[], depths: number[], limits: CodecLimits): void {
+/** Containers still to walk, with their depths. */
+interface Pending { nodes: object[]; depths: number[] }
+
+function visit(value: unknown, depth: number, stack: Pending | undefined, limits: CodecLimits): Pending | undefined {
   if (typeof value === 'string') {
     if (value.length > limits.maxStringLength) throw limitExceeded(`string longer than ${limits.maxStringLength}`);
   } else if (typeof value === 'object' && value !== null) {
-    stack.push(value);
-    depths.push(depth + 1);
+    stack ??= { nodes: [], depths: [] };
+    stack.nodes.push(value);
+    stack.depths.push(depth + 1);
   }
+  return stack;
 }
