@@ -230,12 +230,12 @@ export class LocalObjectHost implements ObjectHost {
       return this.hidden(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`, registration && 'not allowed for this identity');
     }
     const member = registration.members.get(call.member);
-    const unknownMember = `'${call.object}' has no member '${call.member}'`;
     if (!member) {
+      const unknownMember = `'${call.object}' has no member '${call.member}'`;
       const reason = refusedNameReason(call.member) ?? (call.member in registration.shape ? 'it is not exposed' : undefined);
       return this.hidden(ErrorCode.UNKNOWN_MEMBER, unknownMember, reason);
     }
-    if (!this.allows(identity, registration, call.member)) return this.hidden(ErrorCode.UNKNOWN_MEMBER, unknownMember, 'not allowed for this identity');
+    if (!this.allows(identity, registration, call.member)) return this.hidden(ErrorCode.UNKNOWN_MEMBER, `'${call.object}' has no member '${call.member}'`, 'not allowed for this identity');
     if (member.kind === 'method') {
       if (call.kind !== 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a method, not a property`);
       if (call.oneway && !member.oneway) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is not a oneway method`);
@@ -261,6 +261,11 @@ export class LocalObjectHost implements ObjectHost {
     return args;
   }
 
+  /** Made once (not a closure per call): refuses a result over maxResultBytes. */
+  private readonly checkResultSize = (encoded: EncodedPayload): void => {
+    if (payloadSize(encoded) > this.options.maxResultBytes) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `the result is larger than ${this.options.maxResultBytes} bytes`);
+  };
+
   private succeed(call: HostCall, reply: ReplySink, member: Member, value: unknown): void {
     if (member.kind === 'method' && isStreamResult(value)) {
       this.fail(call, reply, new UplinkError(ErrorCode.BAD_ARGUMENTS, 'the method returned a stream; mark it as a generator method'));
@@ -268,9 +273,7 @@ export class LocalObjectHost implements ObjectHost {
     }
     let encoded: EncodedPayload;
     try {
-      encoded = this.references.encode(call.context.connection, value, (e) => {
-        if (payloadSize(e) > this.options.maxResultBytes) throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `the result is larger than ${this.options.maxResultBytes} bytes`);
-      });
+      encoded = this.references.encode(call.context.connection, value, this.checkResultSize);
     } catch (error) {
       if (error instanceof UplinkError && error.code === ErrorCode.LIMIT_EXCEEDED) return reply.reject(errorBody(error.code, error.message));
       this.fail(call, reply, error);

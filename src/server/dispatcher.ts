@@ -188,6 +188,7 @@ export class Dispatcher {
     const context = new CallContext(this.target, frame.cid ?? frame.id, frame.ann, deadline);
     this.trace(context, frame.t === 'call' ? frame.o : '$batch', frame.t === 'call' ? frame.m : 'batch', false);
     const call = new InflightCall(this.target, frame.id, frame.cid, context, frame.t === 'call' ? frame.o : '$batch', frame.t === 'call' ? frame.m : 'batch', weight);
+    if (this.env.metrics || this.env.logCalls) call.startedAt = performance.now();
     this.calls.add(call);
     if (this.env.metrics) this.env.metrics.totals.inflight += weight;
     if (frame.dl !== undefined) call.armDeadline(this.env.deadlines, frame.dl);

@@ -22,7 +22,11 @@ export interface CallOwner {
 export class InflightCall implements ReplySink {
   private done = false;
   private deadline: Deadline | undefined;
-  readonly startedAt = performance.now();
+  /**
+   * performance.now() at admission, read only by metrics and call logging: the dispatcher sets it when
+   * either is on (a clock read per call costs the hot path otherwise).
+   */
+  startedAt = 0;
   /** Set on batches: the per-call outcomes that go into the batch-result header. */
   batchOutcomes: BatchOutcome[] | undefined;
 
