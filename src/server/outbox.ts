@@ -18,7 +18,12 @@ export interface OutboxOwner {
 }
 
 export class Outbox {
-  private frames: WireMessage[] | undefined;
+  /**
+   * The first queued frame, and the ones after it. Most flushes carry one answer: it needs no array
+   * (an empty array's first push allocates room for 17).
+   */
+  private first: WireMessage | undefined;
+  private rest: WireMessage[] | undefined;
   /** Bytes queued (counted with the socket's buffer for stream flow control). */
   private queuedBytes = 0;
   /**
@@ -35,7 +40,7 @@ export class Outbox {
   ) {}
 
   get isEmpty(): boolean {
-    return this.frames === undefined;
+    return this.first === undefined;
   }
 
   /** Bytes waiting here and in the socket's buffer. */
@@ -44,33 +49,41 @@ export class Outbox {
   }
 
   push(frame: WireMessage): void {
-    if (!this.frames) {
-      this.frames = [];
+    if (this.first === undefined) {
+      this.first = frame;
       if (!this.inHandler) this.owner.scheduleFlush();
+    } else {
+      (this.rest ??= []).push(frame);
     }
-    this.frames.push(frame);
     this.queuedBytes += typeof frame === 'string' ? frame.length : frame.byteLength;
   }
 
   /** Writes queued frames; the caller has corked the socket (or is inside a uWS handler). False: cut off as a slow consumer. */
   flush(): boolean {
-    const frames = this.frames;
+    const { first, rest } = this;
     this.discard();
-    if (!frames) return true;
-    for (const f of frames) {
-      // Only a send that built up backpressure can have pushed the buffer past the budget; checked
-      // after each one, so a pass that carries many answers overshoots by one frame at most.
-      if (!this.socket.send(f) && this.socket.bufferedAmount > this.maxBackpressure) {
-        this.owner.slowConsumer(this.socket.bufferedAmount);
-        return false;
-      }
-    }
+    if (first === undefined) return true;
+    if (!this.write(first)) return false;
+    if (rest) for (const frame of rest) if (!this.write(frame)) return false;
     return true;
   }
 
   /** Drops whatever is queued (the socket is gone). */
   discard(): void {
-    this.frames = undefined;
+    this.first = undefined;
+    this.rest = undefined;
     this.queuedBytes = 0;
+  }
+
+  /**
+   * Only a send that built up backpressure can have pushed the buffer past the budget; checked after
+   * each one, so a pass that carries many answers overshoots by one frame at most.
+   */
+  private write(frame: WireMessage): boolean {
+    if (!this.socket.send(frame) && this.socket.bufferedAmount > this.maxBackpressure) {
+      this.owner.slowConsumer(this.socket.bufferedAmount);
+      return false;
+    }
+    return true;
   }
 }
