@@ -30,7 +30,7 @@ import { driveAtRate, driveClosed, type Driven } from './drive.js';
 import { idleConnections } from './idle.js';
 import { medianRows, round, type Measurement } from './measurement.js';
 import { connectRows } from './connect.js';
-import { serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
+import { placement, serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
 
 /** bench/results of the repository, also when this runs compiled from .bench-build/bench. */
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/.bench-build/') ? ['..', '..', 'bench'] : []), 'results');
@@ -153,6 +153,7 @@ async function sameClientEcho(json: ServerProcess, uplink: ServerProcess): Promi
 
 /** The rows in the order of the table (about 100 lines: one or two per group of rows, kept in one place to read the table's order). */
 async function main(): Promise<void> {
+  console.error(`processes: ${placement}`);
   const servers = { echo: await startServer('raw-echo'), json: await startServer('raw-json'), uplink: await startServer('uplink') };
   // The same Uplink server on wss://, with a certificate made now (test/support/certificates.ts).
   const certs = makeCertificates();
@@ -242,7 +243,7 @@ async function main(): Promise<void> {
   printTable(results);
   mkdirSync(resultsDir, { recursive: true });
   const out = join(resultsDir, smoke ? 'smoke.tmp.json' : 'latest.json');
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, durationMs, results }, null, 2) + '\n');
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, placement, durationMs, results }, null, 2) + '\n');
   console.log(`\nwritten to ${out}`);
   for (const s of [...Object.values(servers), wss, withMetrics]) s.child.kill();
   rmSync(certs.dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 /** Server processes for load scripts: start one (it prints `ready <port>`), and read its RSS and CPU time from /proc. */
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, execSync, spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +24,33 @@ const compiled = import.meta.url.endsWith('.js');
 function serverCommand(args: string[]): [string, string[]] {
   const node = process.env.BENCH_SERVER_NODE ?? process.execPath;
   const root = process.env.BENCH_SERVER_CHROOT;
-  return root ? ['chroot', [root, '/usr/bin/env', '-C', process.cwd(), 'PATH=/usr/bin:/bin', 'HOME=/tmp', node, ...args]] : [node, args];
+  const [command, argv]: [string, string[]] = root ? ['chroot', [root, '/usr/bin/env', '-C', process.cwd(), 'PATH=/usr/bin:/bin', 'HOME=/tmp', node, ...args]] : [node, args];
+  return pinned ? ['taskset', ['-c', String(SERVER_CPU), command, ...argv]] : [command, argv];
 }
+
+/**
+ * Servers run pinned to CPU 0 and the load generator (this process, all its threads) to the others,
+ * as in the measurements issue #17 was filed from: a server's caches are not shared with the load
+ * generator's work, and the scheduler cannot move it between cores mid-row, so rows that handle one
+ * message per wake-up (the fixed-rate ones) vary less. BENCH_PIN=0 turns it off; it needs taskset
+ * and two CPUs.
+ */
+const SERVER_CPU = 0;
+const cpus = availableParallelism();
+const pinned = process.env.BENCH_PIN !== '0' && cpus >= 2 && hasTaskset();
+if (pinned) execFileSync('taskset', ['-a', '-p', '-c', `1-${cpus - 1}`, String(process.pid)], { stdio: 'ignore' });
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How the bench placed its processes, for the results file. */
+export const placement = pinned ? `servers on CPU ${SERVER_CPU}, load generator on CPUs 1-${cpus - 1}` : 'not pinned';
 
 /** Starts bench/servers/<script> (default: <name>) in its own process and waits for its port. */
 export async function startServer(name: string, options: { script?: string; env?: Record<string, string>; scheme?: string } = {}): Promise<ServerProcess> {
