@@ -19,10 +19,12 @@ import { SignJWT } from 'jose';
 import { Gateway, JwtAuthenticator } from '../src/index.js';
 import { registerDemoObjects } from '../src/demo/register.js';
 import { defaultCodecLimits, checkJsonLimits } from '../src/protocol/limits.js';
+import { writeResult } from '../src/protocol/frame-writer.js';
 import { frameBody, parseClientHeader, parseFrameHeader } from '../src/protocol/frames.js';
 import { Connection } from '../src/server/connection.js';
 import type { ConnectionEnvironment } from '../src/server/connection-environment.js';
 import type { ServerSocket } from '../src/server/server-socket.js';
+import { median } from './measurement.js';
 import { BENCH_SECRET } from './servers/bench-secret.js';
 
 const CALLS = 30_000;
@@ -87,7 +89,7 @@ function checkedHandler(socket: ServerSocket): (message: ArrayBuffer) => void {
     inflight++;
     const result = method(...args);
     inflight--;
-    socket.send(`{"t":"result","id":${JSON.stringify(frame.id)}}\n${JSON.stringify(result)}`);
+    socket.send(writeResult(frame.id, undefined, undefined, { text: JSON.stringify(result) }));
   };
 }
 
@@ -112,8 +114,6 @@ function usPerCall(handle: (message: ArrayBuffer) => void, messages: ArrayBuffer
   }
   return Number(ns) / messages.length / 1000;
 }
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const socket = new CountingSocket();
 // Growing ids, as a client's; made before timing so that the harness's own allocation stays out.

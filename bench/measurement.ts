@@ -11,12 +11,14 @@ export interface Measurement {
 
 export const round = (n: number) => Math.round(n * 100) / 100;
 
+/** The middle value (the upper one of an even count). */
+export const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
 /**
  * `runs[i][r]`: subject i's measurement in round r. Each subject's median run (by server CPU per
  * op); the others' ratio to the first is the median of the per-round ratios.
  */
 export function medianRows(runs: Measurement[][]): Measurement[] {
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   return runs.map((series, i) => {
     const cpu = median(series.map((m) => m.serverCpuUsPerOp));
     const row = series.find((m) => m.serverCpuUsPerOp === cpu)!;

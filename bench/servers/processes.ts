@@ -30,10 +30,9 @@ function serverCommand(args: string[]): [string, string[]] {
 
 /**
  * BENCH_PIN=1 runs the servers pinned to CPU 0 and the load generator (this process, all its threads)
- * on the others, as in the measurements issue #17 was filed from. Not the default: on two cores the
- * load generator then has one core, and a row driven by the Uplink client (which costs about 1.5x a
- * bare socket) no longer saturates the server, so saturated rows stop being comparable with earlier
- * runs; the fixed-rate rows varied as much pinned as not (docs/performance.md). Needs taskset.
+ * on the others, as in the measurements issue #17 was filed from. Not the default: the fixed-rate rows
+ * varied as much pinned as not, and on two cores it leaves the load generator a single core
+ * (docs/performance.md, #17 third pass). Needs taskset.
  */
 const SERVER_CPU = 0;
 const cpus = availableParallelism();

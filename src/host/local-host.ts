@@ -231,11 +231,10 @@ export class LocalObjectHost implements ObjectHost {
     }
     const member = registration.members.get(call.member);
     if (!member) {
-      const unknownMember = `'${call.object}' has no member '${call.member}'`;
       const reason = refusedNameReason(call.member) ?? (call.member in registration.shape ? 'it is not exposed' : undefined);
-      return this.hidden(ErrorCode.UNKNOWN_MEMBER, unknownMember, reason);
+      return this.hidden(ErrorCode.UNKNOWN_MEMBER, unknownMember(call), reason);
     }
-    if (!this.allows(identity, registration, call.member)) return this.hidden(ErrorCode.UNKNOWN_MEMBER, `'${call.object}' has no member '${call.member}'`, 'not allowed for this identity');
+    if (!this.allows(identity, registration, call.member)) return this.hidden(ErrorCode.UNKNOWN_MEMBER, unknownMember(call), 'not allowed for this identity');
     if (member.kind === 'method') {
       if (call.kind !== 'call') return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is a method, not a property`);
       if (call.oneway && !member.oneway) return errorBody(ErrorCode.BAD_ARGUMENTS, `'${call.member}' is not a oneway method`);
@@ -331,4 +330,9 @@ export class LocalObjectHost implements ObjectHost {
     if (!registration || !this.allows(identity, registration, undefined)) throw new UplinkError(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id}'`);
     return describeMembers(id, registration.members, (name) => this.allows(identity, registration, name));
   }
+}
+
+/** The one message for a member the caller may not see, whatever the reason (built only on refusal). */
+function unknownMember(call: HostCall): string {
+  return `'${call.object}' has no member '${call.member}'`;
 }

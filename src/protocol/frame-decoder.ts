@@ -23,19 +23,14 @@ export interface DecodedFrame<F> {
  */
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
-/** Text of a text message (uWS has already checked it is UTF-8). */
-function textOf(data: ArrayBuffer): string {
-  return utf8.decode(data);
-}
-
 function decode<F>(text: string, attachments: Uint8Array[] | undefined, parse: (header: unknown) => F): DecodedFrame<F> {
-  // Two scans for the newline instead of an intermediate {header, body}: the header is short.
-  return { frame: parse(parseFrameHeader(text)), body: frameBody(text), attachments };
+  const nl = text.indexOf('\n');
+  return { frame: parse(parseFrameHeader(text, nl)), body: frameBody(text, nl), attachments };
 }
 
 /** A message a client sent (the gateway's side): `isBinary` as the transport reported it. */
 export function decodeClientFrame(message: ArrayBuffer, isBinary: boolean, maxAttachments: number): DecodedFrame<ClientFrame> {
-  if (!isBinary) return decode(textOf(message), undefined, parseClientHeader);
+  if (!isBinary) return decode(utf8.decode(message), undefined, parseClientHeader); // uWS has checked it is UTF-8
   const { text, attachments } = unpackBinary(message, maxAttachments);
   return decode(text, attachments, parseClientHeader);
 }

@@ -94,10 +94,11 @@ export function badFrame(message: string): PayloadError {
   return new PayloadError(ErrorCode.BAD_FRAME, message);
 }
 
-/** Splits `HEADER[\nBODY]` and parses the header JSON (nothing else). */
-/** The header line of a frame's text, parsed (not yet checked against a shape). Throws BAD_FRAME. */
-export function parseFrameHeader(text: string): unknown {
-  const nl = text.indexOf('\n');
+/**
+ * A frame's text is `HEADER[\nBODY]`. The header line, parsed (not yet checked against a shape).
+ * Throws BAD_FRAME. `nl`: the first newline's index, when the caller has it already.
+ */
+export function parseFrameHeader(text: string, nl = text.indexOf('\n')): unknown {
   try {
     return JSON.parse(nl < 0 ? text : text.slice(0, nl));
   } catch {
@@ -106,8 +107,7 @@ export function parseFrameHeader(text: string): unknown {
 }
 
 /** Everything after a frame's header line ('' when there is none). */
-export function frameBody(text: string): string {
-  const nl = text.indexOf('\n');
+export function frameBody(text: string, nl = text.indexOf('\n')): string {
   return nl < 0 ? '' : text.slice(nl + 1);
 }
 

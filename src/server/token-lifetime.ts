@@ -17,7 +17,10 @@ export interface TokenLifetimeOwner {
 export class TokenLifetime {
   private deadline: Deadline | undefined;
   private expiresAt: number | undefined;
-  /** Set when the expiry deadline ran (it starts the grace period). */
+  /**
+   * Set when the expiry deadline ran (it starts the grace period). Not derived from the clock alone:
+   * a wall clock stepped back must not make an expired token valid again during its grace period.
+   */
   private expiryFired = false;
 
   constructor(
