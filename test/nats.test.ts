@@ -210,8 +210,11 @@ describe('calls through NATS', { skip }, () => {
     h.set('Uplink-Member', 'waitForAbort');
     h.set('Uplink-Kind', 'call');
     h.set('Uplink-Timeout', '0');
-    h.set('Uplink-Context', Buffer.from(JSON.stringify({ connection: 'x/c0', remoteAddress: '127.0.0.1', correlationId: 'late' })).toString('base64url'));
-    const answer = await gw[0]!.nc.request('uplink.call.producer', new Uint8Array([0, 0, 0, 2, 91, 93]), { headers: h, timeout: 2_000 });
+    const gateway = 'AAAAAAAAAAAAAAAAAAAAAA'; // a gateway id of the right shape; hosts answer only to `_U.<gateway>.<id>`
+    h.set('Uplink-Context', Buffer.from(JSON.stringify({ connection: `${gateway}/c0`, remoteAddress: '127.0.0.1', correlationId: 'late' })).toString('base64url'));
+    const inbox = gw[0]!.nc.subscribe(`_U.${gateway}.1`, { max: 1 });
+    gw[0]!.nc.publish('uplink.call.producer', new Uint8Array([0, 0, 0, 2, 91, 93]), { headers: h, reply: `_U.${gateway}.1` });
+    const answer = await Promise.race([(async () => { for await (const m of inbox) return m; throw new Error('no answer'); })(), delay(2_000).then(() => { throw new Error('no answer in 2 s'); })]);
     assert.equal(answer.headers?.get('Uplink-Event'), 'error');
     assert.equal(readErrorPayload(answer.data, 16).code, ErrorCode.DEADLINE_EXCEEDED);
     await delay(100);

@@ -11,12 +11,13 @@
  */
 import type { Identity } from '../core/context.js';
 
-export class VerifiedTokens {
-  private readonly entries = new Map<string, { identity: Identity; until: number }>();
+/** What a verified token stands for: an identity, or (identity assertions) an identity and its connection. */
+export class VerifiedTokens<T = Identity> {
+  private readonly entries = new Map<string, { identity: T; until: number }>();
 
   constructor(private readonly max: number, private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
 
-  get(token: string): Identity | undefined {
+  get(token: string): T | undefined {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
     if (this.now() >= entry.until) {
@@ -27,7 +28,7 @@ export class VerifiedTokens {
   }
 
   /** Remembers a verified token until `validUntil` (epoch ms), or ttlMs from now if that is sooner. */
-  set(token: string, identity: Identity, validUntil: number): void {
+  set(token: string, identity: T, validUntil: number): void {
     const until = Math.min(validUntil, this.now() + this.ttlMs);
     if (until <= this.now()) return;
     if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value as string);

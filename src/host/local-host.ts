@@ -89,6 +89,15 @@ export class LocalObjectHost implements ObjectHost {
     return this.has(id);
   }
 
+  knowsMember(id: string, member: string): boolean {
+    return this.objects.get(id)?.members.has(member) ?? false;
+  }
+
+  /** The names an object exposes (what a host of a cluster declares in its beats). */
+  memberNames(id: string): string[] {
+    return [...(this.objects.get(id)?.members.keys() ?? [])];
+  }
+
   /** Every registered id but the gateway's built-in object. */
   ids(): string[] {
     return [...this.objects.all()].map((r) => r.id).filter((id) => id !== BUILTIN_OBJECT_ID);

@@ -82,4 +82,6 @@ export interface ObjectHost {
   shutdown(): void;
   /** Whether the object is served (metrics name only known objects, so labels stay bounded). */
   knowsObject?(id: string): boolean;
+  /** Whether the object declares this member (metrics name only declared members). */
+  knowsMember?(id: string, member: string): boolean;
 }

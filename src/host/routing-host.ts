@@ -54,6 +54,10 @@ export class RoutingObjectHost implements ObjectHost {
     return this.local.has(id) || (this.remote.knowsObject?.(id) ?? false);
   }
 
+  knowsMember(id: string, member: string): boolean {
+    return this.local.has(id) ? this.local.knowsMember(id, member) : (this.remote.knowsMember?.(id, member) ?? false);
+  }
+
   shutdown(): void {
     this.local.shutdown();
     this.remote.shutdown();

@@ -11,7 +11,7 @@ import type { Identity } from '../core/context.js';
 import type { ErrorBody } from '../errors.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
 import { EncodedData, type Codec, type EncodedPayload } from '../protocol/codec.js';
-import type { Annotations } from '../protocol/frames.js';
+import { isAnnotations, MAX_NAME_LENGTH, type Annotations } from '../protocol/frames.js';
 
 export const Header = {
   member: 'Uplink-Member',
@@ -20,6 +20,8 @@ export const Header = {
   /** Milliseconds the caller still waits, from receipt (relative: immune to clock skew). */
   timeout: 'Uplink-Timeout',
   identity: 'Uplink-Identity',
+  /** A gateway-signed assertion of the identity, bound to the connection (identity-assertion.ts). */
+  assertion: 'Uplink-Assertion',
   context: 'Uplink-Context',
   /** On messages to a gateway's inbox: what the message is (see Event). */
   event: 'Uplink-Event',
@@ -88,9 +90,25 @@ export const Subject = {
   unref: (gateway: string): string => `uplink.evt.gw.${gateway}.unref`,
 } as const;
 
+/** Host and gateway ids are NUIDs: 22 letters and digits. */
+const NODE_ID = /^[A-Za-z0-9]{22}$/;
+export const isNodeId = (value: unknown): value is string => typeof value === 'string' && NODE_ID.test(value);
+
+/** A gateway's inbox entry `_U.<gateway>.<id>` (ids are base 36: never the callbacks token `_cb`). */
+const GATEWAY_REPLY = /^_U\.[A-Za-z0-9]{22}\.[0-9a-z]{1,16}$/;
+export const isGatewayReply = (reply: string | undefined): reply is string => reply !== undefined && GATEWAY_REPLY.test(reply);
+
+/**
+ * The inbox of a request made with nats.js's request() (`_INBOX.<nuid>.<token>`, or `_INBOX.<token>`
+ * for other clients): the only place listings and service discovery are answered. Answers never go to
+ * an Uplink subject, whatever reply subject an asker set (a heartbeat subject, a gateway's inbox).
+ */
+const REQUEST_INBOX = /^_INBOX\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)?$/;
+export const isRequestInbox = (reply: string | undefined): reply is string => reply !== undefined && reply.length <= 128 && REQUEST_INBOX.test(reply);
+
 /** The gateway id in a reply subject `_U.<gateway>.<id>`, or undefined. */
 export function gatewayOfReply(reply: string): string | undefined {
-  return reply.startsWith('_U.') ? reply.slice(3, 3 + NODE_ID_LENGTH) : undefined;
+  return isGatewayReply(reply) ? reply.slice(3, 3 + NODE_ID_LENGTH) : undefined;
 }
 
 export interface CallContextFields {
@@ -113,6 +131,8 @@ export interface OutgoingCall {
   context: CallContextFields;
   /** Streams: the consumer's first grant. */
   upTo?: number;
+  /** The gateway's signed identity assertion (identity-assertion.ts), when the cluster has keys. */
+  assertion?: string;
 }
 
 /** An identity is the same object for every call of its connection (until a refresh): encoded once. */
@@ -132,26 +152,54 @@ export function callHeaders(call: OutgoingCall): MsgHdrs {
   if (call.identity) h.set(Header.identity, encodedIdentity(call.identity));
   h.set(Header.context, b64json(call.context));
   if (call.upTo !== undefined) h.set(Header.upTo, String(call.upTo));
+  if (call.assertion !== undefined) h.set(Header.assertion, call.assertion);
   return h;
 }
 
+/** A call's headers, checked field by field (a throw: the call is malformed, answered BAD_FRAME). */
 export function readCallHeaders(h: MsgHdrs | undefined): OutgoingCall {
   if (!h) throw new Error('a call without headers');
   const timeout = h.get(Header.timeout);
   const upTo = h.get(Header.upTo);
+  const assertion = h.get(Header.assertion);
+  const member = decodeMember(h.get(Header.member));
+  if (member.length === 0 || member.length > MAX_NAME_LENGTH) throw new Error('a call without a member');
   return {
-    member: decodeMember(h.get(Header.member)),
+    member,
     kind: h.get(Header.kind),
-    timeoutMs: timeout ? Number(timeout) : undefined,
+    timeoutMs: timeout ? count(timeout) : undefined,
     identity: readIdentity(h),
-    context: unb64json<CallContextFields>(h.get(Header.context)),
+    context: callContextFields(unb64json<unknown>(h.get(Header.context))),
     ...(upTo ? { upTo: count(upTo) } : {}),
+    ...(assertion ? { assertion } : {}),
   };
 }
 
+/** The connection id on hosts: the gateway's id, a slash, the gateway's own id for it. */
+const REMOTE_CONNECTION = /^[A-Za-z0-9]{22}\/[A-Za-z0-9_-]{1,64}$/;
+
+function callContextFields(value: unknown): CallContextFields {
+  const v = value as Record<string, unknown>;
+  if (typeof v !== 'object' || v === null || typeof v.connection !== 'string' || !REMOTE_CONNECTION.test(v.connection)) throw new Error('a call without its connection');
+  if (typeof v.remoteAddress !== 'string' || typeof v.correlationId !== 'string') throw new Error('a call without its context');
+  if (v.annotations !== undefined && !isAnnotations(v.annotations)) throw new Error('malformed annotations');
+  if (v.traceparent !== undefined && typeof v.traceparent !== 'string') throw new Error('a malformed traceparent');
+  return {
+    connection: v.connection, remoteAddress: v.remoteAddress.slice(0, 64), correlationId: v.correlationId,
+    ...(v.annotations !== undefined ? { annotations: v.annotations as Annotations } : {}),
+    ...(v.traceparent !== undefined ? { traceparent: v.traceparent } : {}),
+  };
+}
+
+/** The identity a gateway verified (no check of who sent it: see identity-assertion.ts for that). */
 export function readIdentity(h: MsgHdrs): Identity | undefined {
-  const identity = h.get(Header.identity);
-  return identity ? unb64json<Identity>(identity) : undefined;
+  const text = h.get(Header.identity);
+  if (!text) return undefined;
+  const identity = unb64json<Identity>(text);
+  if (typeof identity !== 'object' || identity === null || typeof identity.subject !== 'string' || typeof identity.claims !== 'object' || identity.claims === null) {
+    throw new Error('a malformed identity');
+  }
+  return identity;
 }
 
 /** A non-negative safe integer from a header, or a throw. */

@@ -14,6 +14,7 @@ import type { PeerChannel } from '../core/context.js';
 import { ErrorCode, UplinkError } from '../errors.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
 import { remoteError } from '../protocol/error-body.js';
+import { publish, type Sent } from './publish.js';
 import { controlHeaders, encodeMember, Header, Op, packPayload, readErrorPayload, Subject, unpackPayload } from './envelope.js';
 
 interface Waiting { gateway: string; resolve(value: EncodedPayload): void; reject(error: Error): void; timer: unknown; cleanup: () => void }
@@ -50,10 +51,12 @@ export class HostCallbacks {
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = this.clock.setTimeout(() => this.settle(id)?.reject(new UplinkError(ErrorCode.CONNECTION_CLOSED, 'the gateway did not answer the callback')), timeoutMs + GATEWAY_SLACK_MS);
       this.waiting.set(id, { gateway, resolve, reject, timer, cleanup: () => signal?.removeEventListener('abort', onAbort) });
-      this.publish(gateway, Op.callback, {
+      const sent = this.publish(gateway, Op.callback, {
         [Header.call]: id, [Header.host]: this.hostId, [Header.connection]: connection, [Header.key]: ref,
         [Header.timeout]: Math.ceil(timeoutMs), ...(member === undefined ? {} : { [Header.member]: encodeMember(member) }),
       }, packPayload(args));
+      if (sent === 'too-large') this.settle(id)?.reject(new UplinkError(ErrorCode.LIMIT_EXCEEDED, 'the callback\'s arguments are larger than one NATS message'));
+      else if (sent === 'failed') this.settle(id)?.reject(new UplinkError(ErrorCode.CONNECTION_CLOSED, 'the host is not connected'));
     });
   }
 
@@ -87,7 +90,7 @@ export class HostCallbacks {
     return waiting;
   }
 
-  private publish(gateway: string, op: string, fields: Record<string, string | number>, data?: Uint8Array): void {
-    if (!this.nc.isClosed()) this.nc.publish(Subject.callbacks(gateway), data, { headers: controlHeaders(op, fields) });
+  private publish(gateway: string, op: string, fields: Record<string, string | number>, data?: Uint8Array): Sent {
+    return publish(this.nc, Subject.callbacks(gateway), data, { headers: controlHeaders(op, fields) });
   }
 }

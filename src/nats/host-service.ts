@@ -9,20 +9,29 @@
  * gets exactly one answer (or `accepted` first, when it runs past one accept tick); one heartbeat
  * per period says this host is alive, and gateways not heard from within the liveness bound lose
  * their streams (they linger for a resume elsewhere) and their connections (released here).
+ * Answers go only to inboxes: calls and resumes to a gateway's `_U.<gateway>.<id>`, listings and
+ * service discovery to a requester's `_INBOX.`; a request whose reply subject names anything else
+ * (a heartbeat subject, a gateway's callback subject) is not answered. While NATS is down, gateways
+ * are not declared gone; after it comes back each gets a whole liveness bound again.
  */
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { KeyObject } from 'node:crypto';
+import { Revocations } from '../auth/revocations.js';
 import { repeat, systemClock, type Clock } from '../clock.js';
-import { CallContext } from '../core/context.js';
+import { CallContext, type Identity } from '../core/context.js';
 import { remoteParent } from '../core/tracing.js';
 import type { Logger } from 'pino';
-import { ErrorCode, errorBody, withData, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, withData, type ErrorBody, type UplinkError } from '../errors.js';
 import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import {
-  b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, jsonBytes, Op, packPayload,
-  payloadBudget, QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
+  b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, isGatewayReply, isNodeId, isRequestInbox,
+  jsonBytes, Op, packPayload, payloadBudget, QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
 } from './envelope.js';
+import { AssertionVerifier } from './identity-assertion.js';
+import { NatsLink } from './nats-link.js';
+import { publish, type Sent } from './publish.js';
 import { HostCallbacks } from './host-callbacks.js';
 import { HostTable, type HostBeat, type HostState } from './host-table.js';
 import { HostStreams } from './host-streams.js';
@@ -49,6 +58,11 @@ export interface NatsHostOptions {
   logger?: Logger;
   /** Told of every answered call: object, member, result code (OK for a result), seconds (metrics). */
   observeCall?: (object: string, member: string, code: string, seconds: number) => void;
+  /**
+   * The cluster's Ed25519 public key: calls run only with the identity a gateway signed for them
+   * (identity-assertion.ts); the plain Uplink-Identity header is then ignored.
+   */
+  verifyKey?: KeyObject;
 }
 
 const UNARY_KINDS: ReadonlySet<string> = new Set(['call', 'get', 'set']);
@@ -69,10 +83,14 @@ export class NatsHostService {
   private readonly discovery: ServiceDiscovery;
   private readonly stopTicking: () => void;
   private readonly maxAttachments: number;
-  private reconnects = 0;
+  private readonly nats: NatsLink;
+  private readonly revocations: Revocations;
+  private readonly verifier: AssertionVerifier | undefined;
   private readonly tagAnswers: boolean;
   private readonly observeCall: NatsHostOptions['observeCall'];
   private served: string[] = [];
+  /** The members each served object exposes (in beats: gateways label metrics only with these). */
+  private readonly members: Record<string, string[]> = {};
   private readonly declaredAccess: NonNullable<HostBeat['access']> = {};
 
   constructor(private readonly nc: NatsConnection, private readonly host: LocalObjectHost, options: NatsHostOptions = {}) {
@@ -83,20 +101,22 @@ export class NatsHostService {
     this.observeCall = options.observeCall;
     const heartbeatMs = options.heartbeatMs ?? 1_000;
     this.gateways = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
+    this.nats = new NatsLink(nc, 'host', { reconnected: () => this.reconnected() });
+    this.nats.logger = options.logger;
+    this.revocations = new Revocations(this.clock);
+    this.verifier = options.verifyKey && new AssertionVerifier(options.verifyKey, this.revocations, this.clock);
     this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.send(reply, Event.accepted, { [Header.host]: this.id }));
     this.streams = new HostStreams(nc, this.id, host);
     this.callbacks = new HostCallbacks(nc, this.id, this.clock, host.codec, this.maxAttachments);
     this.connections = new RemoteConnections(host, options.onError ?? (() => {}), (id) => this.callbacks.peer(id), options.logger);
     host.references.idPrefix = this.id; // references made here name this host: gateways route their calls back here
-    const on = (subject: string, handle: (msg: Msg) => void) =>
-      this.subscriptions.push(nc.subscribe(subject, { callback: (error, msg) => { if (!error) this.guard(msg, handle); } }));
+    const on = (subject: string, handle: (msg: Msg) => void) => this.subscriptions.push(this.nats.subscribe(subject, handle));
     const own = `uplink.host.${this.id}.`;
     on(`${own}>`, (msg) => this.onDirect(msg, msg.subject.slice(own.length)));
     on(`${GATEWAY_EVENTS.slice(0, -1)}>`, (msg) => this.onGatewayEvent(msg));
     on(REVOCATIONS, (msg) => this.onRevocation(msg));
-    this.discovery = new ServiceDiscovery(nc, { id: this.id, name: this.name, started: new Date(this.clock.now()), objects: () => this.served, stats: (o) => this.statsOf(o) });
+    this.discovery = new ServiceDiscovery(this.nats, { id: this.id, name: this.name, started: new Date(this.clock.now()), objects: () => this.served, stats: (o) => this.statsOf(o) });
     this.stopTicking = repeat(this.clock, heartbeatMs, () => this.tick());
-    void this.watchStatus();
   }
 
   /** Serves these object ids (default: every object of the host); each must be a valid subject token sequence. */
@@ -104,8 +124,9 @@ export class NatsHostService {
     for (const id of ids) {
       const subject = Subject.call(id);
       if (!subject) throw new TypeError(`object id '${id}' cannot be served on NATS (use letters, digits, _ and -, dots between)`);
-      this.callSubscriptions.push(this.nc.subscribe(subject, { queue: QUEUE_GROUP, callback: (error, msg) => { if (!error) this.guard(msg, (m) => this.onCall(id, m, false)); } }));
+      this.callSubscriptions.push(this.nats.subscribe(subject, (msg) => this.onCall(id, msg, false), { queue: QUEUE_GROUP }));
       this.served.push(id);
+      this.members[id] = this.host.memberNames(id);
       const declared = this.host.declaredAccess(id);
       if (declared) this.declaredAccess[id] = declared;
     }
@@ -115,7 +136,13 @@ export class NatsHostService {
   /** 'ok' while serving with NATS connected; otherwise why not (a host's GET /ready). */
   readiness(): string {
     if (this.state !== 'up') return this.state;
-    return this.nc.isClosed() ? 'NATS connection closed' : 'ok';
+    if (this.nc.isClosed()) return 'NATS connection closed';
+    return this.nats.connected ? 'ok' : 'NATS disconnected';
+  }
+
+  /** NATS connection state and live gateways (metrics gauges). */
+  clusterState(): { connected: boolean; gateways: number } {
+    return { connected: this.nats.connected, gateways: this.gateways.size };
   }
 
   /** Calls and streams running here now. */
@@ -162,7 +189,8 @@ export class NatsHostService {
 
   /** `direct`: sent to this host by name (a pinned session or a host the gateway picked), not to the group. */
   private onCall(object: string, msg: Msg, direct: boolean): void {
-    const reply = msg.reply;
+    const reply = msg.reply || undefined;
+    if (reply !== undefined && !isGatewayReply(reply)) return; // answers go to a gateway's inbox, nowhere else
     const answer = (error: ErrorBody): void => {
       if (reply) this.send(reply, Event.error, {}, errorPayload(error, this.host.codec));
     };
@@ -182,7 +210,20 @@ export class NatsHostService {
     if (call.timeoutMs !== undefined && call.timeoutMs <= 0) return answer(errorBody(ErrorCode.DEADLINE_EXCEEDED, 'the deadline passed before the call started'));
     const gateway = reply && gatewayOfReply(reply);
     if (gateway) this.gateways.seen(gateway);
-    const connection = this.connections.info(call.context.connection, call.context.remoteAddress, call.identity);
+    if (!this.verifier) return this.run(object, call, args, reply, pin, call.identity);
+    // With cluster keys, the identity is the one the gateway signed for this connection, and nothing else.
+    const received = this.clock.now();
+    this.verifier.identity(call.assertion, call.context.connection).then(
+      (identity) => {
+        if (call.timeoutMs !== undefined) call.timeoutMs -= this.clock.now() - received;
+        this.run(object, call, args, reply, pin, identity);
+      },
+      (error: unknown) => answer(errorBody((error as UplinkError).code ?? ErrorCode.UNAUTHENTICATED, (error as Error).message)),
+    ).catch((error: unknown) => this.nats.logger?.warn({ err: (error as Error)?.message }, 'a NATS call could not run'));
+  }
+
+  private run(object: string, call: OutgoingCall, args: EncodedPayload, reply: string | undefined, pin: boolean, identity: Identity | undefined): void {
+    const connection = this.connections.info(call.context.connection, call.context.remoteAddress, identity);
     const deadline = call.timeoutMs === undefined ? undefined : this.clock.now() + call.timeoutMs;
     const context = new CallContext(connection, call.context.correlationId, call.context.annotations, deadline);
     if (typeof call.context.traceparent === 'string') context.traceContext = remoteParent(call.context.traceparent);
@@ -225,12 +266,12 @@ export class NatsHostService {
     if (annotations && !error) fields[Header.annotations] = b64json(annotations);
     const packed = error ? undefined : packPayload(value!);
     const budget = payloadBudget(this.nc);
-    if (packed && packed.byteLength > budget) {
-      const tooLarge = errorBody(ErrorCode.LIMIT_EXCEEDED, `the result is larger than one NATS message (${budget} bytes)`);
-      return this.send(reply, Event.error, fields, errorPayload(tooLarge));
-    }
-    if (error) this.send(reply, Event.error, fields, errorPayload(error, this.host.codec));
-    else this.send(reply, Event.ok, fields, packed);
+    const sent = packed && packed.byteLength > budget ? 'too-large'
+      : error ? this.send(reply, Event.error, fields, errorPayload(error, this.host.codec)) : this.send(reply, Event.ok, fields, packed);
+    if (sent !== 'too-large') return;
+    // With its annotations or error data the answer does not fit one message: the caller gets a typed error.
+    const tooLarge = errorBody(ErrorCode.LIMIT_EXCEEDED, `the ${error ? 'error' : 'result'} is larger than one NATS message (${budget} bytes)`);
+    this.send(reply, Event.error, pin ? { [Header.host]: this.id, [Header.pin]: 1 } : {}, errorPayload(tooLarge));
   }
 
   /** `call.<object>` (a pinned session), `ctl`, `list` or `meta`. */
@@ -238,18 +279,23 @@ export class NatsHostService {
     if (rest.startsWith('call.')) return this.onCall(rest.slice(5), msg, true);
     const h = msg.headers;
     if (rest === 'ctl' && h) return this.onControl(msg, h);
-    if (!msg.reply || !h) return;
+    // Listings are answered to a requester's inbox only (never onto an Uplink subject).
+    if (!isRequestInbox(msg.reply) || !h) return;
+    const reply = msg.reply;
     const identity = readIdentity(h);
-    const question = msg.data.length > 0 ? bytesJson<{ pattern?: string; id?: string }>(msg.data) : {};
-    if (rest === 'list') return void msg.respond(jsonBytes(this.host.list(identity, question.pattern).filter((id) => this.served.includes(id))));
-    if (rest === 'meta') {
-      try {
-        if (!this.served.includes(question.id ?? '')) throw new Error('not served here');
-        msg.respond(jsonBytes({ ok: this.host.metadata(identity, question.id!) }));
-      } catch {
-        msg.respond(jsonBytes({ error: errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${question.id}'`) }));
-      }
+    const question = msg.data.length > 0 ? bytesJson<{ pattern?: unknown; id?: unknown }>(msg.data) : {};
+    const pattern = typeof question.pattern === 'string' ? question.pattern : undefined;
+    const id = typeof question.id === 'string' ? question.id : '';
+    if (rest === 'list') return void publish(this.nc, reply, jsonBytes(this.host.list(identity, pattern).filter((object) => this.served.includes(object))));
+    if (rest !== 'meta') return;
+    let answer: unknown;
+    try {
+      if (!this.served.includes(id)) throw new Error('not served here');
+      answer = { ok: this.host.metadata(identity, id) };
+    } catch {
+      answer = { error: errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id.slice(0, 256)}'`) };
     }
+    publish(this.nc, reply, jsonBytes(answer));
   }
 
   private onControl(msg: Msg, h: MsgHdrs): void {
@@ -257,27 +303,42 @@ export class NatsHostService {
     if (op === Op.cancel) return this.running.cancel(h.get(Header.call));
     if (op === Op.callbackOk || op === Op.callbackError) return this.callbacks.answered(op, h, msg.data);
     const key = h.get(Header.key);
-    if (op === Op.resume) {
-      if (!msg.reply) return;
-      const gateway = gatewayOfReply(msg.reply);
-      if (gateway) this.gateways.seen(gateway);
-      return this.streams.resume(key, readIdentity(h), count(h.get(Header.ack)), count(h.get(Header.upTo)), msg.reply);
-    }
+    if (op === Op.resume) return this.onResume(msg, h, key);
     const stream = this.streams.control(key, h.get(Header.call));
     if (op === Op.grant) stream?.grant(count(h.get(Header.upTo)), count(h.get(Header.ack)));
     else if (op === Op.cancelStream) stream?.cancel();
     else if (op === Op.detach) stream?.detach();
   }
 
+  /** A gateway asks for a stream (a client resumed there): to that gateway's inbox, as the identity it asserts. */
+  private onResume(msg: Msg, h: MsgHdrs, key: string): void {
+    const reply = msg.reply;
+    if (!isGatewayReply(reply)) return;
+    const ack = count(h.get(Header.ack));
+    const upTo = count(h.get(Header.upTo));
+    this.gateways.seen(gatewayOfReply(reply)!);
+    if (!this.verifier) return this.streams.resume(key, readIdentity(h), ack, upTo, reply);
+    this.verifier.identity(h.get(Header.assertion), reply).then(
+      (identity) => this.streams.resume(key, identity, ack, upTo, reply),
+      () => this.streams.resume(key, undefined, ack, upTo, reply), // an unproven identity owns no stream: STREAM_LOST
+    ).catch((error: unknown) => this.nats.logger?.warn({ err: (error as Error)?.message }, 'a stream resume failed'));
+  }
+
   /** `uplink.evt.gw.<gateway>` (a beat), `.release` (closed connections) or `.unref` (references let go of). */
   private onGatewayEvent(msg: Msg): void {
     const [, , , gateway, what] = msg.subject.split('.');
-    if (!gateway) return;
+    if (!isNodeId(gateway)) return;
     this.gateways.seen(gateway);
-    if (what === 'release') for (const id of bytesJson<string[]>(msg.data)) if (typeof id === 'string') this.connections.release(id);
+    if (what === 'release') {
+      const ids = bytesJson<unknown>(msg.data);
+      // A gateway releases only its own connections.
+      if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string' && id.startsWith(`${gateway}/`)) this.connections.release(id);
+    }
     if (what === 'unref') {
-      for (const entry of bytesJson<unknown[]>(msg.data)) {
-        if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string') continue;
+      const entries = bytesJson<unknown>(msg.data);
+      if (!Array.isArray(entries)) return;
+      for (const entry of entries) {
+        if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string' || !entry[0].startsWith(`${gateway}/`)) continue;
         const received = Number.isSafeInteger(entry[2]) && (entry[2] as number) > 0 ? entry[2] as number : undefined;
         this.connections.releaseReference(entry[0], entry[1], received);
       }
@@ -285,13 +346,21 @@ export class NatsHostService {
   }
 
   private onRevocation(msg: Msg): void {
-    const target = bytesJson<{ subject?: string; tokenId?: string }>(msg.data);
-    this.host.endStreams((owner) => owner !== undefined && ((target.subject !== undefined && owner.subject === target.subject) || (target.tokenId !== undefined && owner.tokenId === target.tokenId)), 'revoked');
+    const target = bytesJson<{ subject?: unknown; tokenId?: unknown }>(msg.data);
+    if (typeof target !== 'object' || target === null) return;
+    const subject = typeof target.subject === 'string' && target.subject ? target.subject : undefined;
+    const tokenId = typeof target.tokenId === 'string' && target.tokenId ? target.tokenId : undefined;
+    if (subject === undefined && tokenId === undefined) return;
+    this.revocations.add({ ...(subject ? { subject } : {}), ...(tokenId ? { tokenId } : {}) });
+    this.host.endStreams((owner) => owner !== undefined && ((subject !== undefined && owner.subject === subject) || (tokenId !== undefined && owner.tokenId === tokenId)), 'revoked');
   }
 
   private tick(): void {
     this.beat();
+    // While disconnected nothing is heard: silence then says nothing about gateways (restartClock on reconnect).
+    if (!this.nats.connected) return;
     for (const gateway of this.gateways.sweep()) {
+      this.nats.logger?.warn({ gateway }, 'gateway lost: no beat within the liveness bound; its streams linger for a resume');
       this.callbacks.gatewayGone(gateway);
       this.streams.detachGateway(gateway);
       this.connections.releaseGateway(gateway);
@@ -301,14 +370,14 @@ export class NatsHostService {
   private beat(): void {
     if (this.nc.isClosed()) return;
     const beat: HostBeat = {
-      id: this.id, name: this.name, state: this.state, objects: this.served, calls: this.running.size, streams: this.streams.size, reconnects: this.reconnects,
-      access: this.declaredAccess,
+      id: this.id, name: this.name, state: this.state, objects: this.served, calls: this.running.size, streams: this.streams.size,
+      reconnects: this.nats.reconnects, access: this.declaredAccess, members: this.members,
     };
-    this.nc.publish(Subject.hostEvents(this.id), jsonBytes(beat));
+    publish(this.nc, Subject.hostEvents(this.id), jsonBytes(beat));
   }
 
-  private send(reply: string, event: string, fields: Record<string, string | number>, data?: Uint8Array): void {
-    if (!this.nc.isClosed()) this.nc.publish(reply, data, { headers: eventHeaders(event, fields) });
+  private send(reply: string, event: string, fields: Record<string, string | number>, data?: Uint8Array): Sent {
+    return this.nc.isClosed() ? 'failed' : publish(this.nc, reply, data, { headers: eventHeaders(event, fields) });
   }
 
   private statsOf(object: string): EndpointStats {
@@ -317,22 +386,12 @@ export class NatsHostService {
     return stats;
   }
 
-  /** A malformed message (only gateways may publish here) is dropped, never a crash. */
-  private guard(msg: Msg, handle: (msg: Msg) => void): void {
-    try {
-      handle(msg);
-    } catch {
-      // dropped
-    }
-  }
-
-  /** After a reconnect, frames sent in between may be lost: a beat at once lets gateways re-attach. */
-  private async watchStatus(): Promise<void> {
-    for await (const status of this.nc.status()) {
-      if (status.type === 'reconnect') {
-        this.reconnects++;
-        this.beat();
-      }
-    }
+  /**
+   * NATS came back: frames sent in between may be lost (a beat at once lets gateways re-attach), and
+   * gateways get a whole liveness bound again (their silence was our outage).
+   */
+  private reconnected(): void {
+    this.gateways.restartClock();
+    this.beat();
   }
 }

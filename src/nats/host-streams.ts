@@ -15,6 +15,7 @@ import { ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js'
 import type { HostCall, StreamControl, StreamSink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
+import { publish } from './publish.js';
 import { errorPayload, Event, eventHeaders, gatewayOfReply, Header, packPayload, payloadBudget } from './envelope.js';
 
 interface Attached {
@@ -88,11 +89,10 @@ export class HostStreams {
   /** @internal called by a sink. */
   publish(reply: string, event: string, fields: Record<string, string | number>, data?: Uint8Array): void {
     if (this.nc.isClosed()) return;
-    if (data && data.byteLength > this.budget) {
-      // One item larger than a NATS message: the stream ends with this error (thrown into its pull loop).
+    // One item larger than a NATS message: the stream ends with this error (thrown into its pull loop).
+    if ((data && data.byteLength > this.budget) || publish(this.nc, reply, data, { headers: eventHeaders(event, fields) }) === 'too-large') {
       throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `a stream item is larger than one NATS message (${this.budget} bytes)`);
     }
-    this.nc.publish(reply, data, { headers: eventHeaders(event, fields) });
   }
 
   /** @internal the largest payload of one message. */

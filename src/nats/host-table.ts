@@ -3,27 +3,17 @@
  * (`uplink.evt.host.<id>`, every heartbeat period) and from any message they send. A host not heard
  * from for `deadAfterMs` is dead: the gateway fails what it had running there with HOST_LOST (killed,
  * frozen and cut-off hosts look the same from here). Pure bookkeeping on an injected clock.
+ *
+ * Invariants: beats arrive parsed and bounded (host-beat.ts); what one host declares (access rules,
+ * members) is kept per host and never overrides another host's; the set of known objects is bounded.
+ * After this side's NATS connection comes back, every host gets a full liveness bound again
+ * (`restartClock`): silence during our own outage is not a host's death.
  */
 import type { ClaimNames, ObjectAccess } from '../auth/access.js';
 import type { Clock } from '../clock.js';
+import type { HostBeat } from './host-beat.js';
 
-export type HostState = 'up' | 'draining' | 'gone';
-
-/** The heartbeat a host publishes. */
-export interface HostBeat {
-  id: string;
-  name: string;
-  state: HostState;
-  /** Object ids it serves. */
-  objects: string[];
-  /** Calls and streams running there. */
-  calls: number;
-  streams: number;
-  /** Times its NATS connection came back: frames it sent in between may be lost (the gateway re-attaches). */
-  reconnects: number;
-  /** Declared access rules of its objects (scopes and roles; the host checks its functions itself). */
-  access?: Record<string, { rule: ObjectAccess; claimNames: ClaimNames }>;
-}
+export type { HostBeat, HostState } from './host-beat.js';
 
 interface Entry {
   beat: HostBeat | undefined;
@@ -36,6 +26,9 @@ export interface BeatChange {
   reconnected: boolean;
 }
 
+/** Object names remembered as existing (a host may announce many; the set must stay bounded). */
+const MAX_KNOWN_OBJECTS = 65_536;
+
 export class HostTable {
   private readonly hosts = new Map<string, Entry>();
   /** Live hosts by object, rebuilt when membership changes (not on every beat); and a round-robin turn. */
@@ -43,8 +36,6 @@ export class HostTable {
   private turn = 0;
   /** Every object a host has served since this gateway started: the others do not exist (UNKNOWN_OBJECT). */
   private readonly known = new Set<string>();
-  /** The declared access rule of each object, as its hosts last said. */
-  private readonly rules = new Map<string, { rule: ObjectAccess; claimNames: ClaimNames }>();
 
   constructor(private readonly clock: Clock, readonly deadAfterMs: number) {}
 
@@ -58,8 +49,7 @@ export class HostTable {
       return { joined: false, reconnected: false };
     }
     this.hosts.set(beat.id, { beat, lastSeen: this.clock.now() });
-    for (const object of beat.objects) this.known.add(object);
-    for (const [object, declared] of Object.entries(beat.access ?? {})) this.rules.set(object, declared);
+    for (const object of beat.objects) if (this.known.size < MAX_KNOWN_OBJECTS) this.known.add(object);
     return { joined: previous === undefined, reconnected: previous !== undefined && beat.reconnects !== previous.reconnects };
   }
 
@@ -110,9 +100,31 @@ export class HostTable {
     return this.known.has(object);
   }
 
-  /** The declared access rule of an object, if its hosts declared one. */
-  accessOf(object: string): { rule: ObjectAccess; claimNames: ClaimNames } | undefined {
-    return this.rules.get(object);
+  /**
+   * The access rule `host` declared for `object` (a call goes to that host, which checks the same rule
+   * again); without a host (the queue group), the rule of any live host that declared one.
+   */
+  accessOf(object: string, host?: string): { rule: ObjectAccess; claimNames: ClaimNames } | undefined {
+    if (host !== undefined) return this.hosts.get(host)?.beat?.access?.[object];
+    for (const beat of this.live()) if (beat.access?.[object]) return beat.access[object];
+    return undefined;
+  }
+
+  /** Whether a live host declared `member` on `object` (metrics name only declared members). */
+  declaresMember(object: string, member: string): boolean {
+    for (const entry of this.hosts.values()) if (entry.beat?.members?.[object]?.includes(member)) return true;
+    return false;
+  }
+
+  /** This side's NATS connection came back: every host gets a whole liveness bound to beat again. */
+  restartClock(): void {
+    const now = this.clock.now();
+    for (const entry of this.hosts.values()) if (entry.lastSeen !== -Infinity) entry.lastSeen = Math.max(entry.lastSeen, now);
+  }
+
+  /** Hosts known now (live or not yet swept). */
+  get size(): number {
+    return this.hosts.size;
   }
 
   /** A live host serving `object`, for metadata questions. */

@@ -16,36 +16,27 @@
  * callbacks have files of their own.
  */
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
 import { repeat, systemClock, type Clock } from '../clock.js';
 import type { ConnectionInfo, Identity } from '../core/context.js';
-import { accessAllows } from '../auth/access.js';
-import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import { isAnnotations } from '../protocol/frames.js';
 import type { ObjectMetadata } from '../host/members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
+import { refusedSend, routeCall, type Route } from './call-routes.js';
 import {
-  b64json, bytesJson, callHeaders, controlHeaders, Header, HOST_EVENTS, jsonBytes, packPayload, payloadBudget,
-  NODE_ID_LENGTH, REVOCATIONS, Subject, type CallContextFields,
+  b64json, bytesJson, callHeaders, controlHeaders, Header, HOST_EVENTS, jsonBytes, payloadBudget, REVOCATIONS, Subject, type CallContextFields,
 } from './envelope.js';
-import { isServerRefId, refOfTarget } from '../protocol/refs.js';
 import { GatewayCallbacks } from './gateway-callbacks.js';
-import { HostTable, type HostBeat } from './host-table.js';
+import { parseHostBeat } from './host-beat.js';
+import { HostTable } from './host-table.js';
+import { AssertionSigner } from './identity-assertion.js';
 import type { InboxEntry, InboxLink } from './inbox-entry.js';
-import { RemoteCall, unavailable, type CallOrigin } from './remote-call.js';
+import { NatsLink } from './nats-link.js';
+import { publish } from './publish.js';
+import { RemoteCall, type CallOrigin } from './remote-call.js';
 import { RemoteStream } from './remote-stream.js';
 import { SessionPins } from './session-pins.js';
-
-/** A call's way to its host (see NatsObjectHost.route). */
-interface Route {
-  /** The object's queue-group subject. */
-  queue: string;
-  /** Where it is sent first. */
-  subject: string;
-  payload: Uint8Array;
-  pinned: string | undefined;
-  /** The host the gateway picked (not pinned). */
-  direct: string | undefined;
-}
 
 export interface NatsObjectHostOptions {
   /** Attachments allowed in one answer (as the gateway's own limit). */
@@ -57,7 +48,14 @@ export interface NatsObjectHostOptions {
   missedBeats?: number;
   /** How long `$uplink` list and metadata wait for each host (ms). */
   askTimeoutMs?: number;
+  /** The cluster's Ed25519 signing key: every call carries a signed identity assertion hosts can verify. */
+  signingKey?: KeyObject;
+  /** Where NATS disconnects, reconnects and lost hosts are logged (the gateway passes its own). */
+  logger?: Logger;
 }
+
+/** Connection ids (about 50 bytes each) per release message. */
+const RELEASES_PER_MESSAGE = 5_000;
 
 /** A revocation as gateways share it (the gateway's RevocationTarget). */
 export interface SharedRevocation { subject?: string; tokenId?: string; origin?: string }
@@ -71,6 +69,7 @@ export class NatsObjectHost implements ObjectHost {
   private readonly pins = new SessionPins();
   private readonly clock: Clock;
   private readonly link: InboxLink;
+  private readonly nats: NatsLink;
   private readonly stopTicking: () => void;
   private releasedConnections: string[] = [];
   private revocationHandler: ((target: SharedRevocation) => void) | undefined;
@@ -78,6 +77,7 @@ export class NatsObjectHost implements ObjectHost {
   private readonly askTimeoutMs: number;
   /** Hosts calling this gateway's clients back. */
   private readonly callbacks: GatewayCallbacks;
+  private readonly signer: AssertionSigner | undefined;
 
   constructor(private readonly nc: NatsConnection, options: NatsObjectHostOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -86,15 +86,21 @@ export class NatsObjectHost implements ObjectHost {
     this.hosts = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
     this.inbox = Subject.inbox(this.id);
     this.link = this.inboxLink(options.maxAttachments ?? 16);
+    this.signer = options.signingKey && new AssertionSigner(options.signingKey, this.clock);
+    this.nats = new NatsLink(nc, 'gateway', { reconnected: () => this.reconnected() });
+    this.nats.logger = options.logger;
     this.callbacks = new GatewayCallbacks(nc, options.maxAttachments ?? 16);
-    const on = (subject: string, handle: (msg: Msg) => void) =>
-      this.subscriptions.push(nc.subscribe(subject, { callback: (error, msg) => { if (!error) handle(msg); } }));
+    const on = (subject: string, handle: (msg: Msg) => void) => this.subscriptions.push(this.nats.subscribe(subject, handle));
     const callbacks = Subject.callbacks(this.id);
     on(`${this.inbox}.*`, (msg) => (msg.subject === callbacks ? this.callbacks.onMessage(msg) : this.entries.get(msg.subject)?.onMessage(msg)));
     on(HOST_EVENTS, (msg) => this.onHostBeat(msg));
     on(REVOCATIONS, (msg) => this.onRevocation(msg));
     this.stopTicking = repeat(this.clock, heartbeatMs, () => this.tick());
-    void this.watchStatus();
+  }
+
+  /** The gateway's logger, for NATS state changes and lost hosts. */
+  useLogger(logger: Logger): void {
+    this.nats.logger ??= logger;
   }
 
   invoke(call: HostCall, reply: ReplySink): void {
@@ -103,16 +109,17 @@ export class NatsObjectHost implements ObjectHost {
     this.callbacks.track(call.context.connection);
     const headers = this.headersFor(call);
     if (call.oneway) {
-      this.nc.publish(route.subject, route.payload, { headers });
-      return reply.resolve({ text: 'null' });
+      const sent = publish(this.nc, route.subject, route.payload, { headers });
+      return sent === 'sent' ? reply.resolve({ text: 'null' }) : reply.reject(refusedSend(sent, call.object));
     }
     const origin = this.origin(call, route);
     const remote = new RemoteCall(this.link, reply, origin);
     remote.reply = this.link.register(remote);
-    if (origin.directTo) origin.resend = () => this.nc.publish(route.queue, route.payload, { headers, reply: remote.reply });
+    if (origin.directTo) origin.resend = () => publish(this.nc, route.queue, route.payload, { headers, reply: remote.reply });
     // A reply that comes after the caller gave up finds no entry: it is dropped.
     call.context.onAbort = () => remote.abandon();
-    this.nc.publish(route.subject, route.payload, { headers, reply: remote.reply });
+    const sent = publish(this.nc, route.subject, route.payload, { headers, reply: remote.reply });
+    if (sent !== 'sent') remote.refused(refusedSend(sent, call.object));
   }
 
   openStream(call: HostCall, upTo: number, sink: StreamSink): StreamControl | undefined {
@@ -123,11 +130,13 @@ export class NatsObjectHost implements ObjectHost {
     }
     this.callbacks.track(call.context.connection);
     const headers = this.headersFor(call, upTo);
-    const resend = route.direct ? () => this.nc.publish(route.queue, route.payload, { headers, reply: stream.reply }) : undefined;
+    const resend = route.direct ? () => publish(this.nc, route.queue, route.payload, { headers, reply: stream.reply }) : undefined;
     const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: route.direct, resend });
     stream.reply = this.link.register(stream);
-    this.nc.publish(route.subject, route.payload, { headers, reply: stream.reply });
-    return stream;
+    const sent = publish(this.nc, route.subject, route.payload, { headers, reply: stream.reply });
+    if (sent === 'sent') return stream;
+    stream.refused(refusedSend(sent, call.object));
+    return undefined;
   }
 
   /** A key made by a host (its id, then its own key) resumes there, through whichever gateway the client reached. */
@@ -145,9 +154,18 @@ export class NatsObjectHost implements ObjectHost {
     return this.connected ? 'ok' : 'NATS disconnected';
   }
 
+  /** NATS connection state and live hosts (metrics gauges). */
+  state(): { connected: boolean; hosts: number } {
+    return { connected: this.connected, hosts: this.hosts.live().length };
+  }
+
   /** Whether a host of the cluster has served the object since this gateway started. */
   knowsObject(id: string): boolean {
     return this.hosts.knows(id);
+  }
+
+  knowsMember(id: string, member: string): boolean {
+    return this.hosts.declaresMember(id, member);
   }
 
   /**
@@ -156,14 +174,16 @@ export class NatsObjectHost implements ObjectHost {
    */
   releaseReference(connection: ConnectionInfo, ref: string, received?: number): void {
     const entry = received === undefined ? [this.remoteConnectionId(connection.id), ref] : [this.remoteConnectionId(connection.id), ref, received];
-    if (this.connected) this.nc.publish(Subject.unref(this.id), jsonBytes([entry]));
+    if (this.connected) publish(this.nc, Subject.unref(this.id), jsonBytes([entry]));
   }
 
   /** Session instances and tracked resources for the connection are released on every host (batched per tick). */
   releaseConnection(connection: ConnectionInfo): void {
     this.callbacks.forget(connection.id);
     this.pins.release(connection.id);
-    this.releasedConnections.push(this.remoteConnectionId(connection.id));
+    const id = this.remoteConnectionId(connection.id);
+    this.signer?.forget(id);
+    this.releasedConnections.push(id);
   }
 
   /** Streams of revoked identities end where they run: every host hears the revocation (onRevocation). */
@@ -181,13 +201,15 @@ export class NatsObjectHost implements ObjectHost {
   async listObjects(identity: Identity | undefined, pattern: string | undefined): Promise<string[]> {
     const hosts = this.hosts.live().filter((h) => h.state === 'up');
     const answers = await Promise.all(hosts.map((h) => this.ask<string[]>(Subject.list(h.id), identity, { pattern })));
-    return [...new Set(answers.flatMap((ids) => (Array.isArray(ids) ? ids.filter((id) => typeof id === 'string') : [])))].sort();
+    return [...new Set(answers.flatMap((ids) => (Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string' && this.hosts.knows(id)) : [])))].sort();
   }
 
   async describeObject(identity: Identity | undefined, id: string): Promise<ObjectMetadata | undefined> {
     const host = this.hosts.hostOf(id);
     if (!host) return undefined;
-    return (await this.ask<{ ok?: ObjectMetadata }>(Subject.metadata(host), identity, { id }))?.ok;
+    const answer = await this.ask<{ ok?: ObjectMetadata }>(Subject.metadata(host), identity, { id });
+    const metadata = typeof answer === 'object' && answer !== null ? answer.ok : undefined;
+    return typeof metadata === 'object' && metadata !== null && metadata.id === id && Array.isArray(metadata.methods) ? metadata : undefined;
   }
 
   /** A question to one host; a host that does not answer in time counts as having nothing to say. */
@@ -204,7 +226,7 @@ export class NatsObjectHost implements ObjectHost {
 
   /** Tells the other gateways (and the hosts, which end the identity's streams). */
   publishRevocation(target: SharedRevocation): void {
-    if (this.connected) this.nc.publish(REVOCATIONS, jsonBytes({ ...target, origin: this.id }));
+    if (this.connected) publish(this.nc, REVOCATIONS, jsonBytes({ ...target, origin: this.id }));
   }
 
   /** Revocations made on other gateways. */
@@ -221,55 +243,11 @@ export class NatsObjectHost implements ObjectHost {
   }
 
   private get connected(): boolean {
-    return !this.nc.isClosed() && !this.nc.isDraining() && (this.nc as { protocol?: { connected?: boolean } }).protocol?.connected !== false;
+    return this.nats.connected && (this.nc as { protocol?: { connected?: boolean } }).protocol?.connected !== false;
   }
 
-  /**
-   * The object's declared access rule (scopes, roles), checked here before anything is sent: a caller
-   * who may not use the object or member gets the same answer as for a missing one, as from the host
-   * (which checks the whole rule again, check functions included).
-   */
-  private refusal(call: HostCall): ErrorBody | undefined {
-    const declared = this.hosts.accessOf(call.object);
-    if (!declared) return undefined;
-    const identity = call.context.identity;
-    if (!accessAllows(declared.rule, identity, declared.claimNames, call.object, undefined)) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
-    if (!accessAllows(declared.rule, identity, declared.claimNames, call.object, call.member)) return errorBody(ErrorCode.UNKNOWN_MEMBER, `'${call.object}' has no member '${call.member}'`);
-    return undefined;
-  }
-
-  /**
-   * Where a call goes, worked out once per call: the host its session is pinned to, else a live host
-   * the gateway picks, else the queue group; or why it goes nowhere (no such object, not allowed, NATS
-   * down, arguments larger than one message).
-   */
-  private route(call: HostCall): Route | ErrorBody {
-    const ref = refOfTarget(call.object);
-    if (ref !== undefined) return this.refRoute(call, ref);
-    const queue = Subject.call(call.object);
-    if (!queue || !this.hosts.mayServe(call.object)) return errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${call.object}'`);
-    const refused = this.refusal(call);
-    if (refused) return refused;
-    if (!this.connected) return unavailable(call.object);
-    const payload = packPayload(call.args);
-    const budget = payloadBudget(this.nc);
-    if (payload.byteLength > budget) return errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the arguments are larger than one NATS message (${budget} bytes)`);
-    const pinned = this.pins.get(call.context.connection.id, call.object);
-    const direct = pinned ? undefined : this.hosts.pick(call.object);
-    const host = pinned ?? direct;
-    return { queue, subject: host ? Subject.pinnedCall(host, call.object) : queue, payload, pinned, direct };
-  }
-
-  /** A server reference's id names the host that holds it: the call goes there, or nowhere if it is gone. */
-  private refRoute(call: HostCall, ref: string): Route | ErrorBody {
-    const host = isServerRefId(ref) ? ref.slice(1, 1 + NODE_ID_LENGTH) : undefined;
-    if (!host || !this.hosts.alive(host)) return errorBody(ErrorCode.REF_RELEASED, 'no such reference on this connection (released, dropped, or never handed out)');
-    if (!this.connected) return unavailable(call.object);
-    const payload = packPayload(call.args);
-    const budget = payloadBudget(this.nc);
-    if (payload.byteLength > budget) return errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the arguments are larger than one NATS message (${budget} bytes)`);
-    const subject = Subject.pinnedCall(host, call.object);
-    return { queue: subject, subject, payload, pinned: host, direct: undefined };
+  private route(call: HostCall): Route | ReturnType<typeof refusedSend> {
+    return routeCall(call, { hosts: this.hosts, pins: this.pins, connected: this.connected, budget: payloadBudget(this.nc) });
   }
 
   private origin(call: HostCall, route: Route): CallOrigin {
@@ -289,13 +267,18 @@ export class NatsObjectHost implements ObjectHost {
 
   private headersFor(call: HostCall, upTo?: number) {
     const { context } = call;
+    const connection = this.remoteConnectionId(context.connection.id);
     const fields: CallContextFields = {
-      connection: this.remoteConnectionId(context.connection.id), remoteAddress: context.connection.remoteAddress, correlationId: context.correlationId,
+      connection, remoteAddress: context.connection.remoteAddress, correlationId: context.correlationId,
       ...(context.annotations ? { annotations: { ...context.annotations } } : {}),
       ...(context.traceparent ? { traceparent: context.traceparent } : {}),
     };
     const timeoutMs = context.deadline === undefined ? undefined : context.deadline - this.clock.now();
-    return callHeaders({ member: call.member, kind: upTo === undefined ? call.kind : 'stream', timeoutMs, identity: context.identity, context: fields, ...(upTo === undefined ? {} : { upTo }) });
+    const assertion = this.signer?.assertion(connection, context.identity);
+    return callHeaders({
+      member: call.member, kind: upTo === undefined ? call.kind : 'stream', timeoutMs, identity: context.identity, context: fields,
+      ...(upTo === undefined ? {} : { upTo }), ...(assertion ? { assertion } : {}),
+    });
   }
 
   /** Connection ids are per gateway; on hosts they carry the gateway's id. */
@@ -317,40 +300,43 @@ export class NatsObjectHost implements ObjectHost {
         if (!this.connected) return;
         const headers = controlHeaders(op, fields);
         if (options?.identity) headers.set(Header.identity, b64json(options.identity));
-        this.nc.publish(Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) });
+        // Control messages are small and bounded (ids, counts, the identity the gateway verified).
+        publish(this.nc, Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) });
       },
       seen: (host) => this.hosts.seen(host),
     };
   }
 
+  /** Anything on a host's event subject is parsed and bounded first; a message that is not a beat is dropped. */
   private onHostBeat(msg: Msg): void {
-    let beat: HostBeat;
-    try {
-      beat = bytesJson<HostBeat>(msg.data);
-    } catch {
-      return;
-    }
-    if (typeof beat?.id !== 'string') return;
+    const beat = parseHostBeat(msg.subject, msg.data);
+    if (!beat) return;
     const change = this.hosts.beat(beat);
+    if (change.joined) this.nats.logger?.info({ host: beat.id, name: beat.name, objects: beat.objects.length }, 'object host joined');
     // A copy: a re-attaching stream moves to a new inbox id (a live Map iteration would visit it again).
     if (change.reconnected) for (const entry of [...this.entries.values()]) if (entry.host === beat.id) entry.reattach?.();
   }
 
   private onRevocation(msg: Msg): void {
+    let target: SharedRevocation;
     try {
-      const target = bytesJson<SharedRevocation>(msg.data);
-      if (target.origin !== this.id) this.revocationHandler?.({ ...(target.subject ? { subject: target.subject } : {}), ...(target.tokenId ? { tokenId: target.tokenId } : {}) });
+      target = bytesJson<SharedRevocation>(msg.data);
     } catch {
-      // a malformed revocation is ignored (only gateways may publish there)
+      return; // a malformed revocation is ignored
     }
+    if (typeof target !== 'object' || target === null || target.origin === this.id) return;
+    const subject = typeof target.subject === 'string' && target.subject.length > 0 ? { subject: target.subject } : {};
+    const tokenId = typeof target.tokenId === 'string' && target.tokenId.length > 0 ? { tokenId: target.tokenId } : {};
+    if (subject.subject !== undefined || tokenId.tokenId !== undefined) this.revocationHandler?.({ ...subject, ...tokenId });
   }
 
   /** Once per heartbeat: beat, release closed connections, fail what ran on dead hosts. */
   private tick(): void {
+    // While disconnected nothing is heard: silence then says nothing about hosts (restartClock on reconnect).
     if (!this.connected) return;
-    this.nc.publish(Subject.gatewayEvents(this.id), jsonBytes({ id: this.id }));
+    publish(this.nc, Subject.gatewayEvents(this.id), jsonBytes({ id: this.id }));
     this.flushReleases();
-    this.hosts.sweep();
+    for (const host of this.hosts.sweep()) this.nats.logger?.warn({ host }, 'object host lost: no beat within the liveness bound');
     const now = this.clock.now();
     for (const entry of [...this.entries.values()]) {
       const alive = entry.host !== undefined && this.hosts.alive(entry.host);
@@ -361,14 +347,22 @@ export class NatsObjectHost implements ObjectHost {
 
   private flushReleases(): void {
     if (this.releasedConnections.length === 0 || !this.connected) return;
-    this.nc.publish(`${Subject.gatewayEvents(this.id)}.release`, jsonBytes(this.releasedConnections));
+    // In slices, so that a wave of closes never makes one message larger than max_payload.
+    for (let i = 0; i < this.releasedConnections.length; i += RELEASES_PER_MESSAGE) {
+      publish(this.nc, `${Subject.gatewayEvents(this.id)}.release`, jsonBytes(this.releasedConnections.slice(i, i + RELEASES_PER_MESSAGE)));
+    }
     this.releasedConnections = [];
   }
 
-  /** After NATS comes back, frames sent in between may be lost: streams re-attach and replay from their ack. */
-  private async watchStatus(): Promise<void> {
-    for await (const status of this.nc.status()) {
-      if (status.type === 'reconnect') for (const entry of [...this.entries.values()]) entry.reattach?.();
+  /**
+   * NATS came back: hosts get a whole liveness bound to beat again (their silence was our outage), and
+   * streams re-attach and replay from their ack (frames sent in between may be lost).
+   */
+  private reconnected(): void {
+    this.hosts.restartClock();
+    for (const entry of [...this.entries.values()]) {
+      entry.since = Math.max(entry.since, this.clock.now());
+      entry.reattach?.();
     }
   }
 }

@@ -7,8 +7,10 @@
 import type { Msg } from '@nats-io/transport-node';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { ReplySink } from '../host/object-host.js';
-import { Event, Header, Op, readErrorPayload, unb64json, unpackPayload } from './envelope.js';
+import { Event, Header, isNodeId, Op, readErrorPayload, unb64json, unpackPayload } from './envelope.js';
 import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';
+import { refusedSend, unavailable } from './call-routes.js';
+import type { Sent } from './publish.js';
 
 export interface CallOrigin {
   object: string;
@@ -21,7 +23,7 @@ export interface CallOrigin {
   /** Set when the gateway picked the host itself (not pinned): its 503 means never delivered. */
   directTo?: string | undefined;
   /** Sends the call again through the queue group (after a direct send nobody received). */
-  resend?: () => void;
+  resend?: () => Sent;
   /** Result annotations from the host, for the gateway's result frame. */
   annotate(annotations: Record<string, string>): void;
 }
@@ -46,16 +48,17 @@ export class RemoteCall implements InboxEntry {
         this.origin.directTo = undefined;
         this.host = undefined;
         this.since = this.link.now();
-        return this.origin.resend();
+        const sent = this.origin.resend();
+        return sent === 'sent' ? undefined : this.finish(refusedSend(sent, this.origin.object));
       }
       return this.finish(unavailable(this.origin.object));
     }
     const host = h?.get(Header.host);
-    if (host) {
+    if (isNodeId(host)) {
       this.host = host;
       this.link.seen(host);
     }
-    if (h?.get(Header.pin) && host) this.origin.pin(host);
+    if (h?.get(Header.pin) && isNodeId(host)) this.origin.pin(host);
     switch (h?.get(Header.event)) {
       case Event.accepted: this.since = this.link.now(); return;
       case Event.error: {
@@ -78,6 +81,11 @@ export class RemoteCall implements InboxEntry {
       }
       default: return; // unknown events are ignored (a newer host)
     }
+  }
+
+  /** NATS refused to send it (larger than one message with its headers, or not connected). */
+  refused(error: ErrorBody): void {
+    this.finish(error);
   }
 
   hostLost(): void {
@@ -107,10 +115,6 @@ export class RemoteCall implements InboxEntry {
     this.settled = true;
     this.link.unregister(this.reply);
   }
-}
-
-export function unavailable(object: string): ErrorBody {
-  return errorBody(ErrorCode.OBJECT_UNAVAILABLE, `no object host serves '${object}' now; retry`);
 }
 
 function parseError(data: Uint8Array, maxAttachments: number): ErrorBody {

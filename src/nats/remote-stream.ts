@@ -14,9 +14,10 @@ import type { Msg } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { StreamControl, StreamSink } from '../host/object-host.js';
-import { count, Event, Header, NODE_ID_LENGTH, Op, readErrorPayload, unpackPayload } from './envelope.js';
+import { count, Event, Header, isNodeId, NODE_ID_LENGTH, Op, readErrorPayload, unpackPayload } from './envelope.js';
 import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';
-import { unavailable } from './remote-call.js';
+import { refusedSend, unavailable } from './call-routes.js';
+import type { Sent } from './publish.js';
 
 type State = 'opening' | 'open' | 'closed';
 
@@ -36,7 +37,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
   /** The last re-attach found no subscriber (the host was reconnecting): retried on the next sweep. */
   private retryReattach = false;
   /** Opens sent straight to a host the gateway picked: sends the open to the queue group if that host is gone. */
-  private resend: (() => void) | undefined;
+  private resend: (() => Sent) | undefined;
   /** A re-attach was sent and its open has not come back yet. */
   private reattaching = false;
 
@@ -45,7 +46,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
     private readonly sink: StreamSink,
     private readonly object: string,
     private readonly identity: Identity | undefined,
-    start: { upTo: number; ack: number; host?: string | undefined; key?: string; resend?: (() => void) | undefined },
+    start: { upTo: number; ack: number; host?: string | undefined; key?: string; resend?: (() => Sent) | undefined },
   ) {
     this.resend = start.resend;
     this.since = link.now();
@@ -103,6 +104,12 @@ export class RemoteStream implements StreamControl, InboxEntry {
     }
   }
 
+  /** NATS refused the open (too large with its headers, or not connected): the sink hears it as a refused open. */
+  refused(error: ErrorBody): void {
+    this.close();
+    this.sink.fail(error, 0);
+  }
+
   hostLost(): void {
     this.fail(errorBody(ErrorCode.HOST_LOST, 'the object host running this stream stopped answering; its items since the last ack are lost'));
   }
@@ -134,7 +141,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
   }
 
   private opened(host: string, key: string): void {
-    if (!host || host.length !== NODE_ID_LENGTH || !key) throw new Error('an open frame without host or key');
+    if (!isNodeId(host) || !key || key.length > 256) throw new Error('an open frame without host or key');
     this.host = host;
     this.key = key;
     this.link.seen(host);
@@ -179,7 +186,8 @@ export class RemoteStream implements StreamControl, InboxEntry {
       this.resend = undefined;
       this.host = undefined;
       this.since = this.link.now();
-      return resend(); // never delivered (NATS says so): the group may have another host
+      const sent = resend(); // never delivered (NATS says so): the group may have another host
+      return sent === 'sent' ? undefined : this.fail(refusedSend(sent, this.object));
     }
     if (this.state === 'opening' && !this.key) return this.fail(unavailable(this.object));
     if (this.state === 'opening') return this.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'));

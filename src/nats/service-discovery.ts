@@ -3,9 +3,15 @@
  * tooling (`nats micro ls`, `nats micro info uplink-host`) lists the hosts and their objects. Written
  * here because the npm `@nats-io/services` is a stale pre-release; this is the four JSON shapes of
  * the ADR and nothing else. Each object is one endpoint on `uplink.call.<object>`, queue `uplink`.
+ *
+ * Invariant: answers go only to a requester's `_INBOX.` subject. Anyone allowed to ask `$SRV` chooses
+ * the reply subject; an answer sent where it pointed (a host's heartbeat subject, a gateway's inbox,
+ * the revocation subject) would be taken by gateways for a message of the cluster's own.
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { CALL_SUBJECT_PREFIX, jsonBytes, QUEUE_GROUP } from './envelope.js';
+import type { Msg, Subscription } from '@nats-io/transport-node';
+import { CALL_SUBJECT_PREFIX, isRequestInbox, jsonBytes, QUEUE_GROUP } from './envelope.js';
+import type { NatsLink } from './nats-link.js';
+import { publish } from './publish.js';
 
 export const SERVICE_NAME = 'uplink-host';
 export const SERVICE_VERSION = '1.0.0';
@@ -23,10 +29,10 @@ export interface DiscoverySource {
 export class ServiceDiscovery {
   private readonly subscriptions: Subscription[] = [];
 
-  constructor(nc: NatsConnection, private readonly source: DiscoverySource) {
+  constructor(private readonly link: NatsLink, private readonly source: DiscoverySource) {
     for (const verb of ['PING', 'INFO', 'STATS'] as const) {
       for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.${SERVICE_NAME}`, `$SRV.${verb}.${SERVICE_NAME}.${source.id}`]) {
-        this.subscriptions.push(nc.subscribe(subject, { callback: (error, msg) => { if (!error) this.answer(verb, msg); } }));
+        this.subscriptions.push(link.subscribe(subject, (msg) => this.answer(verb, msg)));
       }
     }
   }
@@ -36,14 +42,16 @@ export class ServiceDiscovery {
   }
 
   private answer(verb: 'PING' | 'INFO' | 'STATS', msg: Msg): void {
-    if (!msg.reply) return;
+    if (!isRequestInbox(msg.reply)) return;
+    const reply = msg.reply;
+    const respond = (answer: object): void => void publish(this.link.nc, reply, jsonBytes(answer));
     const { id, name } = this.source;
     const base = { name: SERVICE_NAME, id, version: SERVICE_VERSION, metadata: { host: name } };
-    if (verb === 'PING') return void msg.respond(jsonBytes({ type: 'io.nats.micro.v1.ping_response', ...base }));
+    if (verb === 'PING') return respond({ type: 'io.nats.micro.v1.ping_response', ...base });
     const objects = this.source.objects();
     if (verb === 'INFO') {
       const endpoints = objects.map((object) => ({ name: endpointName(object), subject: CALL_SUBJECT_PREFIX + object, queue_group: QUEUE_GROUP, metadata: { object } }));
-      return void msg.respond(jsonBytes({ type: 'io.nats.micro.v1.info_response', ...base, description: 'Uplink object host', endpoints }));
+      return respond({ type: 'io.nats.micro.v1.info_response', ...base, description: 'Uplink object host', endpoints });
     }
     const endpoints = objects.map((object) => {
       const s = this.source.stats(object);
@@ -53,7 +61,7 @@ export class ServiceDiscovery {
         processing_time: s.processingNs, average_processing_time: s.requests > 0 ? Math.round(s.processingNs / s.requests) : 0,
       };
     });
-    msg.respond(jsonBytes({ type: 'io.nats.micro.v1.stats_response', ...base, started: this.source.started.toISOString(), endpoints }));
+    respond({ type: 'io.nats.micro.v1.stats_response', ...base, started: this.source.started.toISOString(), endpoints });
   }
 }
 

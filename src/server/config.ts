@@ -18,8 +18,13 @@ export interface ClusterLink extends ObjectCatalog {
   onRevocations(handler: (target: RevocationTarget) => void): void;
   /** 'ok', or why this gateway cannot reach the cluster now (GET /ready answers 503 with it). */
   readiness?(): string;
+  /** NATS connection state and live hosts (metrics gauges). */
+  state?(): ClusterState;
+  /** Where the link logs disconnects, reconnects and lost hosts (the gateway's logger). */
+  useLogger?(logger: Logger): void;
 }
 import type { Logger } from './logger.js';
+import type { ClusterState } from './metrics.js';
 import type { TlsOptions } from './tls.js';
 import type { Clock } from '../clock.js';
 

@@ -165,9 +165,24 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.outbox.inHandler = true;
     try {
       this.onMessage(message, isBinary);
+    } catch (error) {
+      this.handlerFailed(error, message, isBinary);
     } finally {
       this.outbox.inHandler = false;
       this.flush();
+    }
+  }
+
+  /**
+   * The last guard: a fault in the gateway's own code (or a library it calls) costs this frame an
+   * INTERNAL answer and a log line, never the process, and the connection keeps serving.
+   */
+  private handlerFailed(error: unknown, message: ArrayBuffer, isBinary: boolean): void {
+    this.env.logger.error({ err: error, conn: this.id }, 'a frame failed inside the gateway');
+    try {
+      this.writeError({ id: peekFrameId(message, isBinary) }, errorBody(ErrorCode.INTERNAL, 'the gateway failed to handle this frame'));
+    } catch {
+      // nothing more can be said on this socket
     }
   }
 

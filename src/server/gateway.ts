@@ -111,7 +111,11 @@ export class Gateway {
     this.logger = options.logger ?? createLogger(this.options.logLevel);
     this.clientLog = new ClientLog(this.logger, this.options.maxClientLogLinesPerSec);
     this.allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
-    this.metrics = options.metrics ? new GatewayMetrics((id) => this.objectHost.knowsObject?.(id) ?? false, () => this.objectHost.streamStats()) : undefined;
+    options.cluster?.useLogger?.(this.logger);
+    const cluster = options.cluster?.state && (() => options.cluster!.state!());
+    this.metrics = options.metrics
+      ? new GatewayMetrics((id) => this.objectHost.knowsObject?.(id) ?? false, () => this.objectHost.streamStats(), (id, member) => this.objectHost.knowsMember?.(id, member) ?? false, cluster)
+      : undefined;
     const totals = this.metrics?.totals;
     this.registry = new LocalObjectHost({
       ...localHostOptions(this.options, this.codec, this.clock, options, (error, call) => {

@@ -6,7 +6,8 @@
  * host knows it (registered here, or served by a host of the cluster), a member only when the call
  * reached it (its outcome is not UNKNOWN_OBJECT / UNKNOWN_MEMBER / REF_RELEASED / BAD_FRAME), references are
  * `~ref`, and past `MAX_CALL_SERIES` label sets everything new is `other`: a client naming a million
- * objects adds no series. The call path touches only cached children (no label hashing per call).
+ * objects adds no series; a member is a label only when its object declares it (or, for a reference,
+ * when the call succeeded). The call path touches only cached children (no label hashing per call).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ErrorCode } from '../errors.js';
@@ -19,6 +20,13 @@ const MAX_CALL_SERIES = 2_000;
 const UNREACHED: ReadonlySet<string> = new Set([ErrorCode.UNKNOWN_OBJECT, ErrorCode.UNKNOWN_MEMBER, ErrorCode.REF_RELEASED, ErrorCode.BAD_FRAME]);
 /** Seconds: from a local call (tens of microseconds) to a long one. */
 const CALL_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** A cluster member's view of NATS (gateways count live hosts, hosts count live gateways). */
+export interface ClusterState {
+  connected: boolean;
+  hosts?: number;
+  gateways?: number;
+}
 
 /** Per label set: plain totals, read by the scrape (and the admin view). */
 export interface CallSeries {
@@ -54,8 +62,14 @@ export class GatewayMetrics {
   private readonly byLabels = new Map<string, CallSeries>();
   private readonly byCall = new Map<string, CallSeries>();
 
-  constructor(known: (object: string) => boolean, streams: () => { live: number; lingering: number }) {
+  constructor(
+    known: (object: string) => boolean,
+    streams: () => { live: number; lingering: number },
+    knownMember: (object: string, member: string) => boolean = () => true,
+    cluster?: () => ClusterState,
+  ) {
     this.known = known;
+    this.knownMember = knownMember;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) => new Counter<L>({ name, help, labelNames, registers });
@@ -97,6 +111,22 @@ export class GatewayMetrics {
         (this as unknown as HistogramInternals).hashMap = hashMap;
       },
     });
+    if (cluster) {
+      gauge('uplink_nats_connected', 'Whether this process is connected to NATS now (1) or not (0)', function collect() {
+        this.set(cluster().connected ? 1 : 0);
+      });
+      const state = cluster();
+      if (state.hosts !== undefined) {
+        gauge('uplink_cluster_hosts', 'Object hosts heard from within the liveness bound', function collect() {
+          this.set(cluster().hosts ?? 0);
+        });
+      }
+      if (state.gateways !== undefined) {
+        gauge('uplink_cluster_gateways', 'Gateways heard from within the liveness bound', function collect() {
+          this.set(cluster().gateways ?? 0);
+        });
+      }
+    }
     gauge('uplink_calls_inflight', 'Calls admitted and not yet answered', function collect() {
       this.set(totals.inflight);
     });
@@ -115,6 +145,7 @@ export class GatewayMetrics {
   }
 
   private readonly known: (object: string) => boolean;
+  private readonly knownMember: (object: string, member: string) => boolean;
 
   /**
    * The series of one call outcome. Calls to known objects are cached by their own names (one Map
@@ -126,7 +157,11 @@ export class GatewayMetrics {
     const cached = this.byCall.get(key);
     if (cached) return cached;
     let o = reference ? '~ref' : this.known(object) ? object : OTHER;
-    let m = !UNREACHED.has(code) && o !== OTHER ? member : OTHER;
+    // A member is a label only when it exists: the object declares it, or (a reference, whose members
+    // the gateway may not know) the call reached it and answered. A refusal made before the call
+    // reached anything (a deadline through NATS) must not turn a name the client chose into a series.
+    const exists = reference ? code === OK : this.knownMember(object, member);
+    let m = !UNREACHED.has(code) && o !== OTHER && exists ? member : OTHER;
     if (this.byLabels.size >= MAX_CALL_SERIES) o = m = OTHER;
     const labels = `${o}\u0000${m}\u0000${code}`;
     let series = this.byLabels.get(labels);
