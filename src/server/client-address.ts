@@ -3,7 +3,11 @@
  * that sent them is a configured proxy (`trustProxy`), and then only up to the first address that is
  * not a trusted proxy, read from the right: each proxy appends the address it saw, so everything to the
  * left of the last untrusted hop is whatever the client chose to write. Never trusted by default.
+ * Which header counts is configuration (`trustProxyHeader`), never the headers' presence: a proxy
+ * that appends X-Forwarded-For passes a client's own `Forwarded` header through untouched.
  */
+
+export type ProxyHeader = 'x-forwarded-for' | 'forwarded';
 
 /** `::ffff:1.2.3.4` (IPv4 seen through an IPv6 socket) is `1.2.3.4`; other text is lower-cased as is. */
 export function normalizeAddress(address: string): string {
@@ -27,12 +31,13 @@ function forwardedFor(header: string): string[] {
 
 /**
  * The address to use for a request from `peer`: `peer` itself unless it is a trusted proxy; then the
- * rightmost address of `Forwarded` (or, without it, `X-Forwarded-For`) that is not a trusted proxy.
+ * rightmost address of the configured header (`header`: the value of X-Forwarded-For, or of Forwarded
+ * when `which` is 'forwarded') that is not a trusted proxy.
  */
-export function clientAddress(peer: string, forwarded: string, xForwardedFor: string, trusted: ReadonlySet<string> | undefined): string {
+export function clientAddress(peer: string, header: string, which: ProxyHeader, trusted: ReadonlySet<string> | undefined): string {
   const self = normalizeAddress(peer);
   if (!trusted?.has(self)) return self;
-  const chain = (forwarded ? forwardedFor(forwarded) : xForwardedFor.split(',')).map(normalizeAddress).filter((a) => a.length > 0 && a.length <= 64);
+  const chain = (which === 'forwarded' ? forwardedFor(header) : header.split(',')).map(normalizeAddress).filter((a) => a.length > 0 && a.length <= 64);
   for (let i = chain.length - 1; i >= 0; i--) if (!trusted.has(chain[i]!)) return chain[i]!;
   return chain[0] ?? self; // every hop is a trusted proxy: the first one is the closest thing to a client
 }

@@ -25,6 +25,7 @@ export interface ClusterLink extends ObjectCatalog {
 }
 import type { Logger } from './logger.js';
 import type { ClusterState } from './metrics.js';
+import type { ProxyHeader } from './client-address.js';
 import type { TlsOptions } from './tls.js';
 import type { Clock } from '../clock.js';
 
@@ -112,6 +113,12 @@ export interface GatewayOptions {
   acceptHeaderToken?: boolean;
   /** Also accept `?token=` in the URL (never logged). URLs leak into proxy logs: only when nothing else works. */
   acceptQueryToken?: boolean;
+  /**
+   * Which header those proxies write: `x-forwarded-for` (default: nginx, HAProxy, cloud load balancers)
+   * or `forwarded` (RFC 7239). Only that one is read; the other is ignored even when present, so a
+   * client cannot write its own into a request the proxy appends to.
+   */
+  trustProxyHeader?: ProxyHeader;
   /**
    * Addresses of reverse proxies whose Forwarded / X-Forwarded-For headers give the client's address
    * (for logs, per-address limits and the call context). Unset: the headers are ignored.
@@ -276,6 +283,7 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     allowMissingOrigin: flag(env, 'UPLINK_ALLOW_MISSING_ORIGIN'),
     allowedHosts: list(env.UPLINK_ALLOWED_HOSTS),
     trustProxy: list(env.UPLINK_TRUST_PROXY),
+    trustProxyHeader: proxyHeader(env.UPLINK_TRUST_PROXY_HEADER),
     maxClientLogLinesPerSec: int(env, 'UPLINK_MAX_CLIENT_LOG_LINES_PER_SEC'),
     acceptHeaderToken: flag(env, 'UPLINK_AUTH_HEADER'),
     acceptQueryToken: flag(env, 'UPLINK_AUTH_QUERY'),
@@ -308,4 +316,12 @@ function jwtFromEnv(env: Env): JwtAuthenticator | undefined {
     tokenType: env.UPLINK_JWT_TYPE || undefined,
     maxTokenAgeSec: int(env, 'UPLINK_JWT_MAX_AGE_SEC'),
   }) as JwtOptions);
+}
+
+/** UPLINK_TRUST_PROXY_HEADER: which forwarding header the trusted proxies write. */
+function proxyHeader(value: string | undefined): ProxyHeader | undefined {
+  const v = value?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (v === 'forwarded' || v === 'x-forwarded-for') return v;
+  throw new Error(`UPLINK_TRUST_PROXY_HEADER must be 'x-forwarded-for' or 'forwarded', not '${value}'`);
 }

@@ -33,7 +33,7 @@ import { selectUws, type Uws, type UwsReport } from './uws-loader.js';
 import { KeyedRateLimit } from './rate-limit.js';
 import { uwsServerSocket } from './server-socket.js';
 import { checkedTls, type UwsTlsOptions } from './tls.js';
-import { clientAddress, normalizeAddress } from './client-address.js';
+import { clientAddress, normalizeAddress, type ProxyHeader } from './client-address.js';
 import { originAllowed, upgradeHandler, upgradeToken, type SocketData, type UpgradeGate } from './upgrade.js';
 import { GatewayMetrics } from './metrics.js';
 import { ADMIN_OBJECT_ID, AdminObject, type AdminFacts } from './admin-object.js';
@@ -82,6 +82,7 @@ export class Gateway {
   private readonly allowedHosts: ReadonlySet<string> | undefined;
   /** Proxies whose Forwarded / X-Forwarded-For headers are believed (none by default). */
   private readonly trustedProxies: ReadonlySet<string> | undefined;
+  private readonly proxyHeader: ProxyHeader;
   /** uWS's TLS options when serving wss:// (checked at construction). */
   private readonly tls: UwsTlsOptions | undefined;
   /** The bound port (known after listen). */
@@ -102,6 +103,7 @@ export class Gateway {
     this.hooks = options;
     this.tls = options.tls && checkedTls(options.tls);
     this.trustedProxies = options.trustProxy && new Set(options.trustProxy.map(normalizeAddress));
+    this.proxyHeader = options.trustProxyHeader ?? 'x-forwarded-for';
     this.clock = options.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.admission = new Admission(this.authenticator, this.options.maxConnectionsPerSubject, options.validateHandshake, this.clock);
@@ -359,7 +361,7 @@ export class Gateway {
       originAllowed: (origin) => originAllowed(this.hooks.allowedOrigins, this.options.allowMissingOrigin, origin),
       refusal: () => this.draining ? 'shutting down' : this.connections.size >= this.options.maxConnections ? 'too many connections' : undefined,
       upgradeToken: (req) => upgradeToken(req, this.options.acceptHeaderToken, this.options.acceptQueryToken),
-      clientAddress: (peer, req) => clientAddress(peer, req.getHeader('forwarded'), req.getHeader('x-forwarded-for'), this.trustedProxies),
+      clientAddress: (peer, req) => clientAddress(peer, req.getHeader(this.proxyHeader), this.proxyHeader, this.trustedProxies),
       verifyToken: (token, info) => this.admission.verifyToken(token, info),
       refused: (reason) => {
         this.metrics?.handshake('refused', reason);
