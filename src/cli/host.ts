@@ -11,7 +11,7 @@ import { Codec } from '../protocol/codec.js';
 import { definedOnly, gatewayDefaults, optionsFromEnv } from '../server/config.js';
 import { localHostOptions } from '../server/host-options.js';
 import { ClientLog, createLogger, logUserCodeFailure, type Logger } from '../server/logger.js';
-import { connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
+import { clusterKeysFromEnv, connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
 import { NatsHostService, type NatsHostOptions } from '../nats/host-service.js';
 import { GatewayMetrics } from '../server/metrics.js';
 import { listenForMetrics } from '../server/metrics-endpoint.js';
@@ -33,7 +33,8 @@ export async function runHost(register: (registrar: HostRegistrar) => void | Pro
   const clientLog = new ClientLog(logger, options.maxClientLogLinesPerSec);
   // UPLINK_METRICS_PORT: calls served, streams, credit stalls and the process, plus /health and /ready for probes.
   const metricsPort = options.metrics?.port;
-  const metrics = metricsPort === undefined ? undefined : new GatewayMetrics((id) => host.has(id), () => host.streamStats());
+  const metrics = metricsPort === undefined ? undefined
+    : new GatewayMetrics((id) => host.has(id), () => host.streamStats(), (id, member) => host.knowsMember(id, member), () => service.clusterState());
   const host: LocalObjectHost = new LocalObjectHost({
     ...localHostOptions(options, codec, systemClock, {}, (error, call) => logUserCodeFailure(clientLog, codec, error, call)),
     ...(metrics ? { streamObserver: { creditStall: () => void metrics.totals.creditStalls++, socketPaused: () => metrics.backpressureEvent('paused') } } : {}),
@@ -47,8 +48,9 @@ export async function runHost(register: (registrar: HostRegistrar) => void | Pro
   const name = env.UPLINK_HOST_NAME || `uplink-host-${process.pid}`;
   const nc = await connectFromEnv(env, name);
   if (!nc) throw new Error('uplink host serves over NATS: set UPLINK_NATS_URL (e.g. nats://127.0.0.1:4222)');
-  const service = new NatsHostService(nc, host, {
-    name, ...heartbeatFromEnv(env), ...extra, logger, onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close'),
+  const { verifyKey } = clusterKeysFromEnv(env);
+  const service: NatsHostService = new NatsHostService(nc, host, {
+    name, ...heartbeatFromEnv(env), ...extra, logger, ...(verifyKey ? { verifyKey } : {}), onError: (error) => logger.warn({ err: error }, 'a tracked resource failed to close'),
     ...(metrics ? { observeCall: (object: string, member: string, code: string, seconds: number) => metrics.callDone(object, member, code, seconds) } : {}),
   });
   service.serve();

@@ -17,7 +17,7 @@ import { mintDevToken, parseTtl } from '../auth/dev-tokens.js';
 import { Gateway } from '../server/gateway.js';
 import { optionsFromEnv } from '../server/config.js';
 import { stopOnSignals } from '../server/signals.js';
-import { connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
+import { clusterKeysFromEnv, connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
 import { NatsObjectHost } from '../nats/nats-object-host.js';
 import { runHost, type HostRegistrar } from './host.js';
 
@@ -40,7 +40,8 @@ async function loadRegister(command: string, modulePath: string | undefined): Pr
 async function serve(modulePath: string | undefined): Promise<void> {
   const register = await loadRegister('serve', modulePath);
   const nc = await connectFromEnv(process.env, `uplink-gateway-${process.pid}`);
-  const remote = nc && new NatsObjectHost(nc, heartbeatFromEnv(process.env));
+  const { signingKey } = clusterKeysFromEnv(process.env);
+  const remote = nc && new NatsObjectHost(nc, { ...heartbeatFromEnv(process.env), ...(signingKey ? { signingKey } : {}) });
   const gateway = new Gateway({ ...optionsFromEnv(process.env), ...(remote ? { remoteObjects: remote, cluster: remote } : {}) });
   await register(gateway);
   await gateway.listen();

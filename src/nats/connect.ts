@@ -8,14 +8,19 @@
  *   UPLINK_NATS_NKEY     a file holding an nkey seed (SU...)
  *   UPLINK_NATS_CA       a CA certificate file: TLS to NATS, verified against it
  *   UPLINK_NATS_HEARTBEAT_MS  how often hosts and gateways beat (default 1000; a peer missing 3 beats is gone)
+ *   UPLINK_CLUSTER_SIGNING_KEY  gateways: an Ed25519 private key (PEM file) to sign each call's identity
+ *   UPLINK_CLUSTER_VERIFY_KEY   hosts: the matching public key (PEM file); calls then run only as a
+ *                               gateway-signed identity (docs/security.md, "Cluster trust")
  *
  * Reconnects forever (a gateway without NATS fails calls fast and retryable, it does not exit), with
  * server pings every 5 s so a dead server is noticed in seconds (docs/scale-out.md).
  */
+import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   connect, credsAuthenticator, nkeyAuthenticator, type Authenticator, type ConnectionOptions, type NatsConnection,
 } from '@nats-io/transport-node';
+import { signingKeyFromFile, verifyKeyFromFile } from './identity-assertion.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -44,6 +49,14 @@ export function natsOptionsFromEnv(env: Env, name: string): ConnectionOptions | 
 export function heartbeatFromEnv(env: Env): { heartbeatMs?: number } {
   const ms = Number(env.UPLINK_NATS_HEARTBEAT_MS);
   return Number.isSafeInteger(ms) && ms > 0 ? { heartbeatMs: ms } : {};
+}
+
+/** UPLINK_CLUSTER_SIGNING_KEY (gateways) and UPLINK_CLUSTER_VERIFY_KEY (hosts), loaded and checked. */
+export function clusterKeysFromEnv(env: Env): { signingKey?: KeyObject; verifyKey?: KeyObject } {
+  return {
+    ...(env.UPLINK_CLUSTER_SIGNING_KEY ? { signingKey: signingKeyFromFile(env.UPLINK_CLUSTER_SIGNING_KEY) } : {}),
+    ...(env.UPLINK_CLUSTER_VERIFY_KEY ? { verifyKey: verifyKeyFromFile(env.UPLINK_CLUSTER_VERIFY_KEY) } : {}),
+  };
 }
 
 export async function connectFromEnv(env: Env, name: string): Promise<NatsConnection | undefined> {
