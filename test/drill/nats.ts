@@ -67,7 +67,8 @@ export const natsOutage: Scenario = {
     const problems = [
       ...(streamError ? [`the stream ended with ${streamError} after ${seqs.length} items`] : []),
       ...(seqs.length < 110 ? [`the stream stalled at ${seqs.length} items`] : []),
-      ...(during.concat(recovery.tries).every(typed) ? [] : [`calls failed untyped: ${summary(during.concat(recovery.tries).filter((s) => !typed(s)))}`]),
+      ...(during.every(typed) ? [] : [`calls while down failed untyped: ${summary(during.filter((s) => !typed(s)))}`]),
+      ...(recovery.tries.every(typed) ? [] : [`calls after the restart failed untyped: ${summary(recovery.tries.filter((s) => !typed(s)))}`]),
       ...(after.every((s) => s.ok) ? [] : [`calls after recovery failed: ${summary(after)}`]),
       ...(acrossOutage.every((s) => s.ok) ? [] : [`calls running across the outage: ${summary(acrossOutage)}`]),
     ];
