@@ -63,15 +63,7 @@ export const natsOutage: Scenario = {
       `calls running across the outage: ${summary(acrossOutage)}`,
       `stream: ${seqs.length} items${streamError ? `, then ${streamError}` : ''}`];
     const times = { firstCallOkAfterRestartMs: round(recovery.okAt - restartedAt), ...(resumedAt ? { streamResumedAfterRestartMs: round(resumedAt - restartedAt) } : {}) };
-    const typed = (s: Settled) => s.ok || s.code === ErrorCode.OBJECT_UNAVAILABLE;
-    const problems = [
-      ...(streamError ? [`the stream ended with ${streamError} after ${seqs.length} items`] : []),
-      ...(seqs.length < 110 ? [`the stream stalled at ${seqs.length} items`] : []),
-      ...(during.every(typed) ? [] : [`calls while down failed untyped: ${summary(during.filter((s) => !typed(s)))}`]),
-      ...(recovery.tries.every(typed) ? [] : [`calls after the restart failed untyped: ${summary(recovery.tries.filter((s) => !typed(s)))}`]),
-      ...(after.every((s) => s.ok) ? [] : [`calls after recovery failed: ${summary(after)}`]),
-      ...(acrossOutage.every((s) => s.ok) ? [] : [`calls running across the outage: ${summary(acrossOutage)}`]),
-    ];
+    const problems = verdict({ streamError, items: seqs.length, during, recovering: recovery.tries, after, acrossOutage });
     try {
       checkSequence(seqs, 'the stream across the outage');
       cluster.ledger.assertNoneTwice('s3');
@@ -83,6 +75,21 @@ export const natsOutage: Scenario = {
     return { times, notes };
   },
 };
+
+interface Calls { during: Settled[]; recovering: Settled[]; after: Settled[]; acrossOutage: Settled[] }
+
+/** What went wrong, by the scenario's expectations (empty: passed). */
+function verdict({ streamError, items, during, recovering, after, acrossOutage }: Calls & { streamError: string | undefined; items: number }): string[] {
+  const typed = (s: Settled) => s.ok || s.code === ErrorCode.OBJECT_UNAVAILABLE;
+  return [
+    ...(streamError ? [`the stream ended with ${streamError} after ${items} items`] : []),
+    ...(items < 110 ? [`the stream stalled at ${items} items`] : []),
+    ...(during.every(typed) ? [] : [`calls while down failed untyped: ${summary(during.filter((s) => !typed(s)))}`]),
+    ...(recovering.every(typed) ? [] : [`calls after the restart failed untyped: ${summary(recovering.filter((s) => !typed(s)))}`]),
+    ...(after.every((s) => s.ok) ? [] : [`calls after recovery failed: ${summary(after)}`]),
+    ...(acrossOutage.every((s) => s.ok) ? [] : [`calls running across the outage: ${summary(acrossOutage)}`]),
+  ];
+}
 
 /** Calls every 100 ms until one succeeds (at most 20 s). */
 async function firstSuccess(c: Parameters<typeof work>[0], since: number): Promise<{ okAt: number; tries: Settled[] }> {
