@@ -6,6 +6,8 @@
  *                             with UPLINK_NATS_URL, objects it does not register are reached on NATS
  *   uplink host <module>      an object host: serves the module's objects to the gateways over NATS
  *   uplink token --sub alice  prints a development token signed with UPLINK_JWT_SECRET
+ *   uplink revoke alice       closes alice's connections on every gateway (published on NATS)
+ *   uplink help               the usage on stdout, exit 0 (also --help, -h)
  *
  * The module's default export (or its export named `register`) is called with the gateway before it
  * listens: `export default (gateway) => gateway.register(new Calc(), 'calc')`. It may be async.
@@ -20,12 +22,8 @@ import { stopOnSignals } from '../server/signals.js';
 import { clusterKeysFromEnv, connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
 import { NatsObjectHost } from '../nats/nats-object-host.js';
 import { runHost, type HostRegistrar } from './host.js';
-
-const USAGE = `usage:
-  uplink serve <module>       serve the objects the module registers (configure with UPLINK_* variables;
-                              UPLINK_NATS_URL adds the objects of the cluster's hosts)
-  uplink host <module>        serve the module's objects to the gateways over NATS (UPLINK_NATS_URL)
-  uplink token --sub <subject> [--scope "a b"] [--roles r1,r2] [--ttl 1h] [--iss issuer] [--aud audience]`;
+import { publishRevocation, revokeTarget } from './revoke.js';
+import { USAGE, UsageError } from './usage.js';
 
 type Register = (gateway: Gateway) => void | Promise<void>;
 
@@ -67,15 +65,17 @@ async function token(args: string[]): Promise<void> {
   process.stdout.write(minted + '\n');
 }
 
-class UsageError extends Error {}
-
 const [command, ...rest] = process.argv.slice(2);
 try {
   if (command === 'serve') await serve(rest[0]);
   else if (command === 'host') await runHost(await loadRegister('host', rest[0]) as (r: HostRegistrar) => void, process.env);
   else if (command === 'token') await token(rest);
+  else if (command === 'revoke') await publishRevocation(revokeTarget(rest), process.env);
+  else if (command === 'help' || command === '--help' || command === '-h') process.stdout.write(USAGE + '\n');
   else throw new UsageError(command ? `unknown command '${command}'` : 'no command');
 } catch (error) {
-  process.stderr.write(`uplink: ${(error as Error).message}\n${error instanceof UsageError ? USAGE + '\n' : ''}`);
-  process.exit(2);
+  const usage = error instanceof UsageError || String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`uplink: ${(error as Error).message}\n${usage ? USAGE + '\n' : ''}`);
+  // 2: the command line is wrong; 1: it was right but failed (NATS unreachable or refusing).
+  process.exit(usage ? 2 : 1);
 }

@@ -1,6 +1,8 @@
 /**
  * `npm run demo:cluster`: the demo as a cluster on this machine. A nats-server (from PATH, or
- * /usr/sbin/nats-server; NATS_SERVER names another), two object hosts with the demo objects and two
+ * /usr/sbin/nats-server; NATS_SERVER names another) on docs/nats-server.conf with passwords made
+ * fresh for this run (never a server without users: anyone who reaches it could publish calls with
+ * any identity), two object hosts (user uplink-host) with the demo objects and two (uplink-gateway)
  * gateways with the web demo, each its own process (cluster-member.ts). The web demo shows which host
  * answered each call and which gateway it is connected to; kill a gateway and the page moves to the
  * other one, its stream resuming there. Ctrl-C stops everything.
@@ -9,6 +11,7 @@
  * ports). Prints one JSON line `demo cluster ready` with the page URL and every process id.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +19,11 @@ import { fileURLToPath } from 'node:url';
 interface Member { name: string; child: ChildProcess; url?: string }
 
 const MEMBER = fileURLToPath(new URL('./cluster-member.ts', import.meta.url));
+const NATS_CONFIG = fileURLToPath(new URL('../../docs/nats-server.conf', import.meta.url));
+/** One password per NATS user, new on every run; the config reads them from nats-server's environment. */
+const PASSWORDS = {
+  gateway: randomBytes(24).toString('base64url'), host: randomBytes(24).toString('base64url'), ops: randomBytes(24).toString('base64url'),
+};
 const children: ChildProcess[] = [];
 
 function natsServerPath(): string {
@@ -69,11 +77,18 @@ const jsonMessage = (line: string, msg: string, field: string): string | undefin
 };
 
 async function main(): Promise<void> {
-  const nats = await start('nats-server', natsServerPath(), ['-a', '127.0.0.1', '-p', '-1'], process.env,
+  const natsEnv = {
+    ...process.env, UPLINK_NATS_GATEWAY_PASSWORD: PASSWORDS.gateway, UPLINK_NATS_HOST_PASSWORD: PASSWORDS.host, UPLINK_NATS_OPS_PASSWORD: PASSWORDS.ops,
+  };
+  const nats = await start('nats-server', natsServerPath(), ['-c', NATS_CONFIG, '-a', '127.0.0.1', '-p', '-1'], natsEnv,
     (line) => /Listening for client connections on (127\.0\.0\.1:\d+)/.exec(line)?.[1]);
   const env = { ...process.env, UPLINK_NATS_URL: `nats://${nats.url}` };
+  // Each member knows only its own user's password: a host cannot publish calls, a gateway cannot answer them.
+  const credentials = (role: string) => role === 'host'
+    ? { UPLINK_NATS_USER: 'uplink-host', UPLINK_NATS_PASS: PASSWORDS.host }
+    : { UPLINK_NATS_USER: 'uplink-gateway', UPLINK_NATS_PASS: PASSWORDS.gateway };
   const member = (role: string, name: string, extra: Record<string, string>) =>
-    start(name, process.execPath, ['--import', 'tsx', MEMBER, role], { ...env, ...extra },
+    start(name, process.execPath, ['--import', 'tsx', MEMBER, role], { ...env, ...credentials(role), ...extra },
       (line) => jsonMessage(line, 'cluster member ready', role === 'host' ? 'name' : 'url'));
   const hosts = await Promise.all(['host-1', 'host-2'].map((name) => member('host', name, { UPLINK_HOST_NAME: name, UPLINK_DEMO_CHAT: name === 'host-1' ? '1' : '0' })));
   const first = Number(process.env.UPLINK_PORT ?? 8080);
@@ -85,7 +100,9 @@ async function main(): Promise<void> {
     gateways: gateways.map((g) => ({ name: g.name, url: g.url, pid: g.child.pid })),
     hosts: hosts.map((h) => ({ name: h.name, pid: h.child.pid })),
   }) + '\n');
-  process.stderr.write(`\ndemo cluster ready: open ${page}\n(kill a gateway to watch the page move to the other one)\n\n`);
+  process.stderr.write(`\ndemo cluster ready: open ${page}\n(kill a gateway to watch the page move to the other one)\n`
+    + `revoke a user on every gateway (this run's operator password; it dies with the cluster):\n`
+    + `  UPLINK_NATS_URL=nats://${nats.url} UPLINK_NATS_USER=uplink-ops UPLINK_NATS_PASS=${PASSWORDS.ops} npx tsx src/cli/uplink.ts revoke alice\n\n`);
 }
 
 function stopAll(): void {
