@@ -73,8 +73,8 @@ export function laneBuilders(token: string) {
    * Stream lanes: each operation is `streams` concurrent streams of `items` items on one connection;
    * ops are counted in items so that per-op figures are per item.
    */
-  async function streamLanes(url: string, conns: number, streams: number, items: number, method = 'count'): Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp: number }> {
-    const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, streamWindow: 8_192 })));
+  async function streamLanes(url: string, conns: number, streams: number, items: number, method = 'count', window = 8_192): Promise<{ lanes: Array<() => Promise<void>>; close(): void; itemsPerOp: number }> {
+    const clients = await Promise.all(Array.from({ length: conns }, () => connect(url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false, streamWindow: window })));
     const lanes = clients.map((c) => async () => {
       await Promise.all(Array.from({ length: streams }, async () => {
         let n = 0;

@@ -48,6 +48,8 @@ const idleIndex = args.indexOf('--idle');
 /** Idle connections to hold open, a small and a large count; capped by the open-file limit this machine allows. */
 const idleCounts = smoke ? [100, 300] : idleIndex >= 0 ? [2_000, Number(args[idleIndex + 1])] : [2_000, 50_000];
 const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
+/** The Node client's default stream window (src/client/options.ts). */
+const DEFAULT_WINDOW = 256;
 const { rawLanes, wireLanes, uplinkLanes, streamLanes } = laneBuilders(token);
 /** The Uplink frame of a call (written by hand for the same-client rows) and the hello that opens its socket. */
 const uplinkCall = (object: string, method: string, body: string) => (id: number) => `{"t":"call","id":${id},"o":"${object}","m":"${method}"}\n${body}`;
@@ -208,6 +210,8 @@ async function main(): Promise<void> {
 
   await run('stream 1x1M items', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
   await run('stream 100x10k items', servers.uplink, streamLanes(servers.uplink.url, 4, 25, smoke ? 200 : 10_000), 1);
+  // The client's default credit window (256), as most users run it; the rows above use 8,192.
+  await run('stream 1x1M items default window', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000, 'count', DEFAULT_WINDOW), 1);
   // What users write: `async *count(n)` (their generators await I/O), on one stream and on 100.
   await run('async stream 1x1M items', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000, 'countAsync'), 1);
   await run('async stream 100x10k items', servers.uplink, streamLanes(servers.uplink.url, 4, 25, smoke ? 200 : 10_000, 'countAsync'), 1);
@@ -221,6 +225,7 @@ async function main(): Promise<void> {
     await run('ref call 8x32', gateway, uplinkLanes(gateway.url, conns, refCall()), inflight);
     await run('stream 1x1M items', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
     await run('stream 100x10k items', gateway, streamLanes(gateway.url, 4, 25, smoke ? 200 : 10_000), 1);
+    await run('stream 1x1M items default window', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000, 'count', DEFAULT_WINDOW), 1);
     await cluster.stop();
   }
   if (wanted('connect')) results.push(...await connectRows(servers.echo, servers.uplink, token, smoke));
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
 
 /** nats-server, an object host and a gateway routing to it (the uplink-nats rows); undefined without nats-server. */
 async function startNatsCluster(): Promise<{ gateway: ServerProcess; stop(): Promise<void> } | undefined> {
-  if (!['add(1,2) 8x32', 'stream 1x1M items', 'stream 100x10k items', 'callback 8x32', 'ref call 8x32'].some(wanted)) return undefined;
+  if (!['add(1,2) 8x32', 'stream 1x1M items', 'stream 100x10k items', 'stream 1x1M items default window', 'callback 8x32', 'ref call 8x32'].some(wanted)) return undefined;
   if (!existsSync(NATS_SERVER)) {
     console.error(`  uplink-nats rows SKIPPED: no nats-server at ${NATS_SERVER} (apt-get install -y nats-server)`);
     return undefined;

@@ -42,23 +42,30 @@ describe('cluster operations', { skip }, () => {
       assert.equal(calls?.value, 3);
       assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
       assert.deepEqual(await (await fetch(`http://127.0.0.1:${port}/ready`)).json(), { status: 'ready' });
+      const gauge = (name: string) => samples.find((s) => s.name === name)?.value;
+      assert.equal(gauge('uplink_nats_connected'), 1);
+      assert.equal(gauge('uplink_cluster_gateways'), 1, 'the gateway, heard from');
     } finally {
       await cluster.stop();
     }
   });
 
-  it('a gateway that loses NATS is not ready until NATS is back', async () => {
+  it('a gateway and a host that lose NATS are not ready until NATS is back (#26 item 6)', async () => {
     const cluster = await TestCluster.attach(nats);
     try {
       const gateway = await cluster.addGateway();
       const ready = () => fetch(`http://127.0.0.1:${gateway.gateway.port}/ready`);
+      const hostReady = () => fetch(`http://127.0.0.1:${host.ready.metricsPort as number}/ready`);
       assert.equal((await ready()).status, 200);
+      assert.equal((await hostReady()).status, 200);
       const port = Number(/:(\d+)$/.exec(nats.url)![1]);
       await nats.stop();
       await eventually(async () => (await ready()).status === 503, { timeoutMs: 5_000, what: 'not ready without NATS' });
       assert.deepEqual((await (await ready()).json() as { reasons: string[] }).reasons, ['NATS disconnected']);
+      await eventually(async () => (await hostReady()).status === 503, { timeoutMs: 5_000, what: 'the host not ready without NATS' });
       nats = await startNatsServer({ port });
       await eventually(async () => (await ready()).status === 200, { timeoutMs: 10_000, what: 'ready again' });
+      await eventually(async () => (await hostReady()).status === 200, { timeoutMs: 10_000, what: 'the host ready again' });
     } finally {
       await cluster.stop();
     }

@@ -34,7 +34,7 @@ export async function runHost(register: (registrar: HostRegistrar) => void | Pro
   // UPLINK_METRICS_PORT: calls served, streams, credit stalls and the process, plus /health and /ready for probes.
   const metricsPort = options.metrics?.port;
   const metrics = metricsPort === undefined ? undefined
-    : new GatewayMetrics((id) => host.has(id), () => host.streamStats(), (id, member) => host.knowsMember(id, member), () => service.clusterState());
+    : new GatewayMetrics((id) => host.has(id), () => host.streamStats(), (id, member) => host.knowsMember(id, member), { state: () => service.clusterState(), peers: 'gateways' });
   const host: LocalObjectHost = new LocalObjectHost({
     ...localHostOptions(options, codec, systemClock, {}, (error, call) => logUserCodeFailure(clientLog, codec, error, call)),
     ...(metrics ? { streamObserver: { creditStall: () => void metrics.totals.creditStalls++, socketPaused: () => metrics.backpressureEvent('paused') } } : {}),

@@ -141,8 +141,8 @@ export class NatsHostService {
   }
 
   /** NATS connection state and live gateways (metrics gauges). */
-  clusterState(): { connected: boolean; gateways: number } {
-    return { connected: this.nats.connected, gateways: this.gateways.size };
+  clusterState(): { connected: boolean; peers: number } {
+    return { connected: this.nats.connected, peers: this.gateways.size };
   }
 
   /** Calls and streams running here now. */

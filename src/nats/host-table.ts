@@ -34,6 +34,8 @@ export class HostTable {
   /** Live hosts by object, rebuilt when membership changes (not on every beat); and a round-robin turn. */
   private byObject: Map<string, string[]> | undefined;
   private turn = 0;
+  /** Hosts that left a call unanswered past the liveness bound while beating: not picked until then. */
+  private readonly suspects = new Map<string, number>();
   /** Every object a host has served since this gateway started: the others do not exist (UNKNOWN_OBJECT). */
   private readonly known = new Set<string>();
 
@@ -116,6 +118,19 @@ export class HostTable {
     return false;
   }
 
+  /** `id` left a call unanswered past the liveness bound: no new calls are sent to it for `forMs`. */
+  suspect(id: string, forMs: number): void {
+    this.suspects.set(id, this.clock.now() + forMs);
+  }
+
+  private suspected(id: string): boolean {
+    const until = this.suspects.get(id);
+    if (until === undefined) return false;
+    if (this.clock.now() < until) return true;
+    this.suspects.delete(id);
+    return false;
+  }
+
   /** This side's NATS connection came back: every host gets a whole liveness bound to beat again. */
   restartClock(): void {
     const now = this.clock.now();
@@ -144,7 +159,7 @@ export class HostTable {
     // A host found dead between sweeps is skipped (the sweep rebuilds the index).
     for (let i = 0; i < candidates.length; i++) {
       const host = candidates[this.turn++ % candidates.length]!;
-      if (this.alive(host)) return host;
+      if (this.alive(host) && !this.suspected(host)) return host;
     }
     return undefined;
   }

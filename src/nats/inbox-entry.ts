@@ -16,6 +16,12 @@ export interface InboxEntry {
   hostLost(): void;
   /** Frames may have been lost (a NATS reconnect): streams re-attach; calls ignore it. */
   reattach?(): void;
+  /**
+   * Sent to a host that has said nothing about it yet (no `accepted`, no answer, no `open`). An honest
+   * host says something within its accept tick; one that stays silent past the liveness bound while
+   * beating (a rogue, or a host stuck since it took the call) gets no new calls for a while.
+   */
+  readonly unheard?: boolean;
 }
 
 /** What entries need from the mux. */

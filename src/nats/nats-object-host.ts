@@ -54,6 +54,8 @@ export interface NatsObjectHostOptions {
   logger?: Logger;
 }
 
+/** How many liveness bounds a host that left a call unanswered is not picked for. */
+const SUSPECT_BOUNDS = 10;
 /** Connection ids (about 50 bytes each) per release message. */
 const RELEASES_PER_MESSAGE = 5_000;
 
@@ -155,8 +157,8 @@ export class NatsObjectHost implements ObjectHost {
   }
 
   /** NATS connection state and live hosts (metrics gauges). */
-  state(): { connected: boolean; hosts: number } {
-    return { connected: this.connected, hosts: this.hosts.live().length };
+  state(): { connected: boolean; peers: number } {
+    return { connected: this.connected, peers: this.hosts.live().length };
   }
 
   /** Whether a host of the cluster has served the object since this gateway started. */
@@ -340,9 +342,22 @@ export class NatsObjectHost implements ObjectHost {
     const now = this.clock.now();
     for (const entry of [...this.entries.values()]) {
       const alive = entry.host !== undefined && this.hosts.alive(entry.host);
-      if (!alive && now - entry.since > this.hosts.deadAfterMs) entry.hostLost();
-      else if (alive && entry instanceof RemoteStream) entry.retry();
+      const overdue = now - entry.since > this.hosts.deadAfterMs;
+      if (!alive) {
+        if (overdue) entry.hostLost();
+      } else if (!(entry instanceof RemoteStream && entry.retry()) && overdue && entry.unheard) this.unanswered(entry);
     }
+  }
+
+  /**
+   * A host that beats but said nothing about a call for the whole liveness bound (an honest host says
+   * `accepted` within its accept tick): the call fails HOST_LOST, and the host gets no new calls for
+   * SUSPECT_BOUNDS bounds, so a participant announcing objects it does not serve cannot hold calls.
+   */
+  private unanswered(entry: InboxEntry): void {
+    this.hosts.suspect(entry.host!, SUSPECT_BOUNDS * this.hosts.deadAfterMs);
+    this.nats.logger?.warn({ host: entry.host }, 'object host left a call unanswered past the liveness bound: not picked for a while');
+    entry.hostLost();
   }
 
   private flushReleases(): void {

@@ -32,6 +32,7 @@ export class RemoteCall implements InboxEntry {
   host: string | undefined;
   since: number;
   reply = '';
+  unheard = true;
   private settled = false;
 
   constructor(private readonly link: InboxLink, private readonly sink: ReplySink, private readonly origin: CallOrigin) {
@@ -48,11 +49,13 @@ export class RemoteCall implements InboxEntry {
         this.origin.directTo = undefined;
         this.host = undefined;
         this.since = this.link.now();
+        this.unheard = true;
         const sent = this.origin.resend();
         return sent === 'sent' ? undefined : this.finish(refusedSend(sent, this.origin.object));
       }
       return this.finish(unavailable(this.origin.object));
     }
+    this.unheard = false;
     const host = h?.get(Header.host);
     if (isNodeId(host)) {
       this.host = host;

@@ -62,6 +62,11 @@ export class RemoteStream implements StreamControl, InboxEntry {
     return key.length > NODE_ID_LENGTH ? { host: key.slice(0, NODE_ID_LENGTH), key: key.slice(NODE_ID_LENGTH) } : undefined;
   }
 
+  /** The host has not opened (or re-opened) it yet. */
+  get unheard(): boolean {
+    return this.state === 'opening' || this.reattaching;
+  }
+
   get live(): boolean {
     return this.state !== 'closed' && this.afterOpen === undefined;
   }
@@ -119,6 +124,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
     if (this.state !== 'open' || !this.host || !this.key) return;
     this.retryReattach = false;
     this.reattaching = true;
+    this.since = this.link.now(); // the host has a whole liveness bound to answer the re-attach
     this.link.unregister(this.reply);
     this.reply = this.link.register(this);
     // `expected` stays: the host replays from the client's ack, and what was relayed already is dropped.
@@ -130,9 +136,11 @@ export class RemoteStream implements StreamControl, InboxEntry {
     if (!this.reattaching) this.reattach();
   }
 
-  /** Re-sends a re-attach that found no subscriber, once the sweep sees the host alive again. */
-  retry(): void {
-    if (this.retryReattach) this.reattach();
+  /** Re-sends a re-attach that found no subscriber, once the sweep sees the host alive again; true if it did. */
+  retry(): boolean {
+    if (!this.retryReattach) return false;
+    this.reattach();
+    return true;
   }
 
   /** Asks the stream's host to send it to this entry's inbox, replaying from the client's ack (a resume or a re-attach). */

@@ -114,7 +114,7 @@ export class Gateway {
     this.clientLog = new ClientLog(this.logger, this.options.maxClientLogLinesPerSec);
     this.allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
     options.cluster?.useLogger?.(this.logger);
-    const cluster = options.cluster?.state && (() => options.cluster!.state!());
+    const cluster = options.cluster?.state && { state: () => options.cluster!.state!(), peers: 'hosts' as const };
     this.metrics = options.metrics
       ? new GatewayMetrics((id) => this.objectHost.knowsObject?.(id) ?? false, () => this.objectHost.streamStats(), (id, member) => this.objectHost.knowsMember?.(id, member) ?? false, cluster)
       : undefined;

@@ -21,11 +21,17 @@ const UNREACHED: ReadonlySet<string> = new Set([ErrorCode.UNKNOWN_OBJECT, ErrorC
 /** Seconds: from a local call (tens of microseconds) to a long one. */
 const CALL_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** A cluster member's view of NATS (gateways count live hosts, hosts count live gateways). */
+/** A cluster member's view of NATS: connected or not, and how many peers (gateways count hosts, hosts count gateways). */
 export interface ClusterState {
   connected: boolean;
-  hosts?: number;
-  gateways?: number;
+  peers: number;
+}
+
+/** Where a process's cluster gauges come from (read at each scrape, never at construction). */
+export interface ClusterGauges {
+  state: () => ClusterState;
+  /** What the peers are: `hosts` on a gateway, `gateways` on a host. */
+  peers: 'hosts' | 'gateways';
 }
 
 /** Per label set: plain totals, read by the scrape (and the admin view). */
@@ -66,7 +72,7 @@ export class GatewayMetrics {
     known: (object: string) => boolean,
     streams: () => { live: number; lingering: number },
     knownMember: (object: string, member: string) => boolean = () => true,
-    cluster?: () => ClusterState,
+    cluster?: ClusterGauges,
   ) {
     this.known = known;
     this.knownMember = knownMember;
@@ -113,19 +119,12 @@ export class GatewayMetrics {
     });
     if (cluster) {
       gauge('uplink_nats_connected', 'Whether this process is connected to NATS now (1) or not (0)', function collect() {
-        this.set(cluster().connected ? 1 : 0);
+        this.set(cluster.state().connected ? 1 : 0);
       });
-      const state = cluster();
-      if (state.hosts !== undefined) {
-        gauge('uplink_cluster_hosts', 'Object hosts heard from within the liveness bound', function collect() {
-          this.set(cluster().hosts ?? 0);
-        });
-      }
-      if (state.gateways !== undefined) {
-        gauge('uplink_cluster_gateways', 'Gateways heard from within the liveness bound', function collect() {
-          this.set(cluster().gateways ?? 0);
-        });
-      }
+      const what = cluster.peers === 'hosts' ? 'Object hosts' : 'Gateways';
+      gauge(`uplink_cluster_${cluster.peers}`, `${what} heard from within the liveness bound`, function collect() {
+        this.set(cluster.state().peers);
+      });
     }
     gauge('uplink_calls_inflight', 'Calls admitted and not yet answered', function collect() {
       this.set(totals.inflight);

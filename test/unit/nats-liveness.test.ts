@@ -15,6 +15,45 @@ const beat = (id: string, objects: string[], extra: Partial<HostBeat> = {}): Hos
   ({ id, name: id, state: 'up', objects, calls: 0, streams: 0, reconnects: 0, ...extra });
 
 describe('HostTable', () => {
+  it('restartClock: after this side\'s reconnect every host gets a whole bound again (#26 item 7)', () => {
+    const clock = new FakeClock();
+    const table = new HostTable(clock, 900);
+    table.beat(beat('a', ['calc']));
+    clock.advance(5_000); // our own outage: nothing heard from anyone
+    table.restartClock();
+    clock.advance(900);
+    assert.equal(table.alive('a'), true, 'the outage was ours, not the host\'s');
+    assert.deepEqual(table.sweep(), []);
+    clock.advance(1);
+    assert.deepEqual(table.sweep(), ['a'], 'a host still silent a whole bound after the reconnect is lost');
+  });
+
+  it('a suspected host is not picked until its suspicion runs out; the others are', () => {
+    const clock = new FakeClock();
+    const table = new HostTable(clock, 900);
+    table.beat(beat('rogue', ['calc']));
+    table.beat(beat('honest', ['calc']));
+    table.suspect('rogue', 9_000);
+    assert.deepEqual(Array.from({ length: 4 }, () => table.pick('calc')), ['honest', 'honest', 'honest', 'honest']);
+    clock.advance(600);
+    table.beat(beat('rogue', ['calc']));
+    table.beat(beat('honest', ['calc']));
+    clock.advance(8_400);
+    table.beat(beat('rogue', ['calc']));
+    table.beat(beat('honest', ['calc']));
+    assert.deepEqual(new Set(Array.from({ length: 4 }, () => table.pick('calc'))), new Set(['rogue', 'honest']));
+  });
+
+  it('access rules and members are per host: one host cannot change what another host\'s calls may do', () => {
+    const table = new HostTable(new FakeClock(), 900);
+    const names = { scope: 'scope', roles: 'roles' };
+    table.beat(beat('honest', ['calc'], { members: { calc: ['add'] } }));
+    table.beat(beat('rogue', ['calc'], { access: { calc: { rule: { scopes: ['nobody'] }, claimNames: names } }, members: { calc: ['x1'] } }));
+    assert.equal(table.accessOf('calc', 'honest'), undefined);
+    assert.deepEqual(table.accessOf('calc', 'rogue')?.rule, { scopes: ['nobody'] });
+    assert.equal(table.declaresMember('calc', 'add'), true);
+  });
+
   it('a host is alive until it misses the bound, then the sweep reports it once', () => {
     const clock = new FakeClock();
     const table = new HostTable(clock, 900);
