@@ -4,8 +4,8 @@
  * as `uplink host test/drill/objects.ts`, each with only its own NATS user. Heartbeats keep their
  * default (UPLINK_NATS_HEARTBEAT_MS unset: 1000 ms) unless DRILL_HEARTBEAT_MS says otherwise.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mintDevToken } from '../../src/auth/dev-tokens.js';
@@ -21,6 +21,16 @@ const OBJECTS = new URL('./objects.ts', import.meta.url).pathname;
 const NO_OBJECTS = new URL('../support/cluster-gateway.ts', import.meta.url).pathname;
 const secret = () => randomBytes(24).toString('base64url');
 
+/** An Ed25519 pair in PEM files under `dir` (UPLINK_CLUSTER_SIGNING_KEY / UPLINK_CLUSTER_VERIFY_KEY). */
+function clusterKeys(dir: string): { signing: string; verify: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const signing = join(dir, 'cluster.key');
+  const verify = join(dir, 'cluster.pub');
+  writeFileSync(signing, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(verify, publicKey.export({ type: 'spki', format: 'pem' }));
+  return { signing, verify };
+}
+
 export type NatsUser = 'gateway' | 'host' | 'ops';
 export interface Gateway extends Child { url: string }
 
@@ -29,6 +39,8 @@ export class DrillCluster {
   readonly jwtSecret = randomBytes(32).toString('hex');
   readonly ledger = new Ledger(mkdtempSync(join(tmpdir(), 'uplink-drill-')));
   readonly heartbeatMs = Number(process.env.DRILL_HEARTBEAT_MS) || 1_000;
+  /** Cluster keys, as an operator deploys them: gateways sign identities, hosts verify them. */
+  readonly keys = clusterKeys(this.ledger.dir);
   nats!: Child;
   port = -1;
   readonly gateways: Gateway[] = [];
@@ -63,14 +75,14 @@ export class DrillCluster {
   }
 
   async addGateway(name: string): Promise<Gateway> {
-    const child = await this.uplink(name, 'serve', NO_OBJECTS, { ...this.natsEnv('gateway'), UPLINK_JWT_SECRET: this.jwtSecret, UPLINK_ADMIN_SCOPE: 'admin' });
+    const child = await this.uplink(name, 'serve', NO_OBJECTS, { ...this.natsEnv('gateway'), UPLINK_JWT_SECRET: this.jwtSecret, UPLINK_ADMIN_SCOPE: 'admin', UPLINK_CLUSTER_SIGNING_KEY: this.keys.signing });
     const gateway = Object.assign(child, { url: String(child.ready.url) });
     this.gateways.push(gateway);
     return gateway;
   }
 
   async addHost(name: string): Promise<Child> {
-    const host = await this.uplink(name, 'host', OBJECTS, { ...this.natsEnv('host'), UPLINK_HOST_NAME: name, UPLINK_DRILL_LEDGER: this.ledger.dir });
+    const host = await this.uplink(name, 'host', OBJECTS, { ...this.natsEnv('host'), UPLINK_HOST_NAME: name, UPLINK_DRILL_LEDGER: this.ledger.dir, UPLINK_CLUSTER_VERIFY_KEY: this.keys.verify });
     this.hosts.push(host);
     return host;
   }
