@@ -26,7 +26,7 @@ import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import {
-  b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, isGatewayReply, isNodeId, isRequestInbox,
+  b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, isGatewayReply, isNodeId,
   jsonBytes, Op, packPayload, payloadBudget, QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
 } from './envelope.js';
 import { AssertionVerifier } from './identity-assertion.js';
@@ -279,11 +279,18 @@ export class NatsHostService {
     if (rest.startsWith('call.')) return this.onCall(rest.slice(5), msg, true);
     const h = msg.headers;
     if (rest === 'ctl' && h) return this.onControl(msg, h);
-    // Listings are answered to a requester's inbox only (never onto an Uplink subject).
-    if (!isRequestInbox(msg.reply) || !h) return;
+    // Listings are answered to the asking gateway's inbox only (never onto another Uplink subject).
+    if (!isGatewayReply(msg.reply) || !h) return;
     const reply = msg.reply;
-    const identity = readIdentity(h);
     const question = msg.data.length > 0 ? bytesJson<{ pattern?: unknown; id?: unknown }>(msg.data) : {};
+    if (!this.verifier) return this.answerListing(rest, reply, readIdentity(h), question);
+    this.verifier.identity(h.get(Header.assertion), reply).then(
+      (identity) => this.answerListing(rest, reply, identity, question),
+      () => this.answerListing(rest, reply, undefined, question), // an unproven caller sees what anonymous callers see
+    ).catch((error: unknown) => this.nats.logger?.warn({ err: (error as Error)?.message }, 'a listing could not be answered'));
+  }
+
+  private answerListing(rest: string, reply: string, identity: Identity | undefined, question: { pattern?: unknown; id?: unknown }): void {
     const pattern = typeof question.pattern === 'string' ? question.pattern : undefined;
     const id = typeof question.id === 'string' ? question.id : '';
     if (rest === 'list') return void publish(this.nc, reply, jsonBytes(this.host.list(identity, pattern).filter((object) => this.served.includes(object))));

@@ -48,16 +48,19 @@ export class AssertionSigner {
 
   constructor(private readonly key: KeyObject, private readonly clock: Clock) {}
 
-  /** The assertion for a call on `connection` (its cluster-wide id) by `identity` (undefined: anonymous). */
-  assertion(connection: string, identity: Identity | undefined): string {
+  /**
+   * The assertion for a call on `connection` (its cluster-wide id) by `identity` (undefined:
+   * anonymous); `remember`: kept for the connection's next calls (a resume binds a one-off reply subject).
+   */
+  assertion(connection: string, identity: Identity | undefined, remember = true): string {
     const now = this.clock.now();
-    const known = this.signed.get(connection);
+    const known = remember ? this.signed.get(connection) : undefined;
     if (known && known.identity === identity && now < known.renewAt) return known.token;
     const iat = Math.floor(now / 1000);
     const claims = { iss: ISSUER, aud: AUDIENCE, iat, exp: iat + ASSERTION_TTL_SEC, cnx: connection, idt: identity ?? null };
     const input = `${HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const token = `${input}.${sign(null, Buffer.from(input), this.key).toString('base64url')}`;
-    this.signed.set(connection, { identity, token, renewAt: now + (ASSERTION_TTL_SEC * 1000) / 2 });
+    if (remember) this.signed.set(connection, { identity, token, renewAt: now + (ASSERTION_TTL_SEC * 1000) / 2 });
     return token;
   }
 

@@ -214,16 +214,31 @@ export class NatsObjectHost implements ObjectHost {
     return typeof metadata === 'object' && metadata !== null && metadata.id === id && Array.isArray(metadata.methods) ? metadata : undefined;
   }
 
-  /** A question to one host; a host that does not answer in time counts as having nothing to say. */
-  private async ask<T>(subject: string, identity: Identity | undefined, question: object): Promise<T | undefined> {
-    if (!this.connected) return undefined;
-    const headers = controlHeaders('ask', {});
-    if (identity) headers.set(Header.identity, b64json(identity));
-    try {
-      return bytesJson<T>((await this.nc.request(subject, jsonBytes(question), { headers, timeout: this.askTimeoutMs })).data);
-    } catch {
-      return undefined;
-    }
+  /**
+   * A question to one host, answered on this gateway's own inbox (not a shared `_INBOX.`, which other
+   * NATS users may read); a host that does not answer in time counts as having nothing to say.
+   */
+  private ask<T>(subject: string, identity: Identity | undefined, question: object): Promise<T | undefined> {
+    if (!this.connected) return Promise.resolve(undefined);
+    return new Promise<T | undefined>((resolve) => {
+      let timer: unknown;
+      const done = (answer: T | undefined): void => {
+        this.clock.clearTimeout(timer as never);
+        this.link.unregister(reply);
+        resolve(answer);
+      };
+      const entry: InboxEntry = {
+        host: undefined, since: this.clock.now(), unheard: false,
+        onMessage: (msg) => done(tryJson<T>(msg.data)),
+        hostLost: () => done(undefined),
+      };
+      const reply = this.link.register(entry);
+      timer = this.clock.setTimeout(() => done(undefined), this.askTimeoutMs);
+      const headers = controlHeaders('ask', {});
+      if (identity) headers.set(Header.identity, b64json(identity));
+      if (this.signer) headers.set(Header.assertion, this.signer.assertion(reply, identity, false));
+      if (publish(this.nc, subject, jsonBytes(question), { headers, reply }) !== 'sent') done(undefined);
+    });
   }
 
   /** Tells the other gateways (and the hosts, which end the identity's streams). */
@@ -302,6 +317,8 @@ export class NatsObjectHost implements ObjectHost {
         if (!this.connected) return;
         const headers = controlHeaders(op, fields);
         if (options?.identity) headers.set(Header.identity, b64json(options.identity));
+        // A resume asks for a stream as an identity: with cluster keys, signed for the reply subject it names.
+        if (options?.reply && this.signer) headers.set(Header.assertion, this.signer.assertion(options.reply, options.identity, false));
         // Control messages are small and bounded (ids, counts, the identity the gateway verified).
         publish(this.nc, Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) });
       },
@@ -379,5 +396,14 @@ export class NatsObjectHost implements ObjectHost {
       entry.since = Math.max(entry.since, this.clock.now());
       entry.reattach?.();
     }
+  }
+}
+
+/** A host's JSON answer, or undefined (a no-responders status has no body). */
+function tryJson<T>(data: Uint8Array): T | undefined {
+  try {
+    return bytesJson<T>(data);
+  } catch {
+    return undefined;
   }
 }

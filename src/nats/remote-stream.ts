@@ -59,7 +59,8 @@ export class RemoteStream implements StreamControl, InboxEntry {
 
   /** A resume key of a stream on a host: the host id (fixed length) then the host's own key. */
   static splitKey(key: string): { host: string; key: string } | undefined {
-    return key.length > NODE_ID_LENGTH ? { host: key.slice(0, NODE_ID_LENGTH), key: key.slice(NODE_ID_LENGTH) } : undefined;
+    const host = key.slice(0, NODE_ID_LENGTH);
+    return key.length > NODE_ID_LENGTH && key.length <= 256 && isNodeId(host) ? { host, key: key.slice(NODE_ID_LENGTH) } : undefined;
   }
 
   /** The host has not opened (or re-opened) it yet. */
