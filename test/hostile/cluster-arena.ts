@@ -1,8 +1,9 @@
 /**
  * The arena of catalogue L (the cluster under attack): a real nats-server on docs/nats-server.conf as
  * it is (users, passwords, permissions), an object host and a gateway in this process, each on its
- * own NATS connection as its own NATS user (`uplink-host`, `uplink-gateway`), real HS256 JWTs, and the
- * gateway's Prometheus scrape. Every test gets a fresh gateway and host (an attack that blinds one
+ * own NATS connection made as `uplink host` / `uplink serve` make theirs (src/nats/connect.ts) with its
+ * own NATS user (`uplink-host`, `uplink-gateway`), real HS256 JWTs, and the gateway's Prometheus scrape.
+ * Attackers get plain nats.js connections (`as`) or raw TCP ones (`raw`) holding any role's credential. Every test gets a fresh gateway and host (an attack that blinds one
  * must not fail the next test) beside an honest client.
  *
  * A crash must show: the arena counts uncaught exceptions and unhandled rejections in this process,
@@ -21,6 +22,7 @@ import type { UplinkClient } from '../../src/client/index.js';
 import type { Gateway, GatewayOptions } from '../../src/index.js';
 import type { LocalObjectHost } from '../../src/host/local-host.js';
 import { NatsHostService, NatsObjectHost } from '../../src/nats/index.js';
+import { connectFromEnv } from '../../src/nats/connect.js';
 import type { NatsHostOptions } from '../../src/nats/host-service.js';
 import { client, startGateway } from '../helpers.js';
 import { assertPrototypesClean } from '../prototypes.js';
@@ -87,7 +89,17 @@ export class CrashWatch {
   }
 }
 
-/** A plain NATS client logged in as one of the roles of docs/nats-server.conf (errors kept, never thrown). */
+/**
+ * A member's NATS connection (host or gateway) made the way `uplink host` and `uplink serve` make it
+ * (src/nats/connect.ts, from UPLINK_NATS_* variables), as the role's user.
+ */
+export async function memberConnection(server: NatsServer, role: 'gateway' | 'host', name: string): Promise<NatsConnection> {
+  const nc = await connectFromEnv({ UPLINK_NATS_URL: `nats://${server.url}`, UPLINK_NATS_USER: `uplink-${role}`, UPLINK_NATS_PASS: password(role) }, name);
+  assert.ok(nc, 'UPLINK_NATS_URL is set');
+  return nc;
+}
+
+/** A plain NATS client logged in as one of the roles of docs/nats-server.conf (an attacker holding that credential). */
 export async function asRole(server: NatsServer, role: Role, name = `rogue-${role}`): Promise<NatsConnection> {
   return natsConnect({ servers: server.url, user: `uplink-${role}`, pass: password(role), name, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
 }
@@ -213,7 +225,7 @@ async function startHostOn(server: NatsServer, connections: NatsConnection[], re
   const failures: unknown[] = [];
   const host = objectHost(failures, 30_000, callbackTimeoutMs);
   register(host);
-  const nc = await asRole(server, 'host', options.name ?? 'arena-host');
+  const nc = await memberConnection(server, 'host', options.name ?? 'arena-host');
   connections.push(nc);
   const service = new NatsHostService(nc, host, { heartbeatMs: BEAT_MS, ...options });
   service.serve();
@@ -255,7 +267,7 @@ export function useClusterArena(options: ClusterArenaOptions = {}): ClusterArena
       options.register?.(h);
     }, { name: 'arena-host' });
     hosts.push(arena.host);
-    arena.gatewayNats = await asRole(arena.server, 'gateway', 'arena-gateway');
+    arena.gatewayNats = await memberConnection(arena.server, 'gateway', 'arena-gateway');
     connections.push(arena.gatewayNats);
     arena.remote = new NatsObjectHost(arena.gatewayNats, { heartbeatMs: BEAT_MS });
     const startOne = async (remote: NatsObjectHost) => {
@@ -307,7 +319,7 @@ export function useClusterArena(options: ClusterArenaOptions = {}): ClusterArena
       assert.equal(await arena.honest.call('calc', 'add', [n, 1000], { timeoutMs: 10_000 }), n + 1000, 'the honest client gets correct answers');
     };
     arena.spareGateway = async (objects = ['calc']) => {
-      const nc = await asRole(arena.server, 'gateway', `spare-gateway-${spares.length}`);
+      const nc = await memberConnection(arena.server, 'gateway', `spare-gateway-${spares.length}`);
       connections.push(nc);
       const remote = new NatsObjectHost(nc, { heartbeatMs: BEAT_MS });
       const started = await startOne(remote);
