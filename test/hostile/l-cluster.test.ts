@@ -147,12 +147,30 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
     await expectTyped('call, annotations + 256-character cid + 256-character member', 2, filledFrame({ t: 'call', id: 2, o: 'echo', m: longMember, cid: longCid, ann }));
     await expectTyped('call with a deadline, annotations + cid', 3, filledFrame({ t: 'call', id: 3, o: 'echo', m: 'echo', dl: 30_000, cid: longCid, ann }));
     await expectTyped('stream open, annotations + cid', 4, filledFrame({ t: 'stream', id: 4, o: 'numbers', m: 'range', upTo: 8, cid: longCid, ann }));
+    // No annotations: the longest token the gateway accepts (its claims travel in Uplink-Identity), a long
+    // member and cid, and arguments exactly at the NATS budget (max_payload less 8 KiB for headers).
+    const fatToken = await arena.token('fat', { pad: 'p'.repeat(2_900) });
+    assert.ok(fatToken.length <= 4_096, `a token the gateway accepts (${fatToken.length} characters)`);
+    const fat = await RawSocket.open(arena.url, false);
+    fat.send(JSON.stringify({ t: 'hello', v: [1], token: fatToken }));
+    assert.equal((await fat.next()).header.t, 'welcome');
+    const budget = ONE_MIB - 8 * 1024;
+    const atBudget = `${JSON.stringify({ t: 'call', id: 6, o: 'echo', m: longMember, cid: longCid })}\n["${'x'.repeat(budget - 4 - 4)}"]`;
+    const fatBefore = arena.watch.count();
+    fat.send(atBudget);
+    const [fatAnswer] = await framesFor(fat, 6, 100, 2_000);
+    if (!TYPED_TOO_LARGE.has(String(fatAnswer?.code)) && fatAnswer?.code !== ErrorCode.UNKNOWN_MEMBER) {
+      const crash = arena.watch.since(fatBefore);
+      outcomes.push(`call, a 4 KB token + cid + member, arguments at the NATS budget: ${fatAnswer ? `${String(fatAnswer.t)} ${String(fatAnswer.code)}` : 'no answer within 2 s'}${crash ? ` (${crash.split('\n')[1]})` : ''}`);
+    }
+    fat.close();
+    await arena.honestRound(6);
     const before = arena.watch.count();
     raw.send(filledFrame({ t: 'oneway', o: 'echo', m: 'echo', cid: longCid, ann }));
     raw.send(filledFrame({ t: 'oneway', o: 'echo', m: longMember, ann }));
     await sleep(300);
     if (arena.watch.since(before)) outcomes.push(`oneway: ${arena.watch.since(before).split('\n')[1]}`);
-    await arena.honestRound(5);
+    await arena.honestRound(7);
     raw.close();
     assert.deepEqual(outcomes, [], 'every oversized request gets a typed refusal');
     await eventually(() => inboxEntries(arena) === 0, { what: 'no inbox entry left behind by a refused request' });
@@ -415,10 +433,11 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       for (let i = 0; i < 3; i++) rogue.beat(typeof body === 'string' ? body : jsonBytes(body));
       await rogueNats.flush();
       await sleep(50);
-      // While it goes on: honest calls are answered correctly or typed.
+      // While it goes on: honest calls are answered correctly or typed (a rule declared for the object may
+      // refuse them, closed: UNKNOWN_OBJECT), never by the deadline of a gateway that stopped listening.
       const during = await result(spare.client.call('calc', 'add', [1, 1], { timeoutMs: 1_500 }));
       const problems: string[] = [];
-      if (during !== '2' && !([ErrorCode.HOST_LOST, ErrorCode.OBJECT_UNAVAILABLE] as string[]).includes(during)) problems.push(`during the attack: ${during}`);
+      if (during !== '2' && !([ErrorCode.HOST_LOST, ErrorCode.OBJECT_UNAVAILABLE, ErrorCode.UNKNOWN_OBJECT] as string[]).includes(during)) problems.push(`during the attack: ${during}`);
       // Once it stops: no lasting harm, within the liveness bound (3 beats) and a beat or two.
       let crash = arena.watch.since(before);
       let last = '';
@@ -585,5 +604,36 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
     const admin = await arena.signedIn('honest-admin', { scope: 'admin' });
     assert.equal(await admin.call('vault', 'secret', []), 'the-secret', 'an identity the gateway verified is believed');
     assert.equal(await admin.call('mirror', 'whoami', []), 'honest-admin');
+  });
+  it('#141 resume keys whose host part is no host id (whitespace, wildcards, dots, unknown): STREAM_LOST at once, nothing published to a subject that is not one', async () => {
+    const raw = await rawSignedIn(arena);
+    const gatewayErrors = permissionErrors(arena.gatewayNats);
+    const keys = [
+      'aaaaaaaaaa aaaaaaaaaaa-key', 'aaaaaaaaaa\taaaaaaaaaaa-key', 'aaaaaaaaaa*aaaaaaaaaaa-key', 'aaaaaaaaaa>aaaaaaaaaaa-key',
+      'aaaaaaaaaa.aaaaaaaaaaa-key', '......................-key', 'aaaaaaaaaaaaaaaaaaaaaa-key', `${arena.host.service.id}no-such-stream`,
+    ];
+    keys.forEach((key, i) => raw.send(JSON.stringify({ t: 'resume', id: i + 1, key, ack: 0, upTo: 10 })));
+    const wrong: string[] = [];
+    for (const [i, key] of keys.entries()) {
+      const answers = await framesFor(raw, i + 1, 0, 400);
+      if (answers.length !== 1 || answers[0]!.code !== ErrorCode.STREAM_LOST) wrong.push(`${JSON.stringify(key)}: ${answers.length > 0 ? answers.map((a) => String(a.code)).join() : 'no answer within 400 ms'}`);
+    }
+    raw.close();
+    const crash = arena.crashes();
+    if (crash) wrong.push(crash.split('\n').slice(0, 3).join(' '));
+    for (const e of gatewayErrors) wrong.push(`the gateway's NATS connection: ${e.operation} ${e.subject}`);
+    assert.deepEqual(wrong, [], 'each forged key is STREAM_LOST, typed and at once');
+  });
+
+  it('#142 the ops user, subscribed to _INBOX.> as its permissions allow, never reads what hosts answer gateways ($uplink lists and metadata)', async () => {
+    const ops = await arena.as('ops');
+    const seen: string[] = [];
+    ops.subscribe('_INBOX.>', { callback: (e, msg) => { if (!e) seen.push(`${msg.subject}: ${new TextDecoder().decode(msg.data).slice(0, 80)}`); } });
+    await ops.flush();
+    const lister = await arena.signedIn('lister', { scope: 'admin' });
+    assert.deepEqual(await lister.call('$uplink', 'list', []), ['$uplink', 'calc', 'echo', 'lab', 'numbers', 'relay']);
+    assert.ok(await lister.call('$uplink', 'metadata', ['calc']), 'calc is described');
+    await sleep(200);
+    assert.deepEqual(seen, [], 'answers meant for a gateway are not readable with the ops credential');
   });
 });
