@@ -156,8 +156,11 @@ export function callHeaders(call: OutgoingCall): MsgHdrs {
   return h;
 }
 
-/** A call's headers, checked field by field (a throw: the call is malformed, answered BAD_FRAME). */
-export function readCallHeaders(h: MsgHdrs | undefined): OutgoingCall {
+/**
+ * A call's headers, checked field by field (a throw: the call is malformed, answered BAD_FRAME).
+ * `identityHeader` false: Uplink-Identity is not read at all (a host that verifies assertions).
+ */
+export function readCallHeaders(h: MsgHdrs | undefined, identityHeader = true): OutgoingCall {
   if (!h) throw new Error('a call without headers');
   const timeout = h.get(Header.timeout);
   const upTo = h.get(Header.upTo);
@@ -168,7 +171,7 @@ export function readCallHeaders(h: MsgHdrs | undefined): OutgoingCall {
     member,
     kind: h.get(Header.kind),
     timeoutMs: timeout ? count(timeout) : undefined,
-    identity: readIdentity(h),
+    identity: identityHeader ? readIdentity(h) : undefined,
     context: callContextFields(unb64json<unknown>(h.get(Header.context))),
     ...(upTo ? { upTo: count(upTo) } : {}),
     ...(assertion ? { assertion } : {}),

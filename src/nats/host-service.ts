@@ -201,7 +201,7 @@ export class NatsHostService {
     let call: OutgoingCall;
     let args: EncodedPayload;
     try {
-      call = readCallHeaders(msg.headers);
+      call = readCallHeaders(msg.headers, !this.verifier);
       args = unpackPayload(msg.data, this.maxAttachments);
       if (!UNARY_KINDS.has(call.kind) && call.kind !== 'stream') throw new Error('unknown call kind');
     } catch {

@@ -12,6 +12,7 @@
  * honest client must get correct answers and a complete stream through the same gateway, a fresh
  * client must be served, none of those counters may have moved, and no built-in prototype changed.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
@@ -93,6 +94,9 @@ export class CrashWatch {
  * A member's NATS connection (host or gateway) made the way `uplink host` and `uplink serve` make it
  * (src/nats/connect.ts, from UPLINK_NATS_* variables), as the role's user.
  */
+/** The arena's cluster keys: its gateway signs with the private key. */
+export const CLUSTER_KEYS = generateKeyPairSync('ed25519');
+
 export async function memberConnection(server: NatsServer, role: 'gateway' | 'host', name: string): Promise<NatsConnection> {
   const nc = await connectFromEnv({ UPLINK_NATS_URL: `nats://${server.url}`, UPLINK_NATS_USER: `uplink-${role}`, UPLINK_NATS_PASS: password(role) }, name);
   assert.ok(nc, 'UPLINK_NATS_URL is set');
@@ -269,7 +273,8 @@ export function useClusterArena(options: ClusterArenaOptions = {}): ClusterArena
     hosts.push(arena.host);
     arena.gatewayNats = await memberConnection(arena.server, 'gateway', 'arena-gateway');
     connections.push(arena.gatewayNats);
-    arena.remote = new NatsObjectHost(arena.gatewayNats, { heartbeatMs: BEAT_MS });
+    // The gateway signs identities (cluster keys): hosts added with CLUSTER_KEYS.publicKey verify them.
+    arena.remote = new NatsObjectHost(arena.gatewayNats, { heartbeatMs: BEAT_MS, signingKey: CLUSTER_KEYS.privateKey });
     const startOne = async (remote: NatsObjectHost) => {
       const started = await startGateway({
         remoteObjects: remote, cluster: remote,

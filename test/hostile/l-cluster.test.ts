@@ -11,7 +11,6 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { describe, it } from 'node:test';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { callContext, ErrorCode, expose, type ClientCallback } from '../../src/index.js';
 import type { LocalObjectHost } from '../../src/host/local-host.js';
 import type { NatsHostOptions } from '../../src/nats/host-service.js';
@@ -21,8 +20,7 @@ import { RawSocket, sleep } from '../helpers.js';
 import { eventually } from '../support/eventually.js';
 import { natsUnavailable } from '../support/nats-server.js';
 import type { Sample } from '../support/prometheus.js';
-import { SECRET } from '../tokens.js';
-import { useClusterArena, type ClusterArena, type Role } from './cluster-arena.js';
+import { CLUSTER_KEYS, useClusterArena, type ClusterArena, type Role } from './cluster-arena.js';
 import { RogueHost } from './rogue-host.js';
 
 setFlagsFromString('--expose-gc');
@@ -516,11 +514,13 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
     await Promise.all(Object.values(witnesses).map((w) => w.flush()));
     const forbidden: Record<Role, { publish: string[]; subscribe: string[] }> = {
       ops: {
-        publish: ['uplink.call.calc', `uplink.host.${hostId}.call.calc`, `uplink.host.${hostId}.ctl`, `uplink.host.${hostId}.list`, `_U.${gw}.0`, `_U.${gw}._cb`, `uplink.evt.host.${hostId}`, 'uplink.evt.revoke', `uplink.evt.gw.${gw}`, `uplink.evt.gw.${gw}.release`, '_INBOX.x'],
+        // uplink.evt.revoke is allowed (`uplink revoke`): revoking only cuts access off.
+        publish: ['uplink.call.calc', `uplink.host.${hostId}.call.calc`, `uplink.host.${hostId}.ctl`, `uplink.host.${hostId}.list`, `_U.${gw}.0`, `_U.${gw}._cb`, `uplink.evt.host.${hostId}`, `uplink.evt.gw.${gw}`, `uplink.evt.gw.${gw}.release`, '_INBOX.x'],
         subscribe: ['uplink.call.>', `uplink.host.${hostId}.>`, '_U.>', 'uplink.evt.host.*', 'uplink.evt.revoke', 'uplink.evt.gw.>', '$SRV.>', '>'],
       },
       host: {
-        publish: ['uplink.call.calc', `uplink.host.${hostId}.call.calc`, `uplink.host.${hostId}.ctl`, `uplink.host.${hostId}.meta`, 'uplink.evt.revoke', `uplink.evt.gw.${gw}`, `uplink.evt.gw.${gw}.unref`, '$SRV.PING', '_INBOX.x'],
+        // _INBOX.> is allowed: $SRV answers go to the asker's request inbox (no allow_responses).
+        publish: ['uplink.call.calc', `uplink.host.${hostId}.call.calc`, `uplink.host.${hostId}.ctl`, `uplink.host.${hostId}.meta`, 'uplink.evt.revoke', `uplink.evt.gw.${gw}`, `uplink.evt.gw.${gw}.unref`, '$SRV.PING'],
         subscribe: ['_U.>', `_U.${gw}.*`, 'uplink.evt.host.*', '_INBOX.>', '>'],
       },
       gateway: {
@@ -566,9 +566,9 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
     await assert.rejects(import('@nats-io/transport-node').then((m) => m.connect({ servers: arena.server.url, user: 'uplink-host', pass: 'gateway-secret' })), 'another role\'s password is refused');
   });
 
-  it('#140 forged identity: a plain NATS client with the gateway credential calls a host that verifies identities, claiming {"subject":"forged-root"} with the admin scope: refused typed, nothing runs; honest calls through the gateway still work', { todo: 'host-side identity verification (#26 item 10)' }, async () => {
+  it('#140 forged identity: a plain NATS client with the gateway credential calls a host that verifies identities, claiming {"subject":"forged-root"} with the admin scope: refused typed, nothing runs; honest calls through the gateway still work', async () => {
     forged.runs = 0;
-    const options = { verifyIdentity: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }) } as NatsHostOptions;
+    const options: NatsHostOptions = { verifyKey: CLUSTER_KEYS.publicKey };
     const verifying = await arena.addHost((h) => {
       h.register(new Vault(), { id: 'vault', access: { scopes: ['admin'] } });
       h.register(new Mirror(), { id: 'mirror' });
@@ -576,6 +576,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
     await arena.served('vault');
     await arena.served('mirror');
     const forger = await arena.as('gateway');
+    let forgeries = 0;
     const forge = async (object: string, member: string, identity: unknown) => {
       const h = natsHeaders();
       h.set(Header.member, member);
@@ -583,12 +584,13 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       h.set(Header.timeout, '2000');
       h.set(Header.identity, b64json(identity));
       h.set(Header.context, b64json({ connection: `${'G'.repeat(22)}/c1`, remoteAddress: '10.0.0.1', correlationId: 'forged' }));
-      try {
-        const answer = await forger.request(`uplink.host.${verifying.service.id}.call.${object}`, packPayload({ text: '[]' }), { headers: h, timeout: 1_500 });
-        return `${answer.headers?.get(Header.event) ?? '?'} ${new TextDecoder().decode(answer.data.subarray(4))}`;
-      } catch {
-        return 'no answer';
-      }
+      // A reply subject shaped like a gateway's inbox, so that a host that believed the call would answer it.
+      const reply = `_U.${'G'.repeat(22)}.${(++forgeries).toString(36)}`;
+      const inbox = forger.subscribe(reply, { max: 1 });
+      forger.publish(`uplink.host.${verifying.service.id}.call.${object}`, packPayload({ text: '[]' }), { headers: h, reply });
+      const answer = await Promise.race([(async () => { for await (const m of inbox) return m; return undefined; })(), sleep(1_500).then(() => undefined)]);
+      inbox.unsubscribe();
+      return answer ? `${answer.headers?.get(Header.event) ?? '?'} ${new TextDecoder().decode(answer.data.subarray(4))}` : 'no answer';
     };
     const root = { subject: 'forged-root', claims: { sub: 'forged-root', scope: 'admin' } };
     const literal = { subject: 'forged-root', scopes: ['admin'] };
