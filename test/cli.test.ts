@@ -64,9 +64,9 @@ describe('uplink help', () => {
 
 const skip = natsUnavailable();
 const PASSWORDS = {
-  UPLINK_NATS_GATEWAY_PASSWORD: randomBytes(18).toString('base64url'),
-  UPLINK_NATS_HOST_PASSWORD: randomBytes(18).toString('base64url'),
-  UPLINK_NATS_OPS_PASSWORD: randomBytes(18).toString('base64url'),
+  UPLINK_NATS_GATEWAY_PASSWORD: `p${randomBytes(18).toString('hex')}`,
+  UPLINK_NATS_HOST_PASSWORD: `p${randomBytes(18).toString('hex')}`,
+  UPLINK_NATS_OPS_PASSWORD: `p${randomBytes(18).toString('hex')}`,
 };
 const SECRET = randomBytes(32).toString('hex');
 

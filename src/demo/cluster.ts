@@ -20,9 +20,14 @@ interface Member { name: string; child: ChildProcess; url?: string }
 
 const MEMBER = fileURLToPath(new URL('./cluster-member.ts', import.meta.url));
 const NATS_CONFIG = fileURLToPath(new URL('../../docs/nats-server.conf', import.meta.url));
+/** A letter first: nats-server reads an unquoted variable that starts with a digit as a number. */
+function password(): string {
+  return `p${randomBytes(24).toString('hex')}`;
+}
+
 /** One password per NATS user, new on every run; the config reads them from nats-server's environment. */
 const PASSWORDS = {
-  gateway: randomBytes(24).toString('base64url'), host: randomBytes(24).toString('base64url'), ops: randomBytes(24).toString('base64url'),
+  gateway: password(), host: password(), ops: password(),
 };
 const children: ChildProcess[] = [];
 

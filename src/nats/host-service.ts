@@ -14,6 +14,11 @@
  * (a heartbeat subject, a gateway's callback subject) is not answered. While NATS is down, gateways
  * are not declared gone; after it comes back each gets a whole liveness bound again.
  */
+/*
+ * About 380 lines: one host's life on NATS (serve, drain, stop, beat, tick) and the call path it
+ * owns (parse, verify, run, answer); streams, callbacks, connections, listings and gateway events,
+ * discovery, assertions and publishing have files of their own.
+ */
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
 import { Revocations } from '../auth/revocations.js';
@@ -26,13 +31,14 @@ import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import {
-  b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, isGatewayReply, isNodeId,
+  b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, isGatewayReply,
   jsonBytes, Op, packPayload, payloadBudget, QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
 } from './envelope.js';
 import { AssertionVerifier } from './identity-assertion.js';
 import { NatsLink } from './nats-link.js';
 import { publish, type Sent } from './publish.js';
 import { HostCallbacks } from './host-callbacks.js';
+import { applyGatewayEvent, listingAnswer, revocationOf } from './host-requests.js';
 import { HostTable, type HostBeat, type HostState } from './host-table.js';
 import { HostStreams } from './host-streams.js';
 import { RemoteConnections } from './remote-connections.js';
@@ -291,18 +297,8 @@ export class NatsHostService {
   }
 
   private answerListing(rest: string, reply: string, identity: Identity | undefined, question: { pattern?: unknown; id?: unknown }): void {
-    const pattern = typeof question.pattern === 'string' ? question.pattern : undefined;
-    const id = typeof question.id === 'string' ? question.id : '';
-    if (rest === 'list') return void publish(this.nc, reply, jsonBytes(this.host.list(identity, pattern).filter((object) => this.served.includes(object))));
-    if (rest !== 'meta') return;
-    let answer: unknown;
-    try {
-      if (!this.served.includes(id)) throw new Error('not served here');
-      answer = { ok: this.host.metadata(identity, id) };
-    } catch {
-      answer = { error: errorBody(ErrorCode.UNKNOWN_OBJECT, `unknown object '${id.slice(0, 256)}'`) };
-    }
-    publish(this.nc, reply, jsonBytes(answer));
+    const answer = listingAnswer(this.host, this.served, rest, identity, question);
+    if (answer !== undefined) publish(this.nc, reply, jsonBytes(answer));
   }
 
   private onControl(msg: Msg, h: MsgHdrs): void {
@@ -332,34 +328,17 @@ export class NatsHostService {
   }
 
   /** `uplink.evt.gw.<gateway>` (a beat), `.release` (closed connections) or `.unref` (references let go of). */
+  /** `uplink.evt.gw.<gateway>` (a beat), `.release` (closed connections) or `.unref` (references let go of). */
   private onGatewayEvent(msg: Msg): void {
-    const [, , , gateway, what] = msg.subject.split('.');
-    if (!isNodeId(gateway)) return;
-    this.gateways.seen(gateway);
-    if (what === 'release') {
-      const ids = bytesJson<unknown>(msg.data);
-      // A gateway releases only its own connections.
-      if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string' && id.startsWith(`${gateway}/`)) this.connections.release(id);
-    }
-    if (what === 'unref') {
-      const entries = bytesJson<unknown>(msg.data);
-      if (!Array.isArray(entries)) return;
-      for (const entry of entries) {
-        if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'string' || !entry[0].startsWith(`${gateway}/`)) continue;
-        const received = Number.isSafeInteger(entry[2]) && (entry[2] as number) > 0 ? entry[2] as number : undefined;
-        this.connections.releaseReference(entry[0], entry[1], received);
-      }
-    }
+    const gateway = applyGatewayEvent(msg, this.connections);
+    if (gateway) this.gateways.seen(gateway);
   }
 
   private onRevocation(msg: Msg): void {
-    const target = bytesJson<{ subject?: unknown; tokenId?: unknown }>(msg.data);
-    if (typeof target !== 'object' || target === null) return;
-    const subject = typeof target.subject === 'string' && target.subject ? target.subject : undefined;
-    const tokenId = typeof target.tokenId === 'string' && target.tokenId ? target.tokenId : undefined;
-    if (subject === undefined && tokenId === undefined) return;
-    this.revocations.add({ ...(subject ? { subject } : {}), ...(tokenId ? { tokenId } : {}) });
-    this.host.endStreams((owner) => owner !== undefined && ((subject !== undefined && owner.subject === subject) || (tokenId !== undefined && owner.tokenId === tokenId)), 'revoked');
+    const target = revocationOf(msg.data);
+    if (!target) return;
+    this.revocations.add(target);
+    this.host.endStreams((owner) => this.revocations.matches(target, owner), 'revoked');
   }
 
   private tick(): void {

@@ -12,8 +12,8 @@
  */
 /*
  * About 370 lines: the ObjectHost and ClusterLink interfaces (calls, streams, resumes, references,
- * catalog, revocations, readiness) and the routing they share; the mux entries, host table, pins and
- * callbacks have files of their own.
+ * catalog, revocations, readiness, state) and the mux and tick they share; routes, the mux entries,
+ * host table, pins, callbacks, questions, assertions and publishing have files of their own.
  */
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
@@ -29,6 +29,7 @@ import {
 } from './envelope.js';
 import { GatewayCallbacks } from './gateway-callbacks.js';
 import { parseHostBeat } from './host-beat.js';
+import { HostQuestions } from './host-questions.js';
 import { HostTable } from './host-table.js';
 import { AssertionSigner } from './identity-assertion.js';
 import type { InboxEntry, InboxLink } from './inbox-entry.js';
@@ -76,14 +77,13 @@ export class NatsObjectHost implements ObjectHost {
   private releasedConnections: string[] = [];
   private revocationHandler: ((target: SharedRevocation) => void) | undefined;
   private nextId = 0;
-  private readonly askTimeoutMs: number;
   /** Hosts calling this gateway's clients back. */
   private readonly callbacks: GatewayCallbacks;
   private readonly signer: AssertionSigner | undefined;
+  private readonly questions: HostQuestions;
 
   constructor(private readonly nc: NatsConnection, options: NatsObjectHostOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.askTimeoutMs = options.askTimeoutMs ?? 1_000;
     const heartbeatMs = options.heartbeatMs ?? 1_000;
     this.hosts = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
     this.inbox = Subject.inbox(this.id);
@@ -92,6 +92,7 @@ export class NatsObjectHost implements ObjectHost {
     this.nats = new NatsLink(nc, 'gateway', { reconnected: () => this.reconnected() });
     this.nats.logger = options.logger;
     this.callbacks = new GatewayCallbacks(nc, options.maxAttachments ?? 16);
+    this.questions = new HostQuestions(nc, this.link, this.hosts, this.clock, options.askTimeoutMs ?? 1_000, this.signer, () => this.connected);
     const on = (subject: string, handle: (msg: Msg) => void) => this.subscriptions.push(this.nats.subscribe(subject, handle));
     const callbacks = Subject.callbacks(this.id);
     on(`${this.inbox}.*`, (msg) => (msg.subject === callbacks ? this.callbacks.onMessage(msg) : this.entries.get(msg.subject)?.onMessage(msg)));
@@ -200,45 +201,12 @@ export class NatsObjectHost implements ObjectHost {
   }
 
   /** Every live host's objects that `identity` may see (each host filters by its access rules). */
-  async listObjects(identity: Identity | undefined, pattern: string | undefined): Promise<string[]> {
-    const hosts = this.hosts.live().filter((h) => h.state === 'up');
-    const answers = await Promise.all(hosts.map((h) => this.ask<string[]>(Subject.list(h.id), identity, { pattern })));
-    return [...new Set(answers.flatMap((ids) => (Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string' && this.hosts.knows(id)) : [])))].sort();
+  listObjects(identity: Identity | undefined, pattern: string | undefined): Promise<string[]> {
+    return this.questions.listObjects(identity, pattern);
   }
 
-  async describeObject(identity: Identity | undefined, id: string): Promise<ObjectMetadata | undefined> {
-    const host = this.hosts.hostOf(id);
-    if (!host) return undefined;
-    const answer = await this.ask<{ ok?: ObjectMetadata }>(Subject.metadata(host), identity, { id });
-    const metadata = typeof answer === 'object' && answer !== null ? answer.ok : undefined;
-    return typeof metadata === 'object' && metadata !== null && metadata.id === id && Array.isArray(metadata.methods) ? metadata : undefined;
-  }
-
-  /**
-   * A question to one host, answered on this gateway's own inbox (not a shared `_INBOX.`, which other
-   * NATS users may read); a host that does not answer in time counts as having nothing to say.
-   */
-  private ask<T>(subject: string, identity: Identity | undefined, question: object): Promise<T | undefined> {
-    if (!this.connected) return Promise.resolve(undefined);
-    return new Promise<T | undefined>((resolve) => {
-      let timer: unknown;
-      const done = (answer: T | undefined): void => {
-        this.clock.clearTimeout(timer as never);
-        this.link.unregister(reply);
-        resolve(answer);
-      };
-      const entry: InboxEntry = {
-        host: undefined, since: this.clock.now(), unheard: false,
-        onMessage: (msg) => done(tryJson<T>(msg.data)),
-        hostLost: () => done(undefined),
-      };
-      const reply = this.link.register(entry);
-      timer = this.clock.setTimeout(() => done(undefined), this.askTimeoutMs);
-      const headers = controlHeaders('ask', {});
-      if (identity) headers.set(Header.identity, b64json(identity));
-      if (this.signer) headers.set(Header.assertion, this.signer.assertion(reply, identity, false));
-      if (publish(this.nc, subject, jsonBytes(question), { headers, reply }) !== 'sent') done(undefined);
-    });
+  describeObject(identity: Identity | undefined, id: string): Promise<ObjectMetadata | undefined> {
+    return this.questions.describeObject(identity, id);
   }
 
   /** Tells the other gateways (and the hosts, which end the identity's streams). */
@@ -396,14 +364,5 @@ export class NatsObjectHost implements ObjectHost {
       entry.since = Math.max(entry.since, this.clock.now());
       entry.reattach?.();
     }
-  }
-}
-
-/** A host's JSON answer, or undefined (a no-responders status has no body). */
-function tryJson<T>(data: Uint8Array): T | undefined {
-  try {
-    return bytesJson<T>(data);
-  } catch {
-    return undefined;
   }
 }

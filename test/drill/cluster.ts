@@ -19,7 +19,8 @@ const CLI = new URL('../../src/cli/uplink.ts', import.meta.url).pathname;
 const CONFIG = new URL('../../docs/nats-server.conf', import.meta.url).pathname;
 const OBJECTS = new URL('./objects.ts', import.meta.url).pathname;
 const NO_OBJECTS = new URL('../support/cluster-gateway.ts', import.meta.url).pathname;
-const secret = () => randomBytes(24).toString('base64url');
+// A letter first: nats-server reads an unquoted value that starts with a digit as a number.
+const secret = () => `p${randomBytes(24).toString('hex')}`;
 
 /** An Ed25519 pair in PEM files under `dir` (UPLINK_CLUSTER_SIGNING_KEY / UPLINK_CLUSTER_VERIFY_KEY). */
 function clusterKeys(dir: string): { signing: string; verify: string } {
