@@ -15,7 +15,7 @@ import { systemClock } from '../src/clock.js';
 import { readErrorPayload, unpackPayload } from '../src/nats/envelope.js';
 import { AssertionSigner } from '../src/nats/identity-assertion.js';
 import { NatsHostService, NatsObjectHost } from '../src/nats/index.js';
-import { captureLogs, client, startGateway } from './helpers.js';
+import { captureLogs, client, RawSocket, startGateway } from './helpers.js';
 import { eventually } from './support/eventually.js';
 import { objectHost, TestCluster } from './support/nats-cluster.js';
 import { natsUnavailable, startNatsServer, type NatsServer } from './support/nats-server.js';
@@ -65,6 +65,7 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
   let cluster: TestCluster;
   let url: string;
   let gateway: Gateway;
+  let other: { gateway: Gateway; url: string };
   let forger: NatsConnection;
   const keys = generateKeyPairSync('ed25519');
 
@@ -76,12 +77,46 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     service.serve();
     const remote = new NatsObjectHost(await cluster.connect('gateway'), { heartbeatMs: BEAT_MS, signingKey: keys.privateKey });
     ({ gateway, url } = await startGateway({ remoteObjects: remote, cluster: remote, authenticator: authenticator() }, false));
+    const remoteB = new NatsObjectHost(await cluster.connect('gateway-b'), { heartbeatMs: BEAT_MS, signingKey: keys.privateKey });
+    other = await startGateway({ remoteObjects: remoteB, cluster: remoteB, authenticator: authenticator() }, false);
+    await eventually(() => remoteB.knowsObject('whoami'), { what: 'the host beat on gateway B' });
     forger = await cluster.connect('forger');
     await eventually(() => remote.knowsObject('whoami'), { what: 'the host beat' });
   });
   after(async () => {
     await gateway.close({ drainMs: 0 });
+    await other.gateway.close({ drainMs: 0 });
     await cluster.stop();
+  });
+
+  it('a stream resumes through another gateway as its owner (a signed resume), and only as its owner', async () => {
+    const token = await hsToken({}, { sub: 'dave' });
+    const a = await RawSocket.open(url, false);
+    a.send(JSON.stringify({ t: 'hello', v: [1], token }));
+    assert.equal((await a.next()).header.t, 'welcome');
+    a.send('{"t":"stream","id":5,"o":"whoami","m":"count","upTo":1000}\n[60,20]');
+    const items = (raw: RawSocket, id: number) => raw.frames.filter((f) => f.header.t === 'items' && f.header.id === id).flatMap((f) => JSON.parse(f.body.split('\n')[0]!) as number[]);
+    await eventually(() => items(a, 5).length >= 5, { what: 'items through gateway A' });
+    const key = a.frames.find((f) => f.header.t === 'stream-open')!.header.key as string;
+    a.ws.terminate();
+    const received = items(a, 5);
+    await delay(100);
+    const intruder = await RawSocket.open(other.url, false);
+    intruder.send(JSON.stringify({ t: 'hello', v: [1], token: await hsToken({}, { sub: 'eve' }) }));
+    assert.equal((await intruder.next()).header.t, 'welcome');
+    intruder.send(JSON.stringify({ t: 'resume', id: 7, key, ack: 0, upTo: 1000 }));
+    await eventually(() => intruder.frames.some((f) => f.header.id === 7 && f.header.t === 'error'), { what: 'the intruder refused' });
+    assert.equal(intruder.frames.find((f) => f.header.id === 7 && f.header.t === 'error')!.header.code, ErrorCode.STREAM_LOST);
+    intruder.close();
+    const b = await RawSocket.open(other.url, false);
+    b.send(JSON.stringify({ t: 'hello', v: [1], token }));
+    assert.equal((await b.next()).header.t, 'welcome');
+    b.send(JSON.stringify({ t: 'resume', id: 9, key, ack: received.length, upTo: received.length + 1000 }));
+    await eventually(() => items(b, 9).length >= 5, { what: 'items through gateway B' });
+    const all = [...received, ...items(b, 9)];
+    assert.deepEqual(all, all.map((_, i) => i), 'exactly once, in order, across the two gateways');
+    b.send('{"t":"cancel","id":9}');
+    b.close();
   });
 
   it('a call through the gateway runs as the identity the gateway verified', async () => {
