@@ -28,11 +28,17 @@ export interface BeatChange {
 
 /** Object names remembered as existing (a host may announce many; the set must stay bounded). */
 const MAX_KNOWN_OBJECTS = 65_536;
+/** Hosts (or gateways) tracked at once: one participant inventing ids must not grow the table without bound. */
+export const MAX_HOSTS = 1_024;
 
 export class HostTable {
   private readonly hosts = new Map<string, Entry>();
-  /** Live hosts by object, rebuilt when membership changes (not on every beat); and a round-robin turn. */
-  private byObject: Map<string, string[]> | undefined;
+  /**
+   * Up hosts by object, kept in step beat by beat (a host's change costs its own objects, never a
+   * rebuild over every host); what each host is indexed under; a round-robin turn.
+   */
+  private readonly byObject = new Map<string, string[]>();
+  private readonly indexed = new Map<string, readonly string[]>();
   private turn = 0;
   /** Hosts that left a call unanswered past the liveness bound while beating: not picked until then. */
   private readonly suspects = new Map<string, number>();
@@ -43,8 +49,9 @@ export class HostTable {
 
   beat(beat: HostBeat): BeatChange {
     const entry = this.hosts.get(beat.id);
+    if (!entry && this.hosts.size >= MAX_HOSTS) return { joined: false, reconnected: false }; // full: a new id is not believed
     const previous = entry?.beat;
-    if (!previous || !this.alive(beat.id) || previous.state !== beat.state || previous.objects.length !== beat.objects.length) this.byObject = undefined;
+    this.reindex(beat.id, beat.state === 'up' ? beat.objects : undefined);
     if (beat.state === 'gone') {
       // A clean exit: nothing it had running will answer; the next sweep reports it.
       this.hosts.set(beat.id, { beat, lastSeen: -Infinity });
@@ -60,7 +67,7 @@ export class HostTable {
     const entry = this.hosts.get(id);
     if (entry) {
       if (entry.lastSeen !== -Infinity) entry.lastSeen = this.clock.now();
-    } else this.hosts.set(id, { beat: undefined, lastSeen: this.clock.now() });
+    } else if (this.hosts.size < MAX_HOSTS) this.hosts.set(id, { beat: undefined, lastSeen: this.clock.now() });
   }
 
   alive(id: string): boolean {
@@ -76,9 +83,10 @@ export class HostTable {
       if (now - entry.lastSeen > this.deadAfterMs) {
         dead.push(id);
         this.hosts.delete(id);
+        this.reindex(id, undefined);
+        this.suspects.delete(id);
       }
     }
-    if (dead.length > 0) this.byObject = undefined;
     return dead;
   }
 
@@ -153,10 +161,9 @@ export class HostTable {
    * that a host it considers dead (a frozen process the server still routes to) gets no new calls.
    */
   pick(object: string): string | undefined {
-    if (!this.byObject) this.byObject = this.index();
     const candidates = this.byObject.get(object);
     if (!candidates) return undefined;
-    // A host found dead between sweeps is skipped (the sweep rebuilds the index).
+    // A host found dead between sweeps is skipped (the sweep takes it out of the index).
     for (let i = 0; i < candidates.length; i++) {
       const host = candidates[this.turn++ % candidates.length]!;
       if (this.alive(host) && !this.suspected(host)) return host;
@@ -164,16 +171,31 @@ export class HostTable {
     return undefined;
   }
 
-  private index(): Map<string, string[]> {
-    const byObject = new Map<string, string[]>();
-    for (const beat of this.live()) {
-      if (beat.state !== 'up') continue;
-      for (const object of beat.objects) {
-        const hosts = byObject.get(object);
-        if (hosts) hosts.push(beat.id);
-        else byObject.set(object, [beat.id]);
-      }
+  /** Puts `id` under `objects` (undefined: under none), undoing what it was indexed under before. */
+  private reindex(id: string, objects: readonly string[] | undefined): void {
+    const before = this.indexed.get(id);
+    if (before === objects || (before && objects && sameList(before, objects))) return;
+    for (const object of before ?? []) {
+      const hosts = this.byObject.get(object);
+      const at = hosts?.indexOf(id) ?? -1;
+      if (at >= 0) hosts!.splice(at, 1);
+      if (hosts?.length === 0) this.byObject.delete(object);
     }
-    return byObject;
+    if (!objects) {
+      this.indexed.delete(id);
+      return;
+    }
+    this.indexed.set(id, objects);
+    for (const object of new Set(objects)) {
+      const hosts = this.byObject.get(object);
+      if (hosts) hosts.push(id);
+      else this.byObject.set(object, [id]);
+    }
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -22,6 +22,8 @@ export interface InboxEntry {
    * beating (a rogue, or a host stuck since it took the call) gets no new calls for a while.
    */
   readonly unheard?: boolean;
+  /** Whether the host's silence is its own doing (a call or a fresh open; not a client's resume). */
+  readonly blamesHost?: boolean;
 }
 
 /** What entries need from the mux. */
@@ -31,8 +33,8 @@ export interface InboxLink {
   /** Adds an entry under a fresh inbox id; returns its reply subject. */
   register(entry: InboxEntry): string;
   unregister(reply: string): void;
-  /** Sends a control message to a host (optionally with a reply subject for the answer). */
-  control(host: string, op: string, fields: Record<string, string | number>, options?: { identity?: Identity | undefined; reply?: string }): void;
+  /** Sends a control message to a host (optionally with a reply subject for the answer); whether it left. */
+  control(host: string, op: string, fields: Record<string, string | number>, options?: { identity?: Identity | undefined; reply?: string }): boolean;
   /** A message from this host arrived: it is alive. */
   seen(host: string): void;
   maxAttachments: number;

@@ -282,13 +282,18 @@ export class NatsObjectHost implements ObjectHost {
       },
       unregister: (reply) => void this.entries.delete(reply),
       control: (host, op, fields, options) => {
-        if (!this.connected) return;
-        const headers = controlHeaders(op, fields);
+        if (!this.connected) return false;
+        let headers;
+        try {
+          headers = controlHeaders(op, fields);
+        } catch {
+          return false; // a field nats.js will not put in a header (checked before; never a throw here)
+        }
         if (options?.identity) headers.set(Header.identity, b64json(options.identity));
         // A resume asks for a stream as an identity: with cluster keys, signed for the reply subject it names.
         if (options?.reply && this.signer) headers.set(Header.assertion, this.signer.assertion(options.reply, options.identity, false));
         // Control messages are small and bounded (ids, counts, the identity the gateway verified).
-        publish(this.nc, Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) });
+        return publish(this.nc, Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) }) === 'sent';
       },
       seen: (host) => this.hosts.seen(host),
     };
@@ -340,8 +345,10 @@ export class NatsObjectHost implements ObjectHost {
    * SUSPECT_BOUNDS bounds, so a participant announcing objects it does not serve cannot hold calls.
    */
   private unanswered(entry: InboxEntry): void {
-    this.hosts.suspect(entry.host!, SUSPECT_BOUNDS * this.hosts.deadAfterMs);
-    this.nats.logger?.warn({ host: entry.host }, 'object host left a call unanswered past the liveness bound: not picked for a while');
+    if (entry.blamesHost) {
+      this.hosts.suspect(entry.host!, SUSPECT_BOUNDS * this.hosts.deadAfterMs);
+      this.nats.logger?.warn({ host: entry.host }, 'object host left a call unanswered past the liveness bound: not picked for a while');
+    }
     entry.hostLost();
   }
 

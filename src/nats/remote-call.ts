@@ -33,6 +33,7 @@ export class RemoteCall implements InboxEntry {
   since: number;
   reply = '';
   unheard = true;
+  readonly blamesHost = true;
   private settled = false;
 
   constructor(private readonly link: InboxLink, private readonly sink: ReplySink, private readonly origin: CallOrigin) {

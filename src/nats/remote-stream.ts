@@ -21,6 +21,9 @@ import type { Sent } from './publish.js';
 
 type State = 'opening' | 'open' | 'closed';
 
+/** A host's own stream key: base64url, bounded. */
+const HOST_KEY = /^[A-Za-z0-9_-]{1,128}$/;
+
 export class RemoteStream implements StreamControl, InboxEntry {
   host: string | undefined;
   since: number;
@@ -40,6 +43,8 @@ export class RemoteStream implements StreamControl, InboxEntry {
   private resend: (() => Sent) | undefined;
   /** A re-attach was sent and its open has not come back yet. */
   private reattaching = false;
+  /** Made by a client's resume (a key it chose), not by an open. */
+  private readonly resumed: boolean;
 
   constructor(
     private readonly link: InboxLink,
@@ -55,17 +60,26 @@ export class RemoteStream implements StreamControl, InboxEntry {
     this.expected = start.ack;
     this.host = start.host;
     this.key = start.key;
+    this.resumed = start.key !== undefined;
   }
 
   /** A resume key of a stream on a host: the host id (fixed length) then the host's own key. */
   static splitKey(key: string): { host: string; key: string } | undefined {
     const host = key.slice(0, NODE_ID_LENGTH);
-    return key.length > NODE_ID_LENGTH && key.length <= 256 && isNodeId(host) ? { host, key: key.slice(NODE_ID_LENGTH) } : undefined;
+    const own = key.slice(NODE_ID_LENGTH);
+    // The host's own key is base64url (stream-registry.ts): anything else names no stream, and must
+    // never reach a header (nats.js refuses control characters there).
+    return isNodeId(host) && HOST_KEY.test(own) ? { host, key: own } : undefined;
   }
 
   /** The host has not opened (or re-opened) it yet. */
   get unheard(): boolean {
     return this.state === 'opening' || this.reattaching;
+  }
+
+  /** A fresh open left unanswered is the host's doing; a resume of a key a client chose is not. */
+  get blamesHost(): boolean {
+    return this.state === 'opening' && !this.resumed;
   }
 
   get live(): boolean {
@@ -146,11 +160,12 @@ export class RemoteStream implements StreamControl, InboxEntry {
 
   /** Asks the stream's host to send it to this entry's inbox, replaying from the client's ack (a resume or a re-attach). */
   resumeOn(): void {
-    this.link.control(this.host!, Op.resume, { [Header.key]: this.key!, [Header.ack]: this.ack, [Header.upTo]: this.upTo }, { identity: this.identity, reply: this.reply });
+    const sent = this.link.control(this.host!, Op.resume, { [Header.key]: this.key!, [Header.ack]: this.ack, [Header.upTo]: this.upTo }, { identity: this.identity, reply: this.reply });
+    if (!sent) this.fail(errorBody(ErrorCode.STREAM_LOST, 'the stream could not be asked for (NATS refused the message)'));
   }
 
   private opened(host: string, key: string): void {
-    if (!isNodeId(host) || !key || key.length > 256) throw new Error('an open frame without host or key');
+    if (!isNodeId(host) || !HOST_KEY.test(key)) throw new Error('an open frame without host or key');
     this.host = host;
     this.key = key;
     this.link.seen(host);

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { repeat } from '../../src/clock.js';
 import { CallContext } from '../../src/core/context.js';
 import { ErrorCode } from '../../src/errors.js';
-import { HostTable, type HostBeat } from '../../src/nats/host-table.js';
+import { HostTable, MAX_HOSTS, type HostBeat } from '../../src/nats/host-table.js';
 import { RunningCalls } from '../../src/nats/running-calls.js';
 import { FakeClock } from '../support/fake-clock.js';
 
@@ -15,6 +15,21 @@ const beat = (id: string, objects: string[], extra: Partial<HostBeat> = {}): Hos
   ({ id, name: id, state: 'up', objects, calls: 0, streams: 0, reconnects: 0, ...extra });
 
 describe('HostTable', () => {
+  it('follows a host whose objects change with the same count, and stops believing new ids when full', () => {
+    const table = new HostTable(new FakeClock(), 900);
+    table.beat(beat('a', ['calc', 'chat']));
+    table.beat(beat('a', ['calc', 'news']));
+    assert.equal(table.pick('chat'), undefined, 'chat is no longer served');
+    assert.equal(table.pick('news'), 'a');
+    table.beat(beat('a', ['calc', 'news'], { state: 'draining' }));
+    assert.equal(table.pick('calc'), undefined, 'a draining host gets no new calls');
+    for (let i = 0; table.size < MAX_HOSTS; i++) table.beat(beat(`h${i}`, ['calc']));
+    assert.deepEqual(table.beat(beat('one-too-many', ['calc'])), { joined: false, reconnected: false });
+    assert.equal(table.alive('one-too-many'), false);
+    table.seen('another');
+    assert.equal(table.size, MAX_HOSTS);
+  });
+
   it('restartClock: after this side\'s reconnect every host gets a whole bound again (#26 item 7)', () => {
     const clock = new FakeClock();
     const table = new HostTable(clock, 900);
