@@ -22,6 +22,7 @@ import { natsUnavailable, startNatsServer, type NatsServer } from './support/nat
 import { parseScrape } from './support/prometheus.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { hsToken, SECRET } from './tokens.js';
+import { Counter } from './support/fixtures.js';
 
 const skip = natsUnavailable();
 const BEAT_MS = 200;
@@ -32,6 +33,13 @@ class WhoAmI {
     const subject = callContext().connection.identity?.subject ?? 'anonymous';
     ran.push(subject);
     return subject;
+  }
+
+  /** Waits `ms`; says whether its signal was aborted meanwhile. */
+  @expose async slow(ms: number): Promise<string> {
+    const { signal } = callContext();
+    await delay(ms, undefined, { signal }).catch(() => undefined);
+    return signal.aborted ? 'aborted' : 'done';
   }
 
   @expose async *count(n: number, everyMs: number): AsyncGenerator<number> {
@@ -55,7 +63,9 @@ async function publishCall(nc: NatsConnection, object: string, member: string, e
   for (const [name, value] of Object.entries(extra)) h.set(name, value);
   const inbox = nc.subscribe(reply, { max: 1 });
   nc.publish(`uplink.call.${object}`, new Uint8Array([0, 0, 0, 2, 91, 93]), { headers: h, reply });
-  const answer = await Promise.race([(async () => { for await (const m of inbox) return m; throw new Error('no answer'); })(), delay(3_000).then(() => { throw new Error('no answer in 3 s'); })]);
+  const answer = await Promise.race([(async () => { for await (const m of inbox) return m; return undefined; })(), delay(1_500).then(() => undefined)]);
+  inbox.unsubscribe();
+  if (!answer) return { event: 'none' }; // a verifying host answers nothing unproven: the reply subject may be another caller's
   const event = answer.headers?.get('Uplink-Event') ?? '';
   if (event === 'error') return { event, code: readErrorPayload(answer.data, 16).code };
   return { event, value: unpackPayload(answer.data, 16).text };
@@ -67,15 +77,18 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
   let gateway: Gateway;
   let other: { gateway: Gateway; url: string };
   let forger: NatsConnection;
+  let service: NatsHostService;
+  let remote: NatsObjectHost;
   const keys = generateKeyPairSync('ed25519');
 
   before(async () => {
     cluster = await TestCluster.start();
     const host = objectHost();
     host.register(new WhoAmI(), { id: 'whoami' });
-    const service = new NatsHostService(await cluster.connect('host'), host, { heartbeatMs: BEAT_MS, verifyKey: keys.publicKey });
+    host.register(Counter, { id: 'tally', mode: 'session' });
+    service = new NatsHostService(await cluster.connect('host'), host, { heartbeatMs: BEAT_MS, verifyKey: keys.publicKey });
     service.serve();
-    const remote = new NatsObjectHost(await cluster.connect('gateway'), { heartbeatMs: BEAT_MS, signingKey: keys.privateKey });
+    remote = new NatsObjectHost(await cluster.connect('gateway'), { heartbeatMs: BEAT_MS, signingKey: keys.privateKey });
     ({ gateway, url } = await startGateway({ remoteObjects: remote, cluster: remote, authenticator: authenticator() }, false));
     const remoteB = new NatsObjectHost(await cluster.connect('gateway-b'), { heartbeatMs: BEAT_MS, signingKey: keys.privateKey });
     other = await startGateway({ remoteObjects: remoteB, cluster: remoteB, authenticator: authenticator() }, false);
@@ -119,17 +132,36 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     b.close();
   });
 
+  it('the gateway credential alone cannot cancel another caller\'s call, nor release its session', async () => {
+    const c = await client(url, { token: await hsToken({}, { sub: 'alice' }) });
+    assert.equal(await c.call('tally', 'increment', []), 1);
+    assert.equal(await c.call('tally', 'increment', []), 2);
+    // Every connection id of this gateway a forger could guess (they are sequential), released unsigned.
+    const ids = Array.from({ length: 50 }, (_, i) => `${remote.id}/c${i.toString(36)}`);
+    forger.publish(`uplink.evt.gw.${remote.id}.release`, new TextEncoder().encode(JSON.stringify(ids)));
+    const slow = c.call('whoami', 'slow', [600]);
+    await eventually(() => (service as unknown as { running: { replies(): string[] } }).running.replies().length === 1, { what: 'the slow call running' });
+    const [reply] = (service as unknown as { running: { replies(): string[] } }).running.replies();
+    const h = natsHeaders();
+    h.set('Uplink-Op', 'cancel');
+    h.set('Uplink-Call', reply!);
+    forger.publish(`uplink.host.${service.id}.ctl`, undefined, { headers: h });
+    assert.equal(await slow, 'done', 'the forged cancel did not reach the method');
+    assert.equal(await c.call('tally', 'increment', []), 3, 'the session survived the forged release');
+    await c.close();
+  });
+
   it('a call through the gateway runs as the identity the gateway verified', async () => {
     const c = await client(url, { token: await hsToken({}, { sub: 'alice' }) });
     assert.equal(await c.call('whoami', 'who', []), 'alice');
     await c.close();
   });
 
-  it('a call with a forged Uplink-Identity and no assertion is refused, and nothing runs', async () => {
+  it('a call with a forged Uplink-Identity and no assertion is dropped unanswered, and nothing runs', async () => {
     const before = ran.length;
     const forged = Buffer.from(JSON.stringify({ subject: 'forged-root', claims: { scope: 'admin' } })).toString('base64url');
     const answer = await publishCall(forger, 'whoami', 'who', { 'Uplink-Identity': forged });
-    assert.deepEqual(answer, { event: 'error', code: ErrorCode.UNAUTHENTICATED });
+    assert.deepEqual(answer, { event: 'none' });
     assert.equal(ran.length, before, 'the method never ran');
   });
 
@@ -138,9 +170,9 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     const other = generateKeyPairSync('ed25519');
     const identity = { subject: 'forged-root', claims: {} };
     const wrongKey = new AssertionSigner(other.privateKey, systemClock).assertion('ForgedGatewayIdAAAAAAA/c0', identity);
-    assert.equal((await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': wrongKey })).code, ErrorCode.UNAUTHENTICATED);
+    assert.equal((await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': wrongKey })).event, 'none');
     const otherConnection = new AssertionSigner(keys.privateKey, systemClock).assertion('ForgedGatewayIdAAAAAAA/c9', identity);
-    assert.equal((await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': otherConnection })).code, ErrorCode.UNAUTHENTICATED);
+    assert.equal((await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': otherConnection })).event, 'none');
     const rightOne = new AssertionSigner(keys.privateKey, systemClock).assertion('ForgedGatewayIdAAAAAAA/c0', identity);
     assert.deepEqual(await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': rightOne }), { event: 'ok', value: '"forged-root"' }, 'the control: a valid assertion runs');
     assert.equal(ran.length, before + 1);
@@ -151,7 +183,7 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     const assertion = new AssertionSigner(keys.privateKey, systemClock).assertion('ForgedGatewayIdAAAAAAA/c0', identity);
     assert.equal((await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': assertion })).event, 'ok');
     gateway.revoke({ subject: 'mallory' });
-    await eventually(async () => (await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': assertion })).code === ErrorCode.UNAUTHENTICATED, { what: 'the revocation on the host' });
+    await eventually(async () => (await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': assertion })).event === 'none', { what: 'the revocation on the host' });
   });
 });
 

@@ -22,6 +22,8 @@ export const Header = {
   identity: 'Uplink-Identity',
   /** A gateway-signed assertion of the identity, bound to the connection (identity-assertion.ts). */
   assertion: 'Uplink-Assertion',
+  /** Gateway events with cluster keys: the gateway's signature over subject and payload. */
+  signature: 'Uplink-Signature',
   context: 'Uplink-Context',
   /** On messages to a gateway's inbox: what the message is (see Event). */
   event: 'Uplink-Event',

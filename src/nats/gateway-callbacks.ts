@@ -27,7 +27,12 @@ export class GatewayCallbacks {
   private readonly running = new Map<string, AbortController>();
   private readonly codec = new Codec();
 
-  constructor(private readonly nc: NatsConnection, private readonly maxAttachments: number) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly maxAttachments: number,
+    /** With cluster keys: the connection's assertion, which answers carry so the host knows they come from its gateway. */
+    private readonly assertionFor: (connection: ConnectionInfo) => string | undefined = () => undefined,
+  ) {}
 
   track(connection: ConnectionInfo): void {
     if (connection.peer && !this.connections.has(connection.id)) this.connections.set(connection.id, connection);
@@ -55,13 +60,14 @@ export class GatewayCallbacks {
 
   private call(host: string, h: MsgHdrs, data: Uint8Array, connection: ConnectionInfo | undefined): void {
     const id = h.get(Header.call);
+    const assertion = connection && this.assertionFor(connection);
+    const headersOf = (op: string) => controlHeaders(op, { [Header.call]: id, ...(assertion ? { [Header.assertion]: assertion } : {}) });
     const answer = (op: string, payload: Uint8Array): void => {
-      const headers = controlHeaders(op, { [Header.call]: id });
-      const sent = publish(this.nc, Subject.control(host), payload, { headers });
+      const sent = publish(this.nc, Subject.control(host), payload, { headers: headersOf(op) });
       if (sent !== 'too-large') return;
       // The client's answer does not fit one NATS message: the host's call gets a typed error instead.
       const tooLarge = errorBody(ErrorCode.LIMIT_EXCEEDED, 'the callback\'s answer is larger than one NATS message');
-      publish(this.nc, Subject.control(host), errorPayload(tooLarge), { headers: controlHeaders(Op.callbackError, { [Header.call]: id }) });
+      publish(this.nc, Subject.control(host), errorPayload(tooLarge), { headers: headersOf(Op.callbackError) });
     };
     const peer = connection?.peer;
     if (!peer) return answer(Op.callbackError, errorPayload(errorBody(ErrorCode.CONNECTION_CLOSED, 'the client is gone')));

@@ -14,10 +14,11 @@ import type { PeerChannel } from '../core/context.js';
 import { ErrorCode, UplinkError } from '../errors.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
 import { remoteError } from '../protocol/error-body.js';
+import type { AssertionVerifier } from './identity-assertion.js';
 import { publish, type Sent } from './publish.js';
 import { controlHeaders, encodeMember, Header, Op, packPayload, readErrorPayload, Subject, unpackPayload } from './envelope.js';
 
-interface Waiting { gateway: string; resolve(value: EncodedPayload): void; reject(error: Error): void; timer: unknown; cleanup: () => void }
+interface Waiting { gateway: string; connection: string; resolve(value: EncodedPayload): void; reject(error: Error): void; timer: unknown; cleanup: () => void }
 
 /** How long past a callback's deadline the host waits for its gateway's answer before giving up. */
 const GATEWAY_SLACK_MS = 1_000;
@@ -26,7 +27,14 @@ export class HostCallbacks {
   private nextId = 0;
   private readonly waiting = new Map<string, Waiting>();
 
-  constructor(private readonly nc: NatsConnection, private readonly hostId: string, private readonly clock: Clock, private readonly codec: Codec, private readonly maxAttachments: number) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly hostId: string,
+    private readonly clock: Clock,
+    private readonly codec: Codec,
+    private readonly maxAttachments: number,
+    private readonly verifier?: AssertionVerifier,
+  ) {}
 
   /** The way back to one connection (`<gateway>/<connection>`). */
   peer(connectionId: string): PeerChannel {
@@ -50,7 +58,7 @@ export class HostCallbacks {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = this.clock.setTimeout(() => this.settle(id)?.reject(new UplinkError(ErrorCode.CONNECTION_CLOSED, 'the gateway did not answer the callback')), timeoutMs + GATEWAY_SLACK_MS);
-      this.waiting.set(id, { gateway, resolve, reject, timer, cleanup: () => signal?.removeEventListener('abort', onAbort) });
+      this.waiting.set(id, { gateway, connection: `${gateway}/${connection}`, resolve, reject, timer, cleanup: () => signal?.removeEventListener('abort', onAbort) });
       const sent = this.publish(gateway, Op.callback, {
         [Header.call]: id, [Header.host]: this.hostId, [Header.connection]: connection, [Header.key]: ref,
         [Header.timeout]: Math.ceil(timeoutMs), ...(member === undefined ? {} : { [Header.member]: encodeMember(member) }),
@@ -60,9 +68,24 @@ export class HostCallbacks {
     });
   }
 
-  /** A gateway's answer (a control message to this host). */
+  /**
+   * A gateway's answer (a control message to this host). With cluster keys it counts only with a
+   * valid assertion for the callback's connection: only that connection's gateway has one (callback
+   * ids can be seen by other NATS users on the gateway's callback subject).
+   */
   answered(op: string, h: MsgHdrs, data: Uint8Array): void {
-    const waiting = this.settle(h.get(Header.call));
+    const id = h.get(Header.call);
+    const expected = this.waiting.get(id);
+    if (!expected) return;
+    if (!this.verifier) return this.settleWith(id, op, data);
+    this.verifier.identity(h.get(Header.assertion), expected.connection).then(
+      () => this.settleWith(id, op, data),
+      () => undefined, // not its gateway: ignored, the callback still waits for the real answer
+    ).catch(() => undefined);
+  }
+
+  private settleWith(id: string, op: string, data: Uint8Array): void {
+    const waiting = this.settle(id);
     if (!waiting) return;
     try {
       if (op === Op.callbackOk) return waiting.resolve(unpackPayload(data, this.maxAttachments));

@@ -26,7 +26,7 @@ import { repeat, systemClock, type Clock } from '../clock.js';
 import { CallContext, type Identity } from '../core/context.js';
 import { remoteParent } from '../core/tracing.js';
 import type { Logger } from 'pino';
-import { ErrorCode, errorBody, withData, type ErrorBody, type UplinkError } from '../errors.js';
+import { ErrorCode, errorBody, withData, type ErrorBody } from '../errors.js';
 import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
@@ -113,7 +113,7 @@ export class NatsHostService {
     this.verifier = options.verifyKey && new AssertionVerifier(options.verifyKey, this.revocations, this.clock);
     this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.send(reply, Event.accepted, { [Header.host]: this.id }));
     this.streams = new HostStreams(nc, this.id, host);
-    this.callbacks = new HostCallbacks(nc, this.id, this.clock, host.codec, this.maxAttachments);
+    this.callbacks = new HostCallbacks(nc, this.id, this.clock, host.codec, this.maxAttachments, this.verifier);
     this.connections = new RemoteConnections(host, options.onError ?? (() => {}), (id) => this.callbacks.peer(id), options.logger);
     host.references.idPrefix = this.id; // references made here name this host: gateways route their calls back here
     const on = (subject: string, handle: (msg: Msg) => void) => this.subscriptions.push(this.nats.subscribe(subject, handle));
@@ -172,7 +172,7 @@ export class NatsHostService {
     }
     const stopped = withData(errorBody(ErrorCode.SHUTTING_DOWN, 'the object host is shutting down; retry'), { retryable: true });
     for (const reply of this.running.replies()) {
-      this.running.cancel(reply);
+      this.running.end(reply);
       this.running.finish(reply);
       this.send(reply, Event.error, {}, errorPayload(stopped, this.host.codec));
     }
@@ -197,13 +197,7 @@ export class NatsHostService {
   private onCall(object: string, msg: Msg, direct: boolean): void {
     const reply = msg.reply || undefined;
     if (reply !== undefined && !isGatewayReply(reply)) return; // answers go to a gateway's inbox, nowhere else
-    const answer = (error: ErrorBody): void => {
-      if (reply) this.send(reply, Event.error, {}, errorPayload(error, this.host.codec));
-    };
     const pin = this.host.isSessionObject(object);
-    if (this.state !== 'up') {
-      return answer(direct && pin ? errorBody(ErrorCode.HOST_LOST, `the object host holding this session of '${object}' is shutting down`) : errorBody(ErrorCode.OBJECT_UNAVAILABLE, 'the object host is shutting down; retry'));
-    }
     let call: OutgoingCall;
     let args: EncodedPayload;
     try {
@@ -211,21 +205,35 @@ export class NatsHostService {
       args = unpackPayload(msg.data, this.maxAttachments);
       if (!UNARY_KINDS.has(call.kind) && call.kind !== 'stream') throw new Error('unknown call kind');
     } catch {
-      return answer(errorBody(ErrorCode.BAD_FRAME, 'a malformed call'));
+      // With cluster keys nothing unproven is answered: a reply subject can name another caller's call.
+      if (!this.verifier) this.refuse(reply, errorBody(ErrorCode.BAD_FRAME, 'a malformed call'));
+      return;
     }
-    if (call.timeoutMs !== undefined && call.timeoutMs <= 0) return answer(errorBody(ErrorCode.DEADLINE_EXCEEDED, 'the deadline passed before the call started'));
-    const gateway = reply && gatewayOfReply(reply);
-    if (gateway) this.gateways.seen(gateway);
-    if (!this.verifier) return this.run(object, call, args, reply, pin, call.identity);
+    if (!this.verifier) return this.admit(object, call, args, reply, pin, direct, call.identity);
     // With cluster keys, the identity is the one the gateway signed for this connection, and nothing else.
     const received = this.clock.now();
     this.verifier.identity(call.assertion, call.context.connection).then(
       (identity) => {
         if (call.timeoutMs !== undefined) call.timeoutMs -= this.clock.now() - received;
-        this.run(object, call, args, reply, pin, identity);
+        this.admit(object, call, args, reply, pin, direct, identity);
       },
-      (error: unknown) => answer(errorBody((error as UplinkError).code ?? ErrorCode.UNAUTHENTICATED, (error as Error).message)),
+      () => this.nats.logger?.warn({ object, connection: call.context.connection }, 'a call without a valid identity assertion was dropped'),
     ).catch((error: unknown) => this.nats.logger?.warn({ err: (error as Error)?.message }, 'a NATS call could not run'));
+  }
+
+  /** A call whose sender is proven (or believed): refused while not serving or past its deadline, else run. */
+  private admit(object: string, call: OutgoingCall, args: EncodedPayload, reply: string | undefined, pin: boolean, direct: boolean, identity: Identity | undefined): void {
+    if (this.state !== 'up') {
+      return this.refuse(reply, direct && pin ? errorBody(ErrorCode.HOST_LOST, `the object host holding this session of '${object}' is shutting down`) : errorBody(ErrorCode.OBJECT_UNAVAILABLE, 'the object host is shutting down; retry'));
+    }
+    if (call.timeoutMs !== undefined && call.timeoutMs <= 0) return this.refuse(reply, errorBody(ErrorCode.DEADLINE_EXCEEDED, 'the deadline passed before the call started'));
+    const gateway = reply && gatewayOfReply(reply);
+    if (gateway) this.gateways.seen(gateway);
+    this.run(object, call, args, reply, pin, identity);
+  }
+
+  private refuse(reply: string | undefined, error: ErrorBody): void {
+    if (reply) this.send(reply, Event.error, {}, errorPayload(error, this.host.codec));
   }
 
   private run(object: string, call: OutgoingCall, args: EncodedPayload, reply: string | undefined, pin: boolean, identity: Identity | undefined): void {
@@ -237,10 +245,10 @@ export class NatsHostService {
     const stats = this.statsOf(object.startsWith('~') ? '~' : object); // references share one entry
     stats.requests++;
     if (call.kind === 'stream') {
-      if (reply) this.streams.open(hostCall, call.upTo ?? 0, reply, pin);
+      if (reply) this.streams.open(hostCall, call.upTo ?? 0, reply, pin, this.verifier ? call.assertion : undefined);
       return;
     }
-    if (reply) this.running.add(reply, context);
+    if (reply) this.running.add(reply, context, this.verifier ? call.assertion : undefined);
     const started = performance.now();
     const observe = this.observeCall;
     const sink: ReplySink = {
@@ -303,11 +311,11 @@ export class NatsHostService {
 
   private onControl(msg: Msg, h: MsgHdrs): void {
     const op = h.get(Header.op);
-    if (op === Op.cancel) return this.running.cancel(h.get(Header.call));
+    if (op === Op.cancel) return this.running.cancel(h.get(Header.call), this.verifier ? h.get(Header.assertion) : undefined);
     if (op === Op.callbackOk || op === Op.callbackError) return this.callbacks.answered(op, h, msg.data);
     const key = h.get(Header.key);
     if (op === Op.resume) return this.onResume(msg, h, key);
-    const stream = this.streams.control(key, h.get(Header.call));
+    const stream = this.streams.control(key, h.get(Header.call), this.verifier ? h.get(Header.assertion) : undefined);
     if (op === Op.grant) stream?.grant(count(h.get(Header.upTo)), count(h.get(Header.ack)));
     else if (op === Op.cancelStream) stream?.cancel();
     else if (op === Op.detach) stream?.detach();
@@ -321,15 +329,19 @@ export class NatsHostService {
     const upTo = count(h.get(Header.upTo));
     this.gateways.seen(gatewayOfReply(reply)!);
     if (!this.verifier) return this.streams.resume(key, readIdentity(h), ack, upTo, reply);
-    this.verifier.identity(h.get(Header.assertion), reply).then(
-      (identity) => this.streams.resume(key, identity, ack, upTo, reply),
-      () => this.streams.resume(key, undefined, ack, upTo, reply), // an unproven identity owns no stream: STREAM_LOST
+    const assertion = h.get(Header.assertion);
+    this.verifier.identity(assertion, reply).then(
+      (identity) => this.streams.resume(key, identity, ack, upTo, reply, assertion),
+      () => this.nats.logger?.warn({ reply }, 'a resume without a valid identity assertion was dropped'), // nothing unproven is answered
     ).catch((error: unknown) => this.nats.logger?.warn({ err: (error as Error)?.message }, 'a stream resume failed'));
   }
 
   /** `uplink.evt.gw.<gateway>` (a beat), `.release` (closed connections) or `.unref` (references let go of). */
   /** `uplink.evt.gw.<gateway>` (a beat), `.release` (closed connections) or `.unref` (references let go of). */
   private onGatewayEvent(msg: Msg): void {
+    // With cluster keys a gateway's word about its connections must be signed: the subject alone is
+    // anyone's to write who holds the gateway credential.
+    if (this.verifier && !this.verifier.eventSigned(msg.subject, msg.data, msg.headers?.get(Header.signature))) return;
     const gateway = applyGatewayEvent(msg, this.connections);
     if (gateway) this.gateways.seen(gateway);
   }

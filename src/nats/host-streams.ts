@@ -6,8 +6,10 @@
  * replay buffer and takeover rules are unchanged.
  *
  * Invariants: control messages count only from the reply subject the stream is attached to now
- * (a late detach or credit from a gateway the stream moved away from is ignored); a stream is in the
- * table from its open to its release.
+ * (a late detach or credit from a gateway the stream moved away from is ignored), and with cluster
+ * keys only when they carry the assertion the stream was opened or resumed with (keys and reply
+ * subjects can be seen by other NATS users; assertions cannot); a stream is in the table from its
+ * open to its release.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
@@ -21,6 +23,8 @@ import { errorPayload, Event, eventHeaders, gatewayOfReply, Header, packPayload,
 interface Attached {
   control: StreamControl;
   sink: NatsStreamSink;
+  /** With cluster keys: the assertion it was opened or resumed with; its control messages carry the same. */
+  assertion: string | undefined;
 }
 
 export class HostStreams {
@@ -32,18 +36,18 @@ export class HostStreams {
     return this.streams.size;
   }
 
-  open(call: HostCall, upTo: number, reply: string, pin: boolean): void {
+  open(call: HostCall, upTo: number, reply: string, pin: boolean, assertion?: string): void {
     const sink = new NatsStreamSink(this, reply, pin);
     const control = this.host.openStream(call, upTo, sink);
-    if (control?.live && sink.key) this.streams.set(sink.key, { control, sink });
+    if (control?.live && sink.key) this.streams.set(sink.key, { control, sink, assertion });
   }
 
   /** A gateway asks for the stream to be sent to it (a client resumed there, or frames were lost on the way). */
-  resume(key: string, identity: Identity | undefined, ack: number, upTo: number, reply: string): void {
+  resume(key: string, identity: Identity | undefined, ack: number, upTo: number, reply: string, assertion?: string): void {
     const sink = new NatsStreamSink(this, reply, false);
     const control = this.host.resumeStream(key, identity, ack, upTo, sink);
     if (control?.live) {
-      this.streams.set(key, { control, sink });
+      this.streams.set(key, { control, sink, assertion });
       return;
     }
     sink.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this key'), ack);
@@ -51,9 +55,10 @@ export class HostStreams {
   }
 
   /** The stream by its key, if `reply` is where it is attached now. */
-  control(key: string, reply: string): StreamControl | undefined {
+  control(key: string, reply: string, assertion: string | undefined): StreamControl | undefined {
     const attached = this.streams.get(key);
-    return attached && attached.sink.reply === reply ? attached.control : undefined;
+    if (!attached || attached.sink.reply !== reply) return undefined;
+    return attached.assertion === undefined || attached.assertion === assertion ? attached.control : undefined;
   }
 
   /** A gateway is gone: its streams linger for a resume through another gateway. */

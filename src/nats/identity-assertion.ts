@@ -13,7 +13,7 @@
  * synchronous: node:crypto's Ed25519, the JWS jose verifies); a host verifies each distinct assertion
  * once (cached until its expiry) and checks revocations on every call.
  */
-import { createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { jwtVerify } from 'jose';
 import { VerifiedTokens } from '../auth/verified-tokens.js';
@@ -67,6 +67,16 @@ export class AssertionSigner {
   forget(connection: string): void {
     this.signed.delete(connection);
   }
+
+  /** A signature of a gateway event (closed connections, released references) over its subject and payload. */
+  signEvent(subject: string, data: Uint8Array): string {
+    return sign(null, eventBytes(subject, data), this.key).toString('base64url');
+  }
+}
+
+/** What an event signature covers: the subject (which names the gateway), a newline, the payload. */
+function eventBytes(subject: string, data: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${subject}\n`), data]);
 }
 
 interface Asserted { connection: string; identity: Identity | undefined }
@@ -76,6 +86,16 @@ export class AssertionVerifier {
 
   constructor(private readonly key: KeyObject, private readonly revocations: Revocations, private readonly clock: Clock) {
     this.verified = new VerifiedTokens<Asserted>(10_000, ASSERTION_TTL_SEC * 1000, () => clock.now());
+  }
+
+  /** Whether a gateway event was signed by a gateway of the cluster (synchronous: events are few). */
+  eventSigned(subject: string, data: Uint8Array, signature: string | undefined): boolean {
+    if (!signature || signature.length > 128) return false;
+    try {
+      return verify(null, eventBytes(subject, data), this.key, Buffer.from(signature, 'base64url'));
+    } catch {
+      return false;
+    }
   }
 
   /** The identity a valid assertion for `connection` carries; rejects with UNAUTHENTICATED otherwise. */

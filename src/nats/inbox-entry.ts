@@ -34,10 +34,20 @@ export interface InboxLink {
   register(entry: InboxEntry): string;
   unregister(reply: string): void;
   /** Sends a control message to a host (optionally with a reply subject for the answer); whether it left. */
-  control(host: string, op: string, fields: Record<string, string | number>, options?: { identity?: Identity | undefined; reply?: string }): boolean;
+  control(host: string, op: string, fields: Record<string, string | number>, options?: ControlOptions): boolean;
+  /** With cluster keys: an assertion of `identity` bound to `subject` (a resume's reply subject); else undefined. */
+  assert(subject: string, identity: Identity | undefined): string | undefined;
   /** A message from this host arrived: it is alive. */
   seen(host: string): void;
   maxAttachments: number;
+}
+
+export interface ControlOptions {
+  identity?: Identity | undefined;
+  /** Where the host answers (a resume). */
+  reply?: string;
+  /** With cluster keys: the assertion of the call or stream the message is about (hosts compare it). */
+  assertion?: string | undefined;
 }
 
 export const NO_RESPONDERS = 503;

@@ -91,7 +91,7 @@ export class NatsObjectHost implements ObjectHost {
     this.signer = options.signingKey && new AssertionSigner(options.signingKey, this.clock);
     this.nats = new NatsLink(nc, 'gateway', { reconnected: () => this.reconnected() });
     this.nats.logger = options.logger;
-    this.callbacks = new GatewayCallbacks(nc, options.maxAttachments ?? 16);
+    this.callbacks = new GatewayCallbacks(nc, options.maxAttachments ?? 16, (connection) => this.signer?.assertion(this.remoteConnectionId(connection.id), connection.identity));
     this.questions = new HostQuestions(nc, this.link, this.hosts, this.clock, options.askTimeoutMs ?? 1_000, this.signer, () => this.connected);
     const on = (subject: string, handle: (msg: Msg) => void) => this.subscriptions.push(this.nats.subscribe(subject, handle));
     const callbacks = Subject.callbacks(this.id);
@@ -111,11 +111,12 @@ export class NatsObjectHost implements ObjectHost {
     if ('code' in route) return reply.reject(route);
     this.callbacks.track(call.context.connection);
     const headers = this.headersFor(call);
+    const assertion = headers.get(Header.assertion) || undefined;
     if (call.oneway) {
       const sent = publish(this.nc, route.subject, route.payload, { headers });
       return sent === 'sent' ? reply.resolve({ text: 'null' }) : reply.reject(refusedSend(sent, call.object));
     }
-    const origin = this.origin(call, route);
+    const origin = { ...this.origin(call, route), assertion };
     const remote = new RemoteCall(this.link, reply, origin);
     remote.reply = this.link.register(remote);
     if (origin.directTo) origin.resend = () => publish(this.nc, route.queue, route.payload, { headers, reply: remote.reply });
@@ -133,8 +134,9 @@ export class NatsObjectHost implements ObjectHost {
     }
     this.callbacks.track(call.context.connection);
     const headers = this.headersFor(call, upTo);
+    const assertion = headers.get(Header.assertion) || undefined;
     const resend = route.direct ? () => publish(this.nc, route.queue, route.payload, { headers, reply: stream.reply }) : undefined;
-    const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: route.direct, resend });
+    const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: route.direct, resend, assertion });
     stream.reply = this.link.register(stream);
     const sent = publish(this.nc, route.subject, route.payload, { headers, reply: stream.reply });
     if (sent === 'sent') return stream;
@@ -177,7 +179,7 @@ export class NatsObjectHost implements ObjectHost {
    */
   releaseReference(connection: ConnectionInfo, ref: string, received?: number): void {
     const entry = received === undefined ? [this.remoteConnectionId(connection.id), ref] : [this.remoteConnectionId(connection.id), ref, received];
-    if (this.connected) publish(this.nc, Subject.unref(this.id), jsonBytes([entry]));
+    if (this.connected) this.publishEvent(Subject.unref(this.id), jsonBytes([entry]));
   }
 
   /** Session instances and tracked resources for the connection are released on every host (batched per tick). */
@@ -290,12 +292,13 @@ export class NatsObjectHost implements ObjectHost {
           return false; // a field nats.js will not put in a header (checked before; never a throw here)
         }
         if (options?.identity) headers.set(Header.identity, b64json(options.identity));
-        // A resume asks for a stream as an identity: with cluster keys, signed for the reply subject it names.
-        if (options?.reply && this.signer) headers.set(Header.assertion, this.signer.assertion(options.reply, options.identity, false));
+        if (options?.assertion) headers.set(Header.assertion, options.assertion);
         // Control messages are small and bounded (ids, counts, the identity the gateway verified).
         return publish(this.nc, Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) }) === 'sent';
       },
       seen: (host) => this.hosts.seen(host),
+      // A resume asks for a stream as an identity: with cluster keys, signed for the reply subject it names.
+      assert: (subject, identity) => this.signer?.assertion(subject, identity, false),
     };
   }
 
@@ -326,7 +329,7 @@ export class NatsObjectHost implements ObjectHost {
   private tick(): void {
     // While disconnected nothing is heard: silence then says nothing about hosts (restartClock on reconnect).
     if (!this.connected) return;
-    publish(this.nc, Subject.gatewayEvents(this.id), jsonBytes({ id: this.id }));
+    this.publishEvent(Subject.gatewayEvents(this.id), jsonBytes({ id: this.id }));
     this.flushReleases();
     for (const host of this.hosts.sweep()) this.nats.logger?.warn({ host }, 'object host lost: no beat within the liveness bound');
     const now = this.clock.now();
@@ -352,11 +355,17 @@ export class NatsObjectHost implements ObjectHost {
     entry.hostLost();
   }
 
+  /** A gateway event, signed with cluster keys (hosts that verify take no unsigned word of a gateway). */
+  private publishEvent(subject: string, data: Uint8Array): void {
+    const headers = this.signer && controlHeaders('event', { [Header.signature]: this.signer.signEvent(subject, data) });
+    publish(this.nc, subject, data, headers ? { headers } : undefined);
+  }
+
   private flushReleases(): void {
     if (this.releasedConnections.length === 0 || !this.connected) return;
     // In slices, so that a wave of closes never makes one message larger than max_payload.
     for (let i = 0; i < this.releasedConnections.length; i += RELEASES_PER_MESSAGE) {
-      publish(this.nc, `${Subject.gatewayEvents(this.id)}.release`, jsonBytes(this.releasedConnections.slice(i, i + RELEASES_PER_MESSAGE)));
+      this.publishEvent(`${Subject.gatewayEvents(this.id)}.release`, jsonBytes(this.releasedConnections.slice(i, i + RELEASES_PER_MESSAGE)));
     }
     this.releasedConnections = [];
   }

@@ -26,6 +26,8 @@ export interface CallOrigin {
   resend?: () => Sent;
   /** Result annotations from the host, for the gateway's result frame. */
   annotate(annotations: Record<string, string>): void;
+  /** With cluster keys: the call's assertion, which its cancel carries (the host compares them). */
+  assertion?: string | undefined;
 }
 
 export class RemoteCall implements InboxEntry {
@@ -101,7 +103,7 @@ export class RemoteCall implements InboxEntry {
   abandon(): void {
     if (this.settled) return;
     this.settle();
-    if (this.host) this.link.control(this.host, Op.cancel, { [Header.call]: this.reply });
+    if (this.host) this.link.control(this.host, Op.cancel, { [Header.call]: this.reply }, { assertion: this.origin.assertion });
   }
 
   private sessionLost(): ErrorBody {

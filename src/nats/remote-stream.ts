@@ -45,13 +45,15 @@ export class RemoteStream implements StreamControl, InboxEntry {
   private reattaching = false;
   /** Made by a client's resume (a key it chose), not by an open. */
   private readonly resumed: boolean;
+  /** With cluster keys: the assertion the host attached the stream with; control messages carry it. */
+  private assertion: string | undefined;
 
   constructor(
     private readonly link: InboxLink,
     private readonly sink: StreamSink,
     private readonly object: string,
     private readonly identity: Identity | undefined,
-    start: { upTo: number; ack: number; host?: string | undefined; key?: string; resend?: (() => Sent) | undefined },
+    start: { upTo: number; ack: number; host?: string | undefined; key?: string; resend?: (() => Sent) | undefined; assertion?: string | undefined },
   ) {
     this.resend = start.resend;
     this.since = link.now();
@@ -61,6 +63,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
     this.host = start.host;
     this.key = start.key;
     this.resumed = start.key !== undefined;
+    this.assertion = start.assertion;
   }
 
   /** A resume key of a stream on a host: the host id (fixed length) then the host's own key. */
@@ -160,7 +163,9 @@ export class RemoteStream implements StreamControl, InboxEntry {
 
   /** Asks the stream's host to send it to this entry's inbox, replaying from the client's ack (a resume or a re-attach). */
   resumeOn(): void {
-    const sent = this.link.control(this.host!, Op.resume, { [Header.key]: this.key!, [Header.ack]: this.ack, [Header.upTo]: this.upTo }, { identity: this.identity, reply: this.reply });
+    this.assertion = this.link.assert(this.reply, this.identity);
+    const fields = { [Header.key]: this.key!, [Header.ack]: this.ack, [Header.upTo]: this.upTo };
+    const sent = this.link.control(this.host!, Op.resume, fields, { identity: this.identity, reply: this.reply, assertion: this.assertion });
     if (!sent) this.fail(errorBody(ErrorCode.STREAM_LOST, 'the stream could not be asked for (NATS refused the message)'));
   }
 
@@ -238,7 +243,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
   }
 
   private control(op: string, fields: Record<string, string | number>): void {
-    if (this.host && this.key) this.link.control(this.host, op, { [Header.key]: this.key, [Header.call]: this.reply, ...fields });
+    if (this.host && this.key) this.link.control(this.host, op, { [Header.key]: this.key, [Header.call]: this.reply, ...fields }, { assertion: this.assertion });
   }
 
   private close(): void {

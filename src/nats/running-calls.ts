@@ -15,6 +15,8 @@ interface Running {
   /** The tick it started in: announced from the next one on. */
   tick: number;
   announced: boolean;
+  /** With cluster keys: the assertion the call came with; a cancel must carry the same one. */
+  assertion: string | undefined;
 }
 
 export class RunningCalls {
@@ -30,8 +32,8 @@ export class RunningCalls {
     return this.calls.size;
   }
 
-  add(reply: string, context: CallContext): void {
-    this.calls.set(reply, { context, deadline: context.deadline, tick: this.ticks, announced: false });
+  add(reply: string, context: CallContext, assertion?: string): void {
+    this.calls.set(reply, { context, deadline: context.deadline, tick: this.ticks, announced: false, assertion });
   }
 
   /** The call answered: forget it. */
@@ -39,9 +41,19 @@ export class RunningCalls {
     this.calls.delete(reply);
   }
 
-  /** The caller gave up: the method's signal aborts (its answer, if any, is dropped by the gateway). */
-  cancel(reply: string): void {
-    this.calls.get(reply)?.context.abort(ErrorCode.CANCELLED, 'cancelled by the caller');
+  /**
+   * The caller gave up: the method's signal aborts (its answer, if any, is dropped by the gateway).
+   * A call that came with an assertion is cancelled only by a message carrying the same assertion:
+   * only its own gateway has it (reply subjects can be guessed).
+   */
+  cancel(reply: string, assertion?: string): void {
+    const call = this.calls.get(reply);
+    if (call && (call.assertion === undefined || call.assertion === assertion)) call.context.abort(ErrorCode.CANCELLED, 'cancelled by the caller');
+  }
+
+  /** The host stops the call itself (draining ran out of time). */
+  end(reply: string): void {
+    this.calls.get(reply)?.context.abort(ErrorCode.CANCELLED, 'the object host is shutting down');
   }
 
   /** Calls still running: their reply subjects. */
