@@ -15,8 +15,8 @@
  * are not declared gone; after it comes back each gets a whole liveness bound again.
  */
 /*
- * About 380 lines: one host's life on NATS (serve, drain, stop, beat, tick) and the call path it
- * owns (parse, verify, run, answer); streams, callbacks, connections, listings and gateway events,
+ * About 400 lines: one host's life on NATS (serve, drain, stop, beat, tick) and the call path it
+ * owns (parse, verify, admit, run, answer), kept together because each step hands the next its state; streams, callbacks, connections, listings and gateway events,
  * discovery, assertions and publishing have files of their own.
  */
 import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';

@@ -11,7 +11,7 @@
  * disconnected (nats.js would drop it silently): calls fail OBJECT_UNAVAILABLE instead.
  */
 /*
- * About 370 lines: the ObjectHost and ClusterLink interfaces (calls, streams, resumes, references,
+ * About 390 lines: the ObjectHost and ClusterLink interfaces (calls, streams, resumes, references,
  * catalog, revocations, readiness, state) and the mux and tick they share; routes, the mux entries,
  * host table, pins, callbacks, questions, assertions and publishing have files of their own.
  */

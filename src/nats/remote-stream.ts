@@ -41,6 +41,8 @@ export class RemoteStream implements StreamControl, InboxEntry {
   private retryReattach = false;
   /** Opens sent straight to a host the gateway picked: sends the open to the queue group if that host is gone. */
   private resend: (() => Sent) | undefined;
+  /** The host sent the stream's end or failure (its `released` then closes it quietly). */
+  private finished = false;
   /** A re-attach was sent and its open has not come back yet. */
   private reattaching = false;
   /** Made by a client's resume (a key it chose), not by an open. */
@@ -199,12 +201,15 @@ export class RemoteStream implements StreamControl, InboxEntry {
 
   private ended(total: number, error: ErrorBody | undefined): void {
     if (total > this.expected) return this.gap();
+    this.finished = true;
     if (error) this.sink.fail(error, total);
     else this.sink.end(total);
   }
 
   private released(): void {
     this.close();
+    // A host that lets go of a stream it never ended (its own cancel, a forged one) must not leave the client waiting.
+    if (!this.finished) this.sink.fail(errorBody(ErrorCode.STREAM_LOST, 'the object host let go of the stream before it ended'), this.expected);
     this.sink.released();
   }
 
