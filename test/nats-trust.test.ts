@@ -151,6 +151,28 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     await c.close();
   });
 
+  it('a rogue that announces an object and never answers holds no call for long, then gets none', async () => {
+    const rogue = await cluster.connect('rogue');
+    const id = 'RogueHostIdAAAAAAAAAAA';
+    const beat = () => rogue.publish(`uplink.evt.host.${id}`, new TextEncoder().encode(JSON.stringify({ id, name: 'rogue', state: 'up', objects: ['whoami'], calls: 0, streams: 0, reconnects: 0 })));
+    rogue.subscribe(`uplink.host.${id}.>`, { callback: () => {} }); // takes the calls, answers none
+    beat();
+    const beating = setInterval(beat, BEAT_MS);
+    try {
+      await eventually(() => remote.hosts.live().some((h) => h.id === id), { what: 'the rogue in the host table' });
+      const c = await client(url, { token: await hsToken({}, { sub: 'alice' }) });
+      const started = performance.now();
+      const outcomes = await Promise.all(Array.from({ length: 6 }, () => c.call('whoami', 'who', []).then(String, (e: { code: string }) => e.code)));
+      assert.ok(outcomes.every((o) => o === 'alice' || o === ErrorCode.HOST_LOST), outcomes.join());
+      assert.ok(outcomes.includes(ErrorCode.HOST_LOST), 'calls sent to the rogue fail HOST_LOST');
+      assert.ok(performance.now() - started < 10 * BEAT_MS, 'within a few of its beats');
+      for (let i = 0; i < 10; i++) assert.equal(await c.call('whoami', 'who', []), 'alice', 'the rogue is not picked any more');
+      await c.close();
+    } finally {
+      clearInterval(beating);
+    }
+  });
+
   it('a call through the gateway runs as the identity the gateway verified', async () => {
     const c = await client(url, { token: await hsToken({}, { sub: 'alice' }) });
     assert.equal(await c.call('whoami', 'who', []), 'alice');

@@ -18,6 +18,8 @@ export type { HostBeat, HostState } from './host-beat.js';
 interface Entry {
   beat: HostBeat | undefined;
   lastSeen: number;
+  /** Beats taken from it so far (see beats()). */
+  beats: number;
 }
 
 export interface BeatChange {
@@ -52,12 +54,13 @@ export class HostTable {
     if (!entry && this.hosts.size >= MAX_HOSTS) return { joined: false, reconnected: false }; // full: a new id is not believed
     const previous = entry?.beat;
     this.reindex(beat.id, beat.state === 'up' ? beat.objects : undefined);
+    const beats = (entry?.beats ?? 0) + 1;
     if (beat.state === 'gone') {
       // A clean exit: nothing it had running will answer; the next sweep reports it.
-      this.hosts.set(beat.id, { beat, lastSeen: -Infinity });
+      this.hosts.set(beat.id, { beat, lastSeen: -Infinity, beats });
       return { joined: false, reconnected: false };
     }
-    this.hosts.set(beat.id, { beat, lastSeen: this.clock.now() });
+    this.hosts.set(beat.id, { beat, lastSeen: this.clock.now(), beats });
     for (const object of beat.objects) if (this.known.size < MAX_KNOWN_OBJECTS) this.known.add(object);
     return { joined: previous === undefined, reconnected: previous !== undefined && beat.reconnects !== previous.reconnects };
   }
@@ -67,7 +70,7 @@ export class HostTable {
     const entry = this.hosts.get(id);
     if (entry) {
       if (entry.lastSeen !== -Infinity) entry.lastSeen = this.clock.now();
-    } else if (this.hosts.size < MAX_HOSTS) this.hosts.set(id, { beat: undefined, lastSeen: this.clock.now() });
+    } else if (this.hosts.size < MAX_HOSTS) this.hosts.set(id, { beat: undefined, lastSeen: this.clock.now(), beats: 0 });
   }
 
   alive(id: string): boolean {
@@ -124,6 +127,16 @@ export class HostTable {
   declaresMember(object: string, member: string): boolean {
     for (const entry of this.hosts.values()) if (entry.beat?.members?.[object]?.includes(member)) return true;
     return false;
+  }
+
+  /**
+   * How many beats of `id` this side has taken. A host's messages arrive in the order it sent them, so
+   * once two more of its beats have been read after a call was sent, anything it said about the call
+   * (accepted within its tick, or the answer) has been read too: its silence is then deliberate, and
+   * not this side's own slowness (a flooded event loop reads everything late, beats included).
+   */
+  beats(id: string): number {
+    return this.hosts.get(id)?.beats ?? 0;
   }
 
   /** `id` left a call unanswered past the liveness bound: no new calls are sent to it for `forMs`. */

@@ -18,12 +18,14 @@ export interface InboxEntry {
   reattach?(): void;
   /**
    * Sent to a host that has said nothing about it yet (no `accepted`, no answer, no `open`). An honest
-   * host says something within its accept tick; one that stays silent past the liveness bound while
-   * beating (a rogue, or a host stuck since it took the call) gets no new calls for a while.
+   * host says something within its accept tick; one that stays silent through three of its own beats
+   * (a rogue, or a host stuck since it took the call) gets no new calls for a while.
    */
   readonly unheard?: boolean;
   /** Whether the host's silence is its own doing (a call or a fresh open; not a client's resume). */
   readonly blamesHost?: boolean;
+  /** The host's beat count (InboxLink.beats) when the entry was last sent to it. */
+  readonly beatsAtSend?: number;
 }
 
 /** What entries need from the mux. */
@@ -39,6 +41,8 @@ export interface InboxLink {
   assert(subject: string, identity: Identity | undefined): string | undefined;
   /** A message from this host arrived: it is alive. */
   seen(host: string): void;
+  /** How many of this host's beats have been read (HostTable.beats). */
+  beats(host: string): number;
   maxAttachments: number;
 }
 

@@ -55,6 +55,8 @@ export interface NatsObjectHostOptions {
   logger?: Logger;
 }
 
+/** Beats of a host read after a call was sent, with nothing heard about the call, that make the host silent on purpose. */
+const SILENT_BEATS = 3;
 /** How many liveness bounds a host that left a call unanswered is not picked for. */
 const SUSPECT_BOUNDS = 10;
 /** Connection ids (about 50 bytes each) per release message. */
@@ -297,6 +299,7 @@ export class NatsObjectHost implements ObjectHost {
         return publish(this.nc, Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) }) === 'sent';
       },
       seen: (host) => this.hosts.seen(host),
+      beats: (host) => this.hosts.beats(host),
       // A resume asks for a stream as an identity: with cluster keys, signed for the reply subject it names.
       assert: (subject, identity) => this.signer?.assertion(subject, identity, false),
     };
@@ -335,22 +338,26 @@ export class NatsObjectHost implements ObjectHost {
     const now = this.clock.now();
     for (const entry of [...this.entries.values()]) {
       const alive = entry.host !== undefined && this.hosts.alive(entry.host);
-      const overdue = now - entry.since > this.hosts.deadAfterMs;
       if (!alive) {
-        if (overdue) entry.hostLost();
-      } else if (!(entry instanceof RemoteStream && entry.retry()) && overdue && entry.unheard) this.unanswered(entry);
+        if (now - entry.since > this.hosts.deadAfterMs) entry.hostLost();
+      } else if (!(entry instanceof RemoteStream && entry.retry()) && entry.unheard && this.silentFor(entry)) this.unanswered(entry);
     }
   }
 
+  /** Beats of the entry's host read since it was sent (counted in beats read, not time: see HostTable.beats). */
+  private silentFor(entry: InboxEntry): boolean {
+    return entry.beatsAtSend !== undefined && this.hosts.beats(entry.host!) - entry.beatsAtSend >= SILENT_BEATS;
+  }
+
   /**
-   * A host that beats but said nothing about a call for the whole liveness bound (an honest host says
-   * `accepted` within its accept tick): the call fails HOST_LOST, and the host gets no new calls for
+   * A host that beat SILENT_BEATS times but said nothing about a call (an honest host says `accepted`
+   * within its accept tick): the call fails HOST_LOST, and the host gets no new calls for
    * SUSPECT_BOUNDS bounds, so a participant announcing objects it does not serve cannot hold calls.
    */
   private unanswered(entry: InboxEntry): void {
     if (entry.blamesHost) {
       this.hosts.suspect(entry.host!, SUSPECT_BOUNDS * this.hosts.deadAfterMs);
-      this.nats.logger?.warn({ host: entry.host }, 'object host left a call unanswered past the liveness bound: not picked for a while');
+      this.nats.logger?.warn({ host: entry.host }, 'object host left a call unanswered while beating: not picked for a while');
     }
     entry.hostLost();
   }

@@ -36,11 +36,13 @@ export class RemoteCall implements InboxEntry {
   reply = '';
   unheard = true;
   readonly blamesHost = true;
+  beatsAtSend: number | undefined;
   private settled = false;
 
   constructor(private readonly link: InboxLink, private readonly sink: ReplySink, private readonly origin: CallOrigin) {
     this.since = link.now();
     this.host = origin.pinnedTo ?? origin.directTo;
+    this.beatsAtSend = this.host === undefined ? undefined : link.beats(this.host);
   }
 
   onMessage(msg: Msg): void {
@@ -53,6 +55,7 @@ export class RemoteCall implements InboxEntry {
         this.host = undefined;
         this.since = this.link.now();
         this.unheard = true;
+        this.beatsAtSend = undefined; // sent to the group: no host to hold to account
         const sent = this.origin.resend();
         return sent === 'sent' ? undefined : this.finish(refusedSend(sent, this.origin.object));
       }

@@ -41,6 +41,8 @@ export class RemoteStream implements StreamControl, InboxEntry {
   private retryReattach = false;
   /** Opens sent straight to a host the gateway picked: sends the open to the queue group if that host is gone. */
   private resend: (() => Sent) | undefined;
+  /** The host's beat count when the open or the last resume was sent to it. */
+  beatsAtSend: number | undefined;
   /** The host sent the stream's end or failure (its `released` then closes it quietly). */
   private finished = false;
   /** A re-attach was sent and its open has not come back yet. */
@@ -65,6 +67,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
     this.host = start.host;
     this.key = start.key;
     this.resumed = start.key !== undefined;
+    this.beatsAtSend = start.host === undefined ? undefined : link.beats(start.host);
     this.assertion = start.assertion;
   }
 
@@ -166,6 +169,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
   /** Asks the stream's host to send it to this entry's inbox, replaying from the client's ack (a resume or a re-attach). */
   resumeOn(): void {
     this.assertion = this.link.assert(this.reply, this.identity);
+    this.beatsAtSend = this.link.beats(this.host!);
     const fields = { [Header.key]: this.key!, [Header.ack]: this.ack, [Header.upTo]: this.upTo };
     const sent = this.link.control(this.host!, Op.resume, fields, { identity: this.identity, reply: this.reply, assertion: this.assertion });
     if (!sent) this.fail(errorBody(ErrorCode.STREAM_LOST, 'the stream could not be asked for (NATS refused the message)'));
@@ -220,6 +224,7 @@ export class RemoteStream implements StreamControl, InboxEntry {
       this.resend = undefined;
       this.host = undefined;
       this.since = this.link.now();
+      this.beatsAtSend = undefined; // sent to the group: no host to hold to account
       const sent = resend(); // never delivered (NATS says so): the group may have another host
       return sent === 'sent' ? undefined : this.fail(refusedSend(sent, this.object));
     }
