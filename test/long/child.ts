@@ -2,19 +2,23 @@
  * `uplink serve` / `uplink host` as a child process watched for faults: an exit, anything on stderr,
  * a stdout line that is not the JSON log (nats.js prints "reader closed" when a subscription callback
  * threw: that NATS connection reads nothing more), and log lines at error level other than the
- * expected "user code failed". Keeps a bounded tail of each, never the whole log.
+ * expected "user code failed". Keeps the first lines of each, never the whole log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const CLI = new URL('../../src/cli/uplink.ts', import.meta.url).pathname;
 /** Error-level log lines the fixtures cause on purpose (echo.crash, relay callbacks that fail). */
 const EXPECTED_ERRORS = new Set(['user code failed', 'user code failed with an error that cannot be described']);
-const TAIL = 40;
+const KEPT_LINES = 60;
+/** The lines Node prints under a warning. */
+const WARNING_DETAIL = /^(Timeout duration was set to|\(Use `node --trace-warnings)/;
 
 export class Child {
   /** Fault evidence: stderr and non-JSON stdout lines, unexpected error-level log lines (a tail). */
   readonly faultLines: string[] = [];
   readonly errorCounts = new Map<string, number>();
+  /** Node's process warnings on stderr (TimeoutOverflowWarning, MaxListenersExceededWarning...): reported, not faults. */
+  readonly warnings = new Map<string, number>();
   exitCode: number | null | undefined;
   exitSignal: NodeJS.Signals | null = null;
   /** Set when this process was stopped on purpose (its exit is no fault). */
@@ -61,13 +65,21 @@ export class Child {
     await exited;
   }
 
+  /** The fault lines without stack frames, except the first frame under each message (where it threw). */
   private tail(): string {
-    return this.faultLines.length === 0 ? '' : '\n  ' + this.faultLines.slice(-8).join('\n  ');
+    const lines: string[] = [];
+    let previousWasFrame = true;
+    for (const line of this.faultLines) {
+      const frame = /^(stdout|stderr): +at /.test(line);
+      if (!frame || !previousWasFrame) lines.push(line);
+      previousWasFrame = frame;
+    }
+    return lines.length === 0 ? '' : '\n  ' + lines.slice(0, 10).join('\n  ');
   }
 
+  /** The first lines are kept (where the fault began); later ones only counted. */
   private keep(line: string): void {
-    this.faultLines.push(line.slice(0, 2_000));
-    if (this.faultLines.length > TAIL) this.faultLines.splice(0, this.faultLines.length - TAIL);
+    if (this.faultLines.length < KEPT_LINES) this.faultLines.push(line.slice(0, 2_000));
   }
 
   /** Reads the output; resolves once the process says it serves. */
@@ -75,7 +87,7 @@ export class Child {
     return new Promise((resolve, reject) => {
       let buffer = '';
       const timer = setTimeout(() => reject(new Error(`${this.name} did not start:${this.tail()}`)), 30_000);
-      this.child.stderr!.on('data', (d) => { for (const line of String(d).split('\n')) if (line.trim()) this.keep(`stderr: ${line}`); });
+      this.child.stderr!.on('data', (d) => { for (const line of String(d).split('\n')) if (line.trim()) this.onStderr(line); });
       this.child.stdout!.on('data', (d) => {
         buffer += String(d);
         const lines = buffer.split('\n');
@@ -96,6 +108,16 @@ export class Child {
       });
       this.child.once('exit', () => { clearTimeout(timer); reject(new Error(`${this.name} exited while starting:${this.tail()}`)); });
     });
+  }
+
+  private onStderr(line: string): void {
+    const warning = /^\(node:\d+\) (\w*Warning: .*)$/.exec(line);
+    if (!warning) {
+      if (!WARNING_DETAIL.test(line)) this.keep(`stderr: ${line}`);
+      return;
+    }
+    const key = warning[1]!.replace(/\d+/g, 'N');
+    this.warnings.set(key, (this.warnings.get(key) ?? 0) + 1);
   }
 
   private onError(entry: Record<string, unknown>): void {

@@ -37,8 +37,9 @@ export class FaultLog {
   }
 }
 
+/** The first two lines of each description (who, then what it printed first), ids and numbers blanked. */
 function signature(what: string[]): string {
-  return what.map((w) => w.split('\n')[0]!.replace(/[A-Za-z0-9]{22}/g, 'ID').replace(/\d+/g, 'N')).sort().join('|');
+  return what.map((w) => w.split('\n').slice(0, 2).join(' ').replace(/[A-Za-z0-9_-]{22}/g, 'ID').replace(/\d+/g, 'N')).sort().join('|');
 }
 
 /** A frame or message for a report: short ones whole, long ones cut with their size. */

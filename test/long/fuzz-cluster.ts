@@ -26,6 +26,8 @@ export class FuzzCluster {
   gatewayBId = '';
   private readonly gatewaysSeen = new Set<string>();
   restarts = 0;
+  /** Warnings and error-level log lines of every process so far (restarted ones included), by process role. */
+  private readonly history = new Map<string, Map<string, number>>();
 
   private constructor(readonly server: NatsServer, private readonly observer: NatsConnection, private readonly secret: string) {}
 
@@ -69,13 +71,31 @@ export class FuzzCluster {
   async restart(): Promise<void> {
     this.restarts++;
     await Promise.all(this.children.map((c) => c.stop()));
+    this.remember();
     await this.startProcesses();
+  }
+
+  /** Node warnings and error-level log lines of all processes, restarted ones included. */
+  logReport(): Record<string, Record<string, number>> {
+    this.remember();
+    return Object.fromEntries([...this.history].map(([name, counts]) => [name, Object.fromEntries(counts)]));
   }
 
   async stop(): Promise<void> {
     await Promise.all(this.children.map((c) => c.stop()));
     await this.observer.close();
     await this.server.stop();
+  }
+
+  /** Moves the current processes' counts into the history (each process's counts are moved once). */
+  private remember(): void {
+    for (const c of this.children) {
+      const counts = this.history.get(c.name) ?? new Map<string, number>();
+      this.history.set(c.name, counts);
+      for (const [k, n] of [...c.warnings, ...[...c.errorCounts].map(([m, n]): [string, number] => [`error log: ${m}`, n])]) counts.set(k, (counts.get(k) ?? 0) + n);
+      c.warnings.clear();
+      c.errorCounts.clear();
+    }
   }
 
   private env(role: Role): Record<string, string> {

@@ -72,7 +72,7 @@ const ws = options.frames === 0 ? undefined : await runWsLane({
 if (ws) console.log(`ws lane: ${ws.framesSent} frames, ${ws.reachedDispatchPct}% reached dispatch, ${ws.answeredWithValuePct}% answered with a value`);
 
 const natsLane = cluster && nats && options.natsMessages > 0
-  ? await runNatsLane({ cluster, messages: options.natsMessages, seed: options.seed, target: nats, faults, minimizeBudget: options.minimize, round: options.smoke ? 250 : 1_000 })
+  ? await runNatsLane({ cluster, messages: options.natsMessages, seed: options.seed, target: nats, faults, minimizeBudget: options.minimize, round: options.smoke ? 250 : 1_000, token: (sub) => token(sub) })
   : undefined;
 
 const decoder = runDecoder(options.decodes, options.seed + 7_000);
@@ -83,7 +83,7 @@ const result = {
   faultCount: faults.count + uncaught.slice(reported).length, faults: faults.faults,
   websocket: ws, nats: natsLane, ...decoder,
   clusterRestarts: cluster?.restarts ?? 0,
-  processErrorLogLines: cluster && Object.fromEntries(cluster.children.map((c) => [c.name, Object.fromEntries(c.errorCounts)])),
+  processWarningsAndErrorLogs: cluster?.logReport(),
   prototypesClean: true, seconds: +((performance.now() - started) / 1000).toFixed(1), node: process.version, date: new Date().toISOString(),
 };
 console.log(JSON.stringify({ ...result, faults: faults.faults.map((f) => ({ ...f, repro: f.repro?.slice(0, 5) })) }, null, 2));

@@ -8,7 +8,7 @@
  * references, callback ids, tokens) are slots that the lane fills at send time (ws-lane.ts).
  */
 import fc from 'fast-check';
-import { annotations, fuzzedFrame, limitName, sized, textMutations, typedArgs, type TextMutation } from '../fuzz-arbitraries.js';
+import { annotations, bigAnnotations, fuzzedFrame, limitName, sized, textMutations, typedArgs, type TextMutation } from '../fuzz-arbitraries.js';
 
 export type SlotName = 'id' | 'inflight' | 'stream' | 'key' | 'sref' | 'cb' | 'token';
 /** A header value the lane fills in; `variant` picks a mutation of it (0: as it is). */
@@ -102,8 +102,12 @@ const limits = fc.tuple(fc.constantFrom('echo', 'sum'), limitBodies).map(([m, bo
   kind: 'call', header: { t: 'call', id: slot('id'), o: m === 'sum' ? 'calc' : 'echo', m }, body,
 }));
 
-/** A call whose message ends near the gateway's maxPayload (over it by up to 64 KiB, or under it), often with big annotations. */
-const nearLimit = fc.tuple(fc.constantFrom('echo', 'calc'), annotations, fc.integer({ min: -65_536, max: 65_536 }), limitName).map(([o, ann, fill, cid]): FrameSpec => ({
+/**
+ * A call whose message ends near the gateway's maxPayload (over it by up to 64 KiB, or under it),
+ * mostly with the biggest annotations: what fits one WebSocket message may not fit one NATS message
+ * once the headers re-encode the annotations (escapes, base64).
+ */
+const nearLimit = fc.tuple(fc.constantFrom('echo', 'calc'), fc.oneof({ weight: 2, arbitrary: bigAnnotations }, { weight: 1, arbitrary: annotations }), fc.integer({ min: -65_536, max: 65_536 }), limitName).map(([o, ann, fill, cid]): FrameSpec => ({
   kind: 'near-limit', header: { t: 'call', id: slot('id'), o, m: o === 'echo' ? 'echo' : 'add', ann, cid }, body: '["@@FILL@@"]', fill,
 }));
 
@@ -152,7 +156,7 @@ export const structuredFrame: fc.Arbitrary<FrameSpec> = fc.oneof(
   { weight: 80, arbitrary: oneway },
   { weight: 100, arbitrary: references },
   { weight: 40, arbitrary: refresh },
-  { weight: 1, arbitrary: nearLimit },
+  { weight: 2, arbitrary: nearLimit },
   { weight: 160, arbitrary: textMutated },
   { weight: 160, arbitrary: random },
 );
