@@ -52,7 +52,7 @@ const { gateway, url } = await startGateway({
 const localHonest = await HonestClient.connect('in-process gateway', url, await token('honest'));
 let reported = 0;
 const local: WsTarget = {
-  name: 'in-process gateway', url: () => url, honest: () => localHonest,
+  name: 'in-process gateway', lanes: 3, url: () => url, honest: () => localHonest,
   faults: () => uncaught.slice(reported),
   recover: async () => { reported = uncaught.length; await localHonest.reconnect(); },
 };
@@ -60,19 +60,19 @@ const local: WsTarget = {
 const cluster = options.frames + options.natsMessages > 0 ? await FuzzCluster.start(SECRET) : undefined;
 const clusterHonest = cluster && await HonestClient.connect('gateway B (honest, NATS)', cluster.urlB, await token('honest'));
 const nats: WsTarget | undefined = cluster && clusterHonest && {
-  name: 'gateway A (NATS-routed)', url: () => cluster.urlA, honest: () => clusterHonest,
+  name: 'gateway A (NATS-routed)', lanes: 1, url: () => cluster.urlA, honest: () => clusterHonest,
   faults: () => cluster.faults(),
   recover: async () => { await cluster.restart(); await clusterHonest.reconnect(cluster.urlB); },
 };
 
 const ws = options.frames === 0 ? undefined : await runWsLane({
-  frames: options.frames, seed: options.seed, chunk: options.smoke ? 500 : 10_000, lanesPerTarget: 2,
+  frames: options.frames, seed: options.seed, chunk: options.smoke ? 500 : 10_000,
   targets: nats ? [local, nats] : [local], shared, token: laneToken, faults, minimizeBudget: options.minimize,
 });
 if (ws) console.log(`ws lane: ${ws.framesSent} frames, ${ws.reachedDispatchPct}% reached dispatch, ${ws.answeredWithValuePct}% answered with a value`);
 
 const natsLane = cluster && nats && options.natsMessages > 0
-  ? await runNatsLane({ cluster, messages: options.natsMessages, seed: options.seed, target: nats, faults, minimizeBudget: options.minimize, round: options.smoke ? 250 : 1_000, token: (sub) => token(sub) })
+  ? await runNatsLane({ cluster, messages: options.natsMessages, seed: options.seed, target: nats, faults, minimizeBudget: options.minimize, round: options.smoke ? 250 : 1_000, phase: options.phase, token: (sub) => token(sub) })
   : undefined;
 
 const decoder = runDecoder(options.decodes, options.seed + 7_000);

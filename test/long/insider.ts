@@ -127,16 +127,20 @@ export class Insider {
     return value.slice(1);
   }
 
+  /** Mostly one of the newest values (the live ones: a connection still open, a call still waiting). */
   private pick(name: string): string | undefined {
     const values = this.seen.get(name);
-    return values && values.length > 0 ? values[Math.floor(this.random() * values.length)] : undefined;
+    if (!values || values.length === 0) return undefined;
+    const from = this.random() < 0.7 ? Math.max(0, values.length - 4) : 0;
+    return values[from + Math.floor(this.random() * (values.length - from))];
   }
 
   private keep(name: string, value: string | undefined): void {
     if (!value) return;
     let values = this.seen.get(name);
     if (!values) this.seen.set(name, (values = []));
-    if (values.includes(value)) return;
+    const at = values.indexOf(value);
+    if (at >= 0) values.splice(at, 1); // seen again: it is live, it moves to the newest end
     values.push(value);
     if (values.length > KEEP) values.splice(0, values.length - KEEP);
   }

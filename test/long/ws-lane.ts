@@ -37,8 +37,8 @@ export class WsLane {
   readonly tally = new AnswerTally();
   /** The lane's own frames, by what they were for. */
   readonly own = new Map<string, number>();
-  /** The frames of the current batch, as sent (for a reproduction). */
-  sentNow: Array<string | Uint8Array> = [];
+  /** The frames of the current batch, as generated and as sent (for a reproduction). */
+  sentNow: Array<{ spec: FrameSpec; frame: string | Uint8Array }> = [];
   private nextId = 1_000_000;
   private readonly pending = new Map<number, string>();
   private readonly streams = new Set<number>();
@@ -82,7 +82,7 @@ export class WsLane {
       if (!this.isOpen) await this.open();
       const frame = this.fill(spec);
       this.tally.sent(spec.kind);
-      this.sentNow.push(frame);
+      this.sentNow.push({ spec, frame });
       this.ws.send(frame);
     }
     if (!this.isOpen) return this.open();
@@ -108,12 +108,13 @@ export class WsLane {
     for (const [name, value] of Object.entries(header)) if (isSlot(value)) header[name] = this.slot(value, spec.kind);
     let body = spec.body;
     if (spec.pieces) {
-      const pieces = spec.pieces.map((p) => p.replaceAll('@@SREF@@', sref));
+      const pieces = spec.pieces.map((p) => (p.includes('@@SREF@@') ? p.replaceAll('@@SREF@@', sref) : p));
       header.calls = (header.calls as Array<Record<string, unknown>>).map((c, i) => ({ ...c, n: Math.max(0, pieces[i]!.length + (i === 0 ? spec.skew ?? 0 : 0)) }));
       body = pieces.join('');
     }
-    let head = JSON.stringify(header).replaceAll('@@SREF@@', sref);
-    if (body !== undefined) body = body.replaceAll('@@SREF@@', sref);
+    let head = JSON.stringify(header);
+    if (head.includes('@@SREF@@')) head = head.replaceAll('@@SREF@@', sref);
+    if (body?.includes('@@SREF@@')) body = body.replaceAll('@@SREF@@', sref);
     if (body?.includes('@@FILL@@')) {
       const size = Buffer.byteLength(head) + 1 + Buffer.byteLength(body) - 8;
       body = body.replace('@@FILL@@', 'x'.repeat(Math.max(0, this.maxPayload - (spec.fill ?? 0) - size)));

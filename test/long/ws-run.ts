@@ -6,16 +6,17 @@
  * is recorded, reduced to the fewest frames that still reproduce it, and the target is restored.
  */
 import fc from 'fast-check';
-import WebSocket from 'ws';
 import { AnswerTally } from './answer-tally.js';
-import { describe, type FaultLog } from './faults.js';
+import { describe, sameFault, type FaultLog } from './faults.js';
 import type { HonestClient } from './honest.js';
 import { minimize } from './minimize.js';
-import { structuredFrame } from './ws-frames.js';
+import { structuredFrame, type FrameSpec } from './ws-frames.js';
 import { WsLane, type LaneShared } from './ws-lane.js';
 
 export interface WsTarget {
   name: string;
+  /** Connections fuzzing it: frames are shared equally among all lanes of all targets. */
+  lanes: number;
   url(): string;
   honest(): HonestClient;
   /** What is wrong now (process exits and output, uncaught exceptions); empty when healthy. */
@@ -28,7 +29,6 @@ export interface WsRunOptions {
   frames: number;
   seed: number;
   chunk: number;
-  lanesPerTarget: number;
   targets: WsTarget[];
   shared: LaneShared;
   token: string;
@@ -39,7 +39,7 @@ export interface WsRunOptions {
 
 export async function runWsLane(o: WsRunOptions): Promise<Record<string, unknown>> {
   const started = performance.now();
-  const lanes = new Map(o.targets.map((t) => [t, Array.from({ length: o.lanesPerTarget }, (_, i) => new WsLane(() => t.url(), o.token, o.shared, o.seed * 31 + i))]));
+  const lanes = new Map(o.targets.map((t, n) => [t, Array.from({ length: t.lanes }, (_, i) => new WsLane(() => t.url(), o.token, o.shared, o.seed * 31 + n * 7 + i))]));
   const all = [...lanes.values()].flat();
   let sent = 0;
   let minimizations = o.minimizeBudget;
@@ -51,18 +51,22 @@ export async function runWsLane(o: WsRunOptions): Promise<Record<string, unknown
     sent += specs.length;
     for (const target of o.targets) {
       const own = lanes.get(target)!;
-      const what = [...target.faults(), ...own.flatMap((l) => (errors.has(l) ? [`lane: ${errors.get(l)}`] : []))];
       const honest = await target.honest().check(chunk);
-      if (honest) what.push(`honest client: ${honest}`);
+      const what = [...target.faults(), ...own.flatMap((l) => (errors.has(l) ? [`lane: ${errors.get(l)}`] : [])), ...(honest ? [`honest client: ${honest}`] : [])];
       if (what.length === 0) continue;
       const fault = o.faults.add('ws', target.name, what);
-      const frames = own.flatMap((l) => l.sentNow);
+      const sent = own.flatMap((l) => l.sentNow);
       await target.recover();
       if (fault && minimizations-- > 0) {
-        const found = await minimize(frames, (subset) => reproduces(target, subset, o.token));
+        let last: Array<string | Uint8Array> = [];
+        const found = await minimize(sent.map((s) => s.spec), async (subset) => {
+          const run = await reproduces(target, subset, o, what);
+          if (run.broken) last = run.frames;
+          return run.broken;
+        });
         fault.reproConfirmed = found.confirmed;
-        fault.repro = found.items.map(show);
-      } else if (fault) fault.repro = frames.slice(-20).map(show);
+        fault.repro = (found.confirmed ? last : sent.slice(-20).map((s) => s.frame)).map(show);
+      } else if (fault) fault.repro = sent.slice(-20).map((s) => s.frame).map(show);
     }
     if (chunk % 10 === 0) progress(sent, started, all, o.faults.count);
   }
@@ -82,23 +86,20 @@ function merged(lanes: WsLane[]): AnswerTally {
   return t;
 }
 
-/** Sends frames on a fresh connection to a healthy target; true (and the target restored) when a fault shows. */
-async function reproduces(target: WsTarget, frames: ReadonlyArray<string | Uint8Array>, token: string): Promise<boolean> {
-  const ws = new WebSocket(target.url(), { maxPayload: 64 * 1024 * 1024 });
-  ws.on('error', () => {});
-  try {
-    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
-    ws.send(JSON.stringify({ t: 'hello', v: [1], token }));
-    for (const f of frames) if (ws.readyState === WebSocket.OPEN) ws.send(f);
-    await new Promise((r) => setTimeout(r, 1_500));
-  } catch {
-    // a target that cannot be reached shows in its faults
-  }
-  ws.close();
+/**
+ * Sends frames through a fresh lane to a healthy target: slots are filled from what that connection
+ * learns (a `~sref` call names a reference an earlier frame of the replay obtained). Broken (and the
+ * target restored) when the original fault shows again.
+ */
+async function reproduces(target: WsTarget, specs: readonly FrameSpec[], o: WsRunOptions, original: string[]): Promise<{ broken: boolean; frames: Array<string | Uint8Array> }> {
+  const lane = new WsLane(() => target.url(), o.token, { keys: [], srefs: [], tokens: o.shared.tokens }, o.seed);
+  await lane.send(specs).catch(() => {}); // a target that cannot be reached shows in its faults
+  await new Promise((r) => setTimeout(r, 1_500));
+  lane.close();
   const honest = await target.honest().check(0);
-  const broken = target.faults().length > 0 || honest !== undefined;
-  if (broken) await target.recover();
-  return broken;
+  const what = [...target.faults(), ...(honest ? [`honest client: ${honest}`] : [])];
+  if (what.length > 0) await target.recover();
+  return { broken: sameFault(original, what), frames: lane.sentNow.map((s) => s.frame) };
 }
 
 function show(frame: string | Uint8Array): string {

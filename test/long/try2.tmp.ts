@@ -1,0 +1,18 @@
+import WebSocket from 'ws';
+import { FuzzCluster } from './fuzz-cluster.js';
+import { mintDevToken } from '../../src/auth/dev-tokens.js';
+const SECRET = 'fuzz-secret-fuzz-secret-fuzz-secret-0123';
+const cluster = await FuzzCluster.start(SECRET);
+const token = await mintDevToken(SECRET, { sub: 'fuzz', ttlSec: 3600 });
+await new Promise((r) => setTimeout(r, 1000));
+const ws = new WebSocket(cluster.urlA);
+ws.on('message', (d) => console.log('<', String(d).slice(0, 200)));
+ws.on('close', (c) => console.log('closed', c));
+await new Promise((r) => ws.once('open', r));
+ws.send(JSON.stringify({ t: 'hello', v: [1], token }));
+await new Promise((r) => setTimeout(r, 300));
+for (const f of JSON.parse(process.argv[2]!)) ws.send(f);
+await new Promise((r) => setTimeout(r, 1500));
+console.log('faults', cluster.faults());
+await cluster.stop();
+process.exit(0);
