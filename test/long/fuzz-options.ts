@@ -6,19 +6,20 @@
  *   --decodes N         payloads through the decoder alone (default: as many as frames)
  *   --seed S            the first seed (each chunk and round adds its number); default: the clock (smoke: 1)
  *   --smoke             the small counts (under a minute, for CI)
- *   --minimize N        faults reduced to a minimal reproduction, per lane (default 6)
+ *   --minimize N        faults reduced to a minimal reproduction, per lane (default 6; smoke 2)
  *   --phase TEXT        only the NATS phases whose name contains TEXT (e.g. ops, heartbeats)
+ *   --skip-known        do not send inputs that hit a fault of known-faults.ts (explores past them)
  */
 import { parseArgs } from 'node:util';
 
-export interface FuzzOptions { frames: number; natsMessages: number; decodes: number; seed: number; smoke: boolean; minimize: number; phase: string }
+export interface FuzzOptions { frames: number; natsMessages: number; decodes: number; seed: number; smoke: boolean; minimize: number; phase: string; skipKnown: boolean }
 
 export function fuzzOptions(argv: string[]): FuzzOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
       frames: { type: 'string' }, 'nats-messages': { type: 'string' }, decodes: { type: 'string' },
-      seed: { type: 'string' }, smoke: { type: 'boolean', default: false }, minimize: { type: 'string' }, phase: { type: 'string', default: '' },
+      seed: { type: 'string' }, smoke: { type: 'boolean', default: false }, minimize: { type: 'string' }, phase: { type: 'string', default: '' }, 'skip-known': { type: 'boolean', default: false },
     },
   });
   const smoke = values.smoke ?? false;
@@ -34,7 +35,8 @@ export function fuzzOptions(argv: string[]): FuzzOptions {
     decodes: count(values.decodes, frames),
     seed: count(values.seed, smoke ? 1 : Date.now() % 1_000_000_000),
     smoke,
-    minimize: count(values.minimize, 6),
+    minimize: count(values.minimize, smoke ? 2 : 6),
     phase: values.phase ?? '',
+    skipKnown: values['skip-known'] ?? false,
   };
 }

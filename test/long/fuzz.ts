@@ -67,12 +67,12 @@ const nats: WsTarget | undefined = cluster && clusterHonest && {
 
 const ws = options.frames === 0 ? undefined : await runWsLane({
   frames: options.frames, seed: options.seed, chunk: options.smoke ? 500 : 10_000,
-  targets: nats ? [local, nats] : [local], shared, token: laneToken, faults, minimizeBudget: options.minimize,
+  targets: nats ? [local, nats] : [local], shared, token: laneToken, faults, minimizeBudget: options.minimize, skipKnown: options.skipKnown,
 });
 if (ws) console.log(`ws lane: ${ws.framesSent} frames, ${ws.reachedDispatchPct}% reached dispatch, ${ws.answeredWithValuePct}% answered with a value`);
 
 const natsLane = cluster && nats && options.natsMessages > 0
-  ? await runNatsLane({ cluster, messages: options.natsMessages, seed: options.seed, target: nats, faults, minimizeBudget: options.minimize, round: options.smoke ? 250 : 1_000, phase: options.phase, token: (sub) => token(sub) })
+  ? await runNatsLane({ cluster, messages: options.natsMessages, seed: options.seed, target: nats, faults, minimizeBudget: options.minimize, round: options.smoke ? 250 : 1_000, phase: options.phase, skipKnown: options.skipKnown, token: (sub) => token(sub) })
   : undefined;
 
 const decoder = runDecoder(options.decodes, options.seed + 7_000);

@@ -8,23 +8,24 @@
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { FuzzCluster, Role } from './fuzz-cluster.js';
 import type { Insider } from './insider.js';
+import { knownNats } from './known-faults.js';
 import type { NatsTemplate } from './nats-messages.js';
 
 /** A message as it was published (for a report). */
 export interface Published { role: Role; kind: string; subject: string; reply?: string; headers: Array<[string, string]>; bytes: number; data: string }
 
-export interface RoleStats { published: Record<string, number>; refusedByClient: Record<string, number>; serverErrors: number; replies: number }
+export interface RoleStats { published: Record<string, number>; refusedByClient: Record<string, number>; skippedAsKnownFaults: Record<string, number>; serverErrors: number; replies: number }
 
 export const ROLES: Role[] = ['gateway', 'host', 'ops'];
 
 export class RoleConnections {
-  readonly stats = Object.fromEntries(ROLES.map((r) => [r, { published: {}, refusedByClient: {}, serverErrors: 0, replies: 0 } as RoleStats])) as Record<Role, RoleStats>;
+  readonly stats = Object.fromEntries(ROLES.map((r) => [r, { published: {}, refusedByClient: {}, skippedAsKnownFaults: {}, serverErrors: 0, replies: 0 } as RoleStats])) as Record<Role, RoleStats>;
 
-  private constructor(private readonly conns: Record<Role, NatsConnection>, private readonly insider: Insider) {}
+  private constructor(private readonly conns: Record<Role, NatsConnection>, private readonly insider: Insider, private readonly skipKnown: boolean) {}
 
-  static async open(cluster: FuzzCluster, insider: Insider): Promise<RoleConnections> {
+  static async open(cluster: FuzzCluster, insider: Insider, skipKnown = false): Promise<RoleConnections> {
     const [gateway, host, ops] = await Promise.all(ROLES.map((r) => cluster.connectAs(r, `fuzz-${r}`)));
-    const roles = new RoleConnections({ gateway: gateway!, host: host!, ops: ops! }, insider);
+    const roles = new RoleConnections({ gateway: gateway!, host: host!, ops: ops! }, insider, skipKnown);
     const on = (role: Role, subject: string, handle: (msg: import('@nats-io/transport-node').Msg) => void) =>
       roles.conns[role].subscribe(subject, { callback: (error, msg) => { if (!error) handle(msg); } });
     on('gateway', '_U.>', (msg) => insider.learnInbox(msg));
@@ -48,6 +49,11 @@ export class RoleConnections {
     const filled = t.headers.map(([name, value]): [string, string] => [name, fill(value)]);
     const headerBytes = filled.reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v) + 4, 12);
     const data = this.insider.data(t.data, nc.info?.max_payload ?? 1 << 20, headerBytes + subject.length + (reply?.length ?? 0));
+    const known = this.skipKnown ? knownNats({ role: t.role, subject, reply, headers: filled, data }) : undefined;
+    if (known) {
+      stats.skippedAsKnownFaults[known] = (stats.skippedAsKnownFaults[known] ?? 0) + 1;
+      return undefined;
+    }
     try {
       const h = natsHeaders();
       for (const [name, value] of filled) h.append(name, value);

@@ -29,6 +29,7 @@ export interface NatsRunOptions {
   round: number;
   /** Only the phases whose name contains this ('' : all). */
   phase: string;
+  skipKnown: boolean;
   token: (subject: string) => Promise<string>;
 }
 
@@ -41,7 +42,7 @@ export async function runNatsLane(o: NatsRunOptions): Promise<Record<string, unk
   const started = performance.now();
   const ids = () => ({ host: o.cluster.hostId, gatewayA: o.cluster.gatewayAId, gatewayB: o.cluster.gatewayBId, honestSubject: 'honest' });
   const insider = new Insider(ids, prng(o.seed + 17));
-  const roles = await RoleConnections.open(o.cluster, insider);
+  const roles = await RoleConnections.open(o.cluster, insider, o.skipKnown);
   const workload = new Workload(() => o.cluster.urlA, o.token);
   workload.start();
   await new Promise((r) => setTimeout(r, 1_000)); // the insider learns live values first

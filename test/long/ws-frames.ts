@@ -103,11 +103,16 @@ const limits = fc.tuple(fc.constantFrom('echo', 'sum'), limitBodies).map(([m, bo
 }));
 
 /**
- * A call whose message ends near the gateway's maxPayload (over it by up to 64 KiB, or under it),
- * mostly with the biggest annotations: what fits one WebSocket message may not fit one NATS message
+ * A call whose message ends near the gateway's maxPayload (mostly under it by up to 64 KiB, sometimes
+ * over it, rarely past twice or four times it), mostly with the biggest annotations: what fits one WebSocket message may not fit one NATS message
  * once the headers re-encode the annotations (escapes, base64).
  */
-const nearLimit = fc.tuple(fc.constantFrom('echo', 'calc'), fc.oneof({ weight: 2, arbitrary: bigAnnotations }, { weight: 1, arbitrary: annotations }), fc.integer({ min: -65_536, max: 65_536 }), limitName).map(([o, ann, fill, cid]): FrameSpec => ({
+const fill = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 65_536 }) },
+  { weight: 2, arbitrary: fc.integer({ min: -65_536, max: -1 }) },
+  { weight: 1, arbitrary: fc.constantFrom(-(1 << 20) - 1, -(3 << 20) - 1) }, // past twice the limit (1009), past four times (dropped)
+);
+const nearLimit = fc.tuple(fc.constantFrom('echo', 'calc'), fc.oneof({ weight: 2, arbitrary: bigAnnotations }, { weight: 1, arbitrary: annotations }), fill, limitName).map(([o, ann, fill, cid]): FrameSpec => ({
   kind: 'near-limit', header: { t: 'call', id: slot('id'), o, m: o === 'echo' ? 'echo' : 'add', ann, cid }, body: '["@@FILL@@"]', fill,
 }));
 

@@ -13,6 +13,7 @@ import { packBinary, unpackBinary } from '../../src/protocol/binary.js';
 import { AnswerTally } from './answer-tally.js';
 import { isSlot, type FrameSpec, type Slot } from './ws-frames.js';
 import { mutateText } from '../fuzz-arbitraries.js';
+import { knownWs } from './known-faults.js';
 
 /** What the lanes of one run share: resume keys seen by any lane (same subject: takeovers), tokens for refresh. */
 export interface LaneShared { keys: string[]; srefs: string[]; tokens: string[] }
@@ -37,6 +38,8 @@ export class WsLane {
   readonly tally = new AnswerTally();
   /** The lane's own frames, by what they were for. */
   readonly own = new Map<string, number>();
+  /** Frames not sent because they would hit a known fault (--skip-known), by fault. */
+  readonly skipped = new Map<string, number>();
   /** The frames of the current batch, as generated and as sent (for a reproduction). */
   sentNow: Array<{ spec: FrameSpec; frame: string | Uint8Array }> = [];
   private nextId = 1_000_000;
@@ -49,7 +52,7 @@ export class WsLane {
   private welcomed = false;
   private readonly random: () => number;
 
-  constructor(private readonly url: () => string, private readonly token: string, private readonly shared: LaneShared, seed: number) {
+  constructor(private readonly url: () => string, private readonly token: string, private readonly shared: LaneShared, seed: number, private readonly skipKnown = false) {
     this.random = prng(seed);
   }
 
@@ -79,6 +82,11 @@ export class WsLane {
   async send(specs: readonly FrameSpec[]): Promise<void> {
     this.sentNow = [];
     for (const spec of specs) {
+      const known = this.skipKnown ? knownWs(spec) : undefined;
+      if (known) {
+        this.skipped.set(known, (this.skipped.get(known) ?? 0) + 1);
+        continue;
+      }
       if (!this.isOpen) await this.open();
       const frame = this.fill(spec);
       this.tally.sent(spec.kind);

@@ -35,49 +35,88 @@ export interface WsRunOptions {
   faults: FaultLog;
   /** Faults to reduce to a minimal reproduction (each costs restarts). */
   minimizeBudget: number;
+  skipKnown: boolean;
 }
 
+/** A target that keeps faulting (a bug hit every chunk) is dropped after this many faulty chunks; the others go on. */
+const MAX_TARGET_FAULTS = 6;
+
 export async function runWsLane(o: WsRunOptions): Promise<Record<string, unknown>> {
-  const started = performance.now();
-  const lanes = new Map(o.targets.map((t, n) => [t, Array.from({ length: t.lanes }, (_, i) => new WsLane(() => t.url(), o.token, o.shared, o.seed * 31 + n * 7 + i))]));
-  const all = [...lanes.values()].flat();
-  let sent = 0;
-  let minimizations = o.minimizeBudget;
-  for (let chunk = 0; sent < o.frames; chunk++) {
-    const specs = fc.sample(structuredFrame, { numRuns: Math.min(o.chunk, o.frames - sent), seed: o.seed + chunk });
-    const per = Math.ceil(specs.length / all.length);
-    const errors = new Map<WsLane, string>();
-    await Promise.all(all.map((lane, i) => lane.send(specs.slice(i * per, (i + 1) * per)).catch((e: Error) => void errors.set(lane, e.message))));
-    sent += specs.length;
-    for (const target of o.targets) {
-      const own = lanes.get(target)!;
-      const honest = await target.honest().check(chunk);
-      const what = [...target.faults(), ...own.flatMap((l) => (errors.has(l) ? [`lane: ${errors.get(l)}`] : [])), ...(honest ? [`honest client: ${honest}`] : [])];
-      if (what.length === 0) continue;
-      const fault = o.faults.add('ws', target.name, what);
-      const sent = own.flatMap((l) => l.sentNow);
-      await target.recover();
-      if (fault && minimizations-- > 0) {
-        let last: Array<string | Uint8Array> = [];
-        const found = await minimize(sent.map((s) => s.spec), async (subset) => {
-          const run = await reproduces(target, subset, o, what);
-          if (run.broken) last = run.frames;
-          return run.broken;
-        });
-        fault.reproConfirmed = found.confirmed;
-        fault.repro = (found.confirmed ? last : sent.slice(-20).map((s) => s.frame)).map(show);
-      } else if (fault) fault.repro = sent.slice(-20).map((s) => s.frame).map(show);
-    }
-    if (chunk % 10 === 0) progress(sent, started, all, o.faults.count);
+  return new WsRun(o).run();
+}
+
+class WsRun {
+  private readonly started = performance.now();
+  private readonly lanes: Map<WsTarget, WsLane[]>;
+  /** The lanes still fuzzing (a dropped target's are out). */
+  private active: WsLane[];
+  private minimizations: number;
+  private readonly faulty = new Map<WsTarget, number>();
+  private readonly dropped: string[] = [];
+
+  constructor(private readonly o: WsRunOptions) {
+    this.lanes = new Map(o.targets.map((t, n) => [t, Array.from({ length: t.lanes }, (_, i) => new WsLane(() => t.url(), o.token, o.shared, o.seed * 31 + n * 7 + i, o.skipKnown))]));
+    this.active = [...this.lanes.values()].flat();
+    this.minimizations = o.minimizeBudget;
   }
-  await Promise.all(all.map((l) => l.settle(5_000)));
-  const seconds = (performance.now() - started) / 1000;
-  const byTarget = Object.fromEntries([...lanes].map(([t, ls]) => [t.name, merged(ls).summary()]));
-  const total = merged(all);
-  const own: Record<string, number> = {};
-  for (const l of all) for (const [k, n] of l.own) own[k] = (own[k] ?? 0) + n;
-  for (const l of all) l.close();
-  return { ...total.summary(), seconds: +seconds.toFixed(1), framesPerSec: Math.round(sent / seconds), lanes: all.length, byTarget, laneOwnFrames: own };
+
+  async run(): Promise<Record<string, unknown>> {
+    let sent = 0;
+    for (let chunk = 0; sent < this.o.frames; chunk++) {
+      const specs = fc.sample(structuredFrame, { numRuns: Math.min(this.o.chunk, this.o.frames - sent), seed: this.o.seed + chunk });
+      const per = Math.ceil(specs.length / this.active.length);
+      const errors = new Map<WsLane, string>();
+      await Promise.all(this.active.map((lane, i) => lane.send(specs.slice(i * per, (i + 1) * per)).catch((e: Error) => void errors.set(lane, e.message))));
+      sent += specs.length;
+      for (const target of this.o.targets) await this.check(target, chunk, sent, errors);
+      if (chunk % 10 === 0) progress(sent, this.started, this.active, this.o.faults.count);
+    }
+    return this.report(sent);
+  }
+
+  /** After a chunk: the target's faults, its lanes' errors, its honest client; a fault is recorded, minimized, the target restored. */
+  private async check(target: WsTarget, chunk: number, sent: number, errors: Map<WsLane, string>): Promise<void> {
+    const own = this.lanes.get(target)!;
+    const honest = await target.honest().check(chunk);
+    const what = [...target.faults(), ...own.flatMap((l) => (errors.has(l) ? [`lane: ${errors.get(l)}`] : [])), ...(honest ? [`honest client: ${honest}`] : [])];
+    if (what.length === 0) return;
+    const fault = this.o.faults.add('ws', target.name, what);
+    const frames = own.flatMap((l) => l.sentNow);
+    await target.recover();
+    this.faulty.set(target, (this.faulty.get(target) ?? 0) + 1);
+    if (this.faulty.get(target)! >= MAX_TARGET_FAULTS && this.active.some((l) => !own.includes(l)) && this.active.some((l) => own.includes(l))) {
+      this.dropped.push(`${target.name}: after ${MAX_TARGET_FAULTS} faulty chunks, at frame ${sent}`);
+      this.active = this.active.filter((l) => !own.includes(l)); // its frames go to the other targets from now on
+    }
+    if (!fault) return;
+    const recent = frames.slice(-20).map((s) => s.frame);
+    if (this.minimizations-- <= 0) return void (fault.repro = recent.map(show));
+    let last: Array<string | Uint8Array> = [];
+    const found = await minimize(frames.map((s) => s.spec), async (subset) => {
+      const run = await reproduces(target, subset, this.o, what);
+      if (run.broken) last = run.frames;
+      return run.broken;
+    });
+    fault.reproConfirmed = found.confirmed;
+    fault.repro = (found.confirmed ? last : recent).map(show);
+  }
+
+  private async report(sent: number): Promise<Record<string, unknown>> {
+    const every = [...this.lanes.values()].flat();
+    await Promise.all(this.active.map((l) => l.settle(5_000)));
+    for (const l of every) l.close();
+    const seconds = (performance.now() - this.started) / 1000;
+    const count = (pick: (l: WsLane) => Map<string, number>): Record<string, number> => {
+      const counts: Record<string, number> = {};
+      for (const l of every) for (const [k, n] of pick(l)) counts[k] = (counts[k] ?? 0) + n;
+      return counts;
+    };
+    return {
+      ...merged(every).summary(), seconds: +seconds.toFixed(1), framesPerSec: Math.round(sent / seconds), lanes: every.length,
+      byTarget: Object.fromEntries([...this.lanes].map(([t, ls]) => [t.name, merged(ls).summary()])), laneOwnFrames: count((l) => l.own),
+      ...(this.dropped.length > 0 ? { targetsDropped: this.dropped } : {}), ...(this.o.skipKnown ? { skippedAsKnownFaults: count((l) => l.skipped) } : {}),
+    };
+  }
 }
 
 function merged(lanes: WsLane[]): AnswerTally {
