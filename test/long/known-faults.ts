@@ -73,6 +73,11 @@ export const KNOWN_FAULTS: KnownFault[] = [
     what: 'a host\'s callback on _U.<gateway>._cb naming a live connection with an Uplink-Member that is not valid percent-encoding kills the gateway\'s NATS reader (decodeURIComponent throws)',
     nats: (m) => m.subject.endsWith('._cb') && header(m, 'Uplink-Op') === 'callback' && !validPercentEncoding(header(m, 'Uplink-Member') ?? ''),
   },
+  {
+    id: 'nats-callback-host-subject',
+    what: 'a host\'s callback on _U.<gateway>._cb whose Uplink-Host is not a subject token (a space, empty) makes the gateway publish its answer to an illegal subject: nats.js throws, in the subscription callback (the NATS reader dies) or in the answer\'s promise',
+    nats: (m) => m.subject.endsWith('._cb') && header(m, 'Uplink-Op') === 'callback' && !/^[^\s.*>]+$/.test(header(m, 'Uplink-Host') ?? ''),
+  },
 ];
 
 function validPercentEncoding(text: string): boolean {

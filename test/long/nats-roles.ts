@@ -3,9 +3,9 @@
  * publishing filled templates and counting per role what happened: published (by kind), refused by
  * the client library before sending (size, header syntax), refused by the server (permissions),
  * replies received on the role's own inbox. The gateway and host connections also listen where
- * their role may, to teach the insider (insider.ts).
+ * their role may, to teach the insider (insider.ts), without answering anything.
  */
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { FuzzCluster, Role } from './fuzz-cluster.js';
 import type { Insider } from './insider.js';
 import { knownNats } from './known-faults.js';
@@ -21,6 +21,8 @@ export const ROLES: Role[] = ['gateway', 'host', 'ops'];
 export class RoleConnections {
   readonly stats = Object.fromEntries(ROLES.map((r) => [r, { published: {}, refusedByClient: {}, skippedAsKnownFaults: {}, serverErrors: 0, replies: 0 } as RoleStats])) as Record<Role, RoleStats>;
 
+  private following: Subscription | undefined;
+
   private constructor(private readonly conns: Record<Role, NatsConnection>, private readonly insider: Insider, private readonly skipKnown: boolean) {}
 
   static async open(cluster: FuzzCluster, insider: Insider, skipKnown = false): Promise<RoleConnections> {
@@ -32,10 +34,20 @@ export class RoleConnections {
     on('gateway', '_INBOX.fuzz-gateway.>', () => void roles.stats.gateway.replies++);
     on('ops', '_INBOX.fuzz-ops.>', () => void roles.stats.ops.replies++);
     on('host', 'uplink.call.>', (msg) => insider.learnCall(msg));
-    on('host', 'uplink.host.*.>', (msg) => insider.learnCall(msg));
+    roles.follow(cluster.hostId);
     for (const role of ROLES) void roles.countErrors(role);
     await Promise.all(ROLES.map((r) => roles.conns[r].flush()));
     return roles;
+  }
+
+  /**
+   * Listens to the real host's own subjects (its pinned calls and control messages), not to
+   * `uplink.host.*.>`: a subscriber there would swallow calls to the made-up hosts of forged beats,
+   * which must get NATS's 503 (no responders) for the gateway to send them to the real host instead.
+   */
+  follow(hostId: string): void {
+    this.following?.unsubscribe();
+    this.following = this.conns.host.subscribe(`uplink.host.${hostId}.>`, { callback: (error, msg) => { if (!error) this.insider.learnCall(msg); } });
   }
 
   /** Fills and publishes one template as its role; undefined when the client library refused it. */

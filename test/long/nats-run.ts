@@ -74,7 +74,7 @@ async function runPhase(o: NatsRunOptions, roles: RoleConnections, insider: Insi
     if (what.length === 0) continue;
     faults++;
     const fault = o.faults.add('nats', phase.name, what);
-    await recover(o, insider);
+    await recover(o, roles, insider);
     if (fault && budget.minimizations-- > 0) {
       let last: Published[] = [];
       const found = await minimize(templates, async (subset) => {
@@ -109,8 +109,9 @@ async function check(o: NatsRunOptions, roles: RoleConnections, round: number): 
 }
 
 /** Fresh processes; the insider forgets the old ones and learns the new ones' live values from the workload. */
-async function recover(o: NatsRunOptions, insider: Insider): Promise<void> {
+async function recover(o: NatsRunOptions, roles: RoleConnections, insider: Insider): Promise<void> {
   await o.target.recover();
+  roles.follow(o.cluster.hostId);
   insider.forget();
   await insider.relearn(5_000);
 }
@@ -126,7 +127,7 @@ async function reproduces(o: NatsRunOptions, roles: RoleConnections, insider: In
     published = publishAll(roles, templates);
     const what = await check(o, roles, 1);
     if (what.length === 0) continue;
-    await recover(o, insider);
+    await recover(o, roles, insider);
     return { broken: sameFault(original, what), published };
   }
   return { broken: false, published };
