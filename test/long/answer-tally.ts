@@ -6,13 +6,15 @@
  * stream-open or refreshed, or an error the dispatcher, the object host or the method produced
  * (UNKNOWN_OBJECT, BAD_ARGUMENTS, TYPE_NOT_ALLOWED, DEADLINE_EXCEEDED, STREAM_LOST, ...). Frames that
  * are never answered by design (credit, cancel, release, oneway, callback answers) count as not
- * reaching it, and so do frames whose answer never came: the percentage is a lower bound. "Answered
+ * reaching it, and so do text-mutated and random frames (their ids are not tracked) and frames whose
+ * answer never came: the percentage is a lower bound. "Answered
  * with a value" is the stricter subset: result, batch-result, stream-open, refreshed.
  */
 export const REFUSED: ReadonlySet<string> = new Set(['BAD_FRAME', 'PAYLOAD_TOO_LARGE', 'BUSY', 'RATE_LIMITED']);
 const VALUES: ReadonlySet<string> = new Set(['result', 'batch-result', 'stream-open', 'refreshed']);
 
-export interface KindCounts { sent: number; answered: number; dispatched: number; values: number }
+/** Per kind: sent; with a header the gateway's shape check refuses (by construction: names one past a limit...); answered (first answer to its id); dispatched; answered with a value. */
+export interface KindCounts { sent: number; headerRefused: number; answered: number; dispatched: number; values: number }
 
 export class AnswerTally {
   /** Frames sent, by FrameSpec kind. */
@@ -23,9 +25,15 @@ export class AnswerTally {
   readonly closes = new Map<string, number>();
   /** Frames whose id was tracked but the connection closed before an answer. */
   lostToClose = 0;
+  /** Frames whose answer had not come 5 s after the lane waited for room (given up on). */
+  unanswered = 0;
 
   sent(kind: string): void {
     this.counts(kind).sent++;
+  }
+
+  refusedHeader(kind: string): void {
+    this.counts(kind).headerRefused++;
   }
 
   /** Any frame from a gateway: `t` and, for errors, `code`. */
@@ -47,9 +55,10 @@ export class AnswerTally {
   }
 
   totals(): KindCounts {
-    const t = { sent: 0, answered: 0, dispatched: 0, values: 0 };
+    const t = { sent: 0, headerRefused: 0, answered: 0, dispatched: 0, values: 0 };
     for (const c of this.kinds.values()) {
       t.sent += c.sent;
+      t.headerRefused += c.headerRefused;
       t.answered += c.answered;
       t.dispatched += c.dispatched;
       t.values += c.values;
@@ -62,8 +71,8 @@ export class AnswerTally {
     const t = this.totals();
     const pct = (n: number) => +((100 * n) / Math.max(1, t.sent)).toFixed(1);
     return {
-      framesSent: t.sent, reachedDispatch: t.dispatched, reachedDispatchPct: pct(t.dispatched), answeredWithValue: t.values, answeredWithValuePct: pct(t.values),
-      badFrameAnswers: this.answers.get('error BAD_FRAME') ?? 0, lostToClose: this.lostToClose,
+      framesSent: t.sent, headerRefusedByConstruction: t.headerRefused, reachedDispatch: t.dispatched, reachedDispatchPct: pct(t.dispatched), answeredWithValue: t.values, answeredWithValuePct: pct(t.values),
+      badFrameAnswers: this.answers.get('error BAD_FRAME') ?? 0, lostToClose: this.lostToClose, unanswered: this.unanswered,
       byKind: Object.fromEntries([...this.kinds].sort((a, b) => b[1].sent - a[1].sent)),
       answers: Object.fromEntries([...this.answers].sort((a, b) => b[1] - a[1])),
       closes: Object.fromEntries(this.closes),
@@ -74,6 +83,7 @@ export class AnswerTally {
     for (const [k, c] of other.kinds) {
       const mine = this.counts(k);
       mine.sent += c.sent;
+      mine.headerRefused += c.headerRefused;
       mine.answered += c.answered;
       mine.dispatched += c.dispatched;
       mine.values += c.values;
@@ -81,11 +91,12 @@ export class AnswerTally {
     for (const [k, n] of other.answers) this.answers.set(k, (this.answers.get(k) ?? 0) + n);
     for (const [k, n] of other.closes) this.closes.set(k, (this.closes.get(k) ?? 0) + n);
     this.lostToClose += other.lostToClose;
+    this.unanswered += other.unanswered;
   }
 
   private counts(kind: string): KindCounts {
     let c = this.kinds.get(kind);
-    if (!c) this.kinds.set(kind, (c = { sent: 0, answered: 0, dispatched: 0, values: 0 }));
+    if (!c) this.kinds.set(kind, (c = { sent: 0, headerRefused: 0, answered: 0, dispatched: 0, values: 0 }));
     return c;
   }
 }

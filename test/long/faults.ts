@@ -5,7 +5,7 @@
  * numbers blanked) are counted, not listed again: the same symptom from another phase has its own cause.
  */
 export interface Fault {
-  lane: 'ws' | 'nats';
+  lane: 'ws' | 'nats' | 'end';
   target: string;
   what: string[];
   /** How many times a fault with this signature was seen. */

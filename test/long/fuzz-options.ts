@@ -2,7 +2,7 @@
  * Options of `npm run fuzz:long` and `npm run fuzz:smoke`:
  *
  *   --frames N          WebSocket frames (default 1,000,000; smoke 3,000); 0 skips the WebSocket lane
- *   --nats-messages N   NATS messages forged by the three roles (default 150,000; smoke 3,000); 0 skips it
+ *   --nats-messages N   NATS messages forged by the three roles (default 300,000; smoke 3,000); 0 skips it
  *   --decodes N         payloads through the decoder alone (default: as many as frames)
  *   --seed S            the first seed (each chunk and round adds its number); default: the clock (smoke: 1)
  *   --smoke             the small counts (under a minute, for CI)
@@ -31,7 +31,7 @@ export function fuzzOptions(argv: string[]): FuzzOptions {
   const frames = count(values.frames, smoke ? 3_000 : 1_000_000);
   return {
     frames,
-    natsMessages: count(values['nats-messages'], smoke ? 3_000 : 150_000),
+    natsMessages: count(values['nats-messages'], smoke ? 3_000 : 300_000),
     decodes: count(values.decodes, frames),
     seed: count(values.seed, smoke ? 1 : Date.now() % 1_000_000_000),
     smoke,

@@ -78,15 +78,24 @@ const natsLane = cluster && nats && options.natsMessages > 0
 const decoder = runDecoder(options.decodes, options.seed + 7_000);
 assertPrototypesClean();
 
+// At the end: every process alive and silent, both honest clients answered correctly once more.
+const atEnd = [...(cluster?.faults() ?? []), ...uncaught.slice(reported)];
+for (const honest of [localHonest, clusterHonest]) {
+  const wrong = await honest?.check(0, 1);
+  if (wrong) atEnd.push(`honest client: ${wrong}`);
+}
+if (atEnd.length > 0) faults.add('end', 'end of run', atEnd);
+
 const result = {
   command: `npm run fuzz:${options.smoke ? 'smoke' : 'long'}`, options,
-  faultCount: faults.count + uncaught.slice(reported).length, faults: faults.faults,
+  faultCount: faults.count, faults: faults.faults, processesAliveAndHonestCorrectAtEnd: atEnd.length === 0,
   websocket: ws, nats: natsLane, ...decoder,
   clusterRestarts: cluster?.restarts ?? 0,
   processWarningsAndErrorLogs: cluster?.logReport(),
   prototypesClean: true, seconds: +((performance.now() - started) / 1000).toFixed(1), node: process.version, date: new Date().toISOString(),
 };
-console.log(JSON.stringify({ ...result, faults: faults.faults.map((f) => ({ ...f, repro: f.repro?.slice(0, 5) })) }, null, 2));
+for (const f of faults.faults) console.log(`FAULT (${f.lane}, ${f.target}, seen ${f.seen}): ${f.what.map((w) => w.split('\n').slice(0, 3).join(' | ')).join(' ; ')}\n  repro${f.reproConfirmed ? ' (minimized, confirmed)' : ''}: ${JSON.stringify(f.repro?.slice(0, 3)).slice(0, 1_500)}`);
+console.log(`faults: ${result.faultCount}; processes alive and honest answers correct at the end: ${result.processesAliveAndHonestCorrectAtEnd}`);
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 mkdirSync(out, { recursive: true });
 const file = options.smoke ? 'fuzz-smoke.tmp.json' : options.frames >= 1_000_000 ? 'fuzz-long.json' : 'fuzz-short.tmp.json';

@@ -10,6 +10,7 @@
  */
 import WebSocket from 'ws';
 import { packBinary, unpackBinary } from '../../src/protocol/binary.js';
+import { parseClientHeader } from '../../src/protocol/frames.js';
 import { AnswerTally } from './answer-tally.js';
 import { isSlot, type FrameSpec, type Slot } from './ws-frames.js';
 import { mutateText } from '../fuzz-arbitraries.js';
@@ -48,6 +49,7 @@ export class WsLane {
   private srefs: string[] = [];
   private callbacks: number[] = [];
   private maxPayload = 1 << 20;
+  private maxInflight = 64;
   private pongs = 0;
   private welcomed = false;
   private readonly random: () => number;
@@ -88,12 +90,33 @@ export class WsLane {
         continue;
       }
       if (!this.isOpen) await this.open();
+      if (isSlot(spec.header?.id) && this.pending.size >= this.maxInflight * 0.75) await this.drain();
+      const closing = spec.fill !== undefined && spec.fill <= -this.maxPayload;
+      if (closing) await this.sync(); // what was sent before is read before the gateway closes the connection
       const frame = this.fill(spec);
       this.tally.sent(spec.kind);
       this.sentNow.push({ spec, frame });
       this.ws.send(frame);
+      if (closing) await this.until(() => !this.isOpen, 5_000).catch(() => {}); // past twice the limit: closed (1009) or dropped
     }
     if (!this.isOpen) return this.open();
+    await this.sync();
+  }
+
+  /**
+   * Waits until half the gateway's maxInflight is free, as a client that reads its welcome does (BUSY
+   * refuses at admission, before dispatch). Answers still missing after 5 s are given up on.
+   */
+  private async drain(): Promise<void> {
+    await this.until(() => this.pending.size < this.maxInflight / 2 || !this.isOpen, 5_000).catch(() => {
+      this.tally.unanswered += this.pending.size;
+      this.pending.clear();
+    });
+  }
+
+  /** A ping, then its pong: the gateway has read everything sent before it. */
+  private async sync(): Promise<void> {
+    if (!this.isOpen) return;
     const before = this.pongs;
     this.ownFrame('ping', `{"t":"ping","id":${FLOW_PING}}`);
     await this.until(() => this.pongs !== before || !this.isOpen, 20_000);
@@ -114,6 +137,7 @@ export class WsLane {
     const header: Record<string, unknown> = { ...spec.header };
     const sref = this.pickSref();
     for (const [name, value] of Object.entries(header)) if (isSlot(value)) header[name] = this.slot(value, spec.kind);
+    this.untrackIfRefused(header, spec.kind);
     let body = spec.body;
     if (spec.pieces) {
       const pieces = spec.pieces.map((p) => (p.includes('@@SREF@@') ? p.replaceAll('@@SREF@@', sref) : p));
@@ -132,11 +156,24 @@ export class WsLane {
     return spec.attachments?.length ? packBinary(text, spec.attachments) : text;
   }
 
+  /**
+   * A header the gateway's own shape check refuses (a name one past 256, a refused annotation) is
+   * answered BAD_FRAME without an id: its id is not tracked, and the frame is counted as refused.
+   */
+  private untrackIfRefused(header: Record<string, unknown>, kind: string): void {
+    try {
+      parseClientHeader(header);
+    } catch {
+      if (typeof header.id === 'number' && this.pending.get(header.id) === kind) this.pending.delete(header.id);
+      this.tally.refusedHeader(kind);
+    }
+  }
+
   private slot(s: Slot, kind: string): unknown {
     switch (s.$) {
       case 'id': {
         const id = this.nextId++;
-        this.pending.set(id, kind);
+        if (kind !== 'mutated') this.pending.set(id, kind); // a mutated frame's id may not survive: never tracked
         return id;
       }
       case 'inflight': return this.pick([...this.pending.keys()]) ?? this.nextId++;
@@ -167,7 +204,7 @@ export class WsLane {
     this.tally.answer(head);
     if (head.t === 'welcome') {
       this.welcomed = true;
-      this.maxPayload = (head as unknown as { limits: { maxPayload: number } }).limits.maxPayload;
+      ({ maxPayload: this.maxPayload, maxInflight: this.maxInflight } = (head as unknown as { limits: { maxPayload: number; maxInflight: number } }).limits);
       return;
     }
     if (head.t === 'pong' && head.id === FLOW_PING) return void this.pongs++;
