@@ -12,8 +12,8 @@
  *
  * Honest clients (honest.ts) check correct answers throughout; every fault (a dead process, stray
  * output, an uncaught exception here, a wrong honest answer) is recorded with the smallest input that
- * reproduces it. Exits 1 on any fault. Writes bench/results/fuzz-long.json (full size) or
- * bench/results/fuzz-smoke.tmp.json / fuzz-short.tmp.json.
+ * reproduces it. Exits 1 on any fault. Writes bench/results/fuzz-long.json (full size;
+ * fuzz-long-skip-known.json with --skip-known) or bench/results/fuzz-smoke.tmp.json / fuzz-short.tmp.json.
  *
  *   npm run fuzz:long -- --frames 100000 --nats-messages 20000 --seed 7
  */
@@ -98,7 +98,7 @@ for (const f of faults.faults) console.log(`FAULT (${f.lane}, ${f.target}, seen 
 console.log(`faults: ${result.faultCount}; processes alive and honest answers correct at the end: ${result.processesAliveAndHonestCorrectAtEnd}`);
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 mkdirSync(out, { recursive: true });
-const file = options.smoke ? 'fuzz-smoke.tmp.json' : options.frames >= 1_000_000 ? 'fuzz-long.json' : 'fuzz-short.tmp.json';
+const file = options.smoke ? 'fuzz-smoke.tmp.json' : options.frames < 1_000_000 ? 'fuzz-short.tmp.json' : options.skipKnown ? 'fuzz-long-skip-known.json' : 'fuzz-long.json';
 writeFileSync(join(out, file), JSON.stringify(result, null, 2) + '\n');
 console.log(`written to bench/results/${file}`);
 
