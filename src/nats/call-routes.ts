@@ -36,7 +36,11 @@ export interface RouteContext {
   budget: number;
 }
 
+/** A lone UTF-16 surrogate: such a name cannot be percent-encoded into a header (and names no member). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 export function routeCall(call: HostCall, at: RouteContext): Route | ErrorBody {
+  if (LONE_SURROGATE.test(call.member)) return errorBody(ErrorCode.UNKNOWN_MEMBER, `'${call.object}' has no such member`);
   const ref = refOfTarget(call.object);
   if (ref !== undefined) return refRoute(call, ref, at);
   const queue = Subject.call(call.object);

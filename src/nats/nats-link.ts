@@ -22,6 +22,8 @@ export class NatsLink {
   private reconnectCount = 0;
   /** Messages a handler threw on (dropped). */
   dropped = 0;
+  private droppedLogged = 0;
+  private lastDropLog = -Infinity;
   logger: Logger | undefined;
 
   constructor(readonly nc: NatsConnection, private readonly role: string, private readonly events: NatsLinkEvents = {}) {
@@ -48,11 +50,20 @@ export class NatsLink {
         try {
           handle(msg);
         } catch (thrown) {
-          this.dropped++;
-          this.logger?.warn({ role: this.role, subject: msg.subject, err: (thrown as Error)?.message }, 'a NATS message was dropped: its handler failed');
+          this.droppedMessage(msg.subject, thrown);
         }
       },
     });
+  }
+
+  /** Counted always; logged at most once a second (with how many since), so a flood cannot flood the log. */
+  private droppedMessage(subject: string, thrown: unknown): void {
+    this.dropped++;
+    const now = Date.now();
+    if (now - this.lastDropLog < 1_000) return;
+    this.logger?.warn({ role: this.role, subject, err: (thrown as Error)?.message, dropped: this.dropped - this.droppedLogged }, 'a NATS message was dropped: its handler failed');
+    this.lastDropLog = now;
+    this.droppedLogged = this.dropped;
   }
 
   private async watch(): Promise<void> {
