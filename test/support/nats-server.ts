@@ -25,10 +25,12 @@ export interface NatsServerOptions {
   /** A configuration file (users, permissions, pings). */
   config?: string;
   env?: Record<string, string>;
+  /** More command-line options (e.g. `-m <port>` for monitoring). */
+  extraArgs?: string[];
 }
 
 export function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
-  const args = [...(options.config ? ['-c', options.config] : []), '-a', '127.0.0.1', '-p', String(options.port ?? -1), ...(process.env.NATS_DEBUG ? ['-D'] : [])];
+  const args = [...(options.config ? ['-c', options.config] : []), '-a', '127.0.0.1', '-p', String(options.port ?? -1), ...(options.extraArgs ?? []), ...(process.env.NATS_DEBUG ? ['-D'] : [])];
   const child = spawn(NATS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } });
   return new Promise((resolve, reject) => {
     let log = '';

@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:nats-breakdown`: where a call through NATS goes (issue #27, step 1). A nats-server
+ * with monitoring, the bench's object host and gateway as processes, one Uplink client:
+ *
+ * - messages and bytes through nats-server per call and per stream item (its /varz counters), and
+ *   which subjects carry them (a sample seen by a wildcard subscriber, counted apart);
+ * - CPU per call of the gateway, the host and nats-server (/proc), calls/s with 32 in flight;
+ * - p50 of a single call at light load (one in flight).
+ *
+ * `--cpu-prof DIR` starts the gateway and the host with --cpu-prof (profiles written on exit).
+ * Figures go to bench/results/nats-breakdown.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import { SignJWT } from 'jose';
+import { connect, type UplinkClient } from '../src/client/index.js';
+import { startNatsServer } from '../test/support/nats-server.js';
+import { BENCH_SECRET } from './servers/bench-secret.js';
+import { serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
+
+const args = process.argv.slice(2);
+const profDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
+const CALLS = Number(process.env.BREAKDOWN_CALLS ?? 20_000);
+const ITEMS = Number(process.env.BREAKDOWN_ITEMS ?? 200_000);
+
+const freePort = () => new Promise<number>((resolve) => {
+  const probe = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = probe.address() as { port: number };
+    probe.close(() => resolve(port));
+  });
+});
+
+interface Varz { in_msgs: number; out_msgs: number; in_bytes: number; out_bytes: number }
+const monitor = await freePort();
+const varz = async (): Promise<Varz> => (await (await fetch(`http://127.0.0.1:${monitor}/varz`)).json()) as Varz;
+
+const nats = await startNatsServer({ extraArgs: ['-m', String(monitor)] });
+const env = { BENCH_NATS_URL: nats.url, ...(profDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {}) };
+if (profDir) mkdirSync(profDir, { recursive: true });
+const host = await startServer('uplink-nats-host', { env });
+const gateway = await startServer('uplink-nats', { script: 'uplink', env });
+await new Promise((r) => setTimeout(r, 1_500)); // the gateway picks hosts from their beats
+const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
+const client = await connect(gateway.url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false });
+
+/** Runs `total` calls with `inflight` in flight; per-call latencies in microseconds. */
+async function calls(c: UplinkClient, total: number, inflight: number): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: inflight }, async () => {
+    while (next++ < total) {
+      const started = performance.now();
+      await c.call('calc', 'add', [1, 2]);
+      latencies.push((performance.now() - started) * 1000);
+    }
+  }));
+  return latencies;
+}
+
+const cpu = (p: { pid: number }) => serverCpuMicros(p.pid);
+const processes: Array<[string, { pid: number }]> = [['gateway', gateway], ['host', host], ['nats-server', { pid: nats.process.pid! }]];
+
+async function measured<T>(ops: number, run: () => Promise<T>): Promise<{ result: T; perOp: Record<string, number> }> {
+  const cpu0 = processes.map(([, p]) => cpu(p));
+  const v0 = await varz();
+  const started = performance.now();
+  const result = await run();
+  const seconds = (performance.now() - started) / 1000;
+  const v1 = await varz();
+  const perOp: Record<string, number> = {
+    opsPerSec: Math.round(ops / seconds),
+    natsMsgsIn: (v1.in_msgs - v0.in_msgs) / ops, natsMsgsOut: (v1.out_msgs - v0.out_msgs) / ops,
+    natsBytesIn: Math.round((v1.in_bytes - v0.in_bytes) / ops), natsBytesOut: Math.round((v1.out_bytes - v0.out_bytes) / ops),
+  };
+  processes.forEach(([name, p], i) => (perOp[`cpuUs_${name}`] = Math.round(((cpu(p) - cpu0[i]!) / ops) * 100) / 100));
+  return { result, perOp };
+}
+
+/** Which subjects carry a call: a wildcard subscriber watches a small sample (its own cost is not in the figures above). */
+async function subjectsPerCall(sample: number): Promise<Record<string, number>> {
+  const spy = await natsConnect({ servers: nats.url });
+  const counts: Record<string, number> = {};
+  spy.subscribe('>', { callback: (_e, msg) => {
+    const kind = msg.subject.replace(/^_U\.[^.]+\.[0-9a-z]+$/, '_U.<gw>.<id>').replace(/^_U\.[^.]+\._cb$/, '_U.<gw>._cb').replace(/uplink\.host\.[^.]+\./, 'uplink.host.<host>.')
+      .replace(/^uplink\.evt\.(host|gw)\.[^.]+/, 'uplink.evt.$1.<id>');
+    const event = msg.headers?.get('Uplink-Event') || msg.headers?.get('Uplink-Op');
+    const key = event ? `${kind} (${event})` : kind;
+    counts[key] = (counts[key] ?? 0) + 1;
+  } });
+  await spy.flush();
+  await calls(client, sample, 32);
+  await spy.flush();
+  await new Promise((r) => setTimeout(r, 200));
+  await spy.close();
+  return Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, Math.round((n / sample) * 1000) / 1000]));
+}
+
+await calls(client, 2_000, 32); // warm-up
+const loaded = await measured(CALLS, () => calls(client, CALLS, 32));
+const light = await measured(2_000, () => calls(client, 2_000, 1));
+const sorted = light.result.sort((a, b) => a - b);
+const p50 = Math.round(sorted[Math.floor(sorted.length / 2)]!);
+const stream = await measured(ITEMS, async () => {
+  let n = 0;
+  for await (const _ of client.stream('bench', 'count', [ITEMS])) n++;
+  return n;
+});
+const subjects = await subjectsPerCall(1_000);
+
+const report = { date: new Date().toISOString(), node: process.version, calls: { inflight: 32, ...loaded.perOp }, singleCall: { p50Us: p50, ...light.perOp }, streamDefaultWindow: stream.perOp, subjectsPerCall: subjects };
+console.log(JSON.stringify(report, null, 2));
+const results = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/.bench-build/') ? ['..', '..', 'bench'] : []), 'results');
+writeFileSync(join(results, 'nats-breakdown.json'), JSON.stringify(report, null, 2) + '\n');
+await client.close();
+for (const p of [gateway, host] as ServerProcess[]) p.child.kill('SIGINT');
+await new Promise((r) => setTimeout(r, 500));
+await nats.stop();
+process.exit(0);
