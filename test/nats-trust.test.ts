@@ -20,6 +20,7 @@ import { eventually } from './support/eventually.js';
 import { objectHost, TestCluster } from './support/nats-cluster.js';
 import { natsUnavailable, startNatsServer, type NatsServer } from './support/nats-server.js';
 import { parseScrape } from './support/prometheus.js';
+import { resumeElsewhere } from './support/resume-elsewhere.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 import { hsToken, SECRET } from './tokens.js';
 import { Counter } from './support/fixtures.js';
@@ -121,15 +122,7 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     await eventually(() => intruder.frames.some((f) => f.header.id === 7 && f.header.t === 'error'), { what: 'the intruder refused' });
     assert.equal(intruder.frames.find((f) => f.header.id === 7 && f.header.t === 'error')!.header.code, ErrorCode.STREAM_LOST);
     intruder.close();
-    const b = await RawSocket.open(other.url, false);
-    b.send(JSON.stringify({ t: 'hello', v: [1], token }));
-    assert.equal((await b.next()).header.t, 'welcome');
-    b.send(JSON.stringify({ t: 'resume', id: 9, key, ack: received.length, upTo: received.length + 1000 }));
-    await eventually(() => items(b, 9).length >= 5, { what: 'items through gateway B' });
-    const all = [...received, ...items(b, 9)];
-    assert.deepEqual(all, all.map((_, i) => i), 'exactly once, in order, across the two gateways');
-    b.send('{"t":"cancel","id":9}');
-    b.close();
+    await resumeElsewhere(other.url, token, key, received, items);
   });
 
   it('the gateway credential alone cannot cancel another caller\'s call, nor release its session', async () => {

@@ -16,6 +16,7 @@ import { readErrorPayload } from '../src/nats/envelope.js';
 import { client, RawSocket, rejection } from './helpers.js';
 import { Calculator, Counter, TestError, Ticker } from './support/fixtures.js';
 import { eventually } from './support/eventually.js';
+import { resumeElsewhere } from './support/resume-elsewhere.js';
 import { natsUnavailable } from './support/nats-server.js';
 import { TestCluster, type ClusterGateway, type ClusterHost } from './support/nats-cluster.js';
 import { hsToken, SECRET } from './tokens.js';
@@ -272,15 +273,7 @@ describe('streams through NATS', { skip }, () => {
     a.ws.terminate(); // the client loses gateway A
     const received = seqs(a, 5);
     await delay(100);
-    const b = await RawSocket.open(gw[1]!.url, false);
-    b.send(JSON.stringify({ t: 'hello', v: [1], token }));
-    assert.equal((await b.next()).header.t, 'welcome');
-    b.send(JSON.stringify({ t: 'resume', id: 9, key, ack: received.length, upTo: received.length + 1000 }));
-    await eventually(() => seqs(b, 9).length >= 5, { what: 'items through gateway B' });
-    const all = [...received, ...seqs(b, 9)];
-    assert.deepEqual(all, all.map((_, i) => i), 'exactly once, in order, across the two gateways');
-    b.send('{"t":"cancel","id":9}');
-    b.close();
+    await resumeElsewhere(gw[1]!.url, token, key, received, seqs);
   });
 
   it('a stream of a host that vanishes fails HOST_LOST within the liveness bound', async () => {
