@@ -113,7 +113,7 @@ export class Insider {
       }
       case 'hostkey': return ids.host + (this.pick('key') ?? 'k'.repeat(24));
       case 'n': return this.pick('n') ?? String(Math.floor(this.random() * 100));
-      case 'reply': return this.pick('reply') ?? `_U.${ids.gatewayA}.${Math.floor(this.random() * 100).toString(36)}`;
+      case 'reply': case 'call': return this.pick(name) ?? `_U.${ids.gatewayA}.${Math.floor(this.random() * 100).toString(36)}`;
       case 'sref': return this.pick('sref') ?? `s${ids.host}${'A'.repeat(22)}`;
       default: return this.pick(name) ?? 'x';
     }

@@ -112,7 +112,7 @@ class WsRun {
       return counts;
     };
     return {
-      ...merged(every).summary(), seconds: +seconds.toFixed(1), framesPerSec: Math.round(sent / seconds), lanes: every.length,
+      framesGenerated: sent, ...merged(every).summary(), seconds: +seconds.toFixed(1), framesPerSec: Math.round(sent / seconds), lanes: every.length,
       byTarget: Object.fromEntries([...this.lanes].map(([t, ls]) => [t.name, merged(ls).summary()])), laneOwnFrames: count((l) => l.own),
       ...(this.dropped.length > 0 ? { targetsDropped: this.dropped } : {}), ...(this.o.skipKnown ? { skippedAsKnownFaults: count((l) => l.skipped) } : {}),
     };
