@@ -15,7 +15,7 @@
  * catalog, revocations, readiness, state) and the mux and tick they share; routes, the mux entries,
  * host table, pins, callbacks, questions, assertions and publishing have files of their own.
  */
-import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { repeat, systemClock, type Clock } from '../clock.js';
@@ -112,13 +112,12 @@ export class NatsObjectHost implements ObjectHost {
     const route = this.route(call);
     if ('code' in route) return reply.reject(route);
     this.callbacks.track(call.context.connection);
-    const headers = this.headersFor(call);
-    const assertion = headers.get(Header.assertion) || undefined;
+    const { headers, assertion } = this.headersFor(call);
     if (call.oneway) {
       const sent = publish(this.nc, route.subject, route.payload, { headers });
       return sent === 'sent' ? reply.resolve({ text: 'null' }) : reply.reject(refusedSend(sent, call.object));
     }
-    const origin = { ...this.origin(call, route), assertion };
+    const origin = this.origin(call, route, assertion);
     const remote = new RemoteCall(this.link, reply, origin);
     remote.reply = this.link.register(remote);
     if (origin.directTo) origin.resend = () => publish(this.nc, route.queue, route.payload, { headers, reply: remote.reply });
@@ -135,8 +134,7 @@ export class NatsObjectHost implements ObjectHost {
       return undefined;
     }
     this.callbacks.track(call.context.connection);
-    const headers = this.headersFor(call, upTo);
-    const assertion = headers.get(Header.assertion) || undefined;
+    const { headers, assertion } = this.headersFor(call, upTo);
     const resend = route.direct ? () => publish(this.nc, route.queue, route.payload, { headers, reply: stream.reply }) : undefined;
     const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: route.direct, resend, assertion });
     stream.reply = this.link.register(stream);
@@ -239,10 +237,11 @@ export class NatsObjectHost implements ObjectHost {
     return routeCall(call, { hosts: this.hosts, pins: this.pins, connected: this.connected, budget: payloadBudget(this.nc) });
   }
 
-  private origin(call: HostCall, route: Route): CallOrigin {
+  private origin(call: HostCall, route: Route, assertion: string | undefined): CallOrigin {
     const connection = call.context.connection.id;
     return {
       object: call.object,
+      assertion,
       pinnedTo: route.pinned,
       directTo: route.direct,
       pin: (host) => this.pins.set(connection, call.object, host),
@@ -254,7 +253,8 @@ export class NatsObjectHost implements ObjectHost {
     };
   }
 
-  private headersFor(call: HostCall, upTo?: number) {
+  /** The call's headers, and its assertion (kept for the cancels and stream controls that must carry it). */
+  private headersFor(call: HostCall, upTo?: number): { headers: MsgHdrs; assertion: string | undefined } {
     const { context } = call;
     const connection = this.remoteConnectionId(context.connection.id);
     const fields: CallContextFields = {
@@ -264,10 +264,11 @@ export class NatsObjectHost implements ObjectHost {
     };
     const timeoutMs = context.deadline === undefined ? undefined : context.deadline - this.clock.now();
     const assertion = this.signer?.assertion(connection, context.identity);
-    return callHeaders({
+    const headers = callHeaders({
       member: call.member, kind: upTo === undefined ? call.kind : 'stream', timeoutMs, identity: context.identity, context: fields,
       ...(upTo === undefined ? {} : { upTo }), ...(assertion ? { assertion } : {}),
     });
+    return { headers, assertion };
   }
 
   /** Connection ids are per gateway; on hosts they carry the gateway's id. */
