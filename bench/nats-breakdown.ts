@@ -10,7 +10,7 @@
  * `--cpu-prof DIR` starts the gateway and the host with --cpu-prof (profiles written on exit).
  * Figures go to bench/results/nats-breakdown.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,10 +38,11 @@ const monitor = await freePort();
 const varz = async (): Promise<Varz> => (await (await fetch(`http://127.0.0.1:${monitor}/varz`)).json()) as Varz;
 
 const nats = await startNatsServer({ extraArgs: ['-m', String(monitor)] });
-const env = { BENCH_NATS_URL: nats.url, ...(profDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {}) };
+const env = { BENCH_NATS_URL: nats.url };
+const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
 if (profDir) mkdirSync(profDir, { recursive: true });
-const host = await startServer('uplink-nats-host', { env });
-const gateway = await startServer('uplink-nats', { script: 'uplink', env });
+const host = await startServer('uplink-nats-host', { env, nodeArgs });
+const gateway = await startServer('uplink-nats', { script: 'uplink', env, nodeArgs });
 await new Promise((r) => setTimeout(r, 1_500)); // the gateway picks hosts from their beats
 const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
 const client = await connect(gateway.url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false });
@@ -61,10 +62,16 @@ async function calls(c: UplinkClient, total: number, inflight: number): Promise<
 }
 
 const cpu = (p: { pid: number }) => serverCpuMicros(p.pid);
+/** Write system calls a process made so far (/proc/<pid>/io): how well it coalesces messages per flush. */
+const writes = (p: { pid: number }) => Number(/syscw:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/io`, 'utf8'))?.[1] ?? 0);
+/** Times a process gave up the CPU (it waited for input): its wake-ups, each of which costs a system call or more. */
+const wakeups = (p: { pid: number }) => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? 0);
 const processes: Array<[string, { pid: number }]> = [['gateway', gateway], ['host', host], ['nats-server', { pid: nats.process.pid! }]];
 
 async function measured<T>(ops: number, run: () => Promise<T>): Promise<{ result: T; perOp: Record<string, number> }> {
   const cpu0 = processes.map(([, p]) => cpu(p));
+  const writes0 = processes.map(([, p]) => writes(p));
+  const wakeups0 = processes.map(([, p]) => wakeups(p));
   const v0 = await varz();
   const started = performance.now();
   const result = await run();
@@ -76,6 +83,8 @@ async function measured<T>(ops: number, run: () => Promise<T>): Promise<{ result
     natsBytesIn: Math.round((v1.in_bytes - v0.in_bytes) / ops), natsBytesOut: Math.round((v1.out_bytes - v0.out_bytes) / ops),
   };
   processes.forEach(([name, p], i) => (perOp[`cpuUs_${name}`] = Math.round(((cpu(p) - cpu0[i]!) / ops) * 100) / 100));
+  processes.forEach(([name, p], i) => (perOp[`writes_${name}`] = Math.round(((writes(p) - writes0[i]!) / ops) * 1000) / 1000));
+  processes.forEach(([name, p], i) => (perOp[`wakeups_${name}`] = Math.round(((wakeups(p) - wakeups0[i]!) / ops) * 1000) / 1000));
   return { result, perOp };
 }
 
@@ -105,12 +114,33 @@ const sorted = light.result.sort((a, b) => a - b);
 const p50 = Math.round(sorted[Math.floor(sorted.length / 2)]!);
 const stream = await measured(ITEMS, async () => {
   let n = 0;
-  for await (const _ of client.stream('bench', 'count', [ITEMS])) n++;
+  for await (const _ of client.stream('bench', 'countAsync', [ITEMS])) n++;
   return n;
 });
 const subjects = await subjectsPerCall(1_000);
+const inProcess = await oneProcess();
 
-const report = { date: new Date().toISOString(), node: process.version, calls: { inflight: 32, ...loaded.perOp }, singleCall: { p50Us: p50, ...light.perOp }, streamDefaultWindow: stream.perOp, subjectsPerCall: subjects };
+/** The same calls and stream against one gateway process with the objects in it (no NATS): the reference for the gateway's CPU. */
+async function oneProcess(): Promise<Record<string, number>> {
+  const single = await startServer('uplink', { nodeArgs });
+  const c = await connect(single.url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false });
+  await calls(c, 2_000, 32);
+  const t0 = performance.now();
+  const cpu0 = cpu(single);
+  await calls(c, CALLS, 32);
+  const callCpu = (cpu(single) - cpu0) / CALLS;
+  const callRate = CALLS / ((performance.now() - t0) / 1000);
+  const light = (await calls(c, 2_000, 1)).sort((a, b) => a - b);
+  const t1 = performance.now();
+  let n = 0;
+  for await (const _ of c.stream('bench', 'countAsync', [ITEMS])) n++;
+  const itemRate = n / ((performance.now() - t1) / 1000);
+  await c.close();
+  single.child.kill('SIGINT');
+  return { callsPerSec: Math.round(callRate), cpuUsPerCall: Math.round(callCpu * 100) / 100, p50Us: Math.round(light[light.length >> 1]!), streamItemsPerSec: Math.round(itemRate) };
+}
+
+const report = { date: new Date().toISOString(), node: process.version, calls: { inflight: 32, ...loaded.perOp }, singleCall: { p50Us: p50, ...light.perOp }, streamDefaultWindow: stream.perOp, subjectsPerCall: subjects, oneProcess: inProcess };
 console.log(JSON.stringify(report, null, 2));
 const results = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/.bench-build/') ? ['..', '..', 'bench'] : []), 'results');
 writeFileSync(join(results, 'nats-breakdown.json'), JSON.stringify(report, null, 2) + '\n');

@@ -52,9 +52,10 @@ function hasTaskset(): boolean {
 export const placement = pinned ? `servers on CPU ${SERVER_CPU}, load generator on CPUs 1-${cpus - 1}` : 'not pinned';
 
 /** Starts bench/servers/<script> (default: <name>) in its own process and waits for its port. */
-export async function startServer(name: string, options: { script?: string; env?: Record<string, string>; scheme?: string } = {}): Promise<ServerProcess> {
+export async function startServer(name: string, options: { script?: string; env?: Record<string, string>; scheme?: string; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
   const script = join(here, `${options.script ?? name}.${compiled ? 'js' : 'ts'}`);
-  const args = compiled ? ['--expose-gc', script] : ['--expose-gc', '--import', 'tsx', script];
+  const node = ['--expose-gc', ...(options.nodeArgs ?? [])];
+  const args = compiled ? [...node, script] : [...node, '--import', 'tsx', script];
   const [command, argv] = serverCommand(args);
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
   const port = await new Promise<number>((resolve, reject) => {

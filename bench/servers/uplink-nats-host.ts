@@ -17,3 +17,5 @@ const nc = await connect({ servers: process.env.BENCH_NATS_URL!, noAsyncTraces: 
 new NatsHostService(nc, host, { name: 'bench-host' }).serve();
 await nc.flush();
 console.log('ready 0');
+// SIGINT exits normally, so that --cpu-prof writes its profile (bench:nats-breakdown --cpu-prof).
+process.on('SIGINT', () => process.exit(0));

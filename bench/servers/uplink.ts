@@ -29,3 +29,5 @@ if (!remote) {
 process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
 await gateway.listen();
 console.log(`ready ${gateway.port}`);
+// SIGINT exits normally, so that --cpu-prof writes its profile (bench:nats-breakdown --cpu-prof).
+process.on('SIGINT', () => process.exit(0));

@@ -29,12 +29,14 @@ export class ClientStreams implements StreamTransport {
   private readonly streams = new Map<number, RemoteStream<unknown>>();
   private readonly requests = new Map<number, StreamRequest>();
 
-  constructor(private readonly wire: StreamWire, private readonly codec: PayloadCoder, private readonly defaultWindow: number) {}
+  constructor(private readonly wire: StreamWire, private readonly codec: PayloadCoder, private readonly defaultWindow: number, private readonly maxWindow: number) {}
 
   /** Opens a stream (or, with `closed`, returns one that fails with it). */
   open<T>(object: string, method: string, args: unknown[], options: StreamOptions, closed: ConnectionClosedError | undefined): RemoteStream<T> {
     const id = this.wire.nextId();
-    const stream = new RemoteStream<T>(this, id, options.window ?? this.defaultWindow, options.signal);
+    // A window set for one stream is kept as set; the client's default grows with the round trip.
+    const window = options.window ?? this.defaultWindow;
+    const stream = new RemoteStream<T>(this, id, window, options.signal, options.window === undefined ? Math.max(window, this.maxWindow) : window);
     if (closed) {
       stream.fail(closed);
       return stream;
@@ -81,7 +83,7 @@ export class ClientStreams implements StreamTransport {
     try {
       const items = this.codec.decode({ text: body, attachments });
       if (!Array.isArray(items)) throw new UplinkError(ErrorCode.BAD_FRAME, 'stream items must be an array');
-      stream.items(frame.seq, items);
+      stream.items(frame.seq, items, body.length + (attachments?.reduce((n, a) => n + a.byteLength, 0) ?? 0));
     } catch (error) {
       stream.fail(error as Error);
       this.sendCancel(frame.id);

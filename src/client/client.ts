@@ -117,7 +117,7 @@ export class UplinkClient implements ProxyTarget {
       send: (message) => this.socket.send(message),
       target: this,
     });
-    this.streams = new ClientStreams(wire, this.refs, options.streamWindow ?? 256);
+    this.streams = new ClientStreams(wire, this.refs, options.streamWindow ?? 256, options.streamWindowMax ?? 8192);
     this.refresher = new TokenRefresher(this.clock, () => this.sendRefresh(), (error) => options.onRefreshError?.(error));
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const r = options.reconnect ?? true;

@@ -33,8 +33,13 @@ export interface ClientOptions {
    * a fresh token from the token function, and open streams resumed. On by default.
    */
   reconnect?: boolean | ReconnectOptions;
-  /** Items a stream may have in flight to this client (its credit window). */
+  /** Items a stream may have in flight to this client at first (its credit window; 256 by default). */
   streamWindow?: number;
+  /**
+   * The largest window a stream's grows to while its producer waits on the round trip (8192 by
+   * default; never more than 8 MiB of items at their average size). Equal to streamWindow: fixed.
+   */
+  streamWindowMax?: number;
   /** Called on every connection state change. */
   onStateChange?: (state: ClientState) => void;
   /** Time for timeouts, keepalive, refresh and backoff (default: the system clock); tests inject a fake one. */

@@ -8,6 +8,7 @@
  * before the error is thrown.
  */
 import { ErrorCode, UplinkError } from '../errors.js';
+import { StreamWindow } from './stream-window.js';
 
 /** What a stream needs from its client. */
 export interface StreamTransport {
@@ -16,6 +17,9 @@ export interface StreamTransport {
   forget(id: number): void;
 }
 
+/** Grants still in flight to the producer, at most, that a stall is compared with (each renews half a window). */
+const RECENT_GRANTS = 4;
+
 export class RemoteStream<T> implements AsyncIterableIterator<T> {
   /** The resume key the gateway gave; undefined until the stream is open. */
   key: string | undefined;
@@ -23,6 +27,9 @@ export class RemoteStream<T> implements AsyncIterableIterator<T> {
   received = 0;
   private consumed = 0;
   private granted: number;
+  /** The last few grants: a producer that stopped exactly at one of them waited for credit. */
+  private readonly recentGrants: number[] = [];
+  private readonly window: StreamWindow;
   private readonly queue: T[] = [];
   private ended = false;
   private failure: Error | undefined;
@@ -33,9 +40,12 @@ export class RemoteStream<T> implements AsyncIterableIterator<T> {
     private readonly transport: StreamTransport,
     /** The id on the current connection (it changes when the stream is resumed elsewhere). */
     public id: number,
-    readonly window: number,
+    window: number,
     signal: AbortSignal | undefined,
+    /** The window may grow up to this many items (stream-window.ts); equal to `window`: fixed. */
+    maxWindow = window,
   ) {
+    this.window = new StreamWindow(window, maxWindow);
     this.granted = window;
     signal?.addEventListener('abort', () => void this.return(), { once: true });
     if (signal?.aborted) void this.return();
@@ -56,8 +66,14 @@ export class RemoteStream<T> implements AsyncIterableIterator<T> {
     this.key = key;
   }
 
-  items(seq: number, items: T[]): void {
+  /** The window now (it grows while the producer waits for credit). */
+  get windowSize(): number {
+    return this.window.size;
+  }
+
+  items(seq: number, items: T[], bytes = 0): void {
     if (this.finished) return;
+    this.window.received(items.length, bytes);
     const skip = this.received - seq; // a replay after a resume may repeat items already received
     if (skip < 0) return this.fail(new UplinkError(ErrorCode.STREAM_LOST, `items ${this.received}..${seq - 1} are missing`));
     for (let i = skip; i < items.length; i++) this.queue.push(items[i] as T);
@@ -93,10 +109,7 @@ export class RemoteStream<T> implements AsyncIterableIterator<T> {
       if (this.queue.length > 0) {
         const value = this.queue.shift() as T;
         this.consumed++;
-        if (!this.ended && this.granted - this.consumed <= this.window / 2) {
-          this.granted = this.consumed + this.window;
-          this.transport.sendCredit(this.id, this.granted, this.received);
-        }
+        if (!this.ended && this.granted - this.consumed <= this.window.size / 2) this.grant();
         return { value, done: false };
       }
       if (this.failure) {
@@ -107,8 +120,16 @@ export class RemoteStream<T> implements AsyncIterableIterator<T> {
         this.finished = true;
         return { value: undefined, done: true };
       }
+      // Nothing to take, and the producer stopped where its credit ended: it waits on the round trip.
+      if (this.received > 0 && (this.received === this.granted || this.recentGrants.includes(this.received)) && this.window.grow()) this.grant();
       await new Promise<void>((resolve) => (this.waiter = resolve));
     }
+  }
+
+  private grant(): void {
+    if (this.recentGrants.push(this.granted) > RECENT_GRANTS) this.recentGrants.shift();
+    this.granted = this.consumed + this.window.size;
+    this.transport.sendCredit(this.id, this.granted, this.received);
   }
 
   /** Stops early: the server's generator is returned (its finally blocks run). */

@@ -9,12 +9,14 @@
  * the headers are encoded a second time only on the refusal path, to tell "too large" from the rest.
  */
 import type { MsgHdrs, NatsConnection, PublishOptions } from '@nats-io/transport-node';
+import { coalesceThisTurn } from './write-coalescing.js';
 
 /** What became of a send: sent, larger than one NATS message, or refused for another reason (closed, draining). */
 export type Sent = 'sent' | 'too-large' | 'failed';
 
 export function publish(nc: NatsConnection, subject: string, data?: Uint8Array, options?: PublishOptions): Sent {
   try {
+    coalesceThisTurn(nc);
     nc.publish(subject, data, options);
     return 'sent';
   } catch {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode, type UplinkError } from '../../src/errors.js';
 import { RemoteStream, type StreamTransport } from '../../src/client/remote-stream.js';
+import { BYTE_BUDGET, StreamWindow } from '../../src/client/stream-window.js';
 
 function transport() {
   const log: string[] = [];
@@ -71,5 +72,53 @@ describe('RemoteStream', () => {
     await stream.return();
     assert.deepEqual(log.filter((l) => l.startsWith('cancel')), ['cancel 3']);
     assert.equal((await stream.next()).done, true);
+  });
+});
+
+/** The consumer takes everything that arrived; the next take would wait (its promise is left pending). */
+async function drain<T>(stream: RemoteStream<T>, n: number): Promise<void> {
+  await take(stream, n);
+  void stream.next(); // finds the queue empty: where the window decides whether to grow
+  await Promise.resolve();
+}
+
+describe('adaptive stream window', () => {
+  it('doubles when the consumer runs dry exactly where its credit ended (the producer waited on the round trip)', async () => {
+    const { t, log } = transport();
+    const stream = new RemoteStream<number>(t, 1, 4, undefined, 64);
+    stream.items(0, [0, 1, 2, 3]); // all the credit of the first window
+    await drain(stream, 4);
+    assert.equal(stream.windowSize, 8);
+    assert.deepEqual(log, ['credit 1 6 4', 'credit 1 8 4', 'credit 1 12 4'], 'the usual half-window grants, then one of the doubled window');
+  });
+
+  it('stays as it is when the producer stopped short of its credit (a slow generator, not the round trip)', async () => {
+    const { t, log } = transport();
+    const stream = new RemoteStream<number>(t, 1, 4, undefined, 64);
+    stream.items(0, [0, 1, 2]);
+    await drain(stream, 3);
+    assert.equal(stream.windowSize, 4);
+    assert.deepEqual(log, ['credit 1 6 3']);
+  });
+
+  it('never grows a window set for the stream, nor past its maximum', async () => {
+    const fixed = new RemoteStream<number>(transport().t, 1, 4, undefined);
+    fixed.items(0, [0, 1, 2, 3]);
+    await drain(fixed, 4);
+    assert.equal(fixed.windowSize, 4);
+    const capped = new StreamWindow(4, 16);
+    assert.deepEqual([capped.grow(), capped.grow(), capped.grow()], [true, true, false]);
+    assert.equal(capped.size, 16);
+  });
+
+  it('stays within the byte budget at the average item size seen', () => {
+    const window = new StreamWindow(16, 1 << 20);
+    window.received(10, 10 * 64 * 1024); // 64 KiB items
+    while (window.grow());
+    assert.equal(window.size, BYTE_BUDGET / (64 * 1024));
+    const small = new StreamWindow(256, 8192);
+    small.received(100, 800);
+    while (small.grow());
+    assert.equal(small.size, 8192);
   });
 });
