@@ -10,6 +10,7 @@
  * `--cpu-prof DIR` starts the gateway and the host with --cpu-prof (profiles written on exit).
  * Figures go to bench/results/nats-breakdown.json.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -39,11 +40,19 @@ const varz = async (): Promise<Varz> => (await (await fetch(`http://127.0.0.1:${
 
 const nats = await startNatsServer({ extraArgs: ['-m', String(monitor)] });
 const env = { BENCH_NATS_URL: nats.url };
-const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+// BREAKDOWN_NODE_ARGS: more Node flags for the gateway and the host (say --trace-gc).
+const nodeArgs = [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(process.env.BREAKDOWN_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
 if (profDir) mkdirSync(profDir, { recursive: true });
 const host = await startServer('uplink-nats-host', { env, nodeArgs });
 const gateway = await startServer('uplink-nats', { script: 'uplink', env, nodeArgs });
 await new Promise((r) => setTimeout(r, 1_500)); // the gateway picks hosts from their beats
+// BREAKDOWN_ALONE=gateway|host: that process gets CPU 0 to itself, everything else shares CPU 1, so
+// that its profile shows its own work and not the time it spent preempted (V8 samples wall time).
+const alone = process.env.BREAKDOWN_ALONE;
+if (alone) {
+  const pin = (pid: number, cpu: number) => execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+  for (const [name, p] of [['gateway', gateway], ['host', host], ['nats-server', { pid: nats.process.pid! }], ['bench', { pid: process.pid }]] as const) pin(p.pid, name === alone ? 0 : 1);
+}
 const token = await new SignJWT({ scope: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('2h').sign(new TextEncoder().encode(BENCH_SECRET));
 const client = await connect(gateway.url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false });
 
@@ -71,6 +80,7 @@ const processes: Array<[string, { pid: number }]> = [['gateway', gateway], ['hos
 async function measured<T>(ops: number, run: () => Promise<T>): Promise<{ result: T; perOp: Record<string, number> }> {
   const cpu0 = processes.map(([, p]) => cpu(p));
   const writes0 = processes.map(([, p]) => writes(p));
+  const client0 = process.cpuUsage();
   const wakeups0 = processes.map(([, p]) => wakeups(p));
   const v0 = await varz();
   const started = performance.now();
@@ -83,6 +93,8 @@ async function measured<T>(ops: number, run: () => Promise<T>): Promise<{ result
     natsBytesIn: Math.round((v1.in_bytes - v0.in_bytes) / ops), natsBytesOut: Math.round((v1.out_bytes - v0.out_bytes) / ops),
   };
   processes.forEach(([name, p], i) => (perOp[`cpuUs_${name}`] = Math.round(((cpu(p) - cpu0[i]!) / ops) * 100) / 100));
+  const client = process.cpuUsage(client0);
+  perOp.cpuUs_client = Math.round(((client.user + client.system) / ops) * 100) / 100;
   processes.forEach(([name, p], i) => (perOp[`writes_${name}`] = Math.round(((writes(p) - writes0[i]!) / ops) * 1000) / 1000));
   processes.forEach(([name, p], i) => (perOp[`wakeups_${name}`] = Math.round(((wakeups(p) - wakeups0[i]!) / ops) * 1000) / 1000));
   return { result, perOp };
@@ -119,6 +131,7 @@ const stream = await measured(ITEMS, async () => {
 });
 const subjects = await subjectsPerCall(1_000);
 const inProcess = await oneProcess();
+const raw = await rawNats();
 
 /** The same calls and stream against one gateway process with the objects in it (no NATS): the reference for the gateway's CPU. */
 async function oneProcess(): Promise<Record<string, number>> {
@@ -140,7 +153,44 @@ async function oneProcess(): Promise<Record<string, number>> {
   return { callsPerSec: Math.round(callRate), cpuUsPerCall: Math.round(callCpu * 100) / 100, p50Us: Math.round(light[light.length >> 1]!), streamItemsPerSec: Math.round(itemRate) };
 }
 
-const report = { date: new Date().toISOString(), node: process.version, calls: { inflight: 32, ...loaded.perOp }, singleCall: { p50Us: p50, ...light.perOp }, streamDefaultWindow: stream.perOp, subjectsPerCall: subjects, oneProcess: inProcess };
+/**
+ * The floor: raw nats.js request/reply of the same shape (add(1,2) as JSON, 32 in flight from one
+ * connection, a responder process), with the CPU of the responder, nats-server and this client.
+ */
+async function rawNats(): Promise<Record<string, number>> {
+  const responder = await startServer('raw-nats-responder', { env });
+  const nc = await natsConnect({ servers: nats.url, noAsyncTraces: true });
+  const payload = new TextEncoder().encode('[1,2]');
+  const requests = async (total: number, inflight: number): Promise<number[]> => {
+    const latencies: number[] = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: inflight }, async () => {
+      while (next++ < total) {
+        const started = performance.now();
+        await nc.request('bench.raw.add', payload, { timeout: 10_000 });
+        latencies.push((performance.now() - started) * 1000);
+      }
+    }));
+    return latencies;
+  };
+  await requests(2_000, 32);
+  const cpu0 = [cpu(responder), cpu({ pid: nats.process.pid! }), process.cpuUsage()];
+  const t0 = performance.now();
+  await requests(CALLS, 32);
+  const seconds = (performance.now() - t0) / 1000;
+  const client = process.cpuUsage(cpu0[2] as NodeJS.CpuUsage);
+  const perCall = (us: number) => Math.round((us / CALLS) * 100) / 100;
+  const row = {
+    callsPerSec: Math.round(CALLS / seconds), cpuUs_responder: perCall(cpu(responder) - (cpu0[0] as number)),
+    'cpuUs_nats-server': perCall(cpu({ pid: nats.process.pid! }) - (cpu0[1] as number)), cpuUs_client: perCall(client.user + client.system),
+  };
+  const light = (await requests(2_000, 1)).sort((a, b) => a - b);
+  await nc.close();
+  responder.child.kill('SIGINT');
+  return { ...row, p50Us: Math.round(light[light.length >> 1]!) };
+}
+
+const report = { date: new Date().toISOString(), node: process.version, calls: { inflight: 32, ...loaded.perOp }, singleCall: { p50Us: p50, ...light.perOp }, streamDefaultWindow: stream.perOp, subjectsPerCall: subjects, oneProcess: inProcess, rawNats: raw };
 console.log(JSON.stringify(report, null, 2));
 const results = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/.bench-build/') ? ['..', '..', 'bench'] : []), 'results');
 writeFileSync(join(results, 'nats-breakdown.json'), JSON.stringify(report, null, 2) + '\n');

@@ -64,6 +64,8 @@ export async function startServer(name: string, options: { script?: string; env?
       out += String(d);
       const m = /ready (\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
+      // BENCH_SERVER_OUTPUT=1: what servers print (say --trace-gc) goes to this process's stderr.
+      if (process.env.BENCH_SERVER_OUTPUT === '1') process.stderr.write(String(d));
     });
     child.on('exit', (code) => reject(new Error(`${name} server exited with ${code}`)));
   });

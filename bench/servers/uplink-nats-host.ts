@@ -7,8 +7,11 @@ import { Codec } from '../../src/protocol/codec.js';
 import { definedOnly, gatewayDefaults } from '../../src/server/config.js';
 import { localHostOptions } from '../../src/server/host-options.js';
 import { systemClock } from '../../src/clock.js';
+import { tuneV8ForServing } from '../../src/cli/v8-tuning.js';
 import { Bench } from './bench-objects.js';
 
+// As `uplink host` runs (src/cli/v8-tuning.ts).
+tuneV8ForServing();
 const codec = new Codec();
 const host = new LocalObjectHost(localHostOptions({ ...gatewayDefaults, ...definedOnly({ maxPayloadLength: 16 * 1024 * 1024 }) }, codec, systemClock, {}, () => {}));
 registerDemoObjects({ codec, register: (target, idOrOptions, more = {}) => host.register(target as never, typeof idOrOptions === 'string' ? { ...more, id: idOrOptions } : { ...idOrOptions }) });

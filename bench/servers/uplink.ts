@@ -7,12 +7,16 @@ import { connect } from '@nats-io/transport-node';
 import { Gateway, JwtAuthenticator } from '../../src/index.js';
 import { registerDemoObjects } from '../../src/demo/register.js';
 import { NatsObjectHost } from '../../src/nats/index.js';
+import { tuneV8ForServing } from '../../src/cli/v8-tuning.js';
 import { BENCH_SECRET } from './bench-secret.js';
+import { sampleHeapUntilExit, snapshotHeapAt } from './heap-sampling.js';
 import { Bench } from './bench-objects.js';
 
 
 // BENCH_TLS_CERT / BENCH_TLS_KEY: the same gateway on wss:// (the uplink-wss rows).
 const tls = process.env.BENCH_TLS_CERT && process.env.BENCH_TLS_KEY ? { certFile: process.env.BENCH_TLS_CERT, keyFile: process.env.BENCH_TLS_KEY } : undefined;
+// As `uplink serve` runs (src/cli/v8-tuning.ts).
+tuneV8ForServing();
 const remote = process.env.BENCH_NATS_URL ? new NatsObjectHost(await connect({ servers: process.env.BENCH_NATS_URL, noAsyncTraces: true })) : undefined;
 // BENCH_METRICS=1: the same gateway with Prometheus metrics on (the uplink-metrics rows: their cost).
 const metrics = process.env.BENCH_METRICS === '1' ? { metrics: { port: 0 } } : {};
@@ -30,4 +34,6 @@ process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
 await gateway.listen();
 console.log(`ready ${gateway.port}`);
 // SIGINT exits normally, so that --cpu-prof writes its profile (bench:nats-breakdown --cpu-prof).
-process.on('SIGINT', () => process.exit(0));
+await snapshotHeapAt(process.env.BENCH_HEAP_SNAPSHOT_AT_MS);
+if (process.env.BENCH_HEAP_SAMPLE) sampleHeapUntilExit(process.env.BENCH_HEAP_SAMPLE);
+else process.on('SIGINT', () => process.exit(0));

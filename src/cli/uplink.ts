@@ -24,6 +24,7 @@ import { NatsObjectHost } from '../nats/nats-object-host.js';
 import { runHost, type HostRegistrar } from './host.js';
 import { publishRevocation, revokeTarget } from './revoke.js';
 import { USAGE, UsageError } from './usage.js';
+import { tuneV8ForServing } from './v8-tuning.js';
 
 type Register = (gateway: Gateway) => void | Promise<void>;
 
@@ -66,6 +67,7 @@ async function token(args: string[]): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
+if (command === 'serve' || command === 'host') tuneV8ForServing();
 try {
   if (command === 'serve') await serve(rest[0]);
   else if (command === 'host') await runHost(await loadRegister('host', rest[0]) as (r: HostRegistrar) => void, process.env);

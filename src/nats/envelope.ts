@@ -196,14 +196,29 @@ function callContextFields(value: unknown): CallContextFields {
   };
 }
 
+/**
+ * Identities read lately, by their header text: a connection's calls carry the same one, decoded and
+ * checked once (as in one process, the calls of a connection share one identity object). Bounded:
+ * cleared when full.
+ */
+const readIdentities = new Map<string, Identity>();
+const READ_IDENTITIES_MAX = 1_024;
+
 /** The identity a gateway verified (no check of who sent it: see identity-assertion.ts for that). */
 export function readIdentity(h: MsgHdrs): Identity | undefined {
   const text = h.get(Header.identity);
   if (!text) return undefined;
+  const known = readIdentities.get(text);
+  if (known) return known;
   const identity = unb64json<Identity>(text);
   if (typeof identity !== 'object' || identity === null || typeof identity.subject !== 'string' || typeof identity.claims !== 'object' || identity.claims === null) {
     throw new Error('a malformed identity');
   }
+  // Frozen, as the gateway's own identities are (auth/jwt.ts): calls share it, so none may change it.
+  Object.freeze(identity.claims);
+  Object.freeze(identity);
+  if (readIdentities.size >= READ_IDENTITIES_MAX) readIdentities.clear();
+  readIdentities.set(text, identity);
   return identity;
 }
 
@@ -222,8 +237,19 @@ export function payloadBudget(nc: { info?: { max_payload: number } | undefined }
   return Math.max(64 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
 }
 
+/**
+ * The binary layout of protocol/binary.ts, written into a pooled Buffer when there are no attachments
+ * (the common case): about 0.15 us against 2.3 for a fresh Uint8Array and TextEncoder output, each an
+ * off-heap allocation (measured on Node 20, #27). Safe to pool: a pool slice is never handed out
+ * twice, and nothing writes into it after this (nats.js copies it into one buffer when it flushes).
+ */
 export function packPayload(payload: EncodedPayload): Uint8Array {
-  return packBinary(payload.text, payload.attachments ?? []);
+  if (payload.attachments && payload.attachments.length > 0) return packBinary(payload.text, payload.attachments);
+  const length = Buffer.byteLength(payload.text, 'utf8');
+  const out = Buffer.allocUnsafe(4 + length);
+  out.writeUInt32BE(length, 0);
+  out.write(payload.text, 4, 'utf8');
+  return out;
 }
 
 export function unpackPayload(data: Uint8Array, maxAttachments: number): EncodedPayload {

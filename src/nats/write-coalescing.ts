@@ -30,7 +30,7 @@ function socketOf(nc: NatsConnection): Corkable | undefined {
 /** Called before each publish: the first of a turn corks the socket until the turn's check phase. */
 export function coalesceThisTurn(nc: NatsConnection): void {
   const socket = socketOf(nc);
-  if (process.env.NOCORK || !socket || socket.destroyed || socket.writableCorked > 0) return;
+  if (!socket || socket.destroyed || socket.writableCorked > 0) return;
   socket.cork();
   setImmediate(() => {
     while (socket.writableCorked > 0) socket.uncork();
