@@ -7,6 +7,8 @@ export interface Measurement {
   /** uplink-nats rows: CPU of the object host and of nats-server per operation (the gateway's is serverCpuUsPerOp). */
   hostCpuUsPerOp?: number;
   natsCpuUsPerOp?: number;
+  /** The nats rows (bench/nats-rows.ts): the cluster's calls/s, nats-server CPU and p50 as ratios to raw nats.js request/reply. */
+  vsRawNats?: { calls: number; natsCpu: number; p50: number };
 }
 
 export const round = (n: number) => Math.round(n * 100) / 100;

@@ -119,7 +119,9 @@ async function subjectsPerCall(sample: number): Promise<Record<string, number>> 
   return Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, Math.round((n / sample) * 1000) / 1000]));
 }
 
-await calls(client, 2_000, 32); // warm-up
+// Warm-up long enough for the JIT to settle (with 2,000 calls, TurboFan still compiled during the measured run).
+const WARM_UP = Number(process.env.BREAKDOWN_WARM_UP ?? 10_000);
+await calls(client, WARM_UP, 32);
 const loaded = await measured(CALLS, () => calls(client, CALLS, 32));
 const light = await measured(2_000, () => calls(client, 2_000, 1));
 const sorted = light.result.sort((a, b) => a - b);
@@ -137,7 +139,7 @@ const raw = await rawNats();
 async function oneProcess(): Promise<Record<string, number>> {
   const single = await startServer('uplink', { nodeArgs });
   const c = await connect(single.url, { token, timeoutMs: 0, keepaliveMs: 0, reconnect: false });
-  await calls(c, 2_000, 32);
+  await calls(c, WARM_UP, 32);
   const t0 = performance.now();
   const cpu0 = cpu(single);
   await calls(c, CALLS, 32);
@@ -173,7 +175,7 @@ async function rawNats(): Promise<Record<string, number>> {
     }));
     return latencies;
   };
-  await requests(2_000, 32);
+  await requests(WARM_UP, 32);
   const cpu0 = [cpu(responder), cpu({ pid: nats.process.pid! }), process.cpuUsage()];
   const t0 = performance.now();
   await requests(CALLS, 32);

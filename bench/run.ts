@@ -30,6 +30,7 @@ import { driveAtRate, driveClosed, type Driven } from './drive.js';
 import { idleConnections } from './idle.js';
 import { medianRows, round, type Measurement } from './measurement.js';
 import { connectRows } from './connect.js';
+import { natsRows } from './nats-rows.js';
 import { placement, serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
 
 /** bench/results of the repository, also when this runs compiled from .bench-build/bench. */
@@ -214,6 +215,7 @@ async function main(): Promise<void> {
   await run('stream 1x1M items default window', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000, 'count', DEFAULT_WINDOW), 1);
   // What users write: `async *count(n)` (their generators await I/O), on one stream and on 100.
   await run('async stream 1x1M items', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000, 'countAsync'), 1);
+  await run('async stream 1x1M items default window', servers.uplink, streamLanes(servers.uplink.url, 1, 1, smoke ? 20_000 : 1_000_000, 'countAsync', DEFAULT_WINDOW), 1);
   await run('async stream 100x10k items', servers.uplink, streamLanes(servers.uplink.url, 4, 25, smoke ? 200 : 10_000, 'countAsync'), 1);
 
   // The same calls and streams through a gateway whose objects are on a host behind NATS (three processes).
@@ -226,6 +228,14 @@ async function main(): Promise<void> {
     await run('stream 1x1M items', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000), 1);
     await run('stream 100x10k items', gateway, streamLanes(gateway.url, 4, 25, smoke ? 200 : 10_000), 1);
     await run('stream 1x1M items default window', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000, 'count', DEFAULT_WINDOW), 1);
+    await run('async stream 1x1M items default window', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000, 'countAsync', DEFAULT_WINDOW), 1);
+    if (wanted('nats add')) {
+      const uplinkLane = async (url: string) => {
+        const { lanes, close } = await uplinkLanes(url, 1, (c) => c.call('calc', 'add', [1, 2]));
+        return { lane: lanes[0]!, close };
+      };
+      results.push(...await natsRows({ ...cluster, oneProcess: servers.uplink, uplinkLane, durationMs, warmupMs: smoke ? 100 : 2_000, rounds: smoke ? 1 : 5 }));
+    }
     await cluster.stop();
   }
   if (wanted('connect')) results.push(...await connectRows(servers.echo, servers.uplink, token, smoke));
@@ -256,8 +266,8 @@ async function main(): Promise<void> {
 }
 
 /** nats-server, an object host and a gateway routing to it (the uplink-nats rows); undefined without nats-server. */
-async function startNatsCluster(): Promise<{ gateway: ServerProcess; stop(): Promise<void> } | undefined> {
-  if (!['add(1,2) 8x32', 'stream 1x1M items', 'stream 100x10k items', 'stream 1x1M items default window', 'callback 8x32', 'ref call 8x32'].some(wanted)) return undefined;
+async function startNatsCluster(): Promise<{ gateway: ServerProcess; natsUrl: string; natsPid: number; hostPid: number; stop(): Promise<void> } | undefined> {
+  if (!['add(1,2) 8x32', 'stream 1x1M items', 'stream 100x10k items', 'stream 1x1M items default window', 'async stream 1x1M items default window', 'callback 8x32', 'ref call 8x32', 'nats add(1,2) 1x32'].some(wanted)) return undefined;
   if (!existsSync(NATS_SERVER)) {
     console.error(`  uplink-nats rows SKIPPED: no nats-server at ${NATS_SERVER} (apt-get install -y nats-server)`);
     return undefined;
@@ -270,7 +280,7 @@ async function startNatsCluster(): Promise<{ gateway: ServerProcess; stop(): Pro
   // The gateway picks hosts from their heartbeats: wait for the first one.
   await new Promise((r) => setTimeout(r, 1_500));
   return {
-    gateway,
+    gateway, natsUrl: nats.url, natsPid: nats.process.pid!, hostPid: host.pid,
     stop: async () => {
       gateway.child.kill();
       host.child.kill();
@@ -279,11 +289,19 @@ async function startNatsCluster(): Promise<{ gateway: ServerProcess; stop(): Pro
   };
 }
 
+/** The ratio column: to the row's reference; on the nats rows also calls/s, nats-server CPU and p50 against raw nats.js. */
+function ratioText(m: Measurement): string {
+  const own = m.ratioToReference === undefined ? '' : `${m.ratioToReference}x`;
+  if (!m.vsRawNats) return own;
+  const { calls, natsCpu, p50 } = m.vsRawNats;
+  return `${own ? `${own} one process; ` : ''}vs raw nats.js: calls/s ${calls}x, nats-server CPU ${natsCpu}x, p50 ${p50}x`;
+}
+
 function printTable(results: Measurement[]): void {
   const header = ['scenario', 'server', 'ops/s', 'p50 us', 'p99 us', 'p99.9 us', 'server us/op', 'client us/op', 'server CPU vs reference', 'server RSS/conn', 'host + nats-server us/op'];
   const rows = results.map((m) => [m.scenario, m.server, m.opsPerSec, m.p50us, m.p99us, m.p999us, m.serverCpuUsPerOp, m.clientCpuUsPerOp,
-    m.ratioToReference === undefined ? '' : `${m.ratioToReference}x`, m.rssBytesPerConnection === undefined ? '' : `${m.rssBytesPerConnection} B`,
-    m.hostCpuUsPerOp === undefined ? '' : `${m.hostCpuUsPerOp} + ${m.natsCpuUsPerOp}`].map(String));
+    ratioText(m), m.rssBytesPerConnection === undefined ? '' : `${m.rssBytesPerConnection} B`,
+    m.hostCpuUsPerOp === undefined ? (m.natsCpuUsPerOp === undefined ? '' : `nats-server ${m.natsCpuUsPerOp}`) : `${m.hostCpuUsPerOp} + ${m.natsCpuUsPerOp}`].map(String));
   console.log(`\n| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }

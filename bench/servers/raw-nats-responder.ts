@@ -5,7 +5,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 
-export const RAW_SUBJECT = 'bench.raw.add';
+const RAW_SUBJECT = 'bench.raw.add';
 const nc = await connect({ servers: process.env.BENCH_NATS_URL!, noAsyncTraces: true });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
