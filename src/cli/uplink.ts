@@ -3,7 +3,8 @@
  * The `uplink` command of the installed package.
  *
  *   uplink serve <module>     loads the module, lets it register objects, serves them (UPLINK_* env);
- *                             with UPLINK_NATS_URL, objects it does not register are reached on NATS
+ *                             with UPLINK_NATS_URL, objects it does not register are reached on NATS;
+ *                             --workers N: N gateways on one port, one per worker thread
  *   uplink host <module>      an object host: serves the module's objects to the gateways over NATS
  *   uplink token --sub alice  prints a development token signed with UPLINK_JWT_SECRET
  *   uplink revoke alice       closes alice's connections on every gateway (published on NATS)
@@ -12,40 +13,30 @@
  * The module's default export (or its export named `register`) is called with the gateway before it
  * listens: `export default (gateway) => gateway.register(new Calc(), 'calc')`. It may be async.
  */
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { mintDevToken, parseTtl } from '../auth/dev-tokens.js';
-import { Gateway } from '../server/gateway.js';
-import { optionsFromEnv } from '../server/config.js';
 import { stopOnSignals } from '../server/signals.js';
-import { clusterKeysFromEnv, connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
-import { NatsObjectHost } from '../nats/nats-object-host.js';
 import { runHost, type HostRegistrar } from './host.js';
+import { loadRegister, startGateway } from './serve.js';
+import { MAX_WORKERS, serveWithWorkers } from './serve-workers.js';
 import { publishRevocation, revokeTarget } from './revoke.js';
 import { USAGE, UsageError } from './usage.js';
 import { tuneV8ForServing } from './v8-tuning.js';
 
-type Register = (gateway: Gateway) => void | Promise<void>;
-
-async function loadRegister(command: string, modulePath: string | undefined): Promise<Register> {
-  if (!modulePath) throw new UsageError(`uplink ${command} needs the module that registers your objects`);
-  const loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as { default?: unknown; register?: unknown };
-  const register = (typeof loaded.default === 'function' ? loaded.default : loaded.register) as Register | undefined;
-  if (typeof register !== 'function') throw new UsageError(`${modulePath} exports no register function (a default export or one named register)`);
-  return register;
-}
-
-async function serve(modulePath: string | undefined): Promise<void> {
-  const register = await loadRegister('serve', modulePath);
-  const nc = await connectFromEnv(process.env, `uplink-gateway-${process.pid}`);
-  const { signingKey } = clusterKeysFromEnv(process.env);
-  const remote = nc && new NatsObjectHost(nc, { ...heartbeatFromEnv(process.env), ...(signingKey ? { signingKey } : {}) });
-  const gateway = new Gateway({ ...optionsFromEnv(process.env), ...(remote ? { remoteObjects: remote, cluster: remote } : {}) });
-  await register(gateway);
-  await gateway.listen();
+/** `uplink serve <module> [--workers N]` (UPLINK_WORKERS too): one gateway, or N on one port (serve-workers.ts). */
+async function serve(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { workers: { type: 'string' } } });
+  const modulePath = positionals[0];
+  const workers = Number(values.workers ?? process.env.UPLINK_WORKERS ?? 1);
+  if (!Number.isSafeInteger(workers) || workers < 1 || workers > MAX_WORKERS) throw new UsageError(`--workers takes a whole number from 1 to ${MAX_WORKERS}`);
+  const drainMs = Number(process.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);
+  if (workers > 1) {
+    await loadRegister('serve', modulePath); // a wrong module is a usage error here, not in each worker
+    return serveWithWorkers(workers, modulePath!, process.env, drainMs);
+  }
+  const gateway = await startGateway(modulePath, process.env);
   gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, module: modulePath }, 'serving');
-  stopOnSignals(gateway, Number(process.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000));
+  stopOnSignals(gateway, drainMs);
 }
 
 async function token(args: string[]): Promise<void> {
@@ -69,7 +60,7 @@ async function token(args: string[]): Promise<void> {
 const [command, ...rest] = process.argv.slice(2);
 if (command === 'serve' || command === 'host') tuneV8ForServing();
 try {
-  if (command === 'serve') await serve(rest[0]);
+  if (command === 'serve') await serve(rest);
   else if (command === 'host') await runHost(await loadRegister('host', rest[0]) as (r: HostRegistrar) => void, process.env);
   else if (command === 'token') await token(rest);
   else if (command === 'revoke') await publishRevocation(revokeTarget(rest), process.env);

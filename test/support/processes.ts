@@ -18,8 +18,8 @@ export interface UplinkProcess {
 
 const CLI = new URL('../../src/cli/uplink.ts', import.meta.url).pathname;
 
-export async function startUplink(command: 'serve' | 'host', module: string, env: Record<string, string>, timeoutMs = 20_000): Promise<UplinkProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, command, module], {
+export async function startUplink(command: 'serve' | 'host', module: string, env: Record<string, string>, timeoutMs = 20_000, args: string[] = []): Promise<UplinkProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, command, module, ...args], {
     env: { ...process.env, UPLINK_LOG_LEVEL: 'info', UPLINK_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
