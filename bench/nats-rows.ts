@@ -22,14 +22,14 @@ export interface NatsRowsSetup {
   hostPid: number;
   gateway: ServerProcess;
   oneProcess: ServerProcess;
-  /** One Uplink client connection's lane to a gateway (add(1,2)). */
-  uplinkLane(url: string): Promise<{ lane: () => Promise<void>; close(): void }>;
+  /** Lanes of `conns` Uplink client connections to a gateway, each calling add(1,2). */
+  uplinkLanes(url: string, conns: number): Promise<{ lanes: Array<() => Promise<void>>; close(): void }>;
   durationMs: number;
   warmupMs: number;
   rounds: number;
 }
 
-interface Subject { server: ServerProcess; lane: () => Promise<void>; others: { host?: number; nats?: number } }
+interface Subject { server: ServerProcess; lanes: Array<() => Promise<void>>; others: { host?: number; nats?: number } }
 
 const RAW_SUBJECT = 'bench.raw.add';
 
@@ -37,13 +37,13 @@ export async function natsRows(setup: NatsRowsSetup): Promise<Measurement[]> {
   const responder = await startServer('raw-nats', { script: 'raw-nats-responder', env: { BENCH_NATS_URL: setup.natsUrl } });
   const nc = await natsConnect({ servers: setup.natsUrl, noAsyncTraces: true });
   const payload = new TextEncoder().encode('[1,2]');
-  const raw: Subject = { server: responder, lane: async () => void (await nc.request(RAW_SUBJECT, payload, { timeout: 10_000 })), others: { nats: setup.natsPid } };
-  const single = await setup.uplinkLane(setup.oneProcess.url);
-  const cluster = await setup.uplinkLane(setup.gateway.url);
+  const raw: Subject = { server: responder, lanes: [async () => void (await nc.request(RAW_SUBJECT, payload, { timeout: 10_000 }))], others: { nats: setup.natsPid } };
+  const single = await setup.uplinkLanes(setup.oneProcess.url, 1);
+  const cluster = await setup.uplinkLanes(setup.gateway.url, 1);
   const subjects: Subject[] = [
     raw,
-    { server: setup.oneProcess, lane: single.lane, others: {} },
-    { server: setup.gateway, lane: cluster.lane, others: { host: setup.hostPid, nats: setup.natsPid } },
+    { server: setup.oneProcess, lanes: single.lanes, others: {} },
+    { server: setup.gateway, lanes: cluster.lanes, others: { host: setup.hostPid, nats: setup.natsPid } },
   ];
   const rows = [
     ...summarise(await rounds('nats add(1,2) 1x32', subjects, 32, setup)),
@@ -53,7 +53,35 @@ export async function natsRows(setup: NatsRowsSetup): Promise<Measurement[]> {
   cluster.close();
   await close(nc);
   responder.child.kill('SIGINT');
-  return rows;
+  return [...rows, ...await workerRows(setup)];
+}
+
+/**
+ * `uplink serve --workers 1` and `--workers 2` (bench/servers/uplink-workers.ts), 8 connections of 32
+ * calls in flight each, in turns: what a second gateway thread buys on this machine. Server CPU is
+ * the gateway process's (every thread); host and nats-server beside it.
+ */
+async function workerRows(setup: NatsRowsSetup): Promise<Measurement[]> {
+  const subjects: Subject[] = [];
+  const closers: Array<() => void> = [];
+  for (const workers of [1, 2]) {
+    const server = await startServer(`uplink-nats-w${workers}`, { script: 'uplink-workers', env: { BENCH_NATS_URL: setup.natsUrl, BENCH_WORKERS: String(workers) } });
+    await new Promise((r) => setTimeout(r, 1_500)); // each worker picks hosts from their beats
+    const { lanes, close: closeLanes } = await setup.uplinkLanes(server.url, 8);
+    subjects.push({ server, lanes, others: { host: setup.hostPid, nats: setup.natsPid } });
+    closers.push(() => {
+      closeLanes();
+      server.child.kill('SIGTERM');
+    });
+  }
+  const runs = await rounds('nats add(1,2) 8x32 workers', subjects, 32, setup);
+  closers.forEach((close) => close());
+  return runs.map((series) => {
+    const cpu = median(series.map((m) => m.serverCpuUsPerOp));
+    const row = { ...series.find((m) => m.serverCpuUsPerOp === cpu)! };
+    console.error(`  ${row.scenario.padEnd(22)} ${row.server.padEnd(14)} ${String(row.opsPerSec).padStart(8)}/s  gateway ${row.serverCpuUsPerOp} us/op`);
+    return row;
+  });
 }
 
 async function close(nc: NatsConnection): Promise<void> {
@@ -68,11 +96,11 @@ async function rounds(scenario: string, subjects: Subject[], inflight: number, s
   return runs;
 }
 
-async function measure(scenario: string, { server, lane, others }: Subject, inflight: number, setup: NatsRowsSetup): Promise<Measurement> {
-  await driveClosed([lane], inflight, setup.warmupMs);
+async function measure(scenario: string, { server, lanes, others }: Subject, inflight: number, setup: NatsRowsSetup): Promise<Measurement> {
+  await driveClosed(lanes, inflight, setup.warmupMs);
   const cpu = (pid: number | undefined) => (pid === undefined ? 0 : serverCpuMicros(pid));
   const before = { server: cpu(server.pid), host: cpu(others.host), nats: cpu(others.nats), client: process.cpuUsage() };
-  const { ops, latencies } = await driveClosed([lane], inflight, setup.durationMs);
+  const { ops, latencies } = await driveClosed(lanes, inflight, setup.durationMs);
   const client = process.cpuUsage(before.client);
   latencies.sort();
   const pct = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0) * 1000);

@@ -230,11 +230,8 @@ async function main(): Promise<void> {
     await run('stream 1x1M items default window', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000, 'count', DEFAULT_WINDOW), 1);
     await run('async stream 1x1M items default window', gateway, streamLanes(gateway.url, 1, 1, smoke ? 20_000 : 1_000_000, 'countAsync', DEFAULT_WINDOW), 1);
     if (wanted('nats add')) {
-      const uplinkLane = async (url: string) => {
-        const { lanes, close } = await uplinkLanes(url, 1, (c) => c.call('calc', 'add', [1, 2]));
-        return { lane: lanes[0]!, close };
-      };
-      results.push(...await natsRows({ ...cluster, oneProcess: servers.uplink, uplinkLane, durationMs, warmupMs: smoke ? 100 : 2_000, rounds: smoke ? 1 : 5 }));
+      const addLanes = (url: string, n: number) => uplinkLanes(url, n, (c) => c.call('calc', 'add', [1, 2]));
+      results.push(...await natsRows({ ...cluster, oneProcess: servers.uplink, uplinkLanes: addLanes, durationMs, warmupMs: smoke ? 100 : 2_000, rounds: smoke ? 1 : 5 }));
     }
     await cluster.stop();
   }

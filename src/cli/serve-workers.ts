@@ -19,7 +19,8 @@ import type { WorkerMessage } from './serve-worker.js';
 /** Each worker needs a core; more than the machine has only adds switching. */
 export const MAX_WORKERS = 64;
 
-export async function serveWithWorkers(count: number, modulePath: string, env: NodeJS.ProcessEnv, drainMs: number): Promise<void> {
+/** Starts the workers; resolves with the port they share once all listen. */
+export async function serveWithWorkers(count: number, modulePath: string, env: NodeJS.ProcessEnv, drainMs: number): Promise<number> {
   const workers: Worker[] = [];
   let stopping = false;
   const stop = (status: number) => {
@@ -45,6 +46,7 @@ export async function serveWithWorkers(count: number, modulePath: string, env: N
     });
     if (stopping) void stopAll([worker]);
   }
+  return port;
 }
 
 /**

@@ -32,7 +32,8 @@ async function serve(args: string[]): Promise<void> {
   const drainMs = Number(process.env.UPLINK_SHUTDOWN_DRAIN_MS || 5_000);
   if (workers > 1) {
     await loadRegister('serve', modulePath); // a wrong module is a usage error here, not in each worker
-    return serveWithWorkers(workers, modulePath!, process.env, drainMs);
+    await serveWithWorkers(workers, modulePath!, process.env, drainMs);
+    return;
   }
   const gateway = await startGateway(modulePath, process.env);
   gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, module: modulePath }, 'serving');
