@@ -1,10 +1,12 @@
 /**
- * One socket write per event-loop turn for everything published in it. nats.js flushes its outbound
- * buffer at the end of each microtask checkpoint, and uWS delivers every client frame in a callback
- * of its own (a checkpoint each): a gateway with 32 calls in flight made one write system call per
- * call, which was a quarter of its CPU per call (docs/performance.md, #27). Corking the connection's
- * socket at the first publish of a turn and uncorking it in that turn's check phase (setImmediate)
- * sends what the turn published in one writev.
+ * At most two socket writes per event-loop turn for everything published in it. nats.js flushes its
+ * outbound buffer at the end of each microtask checkpoint, and uWS delivers every client frame in a
+ * callback of its own (a checkpoint each): a gateway with 32 calls in flight made one write system
+ * call per call, a quarter of its CPU per call, and nats-server read them one by one (#27,
+ * docs/performance.md). So the second publish of a turn corks the connection's socket, and the
+ * turn's check phase (setImmediate) uncorks it: what the turn published after its first message
+ * leaves in one writev. The first is not held: a lone call at light load leaves at once (holding it to
+ * the check phase cost 100 to 150 us of p50).
  *
  * Invariants: ordering is the socket's own (cork only buffers); the socket is uncorked in the same
  * loop turn, so nothing waits on a timer; a socket that is gone or not corkable is left alone (the
@@ -22,17 +24,26 @@ interface Corkable {
 
 type Internals = { protocol?: { transport?: { socket?: Partial<Corkable> } } };
 
+/** Publishes so far in this turn, per socket (a reconnect brings a new socket, and a new count). */
+const publishesThisTurn = new WeakMap<Corkable, number>();
+
 function socketOf(nc: NatsConnection): Corkable | undefined {
   const socket = (nc as unknown as Internals).protocol?.transport?.socket;
   return socket && typeof socket.cork === 'function' && typeof socket.uncork === 'function' ? (socket as Corkable) : undefined;
 }
 
-/** Called before each publish: the first of a turn corks the socket until the turn's check phase. */
+/** Called before each publish. */
 export function coalesceThisTurn(nc: NatsConnection): void {
   const socket = socketOf(nc);
-  if (!socket || socket.destroyed || socket.writableCorked > 0) return;
-  socket.cork();
-  setImmediate(() => {
-    while (socket.writableCorked > 0) socket.uncork();
-  });
+  if (!socket || socket.destroyed) return;
+  const published = publishesThisTurn.get(socket) ?? 0;
+  publishesThisTurn.set(socket, published + 1);
+  if (published === 0) {
+    setImmediate(() => {
+      publishesThisTurn.delete(socket);
+      while (socket.writableCorked > 0) socket.uncork();
+    });
+  } else if (published === 1 && socket.writableCorked === 0) {
+    socket.cork();
+  }
 }
