@@ -354,8 +354,10 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       badError: (a) => a.t === 'error' && a.code === ErrorCode.INTERNAL,
       badAnnotations: (a) => a.t === 'error' && a.code === ErrorCode.INTERNAL,
       wrongEvents: (a) => a.t === 'result' && a.body === '1',
-      invalidHeaderName: (a) => (a.t === 'result' && a.body === '1') || (a.t === 'error' && a.code === ErrorCode.INTERNAL),
-      garbageStatusLine: (a) => (a.t === 'result' && a.body === '1') || (a.t === 'error' && a.code === ErrorCode.INTERNAL),
+      invalidHeaderName: (a) => (a.t === 'result' && (a.body === '9' || a.body === '1')) || (a.t === 'error' && a.code === ErrorCode.INTERNAL),
+      // nats.js reads 'NATS/1.0 abc' as no status (not a 503): an ok with a well-formed payload is the host's
+      // answer to a call it was sent (9), which a host may give; '1' if that message is dropped.
+      garbageStatusLine: (a) => (a.t === 'result' && (a.body === '9' || a.body === '1')) || (a.t === 'error' && a.code === ErrorCode.INTERNAL),
       late: (a) => a.t === 'error' && a.code === ErrorCode.DEADLINE_EXCEEDED,
       cancelled: (a) => a.t === 'error' && a.code === ErrorCode.CANCELLED,
       forgedCallbackBadHost: (a) => a.t === 'result' && a.body === '1',
