@@ -12,6 +12,8 @@ import { connect as natsConnect, headers as natsHeaders, type NatsConnection } f
 import { callContext, ErrorCode, expose, Gateway } from '../src/index.js';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
 import { systemClock } from '../src/clock.js';
+import { decodeAnswer, encodeCall } from '../src/nats/call-envelope.js';
+import type { Identity } from '../src/core/context.js';
 import { readErrorPayload, unpackPayload } from '../src/nats/envelope.js';
 import { AssertionSigner } from '../src/nats/identity-assertion.js';
 import { NatsHostService, NatsObjectHost } from '../src/nats/index.js';
@@ -53,23 +55,25 @@ class WhoAmI {
 
 const authenticator = () => new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET });
 
-/** A call published by hand (as a NATS user holding the gateway credential could), and the host's answer. */
-async function publishCall(nc: NatsConnection, object: string, member: string, extra: Record<string, string>): Promise<{ event: string; code?: string; value?: string }> {
+/**
+ * A call published by hand (as a NATS user holding the gateway credential could), and the host's
+ * answer; `extra`: an identity (`identity`) and an assertion (`assertion`) for the call's head.
+ */
+async function publishCall(nc: NatsConnection, object: string, member: string, extra: { identity?: Identity; assertion?: string }): Promise<{ event: string; code?: string; value?: string }> {
   const gateway = 'ForgedGatewayIdAAAAAAA';
   const reply = `_U.${gateway}.1`;
-  const h = natsHeaders();
-  h.set('Uplink-Member', member);
-  h.set('Uplink-Kind', 'call');
-  h.set('Uplink-Context', Buffer.from(JSON.stringify({ connection: `${gateway}/c0`, remoteAddress: '127.0.0.1', correlationId: 'forged' })).toString('base64url'));
-  for (const [name, value] of Object.entries(extra)) h.set(name, value);
+  const call = encodeCall({
+    member, kind: 'call', timeoutMs: undefined, identity: extra.identity, context: { connection: `${gateway}/c0`, remoteAddress: '127.0.0.1', correlationId: 'forged' },
+    ...(extra.assertion === undefined ? {} : { assertion: extra.assertion }),
+  }, new Uint8Array([0, 0, 0, 2, 91, 93]));
   const inbox = nc.subscribe(reply, { max: 1 });
-  nc.publish(`uplink.call.${object}`, new Uint8Array([0, 0, 0, 2, 91, 93]), { headers: h, reply });
+  nc.publish(`uplink.call.${object}`, call, { reply });
   const answer = await Promise.race([(async () => { for await (const m of inbox) return m; return undefined; })(), delay(1_500).then(() => undefined)]);
   inbox.unsubscribe();
   if (!answer) return { event: 'none' }; // a verifying host answers nothing unproven: the reply subject may be another caller's
-  const event = answer.headers?.get('Uplink-Event') ?? '';
-  if (event === 'error') return { event, code: readErrorPayload(answer.data, 16).code };
-  return { event, value: unpackPayload(answer.data, 16).text };
+  const { head, body } = decodeAnswer(answer.data);
+  if (head.e === 'error') return { event: head.e, code: readErrorPayload(body, 16).code };
+  return { event: head.e, value: unpackPayload(body, 16).text };
 }
 
 describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
@@ -172,10 +176,10 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     await c.close();
   });
 
-  it('a call with a forged Uplink-Identity and no assertion is dropped unanswered, and nothing runs', async () => {
+  it('a call with a forged identity and no assertion is dropped unanswered, and nothing runs', async () => {
     const before = ran.length;
-    const forged = Buffer.from(JSON.stringify({ subject: 'forged-root', claims: { scope: 'admin' } })).toString('base64url');
-    const answer = await publishCall(forger, 'whoami', 'who', { 'Uplink-Identity': forged });
+    const forged = { subject: 'forged-root', claims: { scope: 'admin' } };
+    const answer = await publishCall(forger, 'whoami', 'who', { identity: forged });
     assert.deepEqual(answer, { event: 'none' });
     assert.equal(ran.length, before, 'the method never ran');
   });
@@ -185,20 +189,20 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     const other = generateKeyPairSync('ed25519');
     const identity = { subject: 'forged-root', claims: {} };
     const wrongKey = new AssertionSigner(other.privateKey, systemClock).assertion('ForgedGatewayIdAAAAAAA/c0', identity);
-    assert.equal((await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': wrongKey })).event, 'none');
+    assert.equal((await publishCall(forger, 'whoami', 'who', { assertion: wrongKey })).event, 'none');
     const otherConnection = new AssertionSigner(keys.privateKey, systemClock).assertion('ForgedGatewayIdAAAAAAA/c9', identity);
-    assert.equal((await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': otherConnection })).event, 'none');
+    assert.equal((await publishCall(forger, 'whoami', 'who', { assertion: otherConnection })).event, 'none');
     const rightOne = new AssertionSigner(keys.privateKey, systemClock).assertion('ForgedGatewayIdAAAAAAA/c0', identity);
-    assert.deepEqual(await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': rightOne }), { event: 'ok', value: '"forged-root"' }, 'the control: a valid assertion runs');
+    assert.deepEqual(await publishCall(forger, 'whoami', 'who', { assertion: rightOne }), { event: 'ok', value: '"forged-root"' }, 'the control: a valid assertion runs');
     assert.equal(ran.length, before + 1);
   });
 
   it('a revoked subject\'s assertions are refused on the host', async () => {
     const identity = { subject: 'mallory', claims: { iat: Math.floor(Date.now() / 1000) - 10 } };
     const assertion = new AssertionSigner(keys.privateKey, systemClock).assertion('ForgedGatewayIdAAAAAAA/c0', identity);
-    assert.equal((await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': assertion })).event, 'ok');
+    assert.equal((await publishCall(forger, 'whoami', 'who', { assertion: assertion })).event, 'ok');
     gateway.revoke({ subject: 'mallory' });
-    await eventually(async () => (await publishCall(forger, 'whoami', 'who', { 'Uplink-Assertion': assertion })).event === 'none', { what: 'the revocation on the host' });
+    await eventually(async () => (await publishCall(forger, 'whoami', 'who', { assertion: assertion })).event === 'none', { what: 'the revocation on the host' });
   });
 });
 

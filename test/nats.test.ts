@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import { callContext, ErrorCode, expose } from '../src/index.js';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
+import { decodeAnswer, encodeCall } from '../src/nats/call-envelope.js';
 import { readErrorPayload } from '../src/nats/envelope.js';
 import { client, RawSocket, rejection } from './helpers.js';
 import { Calculator, Counter, TestError, Ticker } from './support/fixtures.js';
@@ -207,17 +207,17 @@ describe('calls through NATS', { skip }, () => {
 
   it('a call that reaches a host after its deadline never starts there', async () => {
     const before = seen.started;
-    const h = natsHeaders();
-    h.set('Uplink-Member', 'waitForAbort');
-    h.set('Uplink-Kind', 'call');
-    h.set('Uplink-Timeout', '0');
     const gateway = 'AAAAAAAAAAAAAAAAAAAAAA'; // a gateway id of the right shape; hosts answer only to `_U.<gateway>.<id>`
-    h.set('Uplink-Context', Buffer.from(JSON.stringify({ connection: `${gateway}/c0`, remoteAddress: '127.0.0.1', correlationId: 'late' })).toString('base64url'));
+    const call = encodeCall({
+      member: 'waitForAbort', kind: 'call', timeoutMs: 0, identity: undefined,
+      context: { connection: `${gateway}/c0`, remoteAddress: '127.0.0.1', correlationId: 'late' },
+    }, new Uint8Array([0, 0, 0, 2, 91, 93]));
     const inbox = gw[0]!.nc.subscribe(`_U.${gateway}.1`, { max: 1 });
-    gw[0]!.nc.publish('uplink.call.producer', new Uint8Array([0, 0, 0, 2, 91, 93]), { headers: h, reply: `_U.${gateway}.1` });
+    gw[0]!.nc.publish('uplink.call.producer', call, { reply: `_U.${gateway}.1` });
     const answer = await Promise.race([(async () => { for await (const m of inbox) return m; throw new Error('no answer'); })(), delay(2_000).then(() => { throw new Error('no answer in 2 s'); })]);
-    assert.equal(answer.headers?.get('Uplink-Event'), 'error');
-    assert.equal(readErrorPayload(answer.data, 16).code, ErrorCode.DEADLINE_EXCEEDED);
+    const { head, body } = decodeAnswer(answer.data);
+    assert.equal(head.e, 'error');
+    assert.equal(readErrorPayload(body, 16).code, ErrorCode.DEADLINE_EXCEEDED);
     await delay(100);
     assert.equal(seen.started, before, 'the method never ran');
   });

@@ -1,9 +1,10 @@
 /**
- * How calls, answers, stream frames and control messages travel on NATS (docs/scale-out.md): the
- * encoded arguments, result or items as the message payload, packed with their attachments in the
- * binary layout of protocol/binary.ts (the gateway never decodes them), and everything else in
- * headers. A client never sets a header: the gateway builds them all; hosts believe them because
- * only gateways may publish calls and control messages (NATS permissions, docs/nats-server.conf).
+ * How stream frames, control messages, callbacks and events travel on NATS (docs/scale-out.md): the
+ * encoded items or arguments as the message payload, packed with their attachments in the binary
+ * layout of protocol/binary.ts (the gateway never decodes them), and everything else in headers; a
+ * call and its answer carry no headers (call-envelope.ts). A client never sets a header: the gateway
+ * builds them all; hosts believe them because only gateways may publish calls and control messages
+ * (NATS permissions, docs/nats-server.conf).
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/transport-node';
@@ -11,12 +12,11 @@ import type { Identity } from '../core/context.js';
 import type { ErrorBody } from '../errors.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
 import { EncodedData, type Codec, type EncodedPayload } from '../protocol/codec.js';
-import { isAnnotations, MAX_NAME_LENGTH, type Annotations } from '../protocol/frames.js';
+import type { Annotations } from '../protocol/frames.js';
 
 export const Header = {
+  /** Callbacks (a host calling a gateway's client): the member, percent-encoded. */
   member: 'Uplink-Member',
-  /** call, get, set or stream. */
-  kind: 'Uplink-Kind',
   /** Milliseconds the caller still waits, from receipt (relative: immune to clock skew). */
   timeout: 'Uplink-Timeout',
   identity: 'Uplink-Identity',
@@ -24,7 +24,6 @@ export const Header = {
   assertion: 'Uplink-Assertion',
   /** Gateway events with cluster keys: the gateway's signature over subject and payload. */
   signature: 'Uplink-Signature',
-  context: 'Uplink-Context',
   /** On messages to a gateway's inbox: what the message is (see Event). */
   event: 'Uplink-Event',
   /** The host that sent an accepted, open or session-object answer. */
@@ -43,8 +42,6 @@ export const Header = {
   connection: 'Uplink-Connection',
   /** On session-object answers: the object is pinned to the answering host for this connection. */
   pin: 'Uplink-Pin',
-  /** On answers: the result annotations user code set (base64url JSON), passed on to the client. */
-  annotations: 'Uplink-Annotations',
 } as const;
 
 /** Messages a host sends to a gateway's inbox. */
@@ -135,65 +132,6 @@ export interface OutgoingCall {
   upTo?: number;
   /** The gateway's signed identity assertion (identity-assertion.ts), when the cluster has keys. */
   assertion?: string;
-}
-
-/** An identity is the same object for every call of its connection (until a refresh): encoded once. */
-const encodedIdentities = new WeakMap<Identity, string>();
-
-function encodedIdentity(identity: Identity): string {
-  let text = encodedIdentities.get(identity);
-  if (text === undefined) encodedIdentities.set(identity, (text = b64json(identity)));
-  return text;
-}
-
-export function callHeaders(call: OutgoingCall): MsgHdrs {
-  const h = natsHeaders();
-  h.set(Header.member, encodeMember(call.member));
-  h.set(Header.kind, call.kind);
-  if (call.timeoutMs !== undefined) h.set(Header.timeout, String(Math.max(0, Math.floor(call.timeoutMs))));
-  if (call.identity) h.set(Header.identity, encodedIdentity(call.identity));
-  h.set(Header.context, b64json(call.context));
-  if (call.upTo !== undefined) h.set(Header.upTo, String(call.upTo));
-  if (call.assertion !== undefined) h.set(Header.assertion, call.assertion);
-  return h;
-}
-
-/**
- * A call's headers, checked field by field (a throw: the call is malformed, answered BAD_FRAME).
- * `identityHeader` false: Uplink-Identity is not read at all (a host that verifies assertions).
- */
-export function readCallHeaders(h: MsgHdrs | undefined, identityHeader = true): OutgoingCall {
-  if (!h) throw new Error('a call without headers');
-  const timeout = h.get(Header.timeout);
-  const upTo = h.get(Header.upTo);
-  const assertion = h.get(Header.assertion);
-  const member = decodeMember(h.get(Header.member));
-  if (member.length === 0 || member.length > MAX_NAME_LENGTH) throw new Error('a call without a member');
-  return {
-    member,
-    kind: h.get(Header.kind),
-    timeoutMs: timeout ? count(timeout) : undefined,
-    identity: identityHeader ? readIdentity(h) : undefined,
-    context: callContextFields(unb64json<unknown>(h.get(Header.context))),
-    ...(upTo ? { upTo: count(upTo) } : {}),
-    ...(assertion ? { assertion } : {}),
-  };
-}
-
-/** The connection id on hosts: the gateway's id, a slash, the gateway's own id for it. */
-const REMOTE_CONNECTION = /^[A-Za-z0-9]{22}\/[A-Za-z0-9_-]{1,64}$/;
-
-function callContextFields(value: unknown): CallContextFields {
-  const v = value as Record<string, unknown>;
-  if (typeof v !== 'object' || v === null || typeof v.connection !== 'string' || !REMOTE_CONNECTION.test(v.connection)) throw new Error('a call without its connection');
-  if (typeof v.remoteAddress !== 'string' || typeof v.correlationId !== 'string') throw new Error('a call without its context');
-  if (v.annotations !== undefined && !isAnnotations(v.annotations)) throw new Error('malformed annotations');
-  if (v.traceparent !== undefined && typeof v.traceparent !== 'string') throw new Error('a malformed traceparent');
-  return {
-    connection: v.connection, remoteAddress: v.remoteAddress.slice(0, 64), correlationId: v.correlationId,
-    ...(v.annotations !== undefined ? { annotations: v.annotations as Annotations } : {}),
-    ...(v.traceparent !== undefined ? { traceparent: v.traceparent } : {}),
-  };
 }
 
 /**

@@ -31,12 +31,13 @@ import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import {
-  b64json, bytesJson, count, errorPayload, Event, eventHeaders, GATEWAY_EVENTS, gatewayOfReply, Header, isGatewayReply,
-  jsonBytes, Op, packPayload, payloadBudget, QUEUE_GROUP, readCallHeaders, readIdentity, REVOCATIONS, Subject, unpackPayload, type OutgoingCall,
+  bytesJson, count, errorPayload, GATEWAY_EVENTS, gatewayOfReply, Header, isGatewayReply,
+  jsonBytes, Op, packPayload, payloadBudget, QUEUE_GROUP, readIdentity, REVOCATIONS, Subject, type OutgoingCall,
 } from './envelope.js';
 import { AssertionVerifier } from './identity-assertion.js';
 import { NatsLink } from './nats-link.js';
 import { publish, type Sent } from './publish.js';
+import { decodeCall, encodeAnswer, type AnswerHead } from './call-envelope.js';
 import { HostCallbacks } from './host-callbacks.js';
 import { applyGatewayEvent, listingAnswer, revocationOf } from './host-requests.js';
 import { HostTable, type HostBeat, type HostState } from './host-table.js';
@@ -70,8 +71,6 @@ export interface NatsHostOptions {
    */
   verifyKey?: KeyObject;
 }
-
-const UNARY_KINDS: ReadonlySet<string> = new Set(['call', 'get', 'set']);
 
 export class NatsHostService {
   readonly id = nuid.next();
@@ -111,7 +110,7 @@ export class NatsHostService {
     this.nats.logger = options.logger;
     this.revocations = new Revocations(this.clock);
     this.verifier = options.verifyKey && new AssertionVerifier(options.verifyKey, this.revocations, this.clock);
-    this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.send(reply, Event.accepted, { [Header.host]: this.id }));
+    this.running = new RunningCalls(this.clock, options.acceptMs ?? 50, (reply) => this.answer(reply, { e: 'accepted', h: this.id }));
     this.streams = new HostStreams(nc, this.id, host);
     this.callbacks = new HostCallbacks(nc, this.id, this.clock, host.codec, this.maxAttachments, this.verifier);
     this.connections = new RemoteConnections(host, options.onError ?? (() => {}), (id) => this.callbacks.peer(id), options.logger);
@@ -174,7 +173,7 @@ export class NatsHostService {
     for (const reply of this.running.replies()) {
       this.running.end(reply);
       this.running.finish(reply);
-      this.send(reply, Event.error, {}, errorPayload(stopped, this.host.codec));
+      this.answer(reply, { e: 'error' }, errorPayload(stopped, this.host.codec));
     }
     this.streams.endAll(stopped);
     await this.stop();
@@ -201,9 +200,7 @@ export class NatsHostService {
     let call: OutgoingCall;
     let args: EncodedPayload;
     try {
-      call = readCallHeaders(msg.headers, !this.verifier);
-      args = unpackPayload(msg.data, this.maxAttachments);
-      if (!UNARY_KINDS.has(call.kind) && call.kind !== 'stream') throw new Error('unknown call kind');
+      ({ call, args } = decodeCall(msg.data, this.maxAttachments, !this.verifier));
     } catch {
       // With cluster keys nothing unproven is answered: a reply subject can name another caller's call.
       if (!this.verifier) this.refuse(reply, errorBody(ErrorCode.BAD_FRAME, 'a malformed call'));
@@ -233,7 +230,7 @@ export class NatsHostService {
   }
 
   private refuse(reply: string | undefined, error: ErrorBody): void {
-    if (reply) this.send(reply, Event.error, {}, errorPayload(error, this.host.codec));
+    if (reply) this.answer(reply, { e: 'error' }, errorPayload(error, this.host.codec));
   }
 
   private run(object: string, call: OutgoingCall, args: EncodedPayload, reply: string | undefined, pin: boolean, identity: Identity | undefined): void {
@@ -276,16 +273,21 @@ export class NatsHostService {
     }
     if (!reply) return;
     this.running.finish(reply);
-    const fields: Record<string, string | number> = pin ? { [Header.host]: this.id, [Header.pin]: 1 } : {};
-    if (annotations && !error) fields[Header.annotations] = b64json(annotations);
+    const session: Omit<AnswerHead, 'e'> = pin ? { h: this.id, pin: 1 } : {};
     const packed = error ? undefined : packPayload(value!);
     const budget = payloadBudget(this.nc);
     const sent = packed && packed.byteLength > budget ? 'too-large'
-      : error ? this.send(reply, Event.error, fields, errorPayload(error, this.host.codec)) : this.send(reply, Event.ok, fields, packed);
+      : error ? this.answer(reply, { e: 'error', ...session }, errorPayload(error, this.host.codec))
+      : this.answer(reply, { e: 'ok', ...session, ...(annotations ? { n: { ...annotations } } : {}) }, packed);
     if (sent !== 'too-large') return;
     // With its annotations or error data the answer does not fit one message: the caller gets a typed error.
     const tooLarge = errorBody(ErrorCode.LIMIT_EXCEEDED, `the ${error ? 'error' : 'result'} is larger than one NATS message (${budget} bytes)`);
-    this.send(reply, Event.error, pin ? { [Header.host]: this.id, [Header.pin]: 1 } : {}, errorPayload(tooLarge));
+    this.answer(reply, { e: 'error', ...session }, errorPayload(tooLarge));
+  }
+
+  /** An answer to a unary call (call-envelope.ts: no NATS headers). */
+  private answer(reply: string, head: AnswerHead, body?: Uint8Array): Sent {
+    return this.nc.isClosed() ? 'failed' : publish(this.nc, reply, encodeAnswer(head, body));
   }
 
   /** `call.<object>` (a pinned session), `ctl`, `list` or `meta`. */
@@ -372,10 +374,6 @@ export class NatsHostService {
       reconnects: this.nats.reconnects, access: this.declaredAccess, members: this.members,
     };
     publish(this.nc, Subject.hostEvents(this.id), jsonBytes(beat));
-  }
-
-  private send(reply: string, event: string, fields: Record<string, string | number>, data?: Uint8Array): Sent {
-    return this.nc.isClosed() ? 'failed' : publish(this.nc, reply, data, { headers: eventHeaders(event, fields) });
   }
 
   private statsOf(object: string): EndpointStats {

@@ -15,7 +15,7 @@
  * catalog, revocations, readiness, state) and the mux and tick they share; routes, the mux entries,
  * host table, pins, callbacks, questions, assertions and publishing have files of their own.
  */
-import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { repeat, systemClock, type Clock } from '../clock.js';
@@ -25,8 +25,9 @@ import type { ObjectMetadata } from '../host/members.js';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
 import { refusedSend, routeCall, type Route } from './call-routes.js';
 import {
-  b64json, bytesJson, callHeaders, controlHeaders, Header, HOST_EVENTS, jsonBytes, payloadBudget, REVOCATIONS, Subject, type CallContextFields,
+  b64json, bytesJson, controlHeaders, Header, HOST_EVENTS, jsonBytes, payloadBudget, REVOCATIONS, Subject, type CallContextFields,
 } from './envelope.js';
+import { encodeCall } from './call-envelope.js';
 import { GatewayCallbacks } from './gateway-callbacks.js';
 import { parseHostBeat } from './host-beat.js';
 import { HostQuestions } from './host-questions.js';
@@ -112,18 +113,18 @@ export class NatsObjectHost implements ObjectHost {
     const route = this.route(call);
     if ('code' in route) return reply.reject(route);
     this.callbacks.track(call.context.connection);
-    const { headers, assertion } = this.headersFor(call);
+    const { message, assertion } = this.messageFor(call, route.payload);
     if (call.oneway) {
-      const sent = publish(this.nc, route.subject, route.payload, { headers });
+      const sent = publish(this.nc, route.subject, message);
       return sent === 'sent' ? reply.resolve({ text: 'null' }) : reply.reject(refusedSend(sent, call.object));
     }
     const origin = this.origin(call, route, assertion);
     const remote = new RemoteCall(this.link, reply, origin);
     remote.reply = this.link.register(remote);
-    if (origin.directTo) origin.resend = () => publish(this.nc, route.queue, route.payload, { headers, reply: remote.reply });
+    if (origin.directTo) origin.resend = () => publish(this.nc, route.queue, message, { reply: remote.reply });
     // A reply that comes after the caller gave up finds no entry: it is dropped.
     call.context.onAbort = () => remote.abandon();
-    const sent = publish(this.nc, route.subject, route.payload, { headers, reply: remote.reply });
+    const sent = publish(this.nc, route.subject, message, { reply: remote.reply });
     if (sent !== 'sent') remote.refused(refusedSend(sent, call.object));
   }
 
@@ -134,11 +135,11 @@ export class NatsObjectHost implements ObjectHost {
       return undefined;
     }
     this.callbacks.track(call.context.connection);
-    const { headers, assertion } = this.headersFor(call, upTo);
-    const resend = route.direct ? () => publish(this.nc, route.queue, route.payload, { headers, reply: stream.reply }) : undefined;
+    const { message, assertion } = this.messageFor(call, route.payload, upTo);
+    const resend = route.direct ? () => publish(this.nc, route.queue, message, { reply: stream.reply }) : undefined;
     const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: route.direct, resend, assertion });
     stream.reply = this.link.register(stream);
-    const sent = publish(this.nc, route.subject, route.payload, { headers, reply: stream.reply });
+    const sent = publish(this.nc, route.subject, message, { reply: stream.reply });
     if (sent === 'sent') return stream;
     stream.refused(refusedSend(sent, call.object));
     return undefined;
@@ -253,8 +254,8 @@ export class NatsObjectHost implements ObjectHost {
     };
   }
 
-  /** The call's headers, and its assertion (kept for the cancels and stream controls that must carry it). */
-  private headersFor(call: HostCall, upTo?: number): { headers: MsgHdrs; assertion: string | undefined } {
+  /** The call's message (call-envelope.ts), and its assertion (kept for the cancels and stream controls that must carry it). */
+  private messageFor(call: HostCall, packedArgs: Uint8Array, upTo?: number): { message: Uint8Array; assertion: string | undefined } {
     const { context } = call;
     const connection = this.remoteConnectionId(context.connection.id);
     const fields: CallContextFields = {
@@ -264,11 +265,11 @@ export class NatsObjectHost implements ObjectHost {
     };
     const timeoutMs = context.deadline === undefined ? undefined : context.deadline - this.clock.now();
     const assertion = this.signer?.assertion(connection, context.identity);
-    const headers = callHeaders({
+    const message = encodeCall({
       member: call.member, kind: upTo === undefined ? call.kind : 'stream', timeoutMs, identity: context.identity, context: fields,
       ...(upTo === undefined ? {} : { upTo }), ...(assertion ? { assertion } : {}),
-    });
-    return { headers, assertion };
+    }, packedArgs);
+    return { message, assertion };
   }
 
   /** Connection ids are per gateway; on hosts they carry the gateway's id. */

@@ -1,13 +1,15 @@
 /**
- * One unary call waiting at the gateway for its answer from a host. The host says `accepted` (with
- * its id) when the call runs longer than its accept tick; from then on a cancel reaches the method's
+ * One unary call waiting at the gateway for its answer from a host (call-envelope.ts: an answer is a
+ * head and a body, no NATS headers). The host says `accepted` (with its id) when the call runs longer
+ * than its accept tick; from then on a cancel reaches the method's
  * AbortSignal there, and the call fails HOST_LOST when that host dies instead of waiting out its
  * deadline. A call no host ever accepted fails the same way after the liveness bound.
  */
 import type { Msg } from '@nats-io/transport-node';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { ReplySink } from '../host/object-host.js';
-import { Event, Header, isNodeId, Op, readErrorPayload, unb64json, unpackPayload } from './envelope.js';
+import { Header, Op, readErrorPayload, unpackPayload } from './envelope.js';
+import { decodeAnswer } from './call-envelope.js';
 import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';
 import { refusedSend, unavailable } from './call-routes.js';
 import type { Sent } from './publish.js';
@@ -47,49 +49,59 @@ export class RemoteCall implements InboxEntry {
 
   onMessage(msg: Msg): void {
     const h = msg.headers;
-    if (isNoResponders(h)) {
-      if (this.origin.pinnedTo) return this.finish(this.sessionLost());
-      if (this.origin.directTo && this.origin.resend) {
-        // The picked host left before its beat said so; NATS proves the call was not delivered: send it to the group.
-        this.origin.directTo = undefined;
-        this.host = undefined;
-        this.since = this.link.now();
-        this.unheard = true;
-        this.beatsAtSend = undefined; // sent to the group: no host to hold to account
-        const sent = this.origin.resend();
-        return sent === 'sent' ? undefined : this.finish(refusedSend(sent, this.origin.object));
-      }
-      return this.finish(unavailable(this.origin.object));
+    if (isNoResponders(h)) return this.noResponders();
+    // Answers to calls carry no NATS headers (call-envelope.ts): anything else on this inbox id is not one.
+    if (h) return;
+    let answer: ReturnType<typeof decodeAnswer>;
+    try {
+      answer = decodeAnswer(msg.data);
+    } catch {
+      return this.finish(errorBody(ErrorCode.INTERNAL, 'a malformed answer from an object host'));
     }
     this.unheard = false;
-    const host = h?.get(Header.host);
-    if (isNodeId(host)) {
-      this.host = host;
-      this.link.seen(host);
+    const { head, body } = answer;
+    if (head.h !== undefined) {
+      this.host = head.h;
+      this.link.seen(head.h);
+      if (head.pin === 1) this.origin.pin(head.h);
     }
-    if (h?.get(Header.pin) && isNodeId(host)) this.origin.pin(host);
-    switch (h?.get(Header.event)) {
-      case Event.accepted: this.since = this.link.now(); return;
-      case Event.error: {
-        const error = parseError(msg.data, this.link.maxAttachments);
+    switch (head.e) {
+      case 'accepted': this.since = this.link.now(); return;
+      case 'error': {
+        const error = parseError(body, this.link.maxAttachments);
         if (error.code === ErrorCode.HOST_LOST && this.origin.pinnedTo) this.origin.unpin(); // its host is draining
         return this.finish(error);
       }
-      case Event.ok: {
+      case 'ok': {
         let value;
         try {
-          value = unpackPayload(msg.data, this.link.maxAttachments);
-          const annotations = h.get(Header.annotations);
-          if (annotations) this.origin.annotate(unb64json<Record<string, string>>(annotations));
+          value = unpackPayload(body, this.link.maxAttachments);
         } catch {
           return this.finish(errorBody(ErrorCode.INTERNAL, 'a malformed answer from an object host'));
         }
+        if (head.n) this.origin.annotate(head.n);
         this.settle();
         this.sink.resolve(value);
         return;
       }
       default: return; // unknown events are ignored (a newer host)
     }
+  }
+
+  /** NATS says no host listens where the call went. */
+  private noResponders(): void {
+    if (this.origin.pinnedTo) return this.finish(this.sessionLost());
+    if (this.origin.directTo && this.origin.resend) {
+      // The picked host left before its beat said so; NATS proves the call was not delivered: send it to the group.
+      this.origin.directTo = undefined;
+      this.host = undefined;
+      this.since = this.link.now();
+      this.unheard = true;
+      this.beatsAtSend = undefined; // sent to the group: no host to hold to account
+      const sent = this.origin.resend();
+      return sent === 'sent' ? undefined : this.finish(refusedSend(sent, this.origin.object));
+    }
+    return this.finish(unavailable(this.origin.object));
   }
 
   /** NATS refused to send it (larger than one message with its headers, or not connected). */

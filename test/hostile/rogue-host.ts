@@ -2,10 +2,11 @@
  * A rogue object host for catalogue L: a plain nats.js client holding the `uplink-host` credential,
  * beating like a host (or not quite like one) and answering the calls it gets however a test says.
  * It learns what a real host learns: the reply subject (`_U.<gateway>.<id>`), the caller's
- * connection id and identity (headers), so it can aim at the gateway's inbox and callback subject.
+ * connection id and identity (the call's head), so it can aim at the gateway's inbox and callback subject.
  */
 import { headers as natsHeaders, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { decodeMember, Header, jsonBytes, QUEUE_GROUP, readCallHeaders, Subject, type OutgoingCall } from '../../src/nats/envelope.js';
+import { jsonBytes, QUEUE_GROUP, Subject, type OutgoingCall } from '../../src/nats/envelope.js';
+import { decodeCall, encodeAnswer, type AnswerHead } from '../../src/nats/call-envelope.js';
 import { BEAT_MS } from './cluster-arena.js';
 
 export interface RogueCall { msg: Msg; call: OutgoingCall | undefined; member: string }
@@ -31,11 +32,11 @@ export class RogueHost {
           if (error) return;
           let call: OutgoingCall | undefined;
           try {
-            call = readCallHeaders(msg.headers);
+            call = decodeCall(msg.data, 16).call;
           } catch {
             call = undefined;
           }
-          const rogue = { msg, call, member: call?.member ?? decodeMember(msg.headers?.get(Header.member) ?? '') };
+          const rogue = { msg, call, member: call?.member ?? '' };
           this.calls.push(rogue);
           this.onCall(rogue);
         },
@@ -52,7 +53,12 @@ export class RogueHost {
     if (!this.nc.isClosed()) this.nc.publish(subject, typeof body === 'string' || body instanceof Uint8Array ? body : jsonBytes(body));
   }
 
-  /** Publishes to any subject the host credential may (answers to a gateway's inbox, callbacks). */
+  /** Answers a call as a host does (call-envelope.ts), with whatever head and body a test says. */
+  answer(reply: string, head: AnswerHead | Record<string, unknown>, body?: Uint8Array): void {
+    this.nc.publish(reply, encodeAnswer(head as AnswerHead, body));
+  }
+
+  /** Publishes with headers to any subject the host credential may (stream frames, callbacks). */
   send(subject: string, fields: Record<string, string | number>, data?: Uint8Array | string, status?: { code: number; description: string }): void {
     const h: MsgHdrs = status ? natsHeaders(status.code, status.description) : natsHeaders();
     for (const [name, value] of Object.entries(fields)) h.set(name, String(value));

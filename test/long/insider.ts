@@ -50,13 +50,15 @@ export class Insider {
     const a = this.ids().gatewayA;
     const h = msg.headers;
     if (msg.reply?.startsWith(`_U.${a}.`)) this.keep('reply', msg.reply);
-    const context = h?.get('Uplink-Context');
-    const connection = context ? decoded<{ connection?: unknown }>(context)?.connection : undefined;
+    const head = callHead(msg.data);
+    const connection = head?.c;
     if (typeof connection === 'string' && connection.startsWith(`${a}/`)) {
-      this.keep('context', context);
       this.keep('conn', connection.slice(a.length + 1));
-      const identity = h?.get('Uplink-Identity');
-      if (identity && decoded<{ subject?: unknown }>(identity)?.subject !== this.ids().honestSubject) this.keep('identity', identity);
+      const identity = head!.i as { subject?: unknown } | undefined;
+      if (identity && identity.subject !== this.ids().honestSubject) {
+        this.keep('identity', JSON.stringify(identity)); // as a call's head carries it
+        this.keep('identity64', Buffer.from(JSON.stringify(identity)).toString('base64url')); // as the Uplink-Identity header does
+      }
     }
     const call = h?.get('Uplink-Call');
     if (call?.startsWith(`_U.${a}.`)) {
@@ -78,6 +80,12 @@ export class Insider {
 
   /** A template's payload as bytes; `fill` ends the message `n` bytes from max_payload once headers are counted. */
   data(data: Data, maxPayload: number, headerBytes: number): Uint8Array {
+    if ('head' in data) {
+      const head = Buffer.from(this.fill(data.head), 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(head.byteLength);
+      return Buffer.concat([length, head, this.data(data.body, maxPayload, headerBytes + 4 + head.byteLength)]);
+    }
     if ('bytes' in data) return data.bytes;
     if ('text' in data) return new TextEncoder().encode(this.fill(data.text));
     if ('packed' in data) return packBinary(this.fill(data.packed), data.attachments ?? []);
@@ -152,10 +160,12 @@ export class Insider {
   }
 }
 
-/** A header's base64url JSON (Uplink-Context, Uplink-Identity), or undefined. */
-function decoded<T>(text: string): T | undefined {
+/** A call's head (call-envelope.ts: a u32 length, then JSON), or undefined. */
+function callHead(data: Uint8Array): Record<string, unknown> | undefined {
   try {
-    return JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as T;
+    const length = Buffer.from(data.buffer, data.byteOffset, data.byteLength).readUInt32BE(0);
+    const head: unknown = JSON.parse(decoder.decode(data.subarray(4, 4 + length)));
+    return typeof head === 'object' && head !== null ? (head as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }

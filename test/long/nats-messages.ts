@@ -13,7 +13,8 @@ import fc from 'fast-check';
 import { bigAnnotations, limitName, sized, typedArgs } from '../fuzz-arbitraries.js';
 import type { Role } from './fuzz-cluster.js';
 
-export type Data = { text: string } | { packed: string; attachments?: Uint8Array[] } | { bytes: Uint8Array } | { fill: number };
+/** `head`: a call's or an answer's head (call-envelope.ts) as template text, before the body's bytes. */
+export type Data = { text: string } | { packed: string; attachments?: Uint8Array[] } | { bytes: Uint8Array } | { fill: number } | { head: string; body: Data };
 export interface NatsTemplate { role: Role; kind: string; subject: string; reply?: string; headers: Array<[string, string]>; data: Data }
 
 const json = (v: unknown): string => JSON.stringify(v);
@@ -46,22 +47,11 @@ const encoded = (m: string): string => {
   }
 };
 const member = fc.oneof(fc.constantFrom(...MEMBERS).map(encoded), fc.constantFrom(...MEMBERS), limitName.map(encoded));
+/** An identity as the Uplink-Identity header carries it (resumes, listings): base64url JSON. */
 const identity = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('{identity}', '{identity!}') },
+  { weight: 4, arbitrary: fc.constantFrom('{identity64}', '{identity64!}') },
   { weight: 2, arbitrary: fc.record({ subject: fc.oneof(fc.constantFrom('fuzz', 'admin', ''), fc.integer() as fc.Arbitrary<unknown>), claims: fc.oneof(fc.constant<unknown>({ scope: 'admin' }), fc.constant({ roles: 'x' }), fc.constant(null), fc.constant([1])) }, { requiredKeys: [] }).map(b64) },
   { weight: 1, arbitrary: fc.constantFrom('e30', 'bnVsbA', 'WzFd', '!!!', 'ImEi') },
-);
-const context = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('{context}', '{context!}') },
-  {
-    weight: 3,
-    arbitrary: fc.record({
-      connection: fc.oneof(fc.constantFrom<unknown>('{gwA}/{conn}', '{gwA}/x', 'x', '/', '', 5, null)), remoteAddress: fc.constantFrom<unknown>('1.2.3.4', 5),
-      correlationId: fc.oneof(limitName as fc.Arbitrary<unknown>, fc.constant(7)), annotations: fc.oneof(fc.constant<unknown>({ k: 'v' }), bigAnnotations, fc.constant([1]), fc.constant('x')),
-      traceparent: fc.constantFrom<unknown>('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x', 5),
-    }, { requiredKeys: [] }).map(b64),
-  },
-  { weight: 1, arbitrary: fc.constantFrom('e30', '!!!', '') },
 );
 const args: fc.Arbitrary<Data> = fc.oneof(
   { weight: 5, arbitrary: fc.constantFrom('[1,2]', '[]', '["x"]', '[20]', '[{"id":"c1"},3]\n{"values":{"0":[["custom","cref"]]},"v":1}', '[{"id":"{sref}"}]\n{"values":{"0":[["custom","sref"]]},"v":1}').map((packed) => ({ packed })) },
@@ -74,12 +64,27 @@ const args: fc.Arbitrary<Data> = fc.oneof(
 // ---- uplink-gateway: calls, control messages, listings, gateway events, revocations ----
 
 const callSubject = fc.constantFrom('uplink.call.{obj}', 'uplink.host.{host}.call.{obj}', 'uplink.host.{host}.call.~{sref}', 'uplink.host.{fakehost}.call.{obj}', 'uplink.call.{obj}.{obj}');
+/** A head field: usually its own kind of value (JSON text), sometimes junk, sometimes absent. */
+const field = (name: string, own: fc.Arbitrary<string>, weight = 6): fc.Arbitrary<string | undefined> =>
+  maybe(fc.oneof({ weight: 8, arbitrary: own }, { weight: 1, arbitrary: junk.map(json) }, { weight: 1, arbitrary: fc.constantFrom('null', '5', '[]', '{}', 'true') }), weight)
+    .map((v) => (v === undefined ? undefined : `"${name}":${v}`));
+const quoted = (own: fc.Arbitrary<string>) => own.map(json);
+/** A call's head (call-envelope.ts); `{identity}` is an identity's JSON text the insider saw, `{conn}` a live connection of gateway A. */
+const callHead = fc.tuple(
+  field('m', quoted(member)), field('k', quoted(fc.constantFrom('call', 'get', 'set', 'stream', 'x'))), field('t', fc.constantFrom('0', '-1', '50', '5000', '1e309', '1.5', '"7"'), 3),
+  field('i', fc.oneof({ weight: 3, arbitrary: fc.constantFrom('{identity}', '{identity!}') }, { weight: 2, arbitrary: identity.map((b) => Buffer.from(b, 'base64url').toString('utf8') || 'null') }), 3),
+  field('c', quoted(fc.constantFrom('{gwA}/{conn}', '{gwA}/{conn!}', '{gwA}/x', 'x', '/', ''))), field('a', quoted(fc.constantFrom('1.2.3.4', '', 'x'.repeat(200)))), field('r', quoted(limitName)),
+  field('n', fc.oneof(fc.constant('{"k":"v"}'), bigAnnotations.map(json), fc.constant('[1]')), 2), field('p', quoted(fc.constantFrom('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x')), 2),
+  field('u', fc.constantFrom(...COUNTS).map((c) => (/^\d+$/.test(c) ? c : json(c))), 2), field('s', quoted(fc.constantFrom('x.y.z', '')), 1),
+).map((fields) => `{${fields.filter(Boolean).join(',')}}`);
+const head = fc.oneof({ weight: 12, arbitrary: callHead }, { weight: 1, arbitrary: fc.constantFrom('', '{', '[]', 'null', '"x"', '{"m":') });
 const gatewayCall = fc.tuple(
-  callSubject, fc.constantFrom(...OBJECTS), fc.constantFrom('{inbox}', '{inbox}', '{reply}', '_U.{gwA}._cb', '_U.{fakegw}.1', ''),
-  headers(header('Uplink-Member', member), header('Uplink-Kind', fc.constantFrom('call', 'get', 'set', 'stream')), header('Uplink-Timeout', fc.constantFrom(...TIMEOUTS), 3),
-    header('Uplink-Identity', identity, 3), header('Uplink-Context', context), header('Uplink-UpTo', fc.constantFrom(...COUNTS), 2)),
-  args,
-).map(([subject, obj, reply, hs, data]): NatsTemplate => ({ role: 'gateway', kind: 'call', subject: subject.replaceAll('{obj}', obj), ...(reply ? { reply } : {}), headers: hs, data }));
+  callSubject, fc.constantFrom(...OBJECTS), fc.constantFrom('{inbox}', '{inbox}', '{reply}', '_U.{gwA}._cb', '_U.{fakegw}.1', ''), head, args,
+  // Now and then headers too: a call with NATS headers is malformed (a call is one payload).
+  maybe(headers(header('Uplink-Member', member), header('Uplink-Kind', fc.constantFrom('call', 'stream'))), 1),
+).map(([subject, obj, reply, text, body, hs]): NatsTemplate => ({
+  role: 'gateway', kind: 'call', subject: subject.replaceAll('{obj}', obj), ...(reply ? { reply } : {}), headers: hs ?? [], data: { head: text, body },
+}));
 
 const gatewayControl = fc.tuple(
   fc.constantFrom('cancel', 'grant', 'cancel-stream', 'detach', 'resume', 'release', 'callback-ok', 'callback-error', 'x'), fc.constantFrom('{host}', '{host}', '{fakehost}'),
@@ -105,13 +110,22 @@ const gatewayEvent = fc.oneof(
 
 // ---- uplink-host: answers, stream frames and callbacks to gateway A; heartbeats ----
 
-const answer = fc.tuple(
-  fc.constantFrom('ok', 'error', 'accepted', 'open', 'items', 'end', 'fail', 'released', 'x'), fc.constantFrom('{reply}', '{reply}', '{call}', '_U.{gwA}.{n}', '_U.{fakegw}.1'),
+/** Answers to calls (call-envelope.ts: a head, no headers) and stream frames (headers), to gateway A's entries. */
+const answerHead = fc.tuple(
+  field('e', quoted(fc.constantFrom('ok', 'error', 'accepted', 'open', 'x', ''))), field('h', quoted(fc.constantFrom('{host}', '{fakehost}', '{host!}')), 2), field('pin', fc.constantFrom('1', '0', '"1"'), 2),
+  field('n', fc.oneof(fc.constant('{"k":"v"}'), bigAnnotations.map(json), fc.constantFrom('[1]', '"x"')), 2),
+).map((fields) => `{${fields.filter(Boolean).join(',')}}`);
+const answerBody = fc.oneof(args, fc.constantFrom<Data>({ text: '{"code":"INTERNAL","name":"E","message":"m"}' }, { text: '{"code":"HOST_LOST","name":"E","message":"m"}\n[1]' }, { text: '{"code":5}' }, { packed: '[1,2,3]' }));
+const answerSubject = fc.constantFrom('{reply}', '{reply}', '{call}', '_U.{gwA}.{n}', '_U.{fakegw}.1');
+const callAnswer = fc.tuple(answerSubject, fc.oneof({ weight: 12, arbitrary: answerHead }, { weight: 1, arbitrary: head }), answerBody)
+  .map(([subject, text, body]): NatsTemplate => ({ role: 'host', kind: 'answer', subject, headers: [], data: { head: text, body } }));
+const streamFrame = fc.tuple(
+  fc.constantFrom('ok', 'error', 'accepted', 'open', 'items', 'end', 'fail', 'released', 'x'), answerSubject,
   headers(header('Uplink-Host', fc.constantFrom('{host}', '{fakehost}', '{host!}')), header('Uplink-Pin', fc.constantFrom('1', '0'), 2), header('Uplink-Seq', fc.constantFrom(...COUNTS)),
-    header('Uplink-Count', fc.constantFrom(...COUNTS)), header('Uplink-Key', fc.constantFrom('{key}', '{key!}', sized('k', 300)), 3),
-    header('Uplink-Annotations', fc.oneof(fc.constantFrom('{}', b64({ k: 'v' }), b64([1]), b64('x'), '!!!'), bigAnnotations.map(b64)), 2)),
-  fc.oneof(args, fc.constantFrom<Data>({ text: '{"code":"INTERNAL","name":"E","message":"m"}' }, { text: '{"code":"HOST_LOST","name":"E","message":"m"}\n[1]' }, { text: '{"code":5}' }, { packed: '[1,2,3]' })),
-).map(([event, subject, hs, data]): NatsTemplate => ({ role: 'host', kind: `answer ${event}`, subject, headers: [['Uplink-Event', event], ...hs], data }));
+    header('Uplink-Count', fc.constantFrom(...COUNTS)), header('Uplink-Key', fc.constantFrom('{key}', '{key!}', sized('k', 300)), 3)),
+  answerBody,
+).map(([event, subject, hs, data]): NatsTemplate => ({ role: 'host', kind: `frame ${event}`, subject, headers: [['Uplink-Event', event], ...hs], data }));
+const answer = fc.oneof(callAnswer, streamFrame);
 
 const callbackToGateway = fc.tuple(
   fc.constantFrom('callback', 'cancel-callback', 'release-ref', 'x'),
