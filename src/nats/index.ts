@@ -1,3 +1,3 @@
-/** `uplink/nats`: object hosts in other processes, through NATS (docs/scale-out.md; first slice: calls and oneway calls). */
+/** `uplink/nats`: gateways and object hosts in other processes, linked by NATS (docs/scale-out.md): the gateway side (NatsObjectHost) and the host side (NatsHostService). */
 export { NatsObjectHost } from './nats-object-host.js';
 export { NatsHostService } from './host-service.js';
