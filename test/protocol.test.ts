@@ -130,6 +130,29 @@ describe('frames after the welcome', () => {
     raw.close();
   });
 
+  it('answers a request whose other fields do not check under its id, unless a request of the connection owns that id', async () => {
+    const raw = await RawSocket.open(url);
+    const cases: Array<[string, number | undefined]> = [
+      ['{"t":"stream","id":5,"o":"numbers","m":"range","upTo":-1}', 5], ['{"t":"resume","id":6,"key":5,"ack":0,"upTo":1}', 6],
+      ['{"t":"resume","id":7,"key":"k","ack":-1,"upTo":1}', 7], ['{"t":"call","id":8,"o":"calc","m":7}', 8], ['{"t":"refresh","id":9,"token":5}', 9],
+      // Not requests: a credit names an open stream (or none), an unknown type names nothing.
+      ['{"t":"credit","id":10,"upTo":1,"ack":-1}', undefined], ['{"t":"nope","id":11}', undefined], ['{"t":"call","id":-1,"o":"calc","m":"add"}', undefined],
+    ];
+    for (const [bad, id] of cases) {
+      raw.send(bad);
+      const { header } = await raw.next();
+      assert.equal(header.code, ErrorCode.BAD_FRAME, bad);
+      assert.equal(header.id, id, bad);
+    }
+    raw.send('{"t":"call","id":1,"o":"echo","m":"slow"}\n[50]');
+    raw.send('{"t":"stream","id":1,"o":"numbers","m":"range","upTo":-1}');
+    const refusal = await raw.next();
+    assert.equal(refusal.header.code, ErrorCode.BAD_FRAME);
+    assert.equal(refusal.header.id, undefined, 'id 1 belongs to the running call');
+    assert.deepEqual((await raw.next()).header, { t: 'result', id: 1 });
+    raw.close();
+  });
+
   it('refuses a frame over maxPayloadLength with PAYLOAD_TOO_LARGE, closes 1009 beyond twice that, and keeps serving others', async () => {
     const honest = await client(url);
     const raw = await RawSocket.open(url);

@@ -94,6 +94,13 @@ export function badFrame(message: string): PayloadError {
   return new PayloadError(ErrorCode.BAD_FRAME, message);
 }
 
+/** A header that parsed but does not check: its type and id when they could be read (the refusal may name the request). */
+export class HeaderError extends PayloadError {
+  constructor(message: string, readonly frameType: string | undefined, readonly frameId: number | undefined) {
+    super(ErrorCode.BAD_FRAME, message);
+  }
+}
+
 /**
  * A frame's text is `HEADER[\nBODY]`. The header line, parsed (not yet checked against a shape).
  * Throws BAD_FRAME. `nl`: the first newline's index, when the caller has it already.
@@ -219,12 +226,13 @@ function checkShape(header: unknown, checks: Checks): Dict {
   const shape = typeof header.t === 'string' ? checks.get(header.t) : undefined;
   if (!shape) throw badFrame('unknown frame type');
   const { required, requiredChecks, optional, optionalChecks } = shape;
+  const refuse = (message: string) => new HeaderError(message, header.t as string, isFrameId(header.id) ? header.id : undefined);
   for (let i = 0; i < required.length; i++) {
-    if (!requiredChecks[i]!(header[required[i]!])) throw badFrame(`missing or invalid field '${required[i]}'`);
+    if (!requiredChecks[i]!(header[required[i]!])) throw refuse(`missing or invalid field '${required[i]}'`);
   }
   for (let i = 0; i < optional.length; i++) {
     const value = header[optional[i]!];
-    if (value !== undefined && !optionalChecks[i]!(value)) throw badFrame(`invalid field '${optional[i]}'`);
+    if (value !== undefined && !optionalChecks[i]!(value)) throw refuse(`invalid field '${optional[i]}'`);
   }
   return header;
 }

@@ -87,6 +87,19 @@ export class OutgoingCallbacks implements PeerChannel {
     waiting.reject(remoteError(this.codec, { ...body, code }, data));
   }
 
+  /**
+   * The client answered callback `id` with a frame whose header does not check (a callback-error
+   * message over its limit, say): the method gets the typed error at once instead of its deadline.
+   * Whether a callback was waiting under that id.
+   */
+  malformedAnswer(id: number, error: ErrorBody): boolean {
+    const waiting = this.take(id);
+    if (!waiting) return false;
+    this.onOutcome?.(ErrorCode.BAD_FRAME);
+    waiting.reject(new UplinkError(ErrorCode.BAD_FRAME, `the client answered this callback with a malformed frame: ${error.message}`));
+    return true;
+  }
+
   /** The connection closed: every waiting callback fails with CONNECTION_CLOSED. */
   closeAll(): void {
     for (const id of [...this.waiting.keys()]) this.take(id)?.reject(new UplinkError(ErrorCode.CONNECTION_CLOSED, 'the client is gone'));

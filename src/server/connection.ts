@@ -34,6 +34,7 @@ import { OutgoingCallbacks } from './callbacks.js';
 import { OK } from './metrics.js';
 import { endSpan } from '../core/tracing.js';
 import { Outbox } from './outbox.js';
+import { refuseMalformed, type MalformedFrameTarget } from './malformed-frames.js';
 import { MessageRate } from './rate-limit.js';
 import type { ServerSocket } from './server-socket.js';
 import { TokenLifetime } from './token-lifetime.js';
@@ -142,6 +143,15 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   private childLogger: Logger | undefined;
 
+  /** What a malformed frame's refusal needs (malformed-frames.ts); built when one comes (they are rare). */
+  private get malformedTarget(): MalformedFrameTarget {
+    return {
+      writeError: (where, error) => this.writeError(where, error),
+      owns: (id) => this.dispatch.calls.has(id) || this.dispatch.streams.has(id),
+      failCallback: (id, error) => this.callbacks?.malformedAnswer(id, error) ?? false,
+    };
+  }
+
   /** What the admin view shows of this connection. */
   describe(): ConnectionSummary {
     return {
@@ -201,7 +211,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       ({ frame, body, attachments } = decodeClientFrame(message, isBinary, this.env.options.maxAttachments));
     } catch (error) {
       if (this.state !== 'open') this.close(CloseCode.PROTOCOL_ERROR, 'malformed frame before welcome');
-      else this.writeError({}, asErrorBody(error, ErrorCode.BAD_FRAME, 'malformed frame'));
+      else refuseMalformed(this.malformedTarget, error, asErrorBody(error, ErrorCode.BAD_FRAME, 'malformed frame'));
       return;
     }
     if (this.state !== 'open') {

@@ -189,6 +189,22 @@ describe('K. callbacks and references', () => {
     }
   });
 
+  it('#128b a callback answered with a malformed callback-error (message over its limit): the method gets BAD_FRAME at once, not its deadline', async () => {
+    const raw = await RawSocket.open(arena.url);
+    try {
+      const started = performance.now();
+      raw.send(`{"t":"call","id":1,"o":"lab","m":"callMe","dl":20000}\n[{"id":"c1"}]\n${JSON.stringify({ values: { 0: [['custom', 'cref']] }, v: 1 })}`);
+      const callback = await raw.next();
+      assert.equal(callback.header.t, 'callback');
+      raw.send(`{"t":"callback-error","id":${String(callback.header.id)},"code":"INTERNAL","name":"X","message":"${'m'.repeat(5_000)}"}`);
+      const frames = [await raw.next(), await raw.next()].map((f) => `${String(f.header.t)}:${String(f.header.id)}:${String(f.header.code)}`).sort();
+      assert.deepEqual(frames, ['error:1:BAD_FRAME', 'error:undefined:BAD_FRAME'], 'the malformed frame is refused, and the method failed typed');
+      assert.ok(performance.now() - started < 2_000, 'at once, not at the 20 s deadline');
+    } finally {
+      raw.close();
+    }
+  });
+
   it('#129 reference floods: more client references than maxRefsPerConnection in one call, or a result handing out more, get LIMIT_EXCEEDED and nothing is kept', async () => {
     const raw = await RawSocket.open(arena.url);
     const c = await session();

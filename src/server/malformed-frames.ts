@@ -1,0 +1,36 @@
+/**
+ * What a frame whose header does not check gets, once the connection is open (#29, protocol loose
+ * ends; docs/protocol.md section 1). Always a BAD_FRAME error frame, and:
+ *
+ * - a new request (call, batch, stream, resume, refresh) whose id could be read gets it under that id,
+ *   so the client's pending request learns its fate, unless a request of this connection owns the id
+ *   (answering under it would settle that one with this one's refusal: then without an id, as for a
+ *   duplicate id);
+ * - an answer to a callback (callback-result, callback-error) whose id names a waiting callback fails
+ *   that callback at once with BAD_FRAME, instead of leaving the method to its deadline.
+ */
+import type { ErrorBody } from '../errors.js';
+import { HeaderError } from '../protocol/frames.js';
+
+/** Frames that open a request under a client-chosen id. */
+const REQUESTS: ReadonlySet<string> = new Set(['call', 'batch', 'stream', 'resume', 'refresh']);
+const CALLBACK_ANSWERS: ReadonlySet<string> = new Set(['callback-result', 'callback-error']);
+
+export interface MalformedFrameTarget {
+  writeError(where: { id?: number | undefined }, error: ErrorBody): void;
+  /** Whether a call or stream of the connection holds this id. */
+  owns(id: number): boolean;
+  /** Fails callback `id` with `error`; whether one was waiting. */
+  failCallback(id: number, error: ErrorBody): boolean;
+}
+
+/** `thrown`: what the decoder threw (a HeaderError names the frame's type and id); `error`: its body. */
+export function refuseMalformed(target: MalformedFrameTarget, thrown: unknown, error: ErrorBody): void {
+  const t = thrown instanceof HeaderError ? thrown.frameType : undefined;
+  const id = thrown instanceof HeaderError ? thrown.frameId : undefined;
+  if (t !== undefined && id !== undefined) {
+    if (CALLBACK_ANSWERS.has(t)) target.failCallback(id, error);
+    else if (REQUESTS.has(t) && !target.owns(id)) return target.writeError({ id }, error);
+  }
+  target.writeError({}, error);
+}
