@@ -16,16 +16,16 @@
  *   npm run bench:cold-calls
  */
 import { SignJWT } from 'jose';
-import { Gateway, JwtAuthenticator } from '../src/index.js';
-import { registerDemoObjects } from '../src/demo/register.js';
-import { defaultCodecLimits, checkJsonLimits } from '../src/protocol/limits.js';
-import { writeResult } from '../src/protocol/frame-writer.js';
-import { frameBody, parseClientHeader, parseFrameHeader } from '../src/protocol/frames.js';
-import { Connection } from '../src/server/connection.js';
-import type { ConnectionEnvironment } from '../src/server/connection-environment.js';
-import type { ServerSocket } from '../src/server/server-socket.js';
-import { median } from './measurement.js';
-import { BENCH_SECRET } from './servers/bench-secret.js';
+import { Gateway, JwtAuthenticator } from '../../src/index.js';
+import { registerDemoObjects } from '../../src/demo/register.js';
+import { defaultCodecLimits, checkJsonLimits } from '../../src/protocol/limits.js';
+import { writeResult } from '../../src/protocol/frame-writer.js';
+import { frameBody, parseClientHeader, parseFrameHeader } from '../../src/protocol/frames.js';
+import { Connection } from '../../src/server/connection.js';
+import type { ConnectionEnvironment } from '../../src/server/connection-environment.js';
+import type { ServerSocket } from '../../src/server/server-socket.js';
+import { median } from '../measurement.js';
+import { BENCH_SECRET } from '../servers/bench-secret.js';
 
 const CALLS = 30_000;
 const ROUNDS = 5;

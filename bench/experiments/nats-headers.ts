@@ -7,7 +7,7 @@
  * The figures of #27's closing note (docs/performance.md): the lever left on the call path.
  */
 import { connect, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { startNatsServer } from '../test/support/nats-server.js';
+import { startNatsServer } from '../../test/support/nats-server.js';
 
 const CALLS = Number(process.env.HEADERS_CALLS ?? 100_000);
 const payload = Buffer.from('\u0000\u0000\u0000\u000d{"json":[1,2]}');

@@ -1,12 +1,13 @@
 /**
- * `npx tsx bench/nats-mux.ts`: the cost of one call through the gateway's NATS mux (NatsObjectHost)
+ * `npm run bench:nats-mux`: the cost of one call through the gateway's NATS mux (NatsObjectHost)
  * against nats.js's own request(), both with a trivial responder in this process on a real
  * nats-server, 256 calls in flight. CPU per call counts both sides (this is one process).
  */
-import { connect, headers } from '@nats-io/transport-node';
-import { CallContext } from '../src/core/context.js';
-import { NatsObjectHost } from '../src/nats/index.js';
-import { startNatsServer } from '../test/support/nats-server.js';
+import { connect } from '@nats-io/transport-node';
+import { CallContext } from '../../src/core/context.js';
+import { NatsObjectHost } from '../../src/nats/index.js';
+import { encodeAnswer } from '../../src/nats/call-envelope.js';
+import { startNatsServer } from '../../test/support/nats-server.js';
 
 const CALLS = 100_000;
 const INFLIGHT = 256;
@@ -14,11 +15,8 @@ const server = await startNatsServer();
 const [gatewayNats, hostNats] = await Promise.all([connect({ servers: server.url, noAsyncTraces: true }), connect({ servers: server.url, noAsyncTraces: true })]);
 hostNats.subscribe('uplink.call.calc', {
   queue: 'uplink',
-  callback: (_error, msg) => {
-    const h = headers();
-    h.set('Uplink-Event', 'ok');
-    hostNats.publish(msg.reply!, new Uint8Array([0, 0, 0, 1, 51]), { headers: h }); // the packed result "3"
-  },
+  // An answer as hosts send it (call-envelope.ts): the head, then the packed result "3".
+  callback: (_error, msg) => hostNats.publish(msg.reply!, encodeAnswer({ e: 'ok' }, new Uint8Array([0, 0, 0, 1, 51]))),
 });
 hostNats.subscribe('echo', { callback: (_error, msg) => void msg.respond(new Uint8Array([1])) });
 await hostNats.flush();

@@ -17,10 +17,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { SignJWT } from 'jose';
-import { connect, type UplinkClient } from '../src/client/index.js';
-import { startNatsServer } from '../test/support/nats-server.js';
-import { BENCH_SECRET } from './servers/bench-secret.js';
-import { serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
+import { connect, type UplinkClient } from '../../src/client/index.js';
+import { startNatsServer } from '../../test/support/nats-server.js';
+import { BENCH_SECRET } from '../servers/bench-secret.js';
+import { serverCpuMicros, startServer, type ServerProcess } from '../servers/processes.js';
 
 const args = process.argv.slice(2);
 const profDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
@@ -194,7 +194,8 @@ async function rawNats(): Promise<Record<string, number>> {
 
 const report = { date: new Date().toISOString(), node: process.version, calls: { inflight: 32, ...loaded.perOp }, singleCall: { p50Us: p50, ...light.perOp }, streamDefaultWindow: stream.perOp, subjectsPerCall: subjects, oneProcess: inProcess, rawNats: raw };
 console.log(JSON.stringify(report, null, 2));
-const results = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/.bench-build/') ? ['..', '..', 'bench'] : []), 'results');
+// bench/results of the repository, from bench/experiments or from .bench-build/bench/experiments.
+const results = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/.bench-build/') ? ['..', '..', '..', 'bench'] : ['..']), 'results');
 writeFileSync(join(results, 'nats-breakdown.json'), JSON.stringify(report, null, 2) + '\n');
 await client.close();
 for (const p of [gateway, host] as ServerProcess[]) p.child.kill('SIGINT');

@@ -5,7 +5,7 @@
  * that run JavaScript for every promise; on Node 24 it rides on V8's continuation data instead.
  *
  *   npm run bench:async-context                                  # this Node
- *   .platforms/node-24.21.0/bin/node .bench-build/bench/async-context.js   # another (test:platforms fetches it)
+ *   .platforms/node-24.21.0/bin/node .bench-build/bench/experiments/async-context.js   # another (test:platforms fetches it)
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
