@@ -65,7 +65,7 @@ async function publishCall(nc: NatsConnection, object: string, member: string, e
   const call = encodeCall({
     member, kind: 'call', timeoutMs: undefined, identity: extra.identity, context: { connection: `${gateway}/c0`, remoteAddress: '127.0.0.1', correlationId: 'forged' },
     ...(extra.assertion === undefined ? {} : { assertion: extra.assertion }),
-  }, new Uint8Array([0, 0, 0, 2, 91, 93]));
+  }, { text: '[]' });
   const inbox = nc.subscribe(reply, { max: 1 });
   nc.publish(`uplink.call.${object}`, call, { reply });
   const answer = await Promise.race([(async () => { for await (const m of inbox) return m; return undefined; })(), delay(1_500).then(() => undefined)]);

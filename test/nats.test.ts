@@ -211,7 +211,7 @@ describe('calls through NATS', { skip }, () => {
     const call = encodeCall({
       member: 'waitForAbort', kind: 'call', timeoutMs: 0, identity: undefined,
       context: { connection: `${gateway}/c0`, remoteAddress: '127.0.0.1', correlationId: 'late' },
-    }, new Uint8Array([0, 0, 0, 2, 91, 93]));
+    }, { text: '[]' });
     const inbox = gw[0]!.nc.subscribe(`_U.${gateway}.1`, { max: 1 });
     gw[0]!.nc.publish('uplink.call.producer', call, { reply: `_U.${gateway}.1` });
     const answer = await Promise.race([(async () => { for await (const m of inbox) return m; throw new Error('no answer'); })(), delay(2_000).then(() => { throw new Error('no answer in 2 s'); })]);

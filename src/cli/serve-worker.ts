@@ -1,13 +1,13 @@
 /**
  * One worker thread of `uplink serve --workers N` (serve-workers.ts): a whole gateway (its own uWS
  * app, NATS connection, connections and limits) on the port the main thread gives it, shared with the
- * other workers. It tells the main thread its port once listening, and closes gracefully when asked.
+ * other workers. It tells the main thread once it listens, and closes gracefully when asked.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { startGateway } from './serve.js';
 
 interface WorkerInput { modulePath: string; index: number; drainMs: number }
-export type WorkerMessage = { ready: number } | { failed: string };
+export type WorkerMessage = 'ready' | { failed: string };
 
 const { modulePath, index, drainMs } = workerData as WorkerInput;
 try {
@@ -16,7 +16,7 @@ try {
   parentPort!.on('message', (message: unknown) => {
     if (message === 'stop') void gateway.close({ drainMs }).then(() => process.exit(0));
   });
-  parentPort!.postMessage({ ready: gateway.port } satisfies WorkerMessage);
+  parentPort!.postMessage('ready' satisfies WorkerMessage);
 } catch (error) {
   parentPort!.postMessage({ failed: (error as Error).message } satisfies WorkerMessage);
   process.exit(1);

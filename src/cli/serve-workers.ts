@@ -74,7 +74,7 @@ function startWorker(modulePath: string, index: number, env: NodeJS.ProcessEnv, 
     worker.once('error', (error) => failed(error.message));
     worker.once('exit', (code) => failed(`it exited with status ${code}`));
     worker.once('message', (message: WorkerMessage) => {
-      if ('failed' in message) return failed(message.failed);
+      if (message !== 'ready') return failed(message.failed);
       worker.removeAllListeners('exit');
       worker.removeAllListeners('error');
       resolve(worker);

@@ -19,7 +19,7 @@
 import type { Identity } from '../core/context.js';
 import { isAnnotations, MAX_NAME_LENGTH, type Annotations } from '../protocol/frames.js';
 import type { EncodedPayload } from '../protocol/codec.js';
-import { count, isNodeId, unpackPayload, type CallContextFields, type OutgoingCall } from './envelope.js';
+import { isNodeId, packedSize, unpackPayload, writePacked, type CallContextFields, type OutgoingCall } from './envelope.js';
 
 /** An identity is the same object for every call of its connection (until a refresh): its JSON is written once. */
 const identityJson = new WeakMap<Identity, string>();
@@ -32,8 +32,8 @@ function jsonOf(identity: Identity): string {
 
 const str = JSON.stringify;
 
-/** A call's message: its head, then the packed arguments (`packed`: packPayload of the call's arguments). */
-export function encodeCall(call: OutgoingCall, packed: Uint8Array): Uint8Array {
+/** A call's message: its head, then its arguments packed (`argsBytes`: their packedSize, when known already). */
+export function encodeCall(call: OutgoingCall, args: EncodedPayload, argsBytes?: number): Uint8Array {
   const c = call.context;
   let head = `{"m":${str(call.member)},"k":${str(call.kind)},"c":${str(c.connection)},"a":${str(c.remoteAddress)},"r":${str(c.correlationId)}`;
   if (call.timeoutMs !== undefined) head += `,"t":${Math.max(0, Math.floor(call.timeoutMs))}`;
@@ -42,7 +42,7 @@ export function encodeCall(call: OutgoingCall, packed: Uint8Array): Uint8Array {
   if (c.annotations) head += `,"n":${str(c.annotations)}`;
   if (c.traceparent !== undefined) head += `,"p":${str(c.traceparent)}`;
   if (call.upTo !== undefined) head += `,"u":${call.upTo}`;
-  return withHead(`${head}}`, packed);
+  return withHead(`${head}}`, args, argsBytes);
 }
 
 /** The connection id on hosts: the gateway's id, a slash, the gateway's own id for it. */
@@ -59,9 +59,9 @@ export function decodeCall(data: Uint8Array, maxAttachments: number, identity = 
   if (typeof h.m !== 'string' || h.m.length === 0 || h.m.length > MAX_NAME_LENGTH) throw new Error('a call without a member');
   if (typeof h.k !== 'string' || !KINDS.has(h.k)) throw new Error('unknown call kind');
   const call: OutgoingCall = {
-    member: h.m, kind: h.k, timeoutMs: h.t === undefined ? undefined : count(String(h.t)),
+    member: h.m, kind: h.k, timeoutMs: h.t === undefined ? undefined : countOf(h.t),
     identity: identity ? identityOf(h.i) : undefined, context: contextOf(h),
-    ...(h.u === undefined ? {} : { upTo: count(String(h.u)) }),
+    ...(h.u === undefined ? {} : { upTo: countOf(h.u) }),
     ...(h.s === undefined ? {} : { assertion: stringOf(h.s, 'assertion') }),
   };
   return { call, args: unpackPayload(body, maxAttachments) };
@@ -89,6 +89,11 @@ function identityOf(value: unknown): Identity | undefined {
   return Object.freeze(identity);
 }
 
+function countOf(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new Error(`not a count: ${String(value)}`);
+  return value;
+}
+
 function stringOf(value: unknown, what: string): string {
   if (typeof value !== 'string') throw new Error(`a malformed ${what}`);
   return value;
@@ -104,8 +109,9 @@ export interface AnswerHead {
   n?: Annotations;
 }
 
-export function encodeAnswer(head: AnswerHead, body?: Uint8Array): Uint8Array {
-  return withHead(str(head), body);
+/** An answer: its head, then a result (packed here: `bodyBytes` its packedSize when known) or an error payload. */
+export function encodeAnswer(head: AnswerHead, body?: EncodedPayload | Uint8Array, bodyBytes?: number): Uint8Array {
+  return withHead(str(head), body, bodyBytes);
 }
 
 /** An answer read back (a throw: malformed); unknown events come back as they are, for the caller to ignore. */
@@ -120,12 +126,15 @@ export function decodeAnswer(data: Uint8Array): { head: AnswerHead; body: Uint8A
 
 const HEAD_MAX = 64 * 1024;
 
-function withHead(head: string, body: Uint8Array | undefined): Uint8Array {
+/** One buffer: the head, then the body as it is (bytes) or packed in place (a payload: no second copy). */
+function withHead(head: string, body: EncodedPayload | Uint8Array | undefined, bodyBytes?: number): Uint8Array {
   const headBytes = Buffer.byteLength(head, 'utf8');
-  const out = Buffer.allocUnsafe(4 + headBytes + (body?.byteLength ?? 0));
+  const size = body === undefined ? 0 : body instanceof Uint8Array ? body.byteLength : (bodyBytes ?? packedSize(body));
+  const out = Buffer.allocUnsafe(4 + headBytes + size);
   out.writeUInt32BE(headBytes, 0);
   out.write(head, 4, 'utf8');
-  if (body) out.set(body, 4 + headBytes);
+  if (body instanceof Uint8Array) out.set(body, 4 + headBytes);
+  else if (body) writePacked(out, 4 + headBytes, body);
   return out;
 }
 

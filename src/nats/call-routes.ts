@@ -11,7 +11,7 @@ import { accessAllows } from '../auth/access.js';
 import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
 import type { HostCall } from '../host/object-host.js';
 import { isServerRefId, refOfTarget } from '../protocol/refs.js';
-import { NODE_ID_LENGTH, packPayload, Subject } from './envelope.js';
+import { NODE_ID_LENGTH, packedSize, Subject } from './envelope.js';
 import type { HostTable } from './host-table.js';
 import type { Sent } from './publish.js';
 import type { SessionPins } from './session-pins.js';
@@ -22,7 +22,8 @@ export interface Route {
   queue: string;
   /** Where it is sent first. */
   subject: string;
-  payload: Uint8Array;
+  /** The arguments' packed size (call-envelope.ts packs them once, into the call's message). */
+  argsBytes: number;
   pinned: string | undefined;
   /** The host the gateway picked (not pinned). */
   direct: string | undefined;
@@ -50,10 +51,10 @@ export function routeCall(call: HostCall, at: RouteContext): Route | ErrorBody {
   const refused = refusal(call, at.hosts, pinned ?? direct);
   if (refused) return refused;
   if (!at.connected) return unavailable(call.object);
-  const payload = packPayload(call.args);
-  if (payload.byteLength > at.budget) return argumentsTooLarge(at.budget);
+  const argsBytes = packedSize(call.args);
+  if (argsBytes > at.budget) return argumentsTooLarge(at.budget);
   const host = pinned ?? direct;
-  return { queue, subject: host ? Subject.pinnedCall(host, call.object) : queue, payload, pinned, direct };
+  return { queue, subject: host ? Subject.pinnedCall(host, call.object) : queue, argsBytes, pinned, direct };
 }
 
 /** A server reference's id names the host that holds it: the call goes there, or nowhere if it is gone. */
@@ -61,10 +62,10 @@ function refRoute(call: HostCall, ref: string, at: RouteContext): Route | ErrorB
   const host = isServerRefId(ref) ? ref.slice(1, 1 + NODE_ID_LENGTH) : undefined;
   if (!host || !at.hosts.alive(host)) return errorBody(ErrorCode.REF_RELEASED, 'no such reference on this connection (released, dropped, or never handed out)');
   if (!at.connected) return unavailable(call.object);
-  const payload = packPayload(call.args);
-  if (payload.byteLength > at.budget) return argumentsTooLarge(at.budget);
+  const argsBytes = packedSize(call.args);
+  if (argsBytes > at.budget) return argumentsTooLarge(at.budget);
   const subject = Subject.pinnedCall(host, call.object);
-  return { queue: subject, subject, payload, pinned: host, direct: undefined };
+  return { queue: subject, subject, argsBytes, pinned: host, direct: undefined };
 }
 
 /**

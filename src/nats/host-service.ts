@@ -32,7 +32,7 @@ import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import {
   bytesJson, count, errorPayload, GATEWAY_EVENTS, gatewayOfReply, Header, isGatewayReply,
-  jsonBytes, Op, packPayload, payloadBudget, QUEUE_GROUP, readIdentity, REVOCATIONS, Subject, type OutgoingCall,
+  jsonBytes, Op, packedSize, payloadBudget, QUEUE_GROUP, readIdentity, REVOCATIONS, Subject, type OutgoingCall,
 } from './envelope.js';
 import { AssertionVerifier } from './identity-assertion.js';
 import { NatsLink } from './nats-link.js';
@@ -274,11 +274,11 @@ export class NatsHostService {
     if (!reply) return;
     this.running.finish(reply);
     const session: Omit<AnswerHead, 'e'> = pin ? { h: this.id, pin: 1 } : {};
-    const packed = error ? undefined : packPayload(value!);
+    const resultBytes = error ? 0 : packedSize(value!);
     const budget = payloadBudget(this.nc);
-    const sent = packed && packed.byteLength > budget ? 'too-large'
+    const sent = resultBytes > budget ? 'too-large'
       : error ? this.answer(reply, { e: 'error', ...session }, errorPayload(error, this.host.codec))
-      : this.answer(reply, { e: 'ok', ...session, ...(annotations ? { n: { ...annotations } } : {}) }, packed);
+      : this.answer(reply, { e: 'ok', ...session, ...(annotations ? { n: annotations } : {}) }, value, resultBytes);
     if (sent !== 'too-large') return;
     // With its annotations or error data the answer does not fit one message: the caller gets a typed error.
     const tooLarge = errorBody(ErrorCode.LIMIT_EXCEEDED, `the ${error ? 'error' : 'result'} is larger than one NATS message (${budget} bytes)`);
@@ -286,8 +286,8 @@ export class NatsHostService {
   }
 
   /** An answer to a unary call (call-envelope.ts: no NATS headers). */
-  private answer(reply: string, head: AnswerHead, body?: Uint8Array): Sent {
-    return this.nc.isClosed() ? 'failed' : publish(this.nc, reply, encodeAnswer(head, body));
+  private answer(reply: string, head: AnswerHead, body?: EncodedPayload | Uint8Array, bodyBytes?: number): Sent {
+    return this.nc.isClosed() ? 'failed' : publish(this.nc, reply, encodeAnswer(head, body, bodyBytes));
   }
 
   /** `call.<object>` (a pinned session), `ctl`, `list` or `meta`. */

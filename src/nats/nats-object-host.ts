@@ -113,7 +113,7 @@ export class NatsObjectHost implements ObjectHost {
     const route = this.route(call);
     if ('code' in route) return reply.reject(route);
     this.callbacks.track(call.context.connection);
-    const { message, assertion } = this.messageFor(call, route.payload);
+    const { message, assertion } = this.messageFor(call, route.argsBytes);
     if (call.oneway) {
       const sent = publish(this.nc, route.subject, message);
       return sent === 'sent' ? reply.resolve({ text: 'null' }) : reply.reject(refusedSend(sent, call.object));
@@ -135,7 +135,7 @@ export class NatsObjectHost implements ObjectHost {
       return undefined;
     }
     this.callbacks.track(call.context.connection);
-    const { message, assertion } = this.messageFor(call, route.payload, upTo);
+    const { message, assertion } = this.messageFor(call, route.argsBytes, upTo);
     const resend = route.direct ? () => publish(this.nc, route.queue, message, { reply: stream.reply }) : undefined;
     const stream: RemoteStream = new RemoteStream(this.link, sink, call.object, call.context.identity, { upTo, ack: 0, host: route.direct, resend, assertion });
     stream.reply = this.link.register(stream);
@@ -255,7 +255,7 @@ export class NatsObjectHost implements ObjectHost {
   }
 
   /** The call's message (call-envelope.ts), and its assertion (kept for the cancels and stream controls that must carry it). */
-  private messageFor(call: HostCall, packedArgs: Uint8Array, upTo?: number): { message: Uint8Array; assertion: string | undefined } {
+  private messageFor(call: HostCall, argsBytes: number, upTo?: number): { message: Uint8Array; assertion: string | undefined } {
     const { context } = call;
     const connection = this.remoteConnectionId(context.connection.id);
     const fields: CallContextFields = {
@@ -268,7 +268,7 @@ export class NatsObjectHost implements ObjectHost {
     const message = encodeCall({
       member: call.member, kind: upTo === undefined ? call.kind : 'stream', timeoutMs, identity: context.identity, context: fields,
       ...(upTo === undefined ? {} : { upTo }), ...(assertion ? { assertion } : {}),
-    }, packedArgs);
+    }, call.args, argsBytes);
     return { message, assertion };
   }
 

@@ -6,7 +6,7 @@
  * token expiry through TokenLifetime.
  */
 /*
- * About 430 lines: the inbound switch, the hello and refresh (they change the connection's identity
+ * About 450 lines: the inbound switch, the hello and refresh (they change the connection's identity
  * and state, which everything else here reads), the outbound side the dispatcher writes through, the
  * metric and log hooks of each, and the callbacks its outbox and token lifetime make (methods, not
  * closures, so an idle connection holds fewer objects). Callbacks, streams, calls and limits have
@@ -34,7 +34,7 @@ import { OutgoingCallbacks } from './callbacks.js';
 import { OK } from './metrics.js';
 import { endSpan } from '../core/tracing.js';
 import { Outbox } from './outbox.js';
-import { refuseMalformed, type MalformedFrameTarget } from './malformed-frames.js';
+import { refuseMalformed } from './malformed-frames.js';
 import { MessageRate } from './rate-limit.js';
 import type { ServerSocket } from './server-socket.js';
 import { TokenLifetime } from './token-lifetime.js';
@@ -143,15 +143,6 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   private childLogger: Logger | undefined;
 
-  /** What a malformed frame's refusal needs (malformed-frames.ts); built when one comes (they are rare). */
-  private get malformedTarget(): MalformedFrameTarget {
-    return {
-      writeError: (where, error) => this.writeError(where, error),
-      owns: (id) => this.dispatch.calls.has(id) || this.dispatch.streams.has(id),
-      failCallback: (id, error) => this.callbacks?.malformedAnswer(id, error) ?? false,
-    };
-  }
-
   /** What the admin view shows of this connection. */
   describe(): ConnectionSummary {
     return {
@@ -211,7 +202,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       ({ frame, body, attachments } = decodeClientFrame(message, isBinary, this.env.options.maxAttachments));
     } catch (error) {
       if (this.state !== 'open') this.close(CloseCode.PROTOCOL_ERROR, 'malformed frame before welcome');
-      else refuseMalformed(this.malformedTarget, error, asErrorBody(error, ErrorCode.BAD_FRAME, 'malformed frame'));
+      else refuseMalformed({ writeError: (where, body) => this.writeError(where, body), requests: this.dispatch, callbacks: this.callbacks }, error, asErrorBody(error, ErrorCode.BAD_FRAME, 'malformed frame'));
       return;
     }
     if (this.state !== 'open') {

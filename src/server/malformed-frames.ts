@@ -16,21 +16,20 @@ import { HeaderError } from '../protocol/frames.js';
 const REQUESTS: ReadonlySet<string> = new Set(['call', 'batch', 'stream', 'resume', 'refresh']);
 const CALLBACK_ANSWERS: ReadonlySet<string> = new Set(['callback-result', 'callback-error']);
 
-export interface MalformedFrameTarget {
+/** The connection's parts a refusal needs: its error writer, what holds request ids, its waiting callbacks. */
+export interface MalformedFrameParts {
   writeError(where: { id?: number | undefined }, error: ErrorBody): void;
-  /** Whether a call or stream of the connection holds this id. */
-  owns(id: number): boolean;
-  /** Fails callback `id` with `error`; whether one was waiting. */
-  failCallback(id: number, error: ErrorBody): boolean;
+  requests: { calls: { has(id: number): boolean }; streams: { has(id: number): boolean } };
+  callbacks: { malformedAnswer(id: number, error: ErrorBody): boolean } | undefined;
 }
 
 /** `thrown`: what the decoder threw (a HeaderError names the frame's type and id); `error`: its body. */
-export function refuseMalformed(target: MalformedFrameTarget, thrown: unknown, error: ErrorBody): void {
+export function refuseMalformed(parts: MalformedFrameParts, thrown: unknown, error: ErrorBody): void {
   const t = thrown instanceof HeaderError ? thrown.frameType : undefined;
   const id = thrown instanceof HeaderError ? thrown.frameId : undefined;
   if (t !== undefined && id !== undefined) {
-    if (CALLBACK_ANSWERS.has(t)) target.failCallback(id, error);
-    else if (REQUESTS.has(t) && !target.owns(id)) return target.writeError({ id }, error);
+    if (CALLBACK_ANSWERS.has(t)) parts.callbacks?.malformedAnswer(id, error);
+    else if (REQUESTS.has(t) && !parts.requests.calls.has(id) && !parts.requests.streams.has(id)) return parts.writeError({ id }, error);
   }
-  target.writeError({}, error);
+  parts.writeError({}, error);
 }

@@ -600,7 +600,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       const call = encodeCall({
         member, kind: 'call', timeoutMs: 2000, identity: identity as Identity,
         context: { connection: `${'G'.repeat(22)}/c1`, remoteAddress: '10.0.0.1', correlationId: 'forged' },
-      }, packPayload({ text: '[]' }));
+      }, { text: '[]' });
       // A reply subject shaped like a gateway's inbox, so that a host that believed the call would answer it.
       const reply = `_U.${'G'.repeat(22)}.${(++forgeries).toString(36)}`;
       const inbox = forger.subscribe(reply, { max: 1 });
