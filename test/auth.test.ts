@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { JwtAuthenticator } from '../src/auth/jwt.js';
 import { CloseCode, ErrorCode, Gateway, UplinkError, type GatewayOptions } from '../src/index.js';
 import { client, RawSocket, rejection, sleep, startGateway } from './helpers.js';
-import { hsToken, JwksServer, keyPair, now, refused, SECRET } from './tokens.js';
+import { expiresSoon, hsToken, JwksServer, keyPair, now, refused, SECRET } from './tokens.js';
 
 type Calc = { add(a: number, b: number): number };
 
@@ -231,7 +231,7 @@ describe('expiry and in-band refresh', () => {
   it('without a refresh: TOKEN_EXPIRED on calls after expiry, then close 4405 after the grace period', async () => {
     const { gateway, url } = await startGateway({ authenticator: auth(), expiryGraceMs: 600 });
     try { // a failed assertion must not leave the gateway listening (the test process would never end)
-      const c = await client(url, { token: await hsToken({}, { exp: now() + 1 }) });
+      const c = await client(url, { token: await hsToken({}, { exp: expiresSoon() }) });
       assert.equal(await c.proxy<Calc>('calc').add(1, 1), 2);
       await sleep(Math.max(0, c.session.tokenExpiresAt! - Date.now()) + 100);
       assert.equal((await rejection(c.proxy<Calc>('calc').add(1, 1))).code, ErrorCode.TOKEN_EXPIRED);
@@ -250,7 +250,7 @@ describe('expiry and in-band refresh', () => {
       const closed = new Promise<void>((resolve) => (markClosed = resolve));
       const c = await client(url, {
         token: async () => {
-          if (first) { first = false; return hsToken({}, { exp: now() + 1 }); }
+          if (first) { first = false; return hsToken({}, { exp: expiresSoon() }); }
           await closed; // the automatic refresh waits for a token until the grace period has run out
           return hsToken({}, { exp: now() + 60 });
         },

@@ -7,6 +7,11 @@ import { RawSocket } from './helpers.js';
 export const SECRET = 'test-secret-that-is-long-enough-0123456789';
 export const secretKey = new TextEncoder().encode(SECRET);
 export const now = () => Math.floor(Date.now() / 1000);
+/**
+ * An `exp` that leaves between 0.5 and 1.5 s: `now() + 1` can leave a millisecond when the second is about
+ * to turn, and the token is then expired before the hello is read (seen in CI).
+ */
+export const expiresSoon = () => Math.ceil((Date.now() + 500) / 1000);
 
 export interface TokenOptions { alg?: string; exp?: number | null; sub?: string | null; key?: Uint8Array; typ?: string }
 

@@ -8,7 +8,7 @@ import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
 import { client, RawSocket, rejection, sleep, startGateway } from '../helpers.js';
-import { handMadeHs256, hsToken, JwksServer, keyPair, now, refused, SECRET, type TokenOptions } from '../tokens.js';
+import { expiresSoon, handMadeHs256, hsToken, JwksServer, keyPair, now, refused, SECRET, type TokenOptions } from '../tokens.js';
 import { useArena, useJwksArena } from './arena.js';
 
 type Calc = { add(a: number, b: number): number };
@@ -180,13 +180,13 @@ describe('D. tokens on live connections', () => {
   }
 
   it('#36 a busy connection cannot outlive its token: calls get TOKEN_EXPIRED after exp, then close 4405', async () => {
-    const raw = await session(await hsToken({}, { sub: 'busy', exp: now() + 1 }));
+    const raw = await session(await hsToken({}, { sub: 'busy', exp: expiresSoon() }));
     await callUntilExpired(raw);
     assert.equal((await raw.closed).code, CloseCode.TOKEN_EXPIRED);
   });
 
   it('#56 a token that expires mid-connection can be refreshed within the grace period; calls work again', async () => {
-    const raw = await session(await hsToken({}, { sub: 'renewer', exp: now() + 1 }));
+    const raw = await session(await hsToken({}, { sub: 'renewer', exp: expiresSoon() }));
     const id = await callUntilExpired(raw);
     raw.send(JSON.stringify({ t: 'refresh', id, token: await hsToken({}, { sub: 'renewer', exp: now() + 60 }) }));
     assert.equal((await raw.next()).header.t, 'refreshed');

@@ -16,7 +16,7 @@ import { parseMetaPath } from '../../src/protocol/codec.js';
 import { ClientLog } from '../../src/server/logger.js';
 import { captureLogs, client, RawSocket, sleep } from '../helpers.js';
 import { natsServed } from '../support/nats-backed.js';
-import { hsToken, now, refused, SECRET } from '../tokens.js';
+import { expiresSoon, hsToken, now, refused, SECRET } from '../tokens.js';
 import { Probe, useArena } from './arena.js';
 
 /** Opens a raw socket whose hello carries `token`; resolves once welcomed. */
@@ -343,7 +343,7 @@ describe('J. review findings: identities', () => {
   });
 
   it('#119 oneway frames after the token expired are dropped, like calls', async () => {
-    const raw = await rawWithToken(arena.url, await hsToken({}, { sub: 'olga', exp: now() + 1 }));
+    const raw = await rawWithToken(arena.url, await hsToken({}, { sub: 'olga', exp: expiresSoon() }));
     raw.send('{"t":"oneway","o":"tally","m":"touch"}\n[]');
     assert.deepEqual(JSON.parse((await raw.call({ id: 1, o: 'tally', m: 'read' })).body), 1, 'oneway runs while the token is valid');
     let id = 2;
