@@ -15,6 +15,6 @@ export type { RevocationTarget } from './auth/revocations.js';
 export { Codec, type CodecOptions } from './protocol/codec.js';
 export type { CodecLimits } from './protocol/limits.js';
 export { CloseCode } from './protocol/close-codes.js';
-export { ConnectionClosedError, ErrorCode, PayloadError, UplinkError, type ErrorBody } from './errors.js';
+export { ConnectionClosedError, ErrorCode, PayloadError, UplinkError, type ErrorBody } from './protocol/errors.js';
 export { formatUri, parseUri } from './protocol/uri.js';
 export type { Clock } from './clock.js';

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { callContext, CloseCode, ConnectionClosedError, ErrorCode, optionsFromEnv } from '../src/index.js';
-import { loadUws, UWS_CANDIDATES } from '../src/server/uws-loader.js';
+import { loadUws, UWS_CANDIDATES } from '../src/server/http/uws-loader.js';
 import { client, rejection, sleep, startGateway, TcpRelay } from './helpers.js';
 import { eventually } from './support/eventually.js';
 

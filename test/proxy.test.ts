@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { callContext } from '../src/index.js';
-import { clientAddress } from '../src/server/client-address.js';
+import { clientAddress } from '../src/server/http/client-address.js';
 import { startGateway } from './helpers.js';
 
 /** The address the gateway saw for an upgrade sent with `headers`, as the call context reports it. */

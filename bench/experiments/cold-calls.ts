@@ -8,7 +8,7 @@
  *   checked  the same plus only the checks Uplink may not drop, made with Uplink's own functions:
  *            the header's shape, the payload's limits, token expiry, the in-flight cap, the lookup of
  *            an exposed member;
- *   uplink   the gateway's connection handler (src/server/connection.ts), authenticated.
+ *   uplink   the gateway's connection handler (src/server/connection/connection.ts), authenticated.
  *
  * each with warm caches (calls back to back) and cold ones (EVICT bytes written between two calls,
  * not timed). The cold column is the one the fixed-rate rows of `npm run bench` see.
@@ -21,9 +21,9 @@ import { registerDemoObjects } from '../../src/demo/register.js';
 import { defaultCodecLimits, checkJsonLimits } from '../../src/protocol/limits.js';
 import { writeResult } from '../../src/protocol/frame-writer.js';
 import { frameBody, parseClientHeader, parseFrameHeader } from '../../src/protocol/frames.js';
-import { Connection } from '../../src/server/connection.js';
-import type { ConnectionEnvironment } from '../../src/server/connection-environment.js';
-import type { ServerSocket } from '../../src/server/server-socket.js';
+import { Connection } from '../../src/server/connection/connection.js';
+import type { ConnectionEnvironment } from '../../src/server/connection/connection-environment.js';
+import type { ServerSocket } from '../../src/server/connection/server-socket.js';
 import { median } from '../measurement.js';
 import { BENCH_SECRET } from '../servers/bench-secret.js';
 

@@ -1,7 +1,7 @@
 /** Reference server: raw uWS echoing every message's bytes back (the floor any protocol pays). */
-import { loadUws } from '../../src/server/uws-loader.js';
+import { loadUws } from '../../src/server/http/uws-loader.js';
 
-// The build the gateway loads on this Node (src/server/uws-loader.ts), so that both sides of a row run the same uWS.
+// The build the gateway loads on this Node (src/server/http/uws-loader.ts), so that both sides of a row run the same uWS.
 const uws = loadUws().uws!;
 
 const app = uws.App();

@@ -3,9 +3,9 @@
  * message pays in JS, and nothing else: upgrade, open and close handlers, and one message answered
  * (the client's hello with a token, parsed, and a welcome). No checks, no token verification.
  */
-import { loadUws } from '../../src/server/uws-loader.js';
+import { loadUws } from '../../src/server/http/uws-loader.js';
 
-// The build the gateway loads on this Node (src/server/uws-loader.ts), so that both sides of a row run the same uWS.
+// The build the gateway loads on this Node (src/server/http/uws-loader.ts), so that both sides of a row run the same uWS.
 const uws = loadUws().uws!;
 
 interface Peer { remoteAddress: string; subject?: string }

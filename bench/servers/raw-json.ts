@@ -1,7 +1,7 @@
 /** Reference server: raw uWS with JSON.parse / JSON.stringify as a minimal hand-written RPC (no safety checks). */
-import { loadUws } from '../../src/server/uws-loader.js';
+import { loadUws } from '../../src/server/http/uws-loader.js';
 
-// The build the gateway loads on this Node (src/server/uws-loader.ts), so that both sides of a row run the same uWS.
+// The build the gateway loads on this Node (src/server/http/uws-loader.ts), so that both sides of a row run the same uWS.
 const uws = loadUws().uws!;
 
 const methods: Record<string, (...args: never[]) => unknown> = {

@@ -8,7 +8,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, importJWK, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { Identity } from '../core/context.js';
 import type { Authenticator } from './authenticator.js';
 import { VerifiedTokens } from './verified-tokens.js';

@@ -14,7 +14,7 @@ import { ClientLog, createLogger, logUserCodeFailure, type Logger } from '../ser
 import { clusterKeysFromEnv, connectFromEnv, heartbeatFromEnv } from '../nats/connect.js';
 import { NatsHostService, type NatsHostOptions } from '../nats/host-service.js';
 import { GatewayMetrics } from '../server/metrics.js';
-import { listenForMetrics } from '../server/metrics-endpoint.js';
+import { listenForMetrics } from '../server/http/metrics-endpoint.js';
 
 type Env = Record<string, string | undefined>;
 

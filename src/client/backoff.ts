@@ -4,7 +4,7 @@
  * after a goodbye waits at least what the gateway advised.
  */
 import type { Clock } from '../clock.js';
-import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
+import { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
 import { CloseCode, isTransientClose } from '../protocol/close-codes.js';
 
 export interface BackoffOptions {

@@ -2,7 +2,7 @@
  * Batches on the client: several calls' arguments in one frame, and the batch result back as one
  * outcome per call.
  */
-import type { UplinkError } from '../errors.js';
+import type { UplinkError } from '../protocol/errors.js';
 import type { Codec, EncodedPayload, PayloadCoder } from '../protocol/codec.js';
 import type { BatchCall, BatchOutcome, MemberKind } from '../protocol/frames.js';
 import { remoteError } from '../protocol/error-body.js';

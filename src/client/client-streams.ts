@@ -6,7 +6,7 @@
  * the next connection; after a drop, sent ones are requested again only if idempotent, failed
  * otherwise); an open stream resumes on a new connection from the last item it received.
  */
-import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
+import { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { PayloadCoder } from '../protocol/codec.js';
 import { writeCredit, writeCancel, writeResume, writeStream, type WireMessage } from '../protocol/frame-writer.js';
 import type { EndFrame, ItemsFrame, StreamOpenFrame } from '../protocol/frames.js';

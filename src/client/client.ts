@@ -13,7 +13,7 @@
  * batch, gateway-list. The inbound frame switch is the next to move out when this file grows again.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
+import { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
 import { Codec } from '../protocol/codec.js';
 import { CloseCode, isTransientClose } from '../protocol/close-codes.js';
 import { decodeServerFrame, type DecodedFrame } from '../protocol/frame-decoder.js';

@@ -5,7 +5,7 @@
  * deliver several messages of one TCP read back to back, with no microtask in between).
  */
 import type { Clock } from '../clock.js';
-import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
+import { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { Codec } from '../protocol/codec.js';
 import { decodeServerFrame } from '../protocol/frame-decoder.js';

@@ -6,5 +6,5 @@ export type { CallOptions, Remote, StreamOptions } from './proxy.js';
 export { callback, exposeLocal, LocalRef, type Callback, type RemoteRef } from './references.js';
 export { RemoteStream } from './remote-stream.js';
 export { Codec, type CodecOptions } from '../protocol/codec.js';
-export { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
+export { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
 export { CloseCode } from '../protocol/close-codes.js';

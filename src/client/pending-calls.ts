@@ -3,7 +3,7 @@
  * way out of the table, and it clears the call's timer and abort listener.
  */
 import type { Clock } from '../clock.js';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { WireMessage } from '../protocol/frame-writer.js';
 import type { BatchOutcome } from '../protocol/frames.js';
 import type { BatchResult } from './batch.js';

@@ -9,7 +9,7 @@
  * then fail with REF_RELEASED, callbacks are forgotten); a proxy the program drops is released by a
  * FinalizationRegistry, so forgetting `await using` leaks nothing on the server for long.
  */
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
 import { toErrorBody } from '../protocol/error-body.js';
 import { writeCallbackError, writeCallbackResult, writeRelease, type WireMessage } from '../protocol/frame-writer.js';

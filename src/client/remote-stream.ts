@@ -7,7 +7,7 @@
  * reconnects (duplicates from a replay are dropped); items received before an error are delivered
  * before the error is thrown.
  */
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import { StreamWindow } from './stream-window.js';
 
 /** What a stream needs from its client. */

@@ -6,7 +6,7 @@
  * Invariant: a request is refused here (never half-sent) when the client has closed, its signal has
  * already aborted, the reconnect queue is full, or the frame is over the gateway's message limit.
  */
-import { ConnectionClosedError, ErrorCode, UplinkError } from '../errors.js';
+import { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
 import { exceedsBytes, writeCancel, type RequestTags, type WireMessage } from '../protocol/frame-writer.js';
 import type { PendingCall, PendingCalls } from './pending-calls.js';
 import type { CallOptions } from './proxy.js';

@@ -3,7 +3,7 @@
  * it with `callContext()`; it flows through awaits by AsyncLocalStorage.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { Annotations } from '../protocol/frames.js';
 import { withTraceContext, type Span } from './tracing.js';

@@ -5,7 +5,7 @@
  * Schemas are recorded by function identity, like exposure.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 
 export type ArgsSchema = StandardSchemaV1<unknown, readonly unknown[]>;
 

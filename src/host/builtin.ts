@@ -4,7 +4,7 @@
  * learns about the objects and members it may use.
  */
 import { callContext } from '../core/context.js';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import { expose } from './expose.js';
 import type { LocalObjectHost } from './local-host.js';
 import type { ObjectMetadata } from './members.js';

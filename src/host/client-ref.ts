@@ -10,7 +10,7 @@
  */
 import type { Clock } from '../clock.js';
 import { currentCallContext, type ConnectionInfo } from '../core/context.js';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { Codec } from '../protocol/codec.js';
 import type { RefScope } from '../protocol/refs.js';
 

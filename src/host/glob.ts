@@ -7,7 +7,7 @@
  * rest, so it is the only one worth trying); the work is at most one indexOf per part, whatever the
  * number of stars. A pattern used to become a regular expression, and 40 stars froze the event loop.
  */
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import { MAX_NAME_LENGTH } from '../protocol/frames.js';
 
 export function globMatcher(pattern: unknown): (id: string) => boolean {

@@ -5,5 +5,5 @@
 export type { HostCall, CallKind, ObjectHost, ReplySink, StreamControl, StreamSink } from './object-host.js';
 export type { EncodedPayload } from '../protocol/codec.js';
 export type { CallContext, ConnectionInfo, Identity } from '../core/context.js';
-export type { ErrorBody } from '../errors.js';
+export type { ErrorBody } from '../protocol/errors.js';
 export { LocalObjectHost, type LocalHostOptions } from './local-host.js';

@@ -7,7 +7,7 @@
  * or rejection becomes exactly one error reply.
  */
 import { systemClock, type Clock } from '../clock.js';
-import { ErrorCode, errorBody, PayloadError, UplinkError, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, PayloadError, UplinkError, type ErrorBody } from '../protocol/errors.js';
 import { payloadSize, type Codec, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type ConnectionInfo, type Identity } from '../core/context.js';
 import { toErrorBody } from '../protocol/error-body.js';

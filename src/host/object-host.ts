@@ -3,7 +3,7 @@
  * it today; a host in another process (reached over a message bus) can implement it without any
  * change to transport or protocol code, because everything that crosses it is already encoded.
  */
-import type { ErrorBody } from '../errors.js';
+import type { ErrorBody } from '../protocol/errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { CallContext, ConnectionInfo, Identity } from '../core/context.js';
 import type { ObjectMetadata } from './members.js';

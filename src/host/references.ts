@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { disposeResource, type ConnectionInfo } from '../core/context.js';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
 import { isClientRefId, refTarget, type RefKind, type RefNode, type RefScope } from '../protocol/refs.js';
 import { ClientRef, clientRefOf, trackProxy, type ClientRefLink } from './client-ref.js';

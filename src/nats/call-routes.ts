@@ -8,7 +8,7 @@
  * refused here with the answer a missing object or member gets, and nothing is sent.
  */
 import { accessAllows } from '../auth/access.js';
-import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, type ErrorBody } from '../protocol/errors.js';
 import type { HostCall } from '../host/object-host.js';
 import { isServerRefId, refOfTarget } from '../protocol/refs.js';
 import { NODE_ID_LENGTH, packedSize, Subject } from './envelope.js';

@@ -9,7 +9,7 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
-import type { ErrorBody } from '../errors.js';
+import type { ErrorBody } from '../protocol/errors.js';
 import { packBinary, unpackBinary } from '../protocol/binary.js';
 import { EncodedData, type Codec, type EncodedPayload } from '../protocol/codec.js';
 import type { Annotations } from '../protocol/frames.js';

@@ -9,7 +9,7 @@
  */
 import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import type { ConnectionInfo } from '../core/context.js';
-import { ErrorCode, errorBody } from '../errors.js';
+import { ErrorCode, errorBody } from '../protocol/errors.js';
 import { Codec, type EncodedPayload } from '../protocol/codec.js';
 import { receivedErrorBody, toErrorBody } from '../protocol/error-body.js';
 import { controlHeaders, decodeMember, errorPayload, Header, isNodeId, Op, packPayload, Subject, unpackPayload } from './envelope.js';

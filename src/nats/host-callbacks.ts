@@ -11,7 +11,7 @@
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from '../clock.js';
 import type { PeerChannel } from '../core/context.js';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
 import { remoteError } from '../protocol/error-body.js';
 import type { AssertionVerifier } from './identity-assertion.js';

@@ -7,7 +7,7 @@
 import type { Msg } from '@nats-io/transport-node';
 import type { RevocationTarget } from '../auth/revocations.js';
 import type { Identity } from '../core/context.js';
-import { ErrorCode, errorBody } from '../errors.js';
+import { ErrorCode, errorBody } from '../protocol/errors.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import { bytesJson, isNodeId } from './envelope.js';
 import type { RemoteConnections } from './remote-connections.js';

@@ -26,7 +26,7 @@ import { repeat, systemClock, type Clock } from '../clock.js';
 import { CallContext, type Identity } from '../core/context.js';
 import { remoteParent } from '../core/tracing.js';
 import type { Logger } from 'pino';
-import { ErrorCode, errorBody, withData, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, withData, type ErrorBody } from '../protocol/errors.js';
 import type { CallKind, ReplySink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { EncodedPayload } from '../protocol/codec.js';

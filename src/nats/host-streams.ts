@@ -13,7 +13,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
-import { ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, UplinkError, type ErrorBody } from '../protocol/errors.js';
 import type { HostCall, StreamControl, StreamSink } from '../host/object-host.js';
 import type { LocalObjectHost } from '../host/local-host.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';

@@ -20,7 +20,7 @@ import { VerifiedTokens } from '../auth/verified-tokens.js';
 import type { Revocations } from '../auth/revocations.js';
 import type { Clock } from '../clock.js';
 import type { Identity } from '../core/context.js';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 
 export const ASSERTION_TTL_SEC = 120;
 const AUDIENCE = 'uplink-host';

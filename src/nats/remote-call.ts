@@ -6,7 +6,7 @@
  * deadline. A call no host ever accepted fails the same way after the liveness bound.
  */
 import type { Msg } from '@nats-io/transport-node';
-import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, type ErrorBody } from '../protocol/errors.js';
 import type { ReplySink } from '../host/object-host.js';
 import { Header, Op, readErrorPayload, unpackPayload } from './envelope.js';
 import { decodeAnswer } from './call-envelope.js';

@@ -12,7 +12,7 @@
  */
 import type { Msg } from '@nats-io/transport-node';
 import type { Identity } from '../core/context.js';
-import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
+import { ErrorCode, errorBody, type ErrorBody } from '../protocol/errors.js';
 import type { StreamControl, StreamSink } from '../host/object-host.js';
 import { count, Event, Header, isNodeId, NODE_ID_LENGTH, Op, readErrorPayload, unpackPayload } from './envelope.js';
 import { isNoResponders, type InboxEntry, type InboxLink } from './inbox-entry.js';

@@ -6,7 +6,7 @@
  * tells it to stop). Fast calls cost a map entry and nothing else.
  */
 import { repeat, type Clock } from '../clock.js';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../protocol/errors.js';
 import type { CallContext } from '../core/context.js';
 
 interface Running {

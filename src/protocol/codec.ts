@@ -7,7 +7,7 @@
  * Values that need no annotation skip superjson entirely in both directions (the fast path).
  */
 import { SuperJSON } from 'superjson';
-import { ErrorCode, PayloadError, UplinkError } from '../errors.js';
+import { ErrorCode, PayloadError, UplinkError } from './errors.js';
 import { badFrame } from './frames.js';
 import { checkJsonLimits, defaultCodecLimits, limitExceeded, type CodecLimits } from './limits.js';
 import { checkRefNode, type RefKind, type RefNode, type RefScope } from './refs.js';

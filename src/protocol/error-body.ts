@@ -8,7 +8,7 @@
  * everything else becomes INTERNAL with a fixed message. Stacks and causes never leave the process
  * unless debug is on.
  */
-import { ErrorCode, UplinkError, withData, type ErrorBody } from '../errors.js';
+import { ErrorCode, UplinkError, withData, type ErrorBody } from './errors.js';
 import { EncodedData, type Codec, type EncodedPayload } from './codec.js';
 
 export function toErrorBody(error: unknown, codec: Codec, debug: boolean): ErrorBody {

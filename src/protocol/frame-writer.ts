@@ -11,7 +11,7 @@ import { packBinary } from './binary.js';
 import {
   isFrameId, type Annotations, type BatchCall, type BatchOutcome, type MemberKind, type WelcomeFrame,
 } from './frames.js';
-import type { ErrorBody } from '../errors.js';
+import type { ErrorBody } from './errors.js';
 import { isRefId } from './refs.js';
 
 /** What goes on the socket: a text message, or a binary one carrying attachments. */

@@ -5,7 +5,7 @@
  * newline), BODY is an encoded payload (see payload.ts) that the gateway forwards to the object host
  * without decoding it. Frames with binary attachments travel as binary WebSocket messages (binary.ts).
  */
-import { ErrorCode, PayloadError, type ErrorBody } from '../errors.js';
+import { ErrorCode, PayloadError, type ErrorBody } from './errors.js';
 import { FORBIDDEN_KEYS } from './limits.js';
 import { isRefId } from './refs.js';
 

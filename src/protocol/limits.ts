@@ -4,7 +4,7 @@
  * The walk is iterative (an explicit stack), so hostile nesting cannot overflow the call stack; it
  * stops at the first violation, so its cost is bounded by the limits, not by the input.
  */
-import { ErrorCode, PayloadError } from '../errors.js';
+import { ErrorCode, PayloadError } from './errors.js';
 
 export interface CodecLimits {
   /** Maximum nesting of arrays and objects. */

@@ -12,7 +12,7 @@
  * means something only on the connection it was created on. The disjoint prefixes let one `release`
  * frame name either kind.
  */
-import { ErrorCode, PayloadError } from '../errors.js';
+import { ErrorCode, PayloadError } from './errors.js';
 
 const badFrame = (message: string): PayloadError => new PayloadError(ErrorCode.BAD_FRAME, message);
 

@@ -4,10 +4,10 @@
  * UNKNOWN_OBJECT and `$uplink` does not even list it. Figures are this gateway's: in a cluster, each
  * gateway answers for its own connections (streams of hosts behind NATS are not listed here).
  */
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import { expose } from '../host/expose.js';
 import type { ServerStream } from '../streams/server-stream.js';
-import type { ConnectionSummary } from './connection.js';
+import type { ConnectionSummary } from './connection/connection.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export const ADMIN_OBJECT_ID = '$admin';

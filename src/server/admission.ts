@@ -7,7 +7,7 @@ import type { Authenticator, HandshakeInfo } from '../auth/authenticator.js';
 import { Revocations, type RevocationTarget } from '../auth/revocations.js';
 import type { Clock } from '../clock.js';
 import type { Identity } from '../core/context.js';
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 
 export class Admission {
   private readonly revocations: Revocations;

@@ -25,8 +25,8 @@ export interface ClusterLink extends ObjectCatalog {
 }
 import type { Logger } from './logger.js';
 import type { ClusterState } from './metrics.js';
-import type { ProxyHeader } from './client-address.js';
-import type { TlsOptions } from './tls.js';
+import type { ProxyHeader } from './http/client-address.js';
+import type { TlsOptions } from './http/tls.js';
 import type { Clock } from '../clock.js';
 
 export interface GatewayOptions {

@@ -8,7 +8,7 @@ import type { LocalHostOptions } from '../host/local-host.js';
 import type { HostCall } from '../host/object-host.js';
 import type { Codec } from '../protocol/codec.js';
 import type { GatewayOptions } from './config.js';
-import type { ResolvedOptions } from './connection-environment.js';
+import type { ResolvedOptions } from './connection/connection-environment.js';
 
 /** The gateway options an object host reads. */
 export type HostLimits = Pick<ResolvedOptions,

@@ -8,10 +8,10 @@
  * escaped, so it can neither break a line-based reader nor disguise itself.
  */
 import { pino, type Logger } from 'pino';
-import { UplinkError } from '../errors.js';
+import { UplinkError } from '../protocol/errors.js';
 import type { HostCall } from '../host/object-host.js';
 import type { Codec } from '../protocol/codec.js';
-import { TokenBucket, type Clock } from './rate-limit.js';
+import { TokenBucket, type Clock } from './connection/rate-limit.js';
 
 export type { Logger };
 

@@ -10,7 +10,7 @@
  * when the call succeeded). The call path touches only cached children (no label hashing per call).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../protocol/errors.js';
 
 /** Call outcome `code` label for a success. */
 export const OK = 'OK';

@@ -1,5 +1,5 @@
 /** What counts as a stream result, and the iterator behind one. */
-import { ErrorCode, UplinkError } from '../errors.js';
+import { ErrorCode, UplinkError } from '../protocol/errors.js';
 
 /**
  * Whether a method's result is a stream: an async iterable (ReadableStream included) or an iterator

@@ -17,7 +17,7 @@
  * state; the timers and limits already live in their own files.
  */
 import type { Clock } from '../clock.js';
-import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
+import { ErrorCode, UplinkError, type ErrorBody } from '../protocol/errors.js';
 import { payloadSize, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type CallContext, type Identity } from '../core/context.js';
 import type { StreamSink } from '../host/object-host.js';

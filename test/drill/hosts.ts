@@ -2,7 +2,7 @@
  * Scenarios on object hosts: one killed with calls in flight (1), one added under load (5).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import type { DrillCluster } from './cluster.js';
 import { check, ensureShape, nextId, round, work, type Scenario, type Settled } from './common.js';
 

@@ -9,7 +9,7 @@
  * DEADLINE_EXCEEDED: see verdict), calls already running on a host complete; after the restart calls work.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import type { DrillCluster } from './cluster.js';
 import { checkSequence, ensureShape, round, ticks, work, type Scenario, type Settled } from './common.js';
 

@@ -17,7 +17,7 @@ import type { NatsHostOptions } from '../../src/nats/host-service.js';
 import { errorPayload, Event, gatewayOfReply, Header, jsonBytes, packPayload, Subject } from '../../src/nats/envelope.js';
 import { decodeAnswer, encodeCall } from '../../src/nats/call-envelope.js';
 import type { Identity } from '../../src/core/context.js';
-import { errorBody } from '../../src/errors.js';
+import { errorBody } from '../../src/protocol/errors.js';
 import { RawSocket, sleep } from '../helpers.js';
 import { eventually } from '../support/eventually.js';
 import { natsUnavailable } from '../support/nats-server.js';

@@ -45,7 +45,7 @@ unmount_root() {
 cell() {
   local version=$1 where=$2 node=$3 wrap=$4
   local build
-  build=$($wrap "$node" --import tsx -e "import('./src/server/uws-loader.ts').then((m) => { const r = m.loadUws().report; console.log(r.native ? r.loaded + ' (uWS ' + r.uwsVersion + ')' : 'none native: ' + r.candidates.map((c) => c.module + ': ' + (c.reason || '')).join('; ')); })" 2>&1 | tail -1)
+  build=$($wrap "$node" --import tsx -e "import('./src/server/http/uws-loader.ts').then((m) => { const r = m.loadUws().report; console.log(r.native ? r.loaded + ' (uWS ' + r.uwsVersion + ')' : 'none native: ' + r.candidates.map((c) => c.module + ': ' + (c.reason || '')).join('; ')); })" 2>&1 | tail -1)
   if [[ "$build" == none* ]]; then
     echo "node $version | $where | $build | not supported (the gateway refuses the JS shim)"
     return 0

@@ -1,5 +1,5 @@
 /** A StreamSink that records what a stream wrote, decoding item payloads with the given codec. */
-import type { ErrorBody } from '../../src/errors.js';
+import type { ErrorBody } from '../../src/protocol/errors.js';
 import type { StreamSink } from '../../src/host/object-host.js';
 import type { Codec } from '../../src/protocol/codec.js';
 

@@ -1,8 +1,8 @@
 /** The per-connection call table: one call in its own slot, more in the Map, the weight of each. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CallTable } from '../../src/server/call-table.js';
-import type { InflightCall } from '../../src/server/inflight-call.js';
+import { CallTable } from '../../src/server/connection/call-table.js';
+import type { InflightCall } from '../../src/server/connection/inflight-call.js';
 
 function fakeCall(table: CallTable, id: number, weight = 1) {
   const events: string[] = [];

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClientReferences, callback, exposeLocal } from '../../src/client/references.js';
-import { ErrorCode, UplinkError } from '../../src/errors.js';
+import { ErrorCode, UplinkError } from '../../src/protocol/errors.js';
 import { Codec } from '../../src/protocol/codec.js';
 import type { WireMessage } from '../../src/protocol/frame-writer.js';
-import { OutgoingCallbacks } from '../../src/server/callbacks.js';
+import { OutgoingCallbacks } from '../../src/server/connection/callbacks.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 function outgoing(maxInflight = 2) {

@@ -7,14 +7,14 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import { Codec } from '../../src/protocol/codec.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import type { HostCall, ObjectHost, ReplySink } from '../../src/host/object-host.js';
 import { gatewayDefaults } from '../../src/server/config.js';
-import { Connection } from '../../src/server/connection.js';
+import { Connection } from '../../src/server/connection/connection.js';
 import { Deadlines } from '../../src/server/deadlines.js';
-import type { ConnectionEnvironment, ResolvedOptions } from '../../src/server/connection-environment.js';
+import type { ConnectionEnvironment, ResolvedOptions } from '../../src/server/connection/connection-environment.js';
 import { ClientLog } from '../../src/server/logger.js';
-import type { ServerSocket } from '../../src/server/server-socket.js';
+import type { ServerSocket } from '../../src/server/connection/server-socket.js';
 import type { WireMessage } from '../../src/protocol/frame-writer.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { repeat } from '../../src/clock.js';
 import { CallContext } from '../../src/core/context.js';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { HostTable, MAX_HOSTS, type HostBeat } from '../../src/nats/host-table.js';
 import { RunningCalls } from '../../src/nats/running-calls.js';
 import { FakeClock } from '../support/fake-clock.js';

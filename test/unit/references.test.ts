@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemClock } from '../../src/clock.js';
 import type { ConnectionInfo } from '../../src/core/context.js';
-import { ErrorCode, UplinkError } from '../../src/errors.js';
+import { ErrorCode, UplinkError } from '../../src/protocol/errors.js';
 import { HostReferences } from '../../src/host/references.js';
 import { remote } from '../../src/host/remote.js';
 import { Codec } from '../../src/protocol/codec.js';

@@ -1,7 +1,7 @@
 /** RemoteStream with a fake transport: credit, acknowledgement, duplicates from a replay, gaps, cancel. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ErrorCode, type UplinkError } from '../../src/errors.js';
+import { ErrorCode, type UplinkError } from '../../src/protocol/errors.js';
 import { RemoteStream, type StreamTransport } from '../../src/client/remote-stream.js';
 import { BYTE_BUDGET, StreamWindow } from '../../src/client/stream-window.js';
 

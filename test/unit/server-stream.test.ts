@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CallContext } from '../../src/core/context.js';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { Codec } from '../../src/protocol/codec.js';
 import { ServerStream, type StreamLimits } from '../../src/streams/server-stream.js';
 import { FakeClock, settle } from '../support/fake-clock.js';

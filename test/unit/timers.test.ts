@@ -11,11 +11,11 @@ import { reconnectDelay } from '../../src/client/backoff.js';
 import { Keepalive } from '../../src/client/keepalive.js';
 import { TokenRefresher } from '../../src/client/token-refresh.js';
 import { CallContext, type Identity } from '../../src/core/context.js';
-import { ErrorCode, type ErrorBody } from '../../src/errors.js';
+import { ErrorCode, type ErrorBody } from '../../src/protocol/errors.js';
 import { Deadlines } from '../../src/server/deadlines.js';
-import { InflightCall, type CallOwner } from '../../src/server/inflight-call.js';
-import { MessageRate, TokenBucket } from '../../src/server/rate-limit.js';
-import { TokenLifetime } from '../../src/server/token-lifetime.js';
+import { InflightCall, type CallOwner } from '../../src/server/connection/inflight-call.js';
+import { MessageRate, TokenBucket } from '../../src/server/connection/rate-limit.js';
+import { TokenLifetime } from '../../src/server/connection/token-lifetime.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 /** A clock whose timers run only when the test says, whatever the time: an event loop running late. */

@@ -5,7 +5,7 @@ import { SignJWT } from 'jose';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { VerifiedTokens } from '../../src/auth/verified-tokens.js';
 import type { Identity } from '../../src/core/context.js';
-import { ErrorCode } from '../../src/errors.js';
+import { ErrorCode } from '../../src/protocol/errors.js';
 import { secretKey, SECRET } from '../tokens.js';
 
 const identity = (subject: string): Identity => ({ subject, claims: {} });

@@ -3,13 +3,13 @@
  * connection is gone). `settle` is the single gate: a late result after a deadline, a cancel or a
  * shutdown error is dropped there.
  */
-import { ErrorCode, errorBody, type ErrorBody } from '../errors.js';
-import type { EncodedPayload } from '../protocol/codec.js';
-import type { BatchOutcome } from '../protocol/frames.js';
-import type { CallContext } from '../core/context.js';
-import type { ReplySink } from '../host/object-host.js';
-import type { Deadline, Deadlines } from './deadlines.js';
-import { endSpan } from '../core/tracing.js';
+import { ErrorCode, errorBody, type ErrorBody } from '../../protocol/errors.js';
+import type { EncodedPayload } from '../../protocol/codec.js';
+import type { BatchOutcome } from '../../protocol/frames.js';
+import type { CallContext } from '../../core/context.js';
+import type { ReplySink } from '../../host/object-host.js';
+import type { Deadline, Deadlines } from '../deadlines.js';
+import { endSpan } from '../../core/tracing.js';
 
 /** What an in-flight call needs from its connection. */
 export interface CallOwner {

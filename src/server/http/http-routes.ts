@@ -4,9 +4,9 @@
  * checks the Host allow-list before anything else.
  */
 import type uws from 'uWebSockets.js';
-import { mintDevToken } from '../auth/dev-tokens.js';
-import type { GatewayOptions } from './config.js';
-import type { Logger } from './logger.js';
+import { mintDevToken } from '../../auth/dev-tokens.js';
+import type { GatewayOptions } from '../config.js';
+import type { Logger } from '../logger.js';
 import type { StaticFiles } from './static-files.js';
 
 /** The host name of a Host header, lower case, without its port (IPv6 literals keep their brackets). */

@@ -8,12 +8,12 @@
  * `maxInflight` wait per connection (BUSY beyond, before anything is sent), so a client that never
  * answers costs a bounded amount of memory; answers to ids not waiting are ignored.
  */
-import type { Clock } from '../clock.js';
-import type { PeerChannel } from '../core/context.js';
-import { ErrorCode, UplinkError, type ErrorBody } from '../errors.js';
-import type { Codec, EncodedPayload } from '../protocol/codec.js';
-import { remoteError } from '../protocol/error-body.js';
-import { writeCallback, writeCallbackCancel, writeRelease, type WireMessage } from '../protocol/frame-writer.js';
+import type { Clock } from '../../clock.js';
+import type { PeerChannel } from '../../core/context.js';
+import { ErrorCode, UplinkError, type ErrorBody } from '../../protocol/errors.js';
+import type { Codec, EncodedPayload } from '../../protocol/codec.js';
+import { remoteError } from '../../protocol/error-body.js';
+import { writeCallback, writeCallbackCancel, writeRelease, type WireMessage } from '../../protocol/frame-writer.js';
 
 /** What the callbacks need from their connection. */
 export interface CallbackOutput {

@@ -6,8 +6,8 @@
  * Its clocks are entries in the gateway's deadline heap (one timer for every connection), not a
  * platform timer each: an idle connection keeps one small entry instead of a Timeout object.
  */
-import type { Clock } from '../clock.js';
-import type { Deadline, Deadlines } from './deadlines.js';
+import type { Clock } from '../../clock.js';
+import type { Deadline, Deadlines } from '../deadlines.js';
 
 export interface TokenLifetimeOwner {
   /** The grace period passed without a refresh. */

@@ -2,15 +2,15 @@
  * What a connection needs from its gateway, and what it knows of its peer. The gateway builds one
  * environment for all its connections; a unit test builds its own.
  */
-import type { HandshakeInfo } from '../auth/authenticator.js';
-import type { Clock } from '../clock.js';
-import type { ConnectionInfo, Identity } from '../core/context.js';
-import type { ObjectHost } from '../host/object-host.js';
-import type { Codec } from '../protocol/codec.js';
-import type { gatewayDefaults } from './config.js';
-import type { Deadlines } from './deadlines.js';
-import type { ClientLog, Logger } from './logger.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { HandshakeInfo } from '../../auth/authenticator.js';
+import type { Clock } from '../../clock.js';
+import type { ConnectionInfo, Identity } from '../../core/context.js';
+import type { ObjectHost } from '../../host/object-host.js';
+import type { Codec } from '../../protocol/codec.js';
+import type { gatewayDefaults } from '../config.js';
+import type { Deadlines } from '../deadlines.js';
+import type { ClientLog, Logger } from '../logger.js';
+import type { GatewayMetrics } from '../metrics.js';
 
 export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number; clockToleranceMs: number };
 

@@ -7,7 +7,7 @@
  * (onSlowConsumer) once its socket holds more than maxBackpressure bytes, so one slow reader cannot
  * make the gateway buffer without bound.
  */
-import type { WireMessage } from '../protocol/frame-writer.js';
+import type { WireMessage } from '../../protocol/frame-writer.js';
 import type { ServerSocket } from './server-socket.js';
 
 export interface OutboxOwner {

@@ -4,13 +4,13 @@
  * 401 token). A token sent with the request is verified here, so a bad one never gets a socket.
  */
 import type uws from 'uWebSockets.js';
-import type { HandshakeInfo } from '../auth/authenticator.js';
-import type { Identity } from '../core/context.js';
-import { ErrorCode, UplinkError } from '../errors.js';
-import type { PeerInfo } from './connection-environment.js';
-import { checkUpgradeRequest, selectSubprotocol } from './handshake.js';
-import type { ClientLog } from './logger.js';
-import type { KeyedRateLimit } from './rate-limit.js';
+import type { HandshakeInfo } from '../../auth/authenticator.js';
+import type { Identity } from '../../core/context.js';
+import { ErrorCode, UplinkError } from '../../protocol/errors.js';
+import type { PeerInfo } from '../connection/connection-environment.js';
+import { checkUpgradeRequest, selectSubprotocol } from '../connection/handshake.js';
+import type { ClientLog } from '../logger.js';
+import type { KeyedRateLimit } from '../connection/rate-limit.js';
 
 /** What uWS keeps per socket: the peer as the upgrade saw it, and the connection once open. */
 export interface SocketData<C> extends PeerInfo {

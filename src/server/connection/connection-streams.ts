@@ -5,9 +5,9 @@
  * the entry, so a refused or closed stream never lingers here; once the connection is gone every
  * stream is detached (it lingers in the host for a resume) and the table is empty.
  */
-import type { ErrorBody } from '../errors.js';
-import type { StreamControl, StreamSink } from '../host/object-host.js';
-import { writeEnd, writeItems, writeStreamOpen, type WireMessage } from '../protocol/frame-writer.js';
+import type { ErrorBody } from '../../protocol/errors.js';
+import type { StreamControl, StreamSink } from '../../host/object-host.js';
+import { writeEnd, writeItems, writeStreamOpen, type WireMessage } from '../../protocol/frame-writer.js';
 
 /** What the streams need from their connection. */
 export interface StreamOutput {

@@ -9,8 +9,8 @@
  * - an answer to a callback (callback-result, callback-error) whose id names a waiting callback fails
  *   that callback at once with BAD_FRAME, instead of leaving the method to its deadline.
  */
-import type { ErrorBody } from '../errors.js';
-import { HeaderError } from '../protocol/frames.js';
+import type { ErrorBody } from '../../protocol/errors.js';
+import { HeaderError } from '../../protocol/frames.js';
 
 /** Frames that open a request under a client-chosen id. */
 const REQUESTS: ReadonlySet<string> = new Set(['call', 'batch', 'stream', 'resume', 'refresh']);

@@ -3,10 +3,10 @@
  * run one after another and the first error leaves the rest unrun (null); otherwise they all run at
  * once. All calls of a batch share one call context (deadline, cancellation, correlation id).
  */
-import type { ErrorBody } from '../errors.js';
-import type { EncodedPayload } from '../protocol/codec.js';
-import { badFrame, type BatchFrame, type BatchOutcome } from '../protocol/frames.js';
-import type { HostCall, ObjectHost, ReplySink } from '../host/object-host.js';
+import type { ErrorBody } from '../../protocol/errors.js';
+import type { EncodedPayload } from '../../protocol/codec.js';
+import { badFrame, type BatchFrame, type BatchOutcome } from '../../protocol/frames.js';
+import type { HostCall, ObjectHost, ReplySink } from '../../host/object-host.js';
 import type { InflightCall } from './inflight-call.js';
 
 /**

@@ -3,7 +3,7 @@
  * to it; unit tests use a fake. Connection logic never imports uWS.
  */
 import type { WebSocket } from 'uWebSockets.js';
-import type { WireMessage } from '../protocol/frame-writer.js';
+import type { WireMessage } from '../../protocol/frame-writer.js';
 
 export interface ServerSocket {
   /** Writes a message; false when it built up backpressure (buffered, or dropped over uWS's own limit). */

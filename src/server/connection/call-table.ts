@@ -6,7 +6,7 @@
  * the others. Measured on Node 20 (docs/performance.md): deleting the last entry of a small Map
  * cost 0.6 to 1 us, a third of the gateway's own work for a call, paid by every call made one at a time.
  */
-import { ErrorCode } from '../errors.js';
+import { ErrorCode } from '../../protocol/errors.js';
 import type { InflightCall } from './inflight-call.js';
 
 /**

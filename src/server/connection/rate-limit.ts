@@ -5,7 +5,7 @@
  * bucket), from an injectable clock so that tests can move time by hand.
  */
 
-import type { Clock as FullClock } from '../clock.js';
+import type { Clock as FullClock } from '../../clock.js';
 
 /** Buckets only read the time: milliseconds from any origin (monotonic by default, immune to wall-clock steps). */
 export type Clock = Pick<FullClock, 'now'>;

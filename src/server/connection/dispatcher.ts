@@ -7,18 +7,18 @@
  * answered exactly once under its id (a refusal included); a duplicate id is refused without an id,
  * since answering under it would settle the first request with the second's refusal.
  */
-import { CallContext, type ConnectionInfo } from '../core/context.js';
-import { asErrorBody, ErrorCode, errorBody, type ErrorBody } from '../errors.js';
-import type { HostCall, ReplySink } from '../host/object-host.js';
-import type { EncodedPayload } from '../protocol/codec.js';
-import type { BatchFrame, CallFrame, CreditFrame, OnewayFrame, ResumeFrame, StreamFrame } from '../protocol/frames.js';
+import { CallContext, type ConnectionInfo } from '../../core/context.js';
+import { asErrorBody, ErrorCode, errorBody, type ErrorBody } from '../../protocol/errors.js';
+import type { HostCall, ReplySink } from '../../host/object-host.js';
+import type { EncodedPayload } from '../../protocol/codec.js';
+import type { BatchFrame, CallFrame, CreditFrame, OnewayFrame, ResumeFrame, StreamFrame } from '../../protocol/frames.js';
 import { runBatch, splitBatchPayloads } from './batch.js';
 import { CallTable } from './call-table.js';
 import type { ConnectionEnvironment } from './connection-environment.js';
 import { ConnectionStreams, type StreamOutput } from './connection-streams.js';
 import { InflightCall, type CallOwner } from './inflight-call.js';
-import { endSpan, spanContextOf, startServerSpan, traceparentOf, tracingEnabled, type Span } from '../core/tracing.js';
-import type { StreamSink } from '../host/object-host.js';
+import { endSpan, spanContextOf, startServerSpan, traceparentOf, tracingEnabled, type Span } from '../../core/tracing.js';
+import type { StreamSink } from '../../host/object-host.js';
 
 /** A stream sink that ends the stream's span with its outcome (end, error, or cancelled when released first). */
 function tracedSink(sink: StreamSink, span: Span | undefined): StreamSink {

@@ -12,27 +12,27 @@
  * closures, so an idle connection holds fewer objects). Callbacks, streams, calls and limits have
  * files of their own.
  */
-import type { HandshakeInfo } from '../auth/authenticator.js';
-import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '../errors.js';
-import { disposeResource, type ConnectionInfo, type Identity, type Resource } from '../core/context.js';
-import { CloseCode } from '../protocol/close-codes.js';
-import { EncodedData, type EncodedPayload } from '../protocol/codec.js';
-import { decodeClientFrame, peekFrameId } from '../protocol/frame-decoder.js';
+import type { HandshakeInfo } from '../../auth/authenticator.js';
+import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '../../protocol/errors.js';
+import { disposeResource, type ConnectionInfo, type Identity, type Resource } from '../../core/context.js';
+import { CloseCode } from '../../protocol/close-codes.js';
+import { EncodedData, type EncodedPayload } from '../../protocol/codec.js';
+import { decodeClientFrame, peekFrameId } from '../../protocol/frame-decoder.js';
 import {
   writeBatchResult, writeError, writeGoodbye, writePong, writeRefreshed, writeResult, writeWelcome, type WireMessage,
-} from '../protocol/frame-writer.js';
+} from '../../protocol/frame-writer.js';
 import {
   negotiateVersion, SUPPORTED_VERSIONS,
   type ClientFrame, type HelloFrame,
-} from '../protocol/frames.js';
-import { refreshCheck } from './admission.js';
+} from '../../protocol/frames.js';
+import { refreshCheck } from '../admission.js';
 import type { ConnectionEnvironment, PeerInfo } from './connection-environment.js';
 import { Dispatcher } from './dispatcher.js';
 import type { CallOwner, InflightCall } from './inflight-call.js';
-import { escapeLogText, type Logger } from './logger.js';
+import { escapeLogText, type Logger } from '../logger.js';
 import { OutgoingCallbacks } from './callbacks.js';
-import { OK } from './metrics.js';
-import { endSpan } from '../core/tracing.js';
+import { OK } from '../metrics.js';
+import { endSpan } from '../../core/tracing.js';
 import { Outbox } from './outbox.js';
 import { refuseMalformed } from './malformed-frames.js';
 import { MessageRate } from './rate-limit.js';
