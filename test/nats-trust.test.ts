@@ -94,9 +94,9 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     service = new NatsHostService(await cluster.connect('host'), host, { heartbeatMs: BEAT_MS, verifyKey: keys.publicKey });
     service.serve();
     remote = new NatsObjectHost(await cluster.connect('gateway'), { heartbeatMs: BEAT_MS, signingKey: keys.privateKey });
-    ({ gateway, url } = await startGateway({ remoteObjects: remote, cluster: remote, authenticator: authenticator() }, false));
+    ({ gateway, url } = await startGateway({ remoteObjects: remote, authenticator: authenticator() }, false));
     const remoteB = new NatsObjectHost(await cluster.connect('gateway-b'), { heartbeatMs: BEAT_MS, signingKey: keys.privateKey });
-    other = await startGateway({ remoteObjects: remoteB, cluster: remoteB, authenticator: authenticator() }, false);
+    other = await startGateway({ remoteObjects: remoteB, authenticator: authenticator() }, false);
     await eventually(() => remoteB.knowsObject('whoami'), { what: 'the host beat on gateway B' });
     forger = await cluster.connect('forger');
     await eventually(() => remote.knowsObject('whoami'), { what: 'the host beat' });
@@ -231,7 +231,7 @@ describe('NATS outages: readiness, liveness, logs and gauges (#26 items 6, 7, 9)
     service = new NatsHostService(hostNc, host, { heartbeatMs: BEAT_MS, logger: hostLogs.logger });
     service.serve();
     const remote = new NatsObjectHost(await cluster.connect('gateway'), { heartbeatMs: BEAT_MS });
-    ({ gateway, url, logs: gatewayLogs } = await startGateway({ remoteObjects: remote, cluster: remote, metrics: { port: 0 } }, false));
+    ({ gateway, url, logs: gatewayLogs } = await startGateway({ remoteObjects: remote, metrics: { port: 0 } }, false));
     await eventually(() => remote.knowsObject('whoami'), { what: 'the host beat' });
   });
   after(async () => {

@@ -56,7 +56,7 @@ describe('uplink serve --workers', { skip }, () => {
     assert.ok(description.includes('anywhere'));
 
     gateways.signal('SIGTERM');
-    assert.equal(await gateways.exited, 0);
+    assert.equal(await gateways.exited, 0, gateways.stderr().slice(-3000));
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
 

@@ -21,7 +21,7 @@ const remote = process.env.BENCH_NATS_URL ? new NatsObjectHost(await connect({ s
 // BENCH_METRICS=1: the same gateway with Prometheus metrics on (the uplink-metrics rows: their cost).
 const metrics = process.env.BENCH_METRICS === '1' ? { metrics: { port: 0 } } : {};
 const gateway = new Gateway({
-  ...(remote ? { remoteObjects: remote, cluster: remote } : {}), ...metrics,
+  ...(remote ? { remoteObjects: remote } : {}), ...metrics,
   port: 0, logLevel: 'warn', maxPayloadLength: 16 * 1024 * 1024, maxInflight: 256, maxConnections: 1_000_000, ...(tls ? { tls } : {}),
   authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: BENCH_SECRET }),
 });

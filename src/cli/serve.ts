@@ -27,7 +27,7 @@ export async function startGateway(modulePath: string | undefined, env: NodeJS.P
   const nc = await connectFromEnv(env, name);
   const { signingKey } = clusterKeysFromEnv(env);
   const remote = nc && new NatsObjectHost(nc, { ...heartbeatFromEnv(env), ...(signingKey ? { signingKey } : {}) });
-  const gateway = new Gateway({ ...optionsFromEnv(env), ...(remote ? { remoteObjects: remote, cluster: remote } : {}) });
+  const gateway = new Gateway({ ...optionsFromEnv(env), ...(remote ? { remoteObjects: remote } : {}) });
   await register(gateway);
   await gateway.listen();
   return gateway;

@@ -22,7 +22,7 @@ if (role === 'host') {
   const nc = await connectFromEnv(process.env, `uplink-demo-gateway-${process.pid}`);
   if (!nc) throw new Error('the demo cluster gateway needs UPLINK_NATS_URL');
   const remote = new NatsObjectHost(nc, heartbeatFromEnv(process.env));
-  const { gateway, drainMs } = createDemoGateway(process.env, { remoteObjects: remote, cluster: remote });
+  const { gateway, drainMs } = createDemoGateway(process.env, { remoteObjects: remote });
   await gateway.listen();
   announce({ url: `ws://${gateway.options.host}:${gateway.port}` });
   stopOnSignals(gateway, drainMs);

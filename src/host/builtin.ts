@@ -8,7 +8,7 @@ import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import { expose } from './expose.js';
 import type { LocalObjectHost } from './local-host.js';
 import type { ObjectMetadata } from './members.js';
-import type { ObjectCatalog } from './object-host.js';
+import type { RemoteObjectHost } from './remote-object-host.js';
 
 export interface GatewayFacts {
   server: string;
@@ -21,7 +21,7 @@ export class BuiltinObject {
     private readonly host: LocalObjectHost,
     private readonly facts: GatewayFacts,
     /** Objects on hosts in other processes (a cluster): listed and described with the local ones. */
-    private readonly remote?: ObjectCatalog,
+    private readonly remote?: Pick<RemoteObjectHost, 'listObjects' | 'describeObject'>,
   ) {}
 
   @expose ping(): 'pong' {

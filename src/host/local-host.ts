@@ -20,10 +20,11 @@ import { ObjectRegistry, type Ctor, type Registration, type RegisterOptions } fr
 export type { InstanceMode, RegisterOptions } from './registry.js';
 import { StreamRegistry, streamOwnerKey, type StreamCaps } from '../streams/stream-registry.js';
 import { checkArgs } from './arg-schemas.js';
+import { declareObject, type ObjectDeclaration } from './declarations.js';
 import { globMatcher } from './glob.js';
 import { HostReferences, type ReferenceLimits } from './references.js';
 import { REF_TARGET_PREFIX, refOfTarget } from '../protocol/refs.js';
-import { accessAllows, defaultClaimNames, type AccessRule, type ClaimNames, type ObjectAccess } from '../auth/access.js';
+import { accessAllows, defaultClaimNames, type ClaimNames } from '../auth/access.js';
 
 /** Decides whether `identity` may use `object` (member undefined: see it at all) or its `member`. */
 export type AccessPolicy = (identity: Identity | undefined, object: string, member: string | undefined) => boolean;
@@ -93,32 +94,15 @@ export class LocalObjectHost implements ObjectHost {
     return this.objects.get(id)?.members.has(member) ?? false;
   }
 
-  /** The names an object exposes (what a host of a cluster declares in its beats). */
-  memberNames(id: string): string[] {
-    return [...(this.objects.get(id)?.members.keys() ?? [])];
-  }
-
   /** Every registered id but the gateway's built-in object. */
   ids(): string[] {
     return [...this.objects.all()].map((r) => r.id).filter((id) => id !== BUILTIN_OBJECT_ID);
   }
 
-  /**
-   * The object's access rule without its check functions (scopes and roles are data; a function
-   * cannot leave the process): what a gateway of a cluster checks before routing a call here. The
-   * host checks the whole rule again.
-   */
-  declaredAccess(id: string): { rule: ObjectAccess; claimNames: ClaimNames } | undefined {
-    const access = this.objects.get(id)?.access;
-    if (!access) return undefined;
-    const plain = ({ scopes, roles }: AccessRule): AccessRule => ({ ...(scopes ? { scopes: [...scopes] } : {}), ...(roles ? { roles: [...roles] } : {}) });
-    const members = access.members && Object.fromEntries(Object.entries(access.members).map(([name, rule]) => [name, plain(rule)]));
-    return { rule: { ...plain(access), ...(members ? { members } : {}) }, claimNames: this.options.claimNames ?? defaultClaimNames };
-  }
-
-  /** Whether calls to this object reach one instance per connection (the scale-out pins these to one host). */
-  isSessionObject(id: string): boolean {
-    return this.objects.get(id)?.mode === 'session';
+  /** What a host of a cluster declares about the object (declarations.ts); undefined when it is not registered. */
+  declaration(id: string): ObjectDeclaration | undefined {
+    const registration = this.objects.get(id);
+    return registration && declareObject(registration, this.options.claimNames);
   }
 
   invoke(call: HostCall, reply: ReplySink): void {

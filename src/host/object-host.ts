@@ -1,12 +1,14 @@
 /**
  * The object-host interface: the only way the gateway reaches objects. The local registry implements
- * it today; a host in another process (reached over a message bus) can implement it without any
- * change to transport or protocol code, because everything that crosses it is already encoded.
+ * it; a host in another process implements RemoteObjectHost (remote-object-host.ts), which extends
+ * it. Arguments and results cross it encoded, so the transport and the protocol never change for it.
  */
 import type { ErrorBody } from '../protocol/errors.js';
 import type { EncodedPayload } from '../protocol/codec.js';
 import type { CallContext, ConnectionInfo, Identity } from '../core/context.js';
-import type { ObjectMetadata } from './members.js';
+import type { StreamControl, StreamSink } from '../streams/stream-sink.js';
+
+export type { StreamControl, StreamSink } from '../streams/stream-sink.js';
 
 export type CallKind = 'call' | 'get' | 'set';
 
@@ -25,40 +27,6 @@ export interface HostCall {
 export interface ReplySink {
   resolve(value: EncodedPayload): void;
   reject(error: ErrorBody): void;
-}
-
-/** Where a stream's frames go: the connection it is attached to. */
-export interface StreamSink {
-  /** False while the socket's outbound buffer is above the threshold; the stream waits for drained(). */
-  readonly writable: boolean;
-  opened(key: string): void;
-  /** `count` items numbered from `seq`, encoded as one array. */
-  items(seq: number, payload: EncodedPayload, count: number): void;
-  end(total: number): void;
-  fail(error: ErrorBody, delivered: number): void;
-  /** The stream is closed for good: its id is free on this connection. */
-  released(): void;
-}
-
-/** Controls one stream; its state (iterator, credits, replay buffer) stays in the host. */
-export interface StreamControl {
-  /** False once the stream closed for good (it never becomes live again). */
-  readonly live: boolean;
-  /** The consumer may receive items with seq < upTo and has every item with seq < ack. */
-  grant(upTo: number, ack: number): void;
-  cancel(): void;
-  /** The connection dropped: linger for a resume, or close. */
-  detach(): void;
-  /** The connection can take bytes again. */
-  drained(): void;
-}
-
-/** Objects served elsewhere (hosts in other processes), as `$uplink` lists and describes them. */
-export interface ObjectCatalog {
-  /** Ids `identity` may see, optionally matching a prefix or `*` pattern. */
-  listObjects(identity: Identity | undefined, pattern: string | undefined): Promise<string[]>;
-  /** What `identity` may use of the object, or undefined when it is unknown or hidden. */
-  describeObject(identity: Identity | undefined, id: string): Promise<ObjectMetadata | undefined>;
 }
 
 export interface ObjectHost {

@@ -97,6 +97,8 @@ export class NatsHostService {
   /** The members each served object exposes (in beats: gateways label metrics only with these). */
   private readonly members: Record<string, string[]> = {};
   private readonly declaredAccess: NonNullable<HostBeat['access']> = {};
+  /** Served objects with one instance per connection: their calls answer with a pin to this host. */
+  private readonly sessionObjects = new Set<string>();
 
   constructor(private readonly nc: NatsConnection, private readonly host: LocalObjectHost, options: NatsHostOptions = {}) {
     this.name = options.name ?? this.id;
@@ -131,9 +133,10 @@ export class NatsHostService {
       if (!subject) throw new TypeError(`object id '${id}' cannot be served on NATS (use letters, digits, _ and -, dots between)`);
       this.callSubscriptions.push(this.nats.subscribe(subject, (msg) => this.onCall(id, msg, false), { queue: QUEUE_GROUP }));
       this.served.push(id);
-      this.members[id] = this.host.memberNames(id);
-      const declared = this.host.declaredAccess(id);
-      if (declared) this.declaredAccess[id] = declared;
+      const declaration = this.host.declaration(id);
+      this.members[id] = declaration?.members ?? [];
+      if (declaration?.access) this.declaredAccess[id] = declaration.access;
+      if (declaration?.session) this.sessionObjects.add(id);
     }
     this.beat();
   }
@@ -196,7 +199,7 @@ export class NatsHostService {
   private onCall(object: string, msg: Msg, direct: boolean): void {
     const reply = msg.reply || undefined;
     if (reply !== undefined && !isGatewayReply(reply)) return; // answers go to a gateway's inbox, nowhere else
-    const pin = this.host.isSessionObject(object);
+    const pin = this.sessionObjects.has(object);
     let call: OutgoingCall;
     let args: EncodedPayload;
     try {

@@ -3,17 +3,15 @@
  * `uplink.call.<object>` (a queue group: NATS picks a host; no host is the server's 503, so
  * OBJECT_UNAVAILABLE, safe to retry), or straight to the pinned host for session objects. Every
  * answer and stream frame comes back on one wildcard inbox (the mux: one subscription, no timer per
- * call). One tick per heartbeat period publishes this gateway's beat, drops dead hosts and fails what
- * ran there with HOST_LOST.
+ * call: gateway-inbox.ts). One tick per heartbeat period publishes this gateway's beat and releases
+ * (gateway-cluster-link.ts), drops dead hosts and fails what ran there with HOST_LOST.
  *
- * Invariants: the gateway never decodes arguments, results or items; every entry in the mux ends
- * exactly once (answer, HOST_LOST, or the caller giving up); nothing is published while NATS is
- * disconnected (nats.js would drop it silently): calls fail OBJECT_UNAVAILABLE instead.
- */
-/*
- * About 390 lines: the ObjectHost and ClusterLink interfaces (calls, streams, resumes, references,
- * catalog, revocations, readiness, state) and the mux and tick they share; routes, the mux entries,
- * host table, pins, callbacks, questions, assertions and publishing have files of their own.
+ * This file is the RemoteObjectHost a gateway plugs in (`new Gateway({ remoteObjects })`): routing
+ * of calls, streams and resumes, and the parts composed behind it (the inbox, the cluster link, the
+ * host table, pins, callbacks from hosts, `$uplink` questions).
+ *
+ * Invariants: the gateway never decodes arguments, results or items; nothing is published while NATS
+ * is disconnected (nats.js would drop it silently): calls fail OBJECT_UNAVAILABLE instead.
  */
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { KeyObject } from 'node:crypto';
@@ -22,18 +20,20 @@ import { repeat, systemClock, type Clock } from '../clock.js';
 import type { ConnectionInfo, Identity } from '../core/context.js';
 import { isAnnotations } from '../protocol/frames.js';
 import type { ObjectMetadata } from '../host/members.js';
-import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
+import type { HostCall, ReplySink, StreamControl, StreamSink } from '../host/object-host.js';
+import type { RemoteObjectHost } from '../host/remote-object-host.js';
+import type { RevocationTarget } from '../auth/revocations.js';
 import { refusedSend, routeCall, type Route } from './call-routes.js';
-import {
-  b64json, bytesJson, controlHeaders, Header, HOST_EVENTS, jsonBytes, payloadBudget, REVOCATIONS, Subject, type CallContextFields,
-} from './envelope.js';
+import { HOST_EVENTS, payloadBudget, REVOCATIONS, Subject, type CallContextFields } from './envelope.js';
 import { encodeCall } from './call-envelope.js';
 import { GatewayCallbacks } from './gateway-callbacks.js';
 import { parseHostBeat } from './host-beat.js';
 import { HostQuestions } from './host-questions.js';
 import { HostTable } from './host-table.js';
 import { AssertionSigner } from './identity-assertion.js';
-import type { InboxEntry, InboxLink } from './inbox-entry.js';
+import { GatewayClusterLink } from './gateway-cluster-link.js';
+import { GatewayInbox } from './gateway-inbox.js';
+import type { InboxLink } from './inbox-entry.js';
 import { NatsLink } from './nats-link.js';
 import { publish } from './publish.js';
 import { RemoteCall, type CallOrigin } from './remote-call.js';
@@ -56,30 +56,18 @@ export interface NatsObjectHostOptions {
   logger?: Logger;
 }
 
-/** Beats of a host read after a call was sent, with nothing heard about the call, that make the host silent on purpose. */
-const SILENT_BEATS = 3;
-/** How many liveness bounds a host that left a call unanswered is not picked for. */
-const SUSPECT_BOUNDS = 10;
-/** Connection ids (about 50 bytes each) per release message. */
-const RELEASES_PER_MESSAGE = 5_000;
-
-/** A revocation as gateways share it (the gateway's RevocationTarget). */
-export interface SharedRevocation { subject?: string; tokenId?: string; origin?: string }
-
-export class NatsObjectHost implements ObjectHost {
+export class NatsObjectHost implements RemoteObjectHost {
   readonly id = nuid.next();
   readonly hosts: HostTable;
-  private readonly inbox: string;
-  private readonly entries = new Map<string, InboxEntry>();
+  /** The mux: what the gateway waits on now (its size and reply subjects are diagnostics for tests and tools). */
+  readonly inbox: GatewayInbox;
+  private readonly cluster: GatewayClusterLink;
   private readonly subscriptions: Subscription[] = [];
   private readonly pins = new SessionPins();
   private readonly clock: Clock;
   private readonly link: InboxLink;
   private readonly nats: NatsLink;
   private readonly stopTicking: () => void;
-  private releasedConnections: string[] = [];
-  private revocationHandler: ((target: SharedRevocation) => void) | undefined;
-  private nextId = 0;
   /** Hosts calling this gateway's clients back. */
   private readonly callbacks: GatewayCallbacks;
   private readonly signer: AssertionSigner | undefined;
@@ -89,18 +77,22 @@ export class NatsObjectHost implements ObjectHost {
     this.clock = options.clock ?? systemClock;
     const heartbeatMs = options.heartbeatMs ?? 1_000;
     this.hosts = new HostTable(this.clock, heartbeatMs * (options.missedBeats ?? 3));
-    this.inbox = Subject.inbox(this.id);
-    this.link = this.inboxLink(options.maxAttachments ?? 16);
     this.signer = options.signingKey && new AssertionSigner(options.signingKey, this.clock);
+    const connected = () => this.connected;
+    this.inbox = new GatewayInbox(nc, {
+      gatewayId: this.id, clock: this.clock, hosts: this.hosts, maxAttachments: options.maxAttachments ?? 16, signer: this.signer, connected, logger: () => this.nats.logger,
+    });
+    this.link = this.inbox.link;
+    this.cluster = new GatewayClusterLink(nc, this.id, this.signer, connected);
     this.nats = new NatsLink(nc, 'gateway', { reconnected: () => this.reconnected() });
     this.nats.logger = options.logger;
     this.callbacks = new GatewayCallbacks(nc, options.maxAttachments ?? 16, (connection) => this.signer?.assertion(this.remoteConnectionId(connection.id), connection.identity));
     this.questions = new HostQuestions(nc, this.link, this.hosts, this.clock, options.askTimeoutMs ?? 1_000, this.signer, () => this.connected);
     const on = (subject: string, handle: (msg: Msg) => void) => this.subscriptions.push(this.nats.subscribe(subject, handle));
     const callbacks = Subject.callbacks(this.id);
-    on(`${this.inbox}.*`, (msg) => (msg.subject === callbacks ? this.callbacks.onMessage(msg) : this.entries.get(msg.subject)?.onMessage(msg)));
+    on(`${this.inbox.subject}.*`, (msg) => (msg.subject === callbacks ? this.callbacks.onMessage(msg) : this.inbox.onMessage(msg)));
     on(HOST_EVENTS, (msg) => this.onHostBeat(msg));
-    on(REVOCATIONS, (msg) => this.onRevocation(msg));
+    on(REVOCATIONS, (msg) => this.cluster.onRevocation(msg));
     this.stopTicking = repeat(this.clock, heartbeatMs, () => this.tick());
   }
 
@@ -180,7 +172,7 @@ export class NatsObjectHost implements ObjectHost {
    */
   releaseReference(connection: ConnectionInfo, ref: string, received?: number): void {
     const entry = received === undefined ? [this.remoteConnectionId(connection.id), ref] : [this.remoteConnectionId(connection.id), ref, received];
-    if (this.connected) this.publishEvent(Subject.unref(this.id), jsonBytes([entry]));
+    this.cluster.releaseReferences([entry]);
   }
 
   /** Session instances and tracked resources for the connection are released on every host (batched per tick). */
@@ -189,7 +181,7 @@ export class NatsObjectHost implements ObjectHost {
     this.pins.release(connection.id);
     const id = this.remoteConnectionId(connection.id);
     this.signer?.forget(id);
-    this.releasedConnections.push(id);
+    this.cluster.connectionClosed(id);
   }
 
   /** Streams of revoked identities end where they run: every host hears the revocation (onRevocation). */
@@ -198,9 +190,7 @@ export class NatsObjectHost implements ObjectHost {
   }
 
   streamStats(): { live: number; lingering: number } {
-    let live = 0;
-    for (const entry of this.entries.values()) if (entry instanceof RemoteStream) live++;
-    return { live, lingering: 0 };
+    return { live: this.inbox.liveStreams(), lingering: 0 };
   }
 
   /** Every live host's objects that `identity` may see (each host filters by its access rules). */
@@ -213,21 +203,20 @@ export class NatsObjectHost implements ObjectHost {
   }
 
   /** Tells the other gateways (and the hosts, which end the identity's streams). */
-  publishRevocation(target: SharedRevocation): void {
-    if (this.connected) publish(this.nc, REVOCATIONS, jsonBytes({ ...target, origin: this.id }));
+  publishRevocation(target: RevocationTarget): void {
+    this.cluster.publishRevocation(target);
   }
 
   /** Revocations made on other gateways. */
-  onRevocations(handler: (target: SharedRevocation) => void): void {
-    this.revocationHandler = handler;
+  onRevocations(handler: (target: RevocationTarget) => void): void {
+    this.cluster.onRevocations(handler);
   }
 
   shutdown(): void {
     this.stopTicking();
-    this.flushReleases();
+    this.cluster.flushReleases();
     for (const s of this.subscriptions) s.unsubscribe();
-    for (const entry of [...this.entries.values()]) entry.hostLost();
-    this.entries.clear();
+    this.inbox.shutdown();
   }
 
   private get connected(): boolean {
@@ -277,106 +266,22 @@ export class NatsObjectHost implements ObjectHost {
     return `${this.id}/${id}`;
   }
 
-  private inboxLink(maxAttachments: number): InboxLink {
-    return {
-      gatewayId: this.id, maxAttachments,
-      now: () => this.clock.now(),
-      register: (entry) => {
-        const reply = `${this.inbox}.${(this.nextId++).toString(36)}`;
-        this.entries.set(reply, entry);
-        return reply;
-      },
-      unregister: (reply) => void this.entries.delete(reply),
-      control: (host, op, fields, options) => {
-        if (!this.connected) return false;
-        let headers;
-        try {
-          headers = controlHeaders(op, fields);
-        } catch {
-          return false; // a field nats.js will not put in a header (checked before; never a throw here)
-        }
-        if (options?.identity) headers.set(Header.identity, b64json(options.identity));
-        if (options?.assertion) headers.set(Header.assertion, options.assertion);
-        // Control messages are small and bounded (ids, counts, the identity the gateway verified).
-        return publish(this.nc, Subject.control(host), undefined, { headers, ...(options?.reply ? { reply: options.reply } : {}) }) === 'sent';
-      },
-      seen: (host) => this.hosts.seen(host),
-      beats: (host) => this.hosts.beats(host),
-      // A resume asks for a stream as an identity: with cluster keys, signed for the reply subject it names.
-      assert: (subject, identity) => this.signer?.assertion(subject, identity, false),
-    };
-  }
-
   /** Anything on a host's event subject is parsed and bounded first; a message that is not a beat is dropped. */
   private onHostBeat(msg: Msg): void {
     const beat = parseHostBeat(msg.subject, msg.data);
     if (!beat) return;
     const change = this.hosts.beat(beat);
     if (change.joined) this.nats.logger?.info({ host: beat.id, name: beat.name, objects: beat.objects.length }, 'object host joined');
-    // A copy: a re-attaching stream moves to a new inbox id (a live Map iteration would visit it again).
-    if (change.reconnected) for (const entry of [...this.entries.values()]) if (entry.host === beat.id) entry.reattach?.();
-  }
-
-  private onRevocation(msg: Msg): void {
-    let target: SharedRevocation;
-    try {
-      target = bytesJson<SharedRevocation>(msg.data);
-    } catch {
-      return; // a malformed revocation is ignored
-    }
-    if (typeof target !== 'object' || target === null || target.origin === this.id) return;
-    const subject = typeof target.subject === 'string' && target.subject.length > 0 ? { subject: target.subject } : {};
-    const tokenId = typeof target.tokenId === 'string' && target.tokenId.length > 0 ? { tokenId: target.tokenId } : {};
-    if (subject.subject !== undefined || tokenId.tokenId !== undefined) this.revocationHandler?.({ ...subject, ...tokenId });
+    if (change.reconnected) this.inbox.hostReconnected(beat.id);
   }
 
   /** Once per heartbeat: beat, release closed connections, fail what ran on dead hosts. */
   private tick(): void {
     // While disconnected nothing is heard: silence then says nothing about hosts (restartClock on reconnect).
     if (!this.connected) return;
-    this.publishEvent(Subject.gatewayEvents(this.id), jsonBytes({ id: this.id }));
-    this.flushReleases();
+    this.cluster.beat();
     for (const host of this.hosts.sweep()) this.nats.logger?.warn({ host }, 'object host lost: no beat within the liveness bound');
-    const now = this.clock.now();
-    for (const entry of [...this.entries.values()]) {
-      const alive = entry.host !== undefined && this.hosts.alive(entry.host);
-      if (!alive) {
-        if (now - entry.since > this.hosts.deadAfterMs) entry.hostLost();
-      } else if (!(entry instanceof RemoteStream && entry.retry()) && entry.unheard && this.silentFor(entry)) this.unanswered(entry);
-    }
-  }
-
-  /** Beats of the entry's host read since it was sent (counted in beats read, not time: see HostTable.beats). */
-  private silentFor(entry: InboxEntry): boolean {
-    return entry.beatsAtSend !== undefined && this.hosts.beats(entry.host!) - entry.beatsAtSend >= SILENT_BEATS;
-  }
-
-  /**
-   * A host that beat SILENT_BEATS times but said nothing about a call (an honest host says `accepted`
-   * within its accept tick): the call fails HOST_LOST, and the host gets no new calls for
-   * SUSPECT_BOUNDS bounds, so a participant announcing objects it does not serve cannot hold calls.
-   */
-  private unanswered(entry: InboxEntry): void {
-    if (entry.blamesHost) {
-      this.hosts.suspect(entry.host!, SUSPECT_BOUNDS * this.hosts.deadAfterMs);
-      this.nats.logger?.warn({ host: entry.host }, 'object host left a call unanswered while beating: not picked for a while');
-    }
-    entry.hostLost();
-  }
-
-  /** A gateway event, signed with cluster keys (hosts that verify take no unsigned word of a gateway). */
-  private publishEvent(subject: string, data: Uint8Array): void {
-    const headers = this.signer && controlHeaders('event', { [Header.signature]: this.signer.signEvent(subject, data) });
-    publish(this.nc, subject, data, headers ? { headers } : undefined);
-  }
-
-  private flushReleases(): void {
-    if (this.releasedConnections.length === 0 || !this.connected) return;
-    // In slices, so that a wave of closes never makes one message larger than max_payload.
-    for (let i = 0; i < this.releasedConnections.length; i += RELEASES_PER_MESSAGE) {
-      this.publishEvent(`${Subject.gatewayEvents(this.id)}.release`, jsonBytes(this.releasedConnections.slice(i, i + RELEASES_PER_MESSAGE)));
-    }
-    this.releasedConnections = [];
+    this.inbox.sweep();
   }
 
   /**
@@ -385,9 +290,6 @@ export class NatsObjectHost implements ObjectHost {
    */
   private reconnected(): void {
     this.hosts.restartClock();
-    for (const entry of [...this.entries.values()]) {
-      entry.since = Math.max(entry.since, this.clock.now());
-      entry.reattach?.();
-    }
+    this.inbox.reconnected();
   }
 }

@@ -9,22 +9,10 @@ import { JwtAuthenticator, type JwtOptions } from '../auth/jwt.js';
 import type { Codec, CodecOptions } from '../protocol/codec.js';
 import type { ConnectionInfo } from '../core/context.js';
 import type { AccessPolicy } from '../host/local-host.js';
-import type { HostCall, ObjectCatalog, ObjectHost } from '../host/object-host.js';
-import type { RevocationTarget } from '../auth/revocations.js';
+import type { HostCall, ObjectHost } from '../host/object-host.js';
+import type { RemoteObjectHost } from '../host/remote-object-host.js';
 
-/** What a gateway shares with the other gateways of its cluster. */
-export interface ClusterLink extends ObjectCatalog {
-  publishRevocation(target: RevocationTarget): void;
-  onRevocations(handler: (target: RevocationTarget) => void): void;
-  /** 'ok', or why this gateway cannot reach the cluster now (GET /ready answers 503 with it). */
-  readiness?(): string;
-  /** NATS connection state and live hosts (metrics gauges). */
-  state?(): ClusterState;
-  /** Where the link logs disconnects, reconnects and lost hosts (the gateway's logger). */
-  useLogger?(logger: Logger): void;
-}
 import type { Logger } from './logger.js';
-import type { ClusterState } from './metrics.js';
 import type { ProxyHeader } from './http/client-address.js';
 import type { TlsOptions } from './http/tls.js';
 import type { Clock } from '../clock.js';
@@ -145,15 +133,12 @@ export interface GatewayOptions {
   /** Where calls go instead of the local registry (an object host in another process, a test double). */
   objectHost?: ObjectHost;
   /**
-   * Where calls to objects not registered on this gateway go (object hosts on NATS: NatsObjectHost
-   * from `uplink/nats`); objects registered here, `$uplink` included, stay here.
+   * Objects served in other processes (object hosts on NATS: NatsObjectHost from `uplink/nats`): calls
+   * to objects not registered here go there, `$uplink` lists and describes them, and, on a cluster,
+   * revocations are shared with the other gateways and GET /ready reports the link. Objects
+   * registered here, `$uplink` included, stay here.
    */
-  remoteObjects?: ObjectHost;
-  /**
-   * The other gateways of a cluster (NatsObjectHost from `uplink/nats`): revocations made here are
-   * published to them and theirs applied here, and `$uplink` lists and describes remote objects.
-   */
-  cluster?: ClusterLink;
+  remoteObjects?: RemoteObjectHost;
   /** Time for every timer of the gateway (deadlines, expiry, streams, rate limits); tests inject a fake one. */
   clock?: Clock;
   /** Claims that hold scopes and roles for objects' `access` rules (default 'scope' and 'roles'). */

@@ -113,8 +113,9 @@ export class Gateway {
     this.logger = options.logger ?? createLogger(this.options.logLevel);
     this.clientLog = new ClientLog(this.logger, this.options.maxClientLogLinesPerSec);
     this.allowedHosts = options.allowedHosts && new Set(options.allowedHosts.map((h) => h.toLowerCase()));
-    options.cluster?.useLogger?.(this.logger);
-    const cluster = options.cluster?.state && { state: () => options.cluster!.state!(), peers: 'hosts' as const };
+    const remote = options.remoteObjects;
+    remote?.useLogger?.(this.logger);
+    const cluster = remote?.state && { state: () => remote.state!(), peers: 'hosts' as const };
     this.metrics = options.metrics
       ? new GatewayMetrics((id) => this.objectHost.knowsObject?.(id) ?? false, () => this.objectHost.streamStats(), (id, member) => this.objectHost.knowsMember?.(id, member) ?? false, cluster)
       : undefined;
@@ -126,11 +127,11 @@ export class Gateway {
       }),
       ...(this.metrics ? { streamObserver: { creditStall: () => void totals!.creditStalls++, socketPaused: () => this.metrics?.backpressureEvent('paused') } } : {}),
     });
-    this.objectHost = options.objectHost ?? (options.remoteObjects ? new RoutingObjectHost(this.registry, options.remoteObjects) : this.registry);
+    this.objectHost = options.objectHost ?? (remote ? new RoutingObjectHost(this.registry, remote) : this.registry);
     const facts: GatewayFacts = { server: SERVER_NAME, protocolVersions: SUPPORTED_VERSIONS, uptimeMs: () => this.clock.now() - this.startedAt };
-    this.registry.register(new BuiltinObject(this.registry, facts, options.cluster), { id: BUILTIN_OBJECT_ID });
+    this.registry.register(new BuiltinObject(this.registry, facts, remote), { id: BUILTIN_OBJECT_ID });
     if (options.adminScope) this.registry.register(new AdminObject(this.adminFacts()), { id: ADMIN_OBJECT_ID, access: { scopes: [options.adminScope] } });
-    options.cluster?.onRevocations((target) => this.applyRevocation(target));
+    remote?.onRevocations?.((target) => this.applyRevocation(target));
     this.authenticator.onKeyFetch?.((ok) => this.metrics?.keyFetch(ok));
     this.env = this.connectionEnvironment();
   }
@@ -241,7 +242,7 @@ export class Gateway {
     if (!this.listenSocket) reasons.push(this.draining ? 'draining' : 'not listening');
     const auth = this.authenticator.health?.() ?? 'ok';
     if (auth !== 'ok') reasons.push(auth);
-    const cluster = this.hooks.cluster?.readiness?.() ?? 'ok';
+    const cluster = this.hooks.remoteObjects?.readiness?.() ?? 'ok';
     if (cluster !== 'ok') reasons.push(cluster);
     return { status: reasons.length === 0 ? 'ready' : 'not ready', reasons };
   }
@@ -283,7 +284,7 @@ export class Gateway {
    */
   revoke(target: RevocationTarget): number {
     if (target.subject === undefined && target.tokenId === undefined) throw new TypeError('revoke needs a subject or a tokenId');
-    this.hooks.cluster?.publishRevocation(target);
+    this.hooks.remoteObjects?.publishRevocation?.(target);
     return this.applyRevocation(target);
   }
 

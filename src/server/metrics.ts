@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ErrorCode } from '../protocol/errors.js';
+import type { RemoteHostState } from '../host/remote-object-host.js';
 
 /** Call outcome `code` label for a success. */
 export const OK = 'OK';
@@ -22,10 +23,8 @@ const UNREACHED: ReadonlySet<string> = new Set([ErrorCode.UNKNOWN_OBJECT, ErrorC
 const CALL_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** A cluster member's view of NATS: connected or not, and how many peers (gateways count hosts, hosts count gateways). */
-export interface ClusterState {
-  connected: boolean;
-  peers: number;
-}
+/** A cluster link's NATS connection and live peers. */
+export type ClusterState = RemoteHostState;
 
 /** Where a process's cluster gauges come from (read at each scrape, never at construction). */
 export interface ClusterGauges {

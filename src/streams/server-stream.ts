@@ -20,7 +20,7 @@ import type { Clock } from '../clock.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../protocol/errors.js';
 import { payloadSize, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type CallContext, type Identity } from '../core/context.js';
-import type { StreamSink } from '../host/object-host.js';
+import type { StreamSink } from './stream-sink.js';
 import { StreamTimers } from './stream-timers.js';
 import type { StreamLimits } from './stream-limits.js';
 

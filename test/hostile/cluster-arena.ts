@@ -277,7 +277,7 @@ export function useClusterArena(options: ClusterArenaOptions = {}): ClusterArena
     arena.remote = new NatsObjectHost(arena.gatewayNats, { heartbeatMs: BEAT_MS, signingKey: CLUSTER_KEYS.privateKey });
     const startOne = async (remote: NatsObjectHost) => {
       const started = await startGateway({
-        remoteObjects: remote, cluster: remote,
+        remoteObjects: remote,
         authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }),
         metrics: { port: 0 },
         ...options.gateway,

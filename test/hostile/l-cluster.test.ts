@@ -89,7 +89,7 @@ async function framesFor(raw: RawSocket, id: number, ms: number, firstWithinMs =
 }
 
 /** The entries the gateway's NATS inbox is waiting on (calls and streams in flight). */
-const inboxEntries = (arena: ClusterArena): number => (arena.remote as unknown as { entries: Map<string, unknown> }).entries.size;
+const inboxEntries = (arena: ClusterArena): number => arena.remote.inbox.size;
 
 /** A string of `n` control characters (each written `\u0001` in JSON: six bytes for one character). */
 const escaped = (n: number, first = '\u0001'): string => first + '\u0001'.repeat(n - 1);
@@ -220,7 +220,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       const revokedBefore = await revocations(spare.gateway.metricsPort);
       const inFlight = spare.client.call('lab', 'slow', [800], { timeoutMs: 5_000 }).then(String, (e: { code?: string }) => e.code ?? 'untyped');
       await sleep(100);
-      const entry = [...(spare.remote as unknown as { entries: Map<string, unknown> }).entries.keys()][0] ?? '';
+      const entry = spare.remote.inbox.replySubjects()[0] ?? '';
       const reply = target(spare.remote.id, entry);
       for (const verb of ['PING', 'INFO', 'STATS']) {
         for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.uplink-host`, `$SRV.${verb}.uplink-host.${hostId}`]) ops.publish(subject, undefined, { reply });

@@ -28,7 +28,7 @@ export async function natsBackedGateway(options: GatewayOptions): Promise<Gatewa
   const { url } = await server;
   const [gatewayNats, hostNats] = await Promise.all([natsConnect({ servers: url }), natsConnect({ servers: url })]);
   const remote = new NatsObjectHost(gatewayNats);
-  const gateway = new Gateway({ ...options, remoteObjects: remote, cluster: remote });
+  const gateway = new Gateway({ ...options, remoteObjects: remote });
   // User-code failures are logged where they happen, on the host: here that log is the gateway's.
   const clientLog = new ClientLog(gateway.logger, gateway.options.maxClientLogLinesPerSec);
   const host = new LocalObjectHost(localHostOptions(gateway.options, gateway.codec, systemClock, options, (error, call) => {

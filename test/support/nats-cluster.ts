@@ -69,7 +69,7 @@ export class TestCluster {
   async addGateway(options: GatewayOptions = {}): Promise<ClusterGateway> {
     const nc = await this.connect(`gateway-${this.gateways.length}`);
     const remote = new NatsObjectHost(nc, { heartbeatMs: FAST_BEAT_MS });
-    const { gateway, url } = await startGateway({ remoteObjects: remote, cluster: remote, ...options }, false);
+    const { gateway, url } = await startGateway({ remoteObjects: remote, ...options }, false);
     gateway.codec.registerError(TestError, 'TestError');
     const member = { gateway, url, remote, nc };
     this.gateways.push(member);
