@@ -24,7 +24,8 @@ import { definedOnly, gatewayDefaults, type GatewayOptions } from './config.js';
 import { Admission } from './admission.js';
 import { Deadlines } from './deadlines.js';
 import { Connection } from './connection/connection.js';
-import type { ConnectionEnvironment, Flushable, ResolvedOptions } from './connection/connection-environment.js';
+import type { ConnectionEnvironment, ResolvedOptions } from './connection/connection-environment.js';
+import { FlushQueue } from './connection/flush-queue.js';
 import { ClientLog, createLogger, logUserCodeFailure, type Logger } from './logger.js';
 import { localHostOptions } from './host-options.js';
 import { StaticFiles } from './http/static-files.js';
@@ -68,8 +69,8 @@ export class Gateway {
   private readonly hooks: GatewayOptions;
   private readonly connections = new Set<Connection>();
   private readonly connectRate: KeyedRateLimit | undefined;
-  private readonly toFlush = new Set<Flushable>();
-  private flushScheduled = false;
+  /** Every connection's outbox waits for this pass (one per loop turn). */
+  private readonly flushQueue = new FlushQueue(setImmediate);
   private listenSocket: uwsTypes.us_listen_socket | undefined;
   /** The uWebSockets.js build in use (uws-loader.ts), and why the others were not. */
   private readonly uws: Uws;
@@ -193,7 +194,6 @@ export class Gateway {
         const connection = ws.getUserData().connection;
         if (!connection) return;
         this.connections.delete(connection);
-        this.toFlush.delete(connection);
         void connection.onClose(code).then((failures) => {
           for (const f of failures) if (f) this.logger.warn({ err: f, conn: connection.id }, 'resource failed to close');
         });
@@ -262,7 +262,7 @@ export class Gateway {
     if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     for (const c of this.connections) c.sayGoodbye(this.options.reconnectAfterMs);
-    this.flushAll();
+    this.flushQueue.run();
     // Clients leave by themselves once their calls are answered (Uplink clients close on goodbye);
     // a socket the client closes leaves TIME_WAIT on the client's side, so a restarted gateway can
     // bind this port again at once (this uWS build does not set SO_REUSEADDR).
@@ -320,25 +320,22 @@ export class Gateway {
     const gateway = this;
     const admission = this.admission;
     return {
-      objectHost: this.objectHost, codec: this.codec, options: this.options, logger: this.logger, clock: this.clock, metrics: this.metrics,
+      objectHost: this.objectHost, codec: this.codec, options: this.options, clock: this.clock, metrics: this.metrics,
       deadlines: new Deadlines(this.clock),
-      clientLog: this.clientLog, logCalls: this.logger.isLevelEnabled('debug'),
-      get draining() {
-        return gateway.draining;
+      logs: { logger: this.logger, clientLog: this.clientLog, calls: this.logger.isLevelEnabled('debug') },
+      sessions: {
+        get draining() {
+          return gateway.draining;
+        },
+        admitIdentity: (token, info, verified, check) => admission.admitIdentity(token, info, verified, check),
+        admitSubject: (identity) => admission.admitSubject(identity),
+        opened: (connection) => {
+          this.logger.info({ conn: connection.id, remote: connection.remoteAddress, sub: connection.identity?.subject }, 'connection opened');
+          if (this.hooks.onConnect) this.safeHook(() => this.hooks.onConnect?.(connection));
+        },
+        closed: (identity) => admission.releaseSubject(identity),
       },
-      admitIdentity: (token, info, verified, check) => admission.admitIdentity(token, info, verified, check),
-      admitSubject: (identity) => admission.admitSubject(identity),
-      releaseSubject: (identity) => admission.releaseSubject(identity),
-      connectionOpened: (connection) => {
-        this.logger.info({ conn: connection.id, remote: connection.remoteAddress, sub: connection.identity?.subject }, 'connection opened');
-        if (this.hooks.onConnect) this.safeHook(() => this.hooks.onConnect?.(connection));
-      },
-      scheduleFlush: (connection) => {
-        this.toFlush.add(connection);
-        if (this.flushScheduled) return;
-        this.flushScheduled = true;
-        setImmediate(() => this.flushAll());
-      },
+      flushQueue: this.flushQueue,
     };
   }
 
@@ -369,13 +366,6 @@ export class Gateway {
         if (reason === 'rate') this.metrics?.rateLimit('connection');
       },
     };
-  }
-
-  /** Writes the queued frames of every connection that has some, each in one corked write. */
-  private flushAll(): void {
-    this.flushScheduled = false;
-    for (const c of this.toFlush) c.corkedFlush();
-    this.toFlush.clear();
   }
 
   private safeHook(fn: () => void): void {

@@ -348,16 +348,23 @@ export class ServerStream {
     return true;
   }
 
-  /** Items produced back to back leave together: flushed once the current macrotask's work is done. */
+  /**
+   * Items produced back to back leave together: flushed once the current macrotask's work is done, at
+   * the start of the connection's write pass when it has one (the frame then leaves in that pass).
+   */
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-      this.pump();
-    });
+    const sink = this.sink;
+    if (sink?.beforeWrites) sink.beforeWrites(this.flushScheduledBatch);
+    else setImmediate(this.flushScheduledBatch);
   }
+
+  private readonly flushScheduledBatch = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+    this.pump();
+  };
 
   /** Sends the pending items the consumer has credit for, as one frame. */
   private flush(): void {

@@ -17,6 +17,11 @@ export interface StreamSink {
   fail(error: ErrorBody, delivered: number): void;
   /** The stream is closed for good: its id is free on this connection. */
   released(): void;
+  /**
+   * Runs `task` at the start of the connection's next write pass, so frames it sends leave in that
+   * pass (a stream batches what its generator yielded this turn there). Without it: setImmediate.
+   */
+  beforeWrites?(task: () => void): void;
 }
 
 /** Controls one stream; its state (iterator, credits, replay buffer) stays in the host. */

@@ -17,6 +17,7 @@ import { ClientLog } from '../../src/server/logger.js';
 import type { ServerSocket } from '../../src/server/connection/server-socket.js';
 import type { WireMessage } from '../../src/protocol/frame-writer.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
+import { FlushQueue } from '../../src/server/connection/flush-queue.js';
 
 class FakeSocket implements ServerSocket {
   readonly sent: string[] = [];
@@ -70,19 +71,17 @@ function setup(overrides: Partial<ResolvedOptions> = {}) {
   const logger = pino({ level: 'silent' });
   const options = { ...gatewayDefaults, server: 'test', maxAttachments: 16, clockToleranceMs: 0, ...overrides } as ResolvedOptions;
   let flushes = 0;
+  const flushQueue = new FlushQueue(() => void flushes++);
   const env: ConnectionEnvironment = {
-    objectHost: host, codec: new Codec(), options, logger, clock, deadlines: new Deadlines(clock), logCalls: false, draining: false, metrics: undefined,
-    clientLog: new ClientLog(logger, 0),
-    admitIdentity: async () => undefined,
-    admitSubject: () => true,
-    releaseSubject: () => {},
-    scheduleFlush: () => void flushes++,
-    connectionOpened: () => {},
+    objectHost: host, codec: new Codec(), options, clock, deadlines: new Deadlines(clock), metrics: undefined,
+    logs: { logger, clientLog: new ClientLog(logger, 0), calls: false },
+    sessions: { draining: false, admitIdentity: async () => undefined, admitSubject: () => true, opened: () => {}, closed: () => {} },
+    flushQueue,
   };
   const connection = new Connection(socket, { remoteAddress: '127.0.0.1', origin: undefined, userAgent: undefined }, env, 'c1');
   /** What uWS's message handler does. */
   const receive = (text: string): void => connection.receive(new TextEncoder().encode(text).buffer as ArrayBuffer, false);
-  return { clock, socket, connection, receive, flushes: () => flushes };
+  return { clock, socket, connection, receive, flushes: () => flushes, flushQueue };
 }
 
 describe('Connection (fake socket, fake clock)', () => {
@@ -143,23 +142,25 @@ describe('Connection (fake socket, fake clock)', () => {
   });
 
   it('queues frames produced outside the message handler and asks the gateway for one flush', async () => {
-    const { socket, receive, connection, flushes } = setup();
+    const { socket, receive, connection, flushes, flushQueue } = setup();
     receive('{"t":"hello","v":[1]}');
     await settle();
+    flushQueue.run();
+    const flushesBefore = flushes();
     const before = socket.sent.length;
     connection.send('{"t":"pong","id":1}');
     connection.send('{"t":"pong","id":2}');
     assert.equal(socket.sent.length, before, 'nothing is written before the flush');
-    assert.equal(flushes(), 1, 'one flush requested for both frames');
-    connection.corkedFlush();
+    assert.equal(flushes(), flushesBefore + 1, 'one flush requested for both frames');
+    flushQueue.run();
     assert.deepEqual(socket.sent.slice(before), ['{"t":"pong","id":1}', '{"t":"pong","id":2}']);
   });
 
   it('writes the answer of a sync call when the message handler ends, without asking for a flush', async () => {
-    const { socket, receive, connection, flushes } = setup();
+    const { socket, receive, connection, flushes, flushQueue } = setup();
     receive('{"t":"hello","v":[1]}');
     await settle();
-    connection.corkedFlush();
+    flushQueue.run();
     const [before, flushesBefore] = [socket.sent.length, flushes()];
     receive('{"t":"call","id":1,"o":"calc","m":"add"}\n[1,2]');
     assert.deepEqual(socket.sent.slice(before), ['{"t":"result","id":1}\n3'], 'written by the time the handler returned');

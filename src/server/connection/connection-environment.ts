@@ -10,6 +10,7 @@ import type { Codec } from '../../protocol/codec.js';
 import type { gatewayDefaults } from '../config.js';
 import type { Deadlines } from '../deadlines.js';
 import type { ClientLog, Logger } from '../logger.js';
+import type { FlushQueue } from './flush-queue.js';
 import type { GatewayMetrics } from '../metrics.js';
 
 export type ResolvedOptions = typeof gatewayDefaults & { server: string; maxAttachments: number; clockToleranceMs: number };
@@ -19,14 +20,27 @@ export interface ConnectionEnvironment {
   readonly objectHost: ObjectHost;
   readonly codec: Codec;
   readonly options: ResolvedOptions;
-  readonly logger: Logger;
   readonly clock: Clock;
   /** Prometheus metrics, when on. */
   readonly metrics: GatewayMetrics | undefined;
   /** Call deadlines of every connection, on one timer. */
   readonly deadlines: Deadlines;
-  /** Log a debug line per answered call (only when the log level is debug or lower). */
-  readonly logCalls: boolean;
+  readonly logs: ConnectionLogs;
+  readonly sessions: SessionGate;
+  /** The write pass every connection's outbox waits for (flush-queue.ts). */
+  readonly flushQueue: FlushQueue;
+}
+
+export interface ConnectionLogs {
+  readonly logger: Logger;
+  /** Log lines a client can cause: rate-limited, client text escaped. */
+  readonly clientLog: ClientLog;
+  /** A debug line per answered call (only when the log level is debug or lower). */
+  readonly calls: boolean;
+}
+
+/** The gateway's say over sessions: who may open one, and hearing that one opened or closed. */
+export interface SessionGate {
   readonly draining: boolean;
   /**
    * The one admission path for every new identity, at hello and on refresh alike: the token is
@@ -34,14 +48,12 @@ export interface ConnectionEnvironment {
    * revocation and the handshake hook. Rejects with the refusal.
    */
   admitIdentity(token: string | undefined, info: HandshakeInfo, verified?: Identity, check?: (identity: Identity | undefined) => void): Promise<Identity | undefined>;
-  /** Log lines a client can cause: rate-limited, client text escaped. */
-  readonly clientLog: ClientLog;
   /** Counts a connection against its subject's connection cap; false when the cap is reached. */
   admitSubject(identity: Identity | undefined): boolean;
-  releaseSubject(identity: Identity | undefined): void;
-  /** Asks for `flushable.corkedFlush()` soon, batched with every other connection's. */
-  scheduleFlush(flushable: Flushable): void;
-  connectionOpened(connection: ConnectionInfo): void;
+  /** The welcome went out (the onConnect hook, the log line). */
+  opened(connection: ConnectionInfo): void;
+  /** An open connection closed: its subject's count goes down. */
+  closed(identity: Identity | undefined): void;
 }
 
 /** Who is at the other end, as the upgrade request told (kept by the transport per socket). */
@@ -51,9 +63,4 @@ export interface PeerInfo {
   userAgent: string | undefined;
   /** Set when the token came with the upgrade request (Authorization header or query string) and was verified. */
   identity?: Identity | undefined;
-}
-
-/** A connection as the gateway's flush pass sees it. */
-export interface Flushable {
-  corkedFlush(): void;
 }

@@ -7,6 +7,7 @@
  */
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { StreamControl, StreamSink } from '../../host/object-host.js';
+import type { FlushQueue } from './flush-queue.js';
 import { writeEnd, writeItems, writeStreamOpen, type WireMessage } from '../../protocol/frame-writer.js';
 
 /** What the streams need from their connection. */
@@ -30,6 +31,8 @@ export class ConnectionStreams {
     private readonly highWaterMark: number,
     /** Counts items sent, when metrics are on. */
     private readonly totals: { streamItems: number } | undefined = undefined,
+    /** The gateway's write pass: a stream's batch runs at its start, so the items leave in it. */
+    private readonly queue?: FlushQueue,
   ) {}
 
   get size(): number {
@@ -78,9 +81,10 @@ export class ConnectionStreams {
 
   /** The sink a stream writes to while attached to this connection under `id`. */
   sink(id: number): StreamSink {
-    const { output, highWaterMark, totals } = this;
+    const { output, highWaterMark, totals, queue } = this;
     const streams = this;
     return {
+      ...(queue ? { beforeWrites: (task: () => void) => queue.beforeWrites(task) } : {}),
       get writable() {
         return output.isOpen && output.pendingBytes < highWaterMark;
       },

@@ -85,7 +85,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.helloTimer = clock.setTimeout(() => this.close(CloseCode.HELLO_TIMEOUT, 'no hello in time'), options.helloTimeoutMs);
     const rate = options.maxMessagesPerSec;
     this.messageRate = rate > 0 ? new MessageRate(rate, clock) : undefined;
-    this.outbox = new Outbox(socket, options.maxBackpressure, this);
+    this.outbox = new Outbox(socket, options.maxBackpressure, this, env.flushQueue);
     this.dispatch = new Dispatcher(this, env);
     const metrics = env.metrics;
     if (metrics) {
@@ -97,9 +97,9 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   // ---- owner callbacks (methods rather than closures: an idle connection keeps fewer objects) ----
 
-  /** Outbox: frames wait; the gateway flushes every connection's in one pass. */
-  scheduleFlush(): void {
-    this.env.scheduleFlush(this);
+  /** Outbox: queued frames were written; streams paused on the outbox size may go on. */
+  written(): void {
+    if (this.dispatch.streams.size > 0) this.onDrain();
   }
 
   /** Outbox: the client does not read. */
@@ -138,7 +138,7 @@ export class Connection implements ConnectionInfo, CallOwner {
 
   /** This connection's logger: a pino child carrying its id and address (made on first use: idle connections stay small). */
   get logger(): Logger {
-    return (this.childLogger ??= this.env.logger.child({ conn: this.id, remote: this.remoteAddress }));
+    return (this.childLogger ??= this.env.logs.logger.child({ conn: this.id, remote: this.remoteAddress }));
   }
 
   private childLogger: Logger | undefined;
@@ -179,7 +179,7 @@ export class Connection implements ConnectionInfo, CallOwner {
    * INTERNAL answer and a log line, never the process, and the connection keeps serving.
    */
   private handlerFailed(error: unknown, message: ArrayBuffer, isBinary: boolean): void {
-    this.env.logger.error({ err: error, conn: this.id }, 'a frame failed inside the gateway');
+    this.env.logs.logger.error({ err: error, conn: this.id }, 'a frame failed inside the gateway');
     try {
       this.writeError({ id: peekFrameId(message, isBinary) }, errorBody(ErrorCode.INTERNAL, 'the gateway failed to handle this frame'));
     } catch {
@@ -240,7 +240,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     const limit = this.env.options.maxPayloadLength;
     if (message.byteLength > 2 * limit) return this.close(CloseCode.MESSAGE_TOO_BIG, 'message too big');
     const id = peekFrameId(message, isBinary);
-    this.env.clientLog.info({ conn: this.id, bytes: message.byteLength, id }, 'oversized message refused');
+    this.env.logs.clientLog.info({ conn: this.id, bytes: message.byteLength, id }, 'oversized message refused');
     this.writeError({ id }, errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the message has ${message.byteLength} bytes; the limit is ${limit}`));
   }
 
@@ -251,7 +251,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   private refuseOverRate(frame: ClientFrame): void {
     this.env.metrics?.rateLimit('message');
     if (this.messageRate?.flooded) {
-      this.env.clientLog.warn({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject }, 'message flood: disconnected');
+      this.env.logs.clientLog.warn({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject }, 'message flood: disconnected');
       this.close(CloseCode.RATE_LIMITED, 'too many requests');
       return;
     }
@@ -271,15 +271,15 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     this.state = 'authenticating';
     try {
-      this.identity = await this.env.admitIdentity(hello.token, this.handshakeInfo(undefined), this.remote.identity);
-      if (this.isOpen && !this.env.admitSubject(this.identity)) {
+      this.identity = await this.env.sessions.admitIdentity(hello.token, this.handshakeInfo(undefined), this.remote.identity);
+      if (this.isOpen && !this.env.sessions.admitSubject(this.identity)) {
         throw new UplinkError(ErrorCode.LIMIT_EXCEEDED, `more than ${this.env.options.maxConnectionsPerSubject} connections for this subject`);
       }
     } catch (error) {
       if (!this.isOpen) return; // the socket closed while the token was being verified
       const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
       this.env.metrics?.handshake('refused', body.code);
-      this.env.clientLog.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
+      this.env.logs.clientLog.warn({ conn: this.id, remote: this.remoteAddress, code: body.code, reason: body.message }, 'handshake refused');
       this.writeError({}, body);
       const [code, reason] = HANDSHAKE_CLOSE[body.code] ?? [CloseCode.UNAUTHENTICATED, 'unauthenticated'];
       this.close(code, reason);
@@ -295,7 +295,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       limits: { maxPayload: o.maxPayloadLength, maxInflight: o.maxInflight, maxArgs: o.maxArgs, maxRefs: o.maxRefsPerConnection },
       ...this.token.fields(),
     }));
-    this.env.connectionOpened(this);
+    this.env.sessions.opened(this);
   }
 
   // ---- in-band token refresh ----
@@ -312,10 +312,10 @@ export class Connection implements ConnectionInfo, CallOwner {
     let next: Identity | undefined;
     this.refreshing = true;
     try {
-      next = await this.env.admitIdentity(token, this.handshakeInfo(previous), undefined, refreshCheck(previous));
+      next = await this.env.sessions.admitIdentity(token, this.handshakeInfo(previous), undefined, refreshCheck(previous));
     } catch (error) {
       const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
-      this.env.clientLog.warn({ conn: this.id, sub: previous?.subject, code: body.code, reason: body.message }, 'token refresh refused');
+      this.env.logs.clientLog.warn({ conn: this.id, sub: previous?.subject, code: body.code, reason: body.message }, 'token refresh refused');
       this.writeError({ id }, body);
       return;
     } finally {
@@ -330,7 +330,7 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** Why nothing new may start on this connection now (calls, streams and oneways alike), or undefined. */
   get refusal(): ErrorBody | undefined {
     return this.token.expired ? errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired; refresh it')
-      : this.env.draining ? errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down')
+      : this.env.sessions.draining ? errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down')
       : undefined;
   }
 
@@ -352,7 +352,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     this.send(call.batchOutcomes
       ? writeBatchResult(call.id, call.clientCorrelationId, call.batchOutcomes, value)
       : writeResult(call.id, call.clientCorrelationId, call.context.resultAnnotations, value));
-    if (this.env.logCalls) {
+    if (this.env.logs.calls) {
       this.logger.debug({ call: escapeLogText(call.target), cid: escapeLogText(call.context.correlationId), durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000 }, 'call answered');
     }
   }
@@ -366,8 +366,8 @@ export class Connection implements ConnectionInfo, CallOwner {
       durationMs: Math.round((performance.now() - call.startedAt) * 1000) / 1000,
     };
     // A failure the server caused is a warning; one the caller caused (bad arguments, unknown names, limits) is not.
-    if (error.code === ErrorCode.INTERNAL) this.env.clientLog.warn(fields, 'call failed');
-    else this.env.clientLog.info(fields, 'call failed');
+    if (error.code === ErrorCode.INTERNAL) this.env.logs.clientLog.warn(fields, 'call failed');
+    else this.env.logs.clientLog.info(fields, 'call failed');
   }
 
   /** An error frame with the given header fields; the error's data is its body. */
@@ -397,12 +397,11 @@ export class Connection implements ConnectionInfo, CallOwner {
   /** Writes queued frames; the caller has corked the socket (or is inside a uWS handler). */
   flush(): void {
     if (this.state === 'closed') return this.outbox.discard();
-    // Streams paused on the outbox size may go on once it is written.
-    if (this.outbox.flush() && this.dispatch.streams.size > 0) this.onDrain();
+    if (this.outbox.flush()) this.written();
   }
 
   corkedFlush(): void {
-    if (this.state !== 'closed' && !this.outbox.isEmpty) this.socket.cork(() => this.flush());
+    if (this.state !== 'closed') this.outbox.writeQueued();
   }
 
   /** Sends goodbye with reconnect advice (graceful shutdown step one). */
@@ -430,14 +429,15 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     this.state = 'closed';
     this.outbox.discard();
+    this.env.flushQueue.forget(this.outbox);
     this.stopHelloTimer();
     this.token.stop();
     this.dispatch.connectionClosed();
     this.callbacks?.closeAll();
     this.env.objectHost.releaseConnection(this);
-    if (wasOpen) this.env.releaseSubject(this.identity);
+    if (wasOpen) this.env.sessions.closed(this.identity);
     // The check first: a child logger costs something to make, and idle gateways often log at warn.
-    if ((wasOpen || this.dispatch.admitted > 0) && this.env.logger.isLevelEnabled('info')) {
+    if ((wasOpen || this.dispatch.admitted > 0) && this.env.logs.logger.isLevelEnabled('info')) {
       this.logger.info({ sub: this.identity?.subject, code, calls: this.dispatch.admitted, durationMs: this.env.clock.now() - this.openedAt }, 'connection closed');
     }
     const resources = this.resources ? [...this.resources] : [];

@@ -72,7 +72,7 @@ export class Dispatcher {
   admitted = 0;
 
   constructor(private readonly target: DispatchTarget, private readonly env: ConnectionEnvironment) {
-    this.streams = new ConnectionStreams(target, env.options.streamHighWaterMark, env.metrics?.totals);
+    this.streams = new ConnectionStreams(target, env.options.streamHighWaterMark, env.metrics?.totals, env.flushQueue);
   }
 
   call(frame: CallFrame, body: string, attachments: Uint8Array[] | undefined): void {
@@ -126,7 +126,7 @@ export class Dispatcher {
     const { env, target } = this;
     const refusal = target.refusal?.code ?? (this.onewayRunning >= env.options.maxOnewayInflight ? ErrorCode.BUSY : undefined);
     if (refusal) {
-      env.clientLog.warn({ conn: target.id, object: frame.o, method: frame.m, code: refusal }, 'oneway call dropped');
+      env.logs.clientLog.warn({ conn: target.id, object: frame.o, method: frame.m, code: refusal }, 'oneway call dropped');
       return;
     }
     const context = new CallContext(target, frame.cid ?? `${target.id}.oneway`, frame.ann, undefined);
@@ -136,7 +136,7 @@ export class Dispatcher {
       resolve: () => void this.onewayRunning--,
       reject: (error) => {
         this.onewayRunning--;
-        env.clientLog.warn({ conn: target.id, object: frame.o, method: frame.m, code: error.code, cid: context.correlationId }, 'oneway call failed');
+        env.logs.clientLog.warn({ conn: target.id, object: frame.o, method: frame.m, code: error.code, cid: context.correlationId }, 'oneway call failed');
       },
     };
     env.objectHost.invoke(call, done);
@@ -188,7 +188,7 @@ export class Dispatcher {
     const context = new CallContext(this.target, frame.cid ?? frame.id, frame.ann, deadline);
     this.trace(context, frame.t === 'call' ? frame.o : '$batch', frame.t === 'call' ? frame.m : 'batch', false);
     const call = new InflightCall(this.target, frame.id, frame.cid, context, frame.t === 'call' ? frame.o : '$batch', frame.t === 'call' ? frame.m : 'batch', weight);
-    if (this.env.metrics || this.env.logCalls) call.startedAt = performance.now();
+    if (this.env.metrics || this.env.logs.calls) call.startedAt = performance.now();
     this.calls.add(call);
     if (this.env.metrics) this.env.metrics.totals.inflight += weight;
     if (frame.dl !== undefined) call.armDeadline(this.env.deadlines, frame.dl);

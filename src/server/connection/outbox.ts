@@ -1,23 +1,24 @@
 /**
  * A connection's outbound queue. Frames produced outside a uWS handler (async results, stream items)
- * wait here and leave together in one corked write when the gateway flushes (once per macrotask), so
- * a burst of answers costs one syscall, not one each.
+ * wait here and leave together in one corked write when the gateway's flush queue runs its pass
+ * (flush-queue.ts, once per loop turn), so a burst of answers costs one syscall, not one each.
  *
  * Invariants: frames leave in the order they were queued; a client that stops reading is cut off
  * (onSlowConsumer) once its socket holds more than maxBackpressure bytes, so one slow reader cannot
  * make the gateway buffer without bound.
  */
 import type { WireMessage } from '../../protocol/frame-writer.js';
+import type { FlushQueue, QueuedWrites } from './flush-queue.js';
 import type { ServerSocket } from './server-socket.js';
 
 export interface OutboxOwner {
-  /** Asks for a flush soon (the gateway batches flushes of all connections). */
-  scheduleFlush(): void;
   /** The socket's buffer went over maxBackpressure: the connection should close. */
   slowConsumer(bufferedBytes: number): void;
+  /** Queued frames were written (streams paused on the outbox size may go on). */
+  written(): void;
 }
 
-export class Outbox {
+export class Outbox implements QueuedWrites {
   /**
    * The first queued frame, and the ones after it. Most flushes carry one answer: it needs no array
    * (an empty array's first push allocates room for 17).
@@ -37,6 +38,7 @@ export class Outbox {
     private readonly socket: ServerSocket,
     private readonly maxBackpressure: number,
     private readonly owner: OutboxOwner,
+    private readonly queue: FlushQueue,
   ) {}
 
   get isEmpty(): boolean {
@@ -51,7 +53,7 @@ export class Outbox {
   push(frame: WireMessage): void {
     if (this.first === undefined) {
       this.first = frame;
-      if (!this.inHandler) this.owner.scheduleFlush();
+      if (!this.inHandler) this.queue.add(this);
     } else {
       (this.rest ??= []).push(frame);
     }
@@ -66,6 +68,14 @@ export class Outbox {
     if (!this.write(first)) return false;
     if (rest) for (const frame of rest) if (!this.write(frame)) return false;
     return true;
+  }
+
+  /** The flush queue's pass (or a close): writes what is queued in one corked write. */
+  writeQueued(): void {
+    if (this.first === undefined) return;
+    this.socket.cork(() => {
+      if (this.flush()) this.owner.written();
+    });
   }
 
   /** Drops whatever is queued (the socket is gone). */
