@@ -5,6 +5,7 @@
  */
 export { Gateway, type CloseOptions, type GatewayStats } from './server/gateway.js';
 export { optionsFromEnv, type GatewayOptions } from './server/config.js';
+export type { TlsOptions } from './server/http/tls.js';
 export { expose, oneway, stream } from './host/expose.js';
 export { remote, dropRemote, type RemoteOptions } from './host/remote.js';
 export type { ClientCallback, ClientObject, ClientRefHandle } from './host/client-ref.js';
