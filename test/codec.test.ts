@@ -1,7 +1,9 @@
 /** The restricted codec, directly: what it accepts, what it refuses (with which code), and that refusal happens before superjson runs. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Codec, ErrorCode, PayloadError } from '../src/index.js';
+import { ErrorCode } from '../src/index.js';
+import { Codec } from '../src/protocol/codec.js';
+import { PayloadError } from '../src/protocol/errors.js';
 
 const codec = new Codec({ limits: { maxDepth: 8, maxArrayLength: 100, maxObjectKeys: 10, maxStringLength: 1000, maxBigIntDigits: 50 } });
 

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { type Codec, PayloadError } from '../src/index.js';
+import type { Codec } from '../src/protocol/codec.js';
+import { PayloadError } from '../src/protocol/errors.js';
 
 const HOSTILE_NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', 'then', 'x', '0', '4294967294', ''];
 const TYPE_NAMES = ['undefined', 'bigint', 'Date', 'URL', 'number', 'map', 'set', 'Error', 'regexp', 'symbol', 'constructor', '__proto__'];

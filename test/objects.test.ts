@@ -1,7 +1,8 @@
 /** Registry, exposure rules, instance modes, properties, oneway, metadata and the built-in object, over a real gateway. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { callContext, ErrorCode, expose, Gateway, oneway, parseUri } from '../src/index.js';
+import { callContext, ErrorCode, expose, Gateway, oneway } from '../src/index.js';
+import { parseUri } from '../src/protocol/uri.js';
 import { client, rejection, RawSocket, sleep, startGateway } from './helpers.js';
 
 class Base {

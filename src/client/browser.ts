@@ -1,6 +1,7 @@
 /**
  * The browser client: the client core on the browser's own WebSocket. Bundled by
- * `npm run build:browser` into web-demo/uplink.js (ESM, no Node built-ins).
+ * `npm run build:browser` into web-demo/uplink.js (ESM, no Node built-ins). Its list is public-api.ts,
+ * shared with `uplink/client`.
  */
 import { UplinkClient, type ClientOptions } from './client.js';
 import type { SocketLike } from './socket.js';
@@ -11,11 +12,4 @@ export function connect(url: string | readonly string[], options: ClientOptions 
   return UplinkClient.open(url, (u) => new WebSocket(u) as unknown as SocketLike, options);
 }
 
-export { UplinkClient, type ClientOptions, type ClientState, type BatchCallSpec, type BatchResult, type ReconnectOptions, type SessionInfo, type Goodbye } from './client.js';
-export type { Clock } from '../clock.js';
-export type { CallOptions, Remote, StreamOptions } from './proxy.js';
-export { callback, exposeLocal, LocalRef, type Callback, type RemoteRef } from './references.js';
-export { RemoteStream } from './remote-stream.js';
-export { Codec, type CodecOptions } from '../protocol/codec.js';
-export { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
-export { CloseCode } from '../protocol/close-codes.js';
+export * from './public-api.js';

@@ -6,23 +6,22 @@
  * or missed keepalive), never later.
  */
 /*
- * About 430 lines: the public API (call, get, set, oneway, stream, batch, refresh, release, close) plus
- * the connection state machine (connect to one of several gateways, welcome, drop, reconnect, close)
- * that every call consults, and the wiring of the parts it coordinates, each in a file of its own:
- * requests, handshake, pending-calls, client-streams, references, keepalive, token-refresh, backoff,
- * batch, gateway-list. The inbound frame switch is the next to move out when this file grows again.
+ * The public API (call, get, set, oneway, stream, batch, refresh, release, close) plus the connection
+ * state machine (connect to one of several gateways, welcome, drop, reconnect, close) that every call
+ * consults, and the wiring of the parts it coordinates, each in a file of its own: requests,
+ * handshake, pending-calls, client-streams, references, keepalive, token-refresh, backoff, batch,
+ * gateway-list, frame-router (inbound frames).
  */
 import { systemClock, type Clock } from '../clock.js';
-import { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
+import { ConnectionClosedError } from '../protocol/errors.js';
 import { Codec } from '../protocol/codec.js';
 import { CloseCode, isTransientClose } from '../protocol/close-codes.js';
-import { decodeServerFrame, type DecodedFrame } from '../protocol/frame-decoder.js';
 import {
-  writeBatch, writeCall, writeHello, writeOneway, writePing, writePong, writeRefresh,
+  writeBatch, writeCall, writeHello, writeOneway, writePing, writeRefresh,
 } from '../protocol/frame-writer.js';
 import {
   SUPPORTED_VERSIONS,
-  type BatchOutcome, type RefreshedFrame, type ServerFrame, type WelcomeFrame,
+  type BatchOutcome, type RefreshedFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
 import { gatewayUrl, parseUri } from '../protocol/uri.js';
 import { GatewayList } from './gateway-list.js';
@@ -32,8 +31,8 @@ import { batchResults, encodeBatch, type BatchCallSpec, type BatchResult } from 
 import { sessionInfo, type ClientOptions, type ClientState, type Goodbye, type ReconnectOptions, type SessionInfo } from './options.js';
 import { connectUrl, handshake } from './handshake.js';
 import { Keepalive } from './keepalive.js';
-import { remoteError } from '../protocol/error-body.js';
 import { ClientStreams, type StreamWire } from './client-streams.js';
+import { routeFrame, type FrameTargets } from './frame-router.js';
 import { PendingCalls } from './pending-calls.js';
 import { Requests } from './requests.js';
 import { ClientReferences, type LocalRef } from './references.js';
@@ -54,6 +53,7 @@ export class UplinkClient implements ProxyTarget {
   private readonly pending: PendingCalls;
   private readonly requests: Requests;
   private readonly streams: ClientStreams;
+  private readonly inbound: FrameTargets;
   private nextId = 1;
   private welcome: SessionInfo | undefined;
   private goodbye: Goodbye | undefined;
@@ -80,29 +80,17 @@ export class UplinkClient implements ProxyTarget {
     });
     const client = this;
     const wire: StreamWire = {
-      get open() {
-        return client.state === 'open';
-      },
+      get open() { return client.state === 'open'; },
       send: (message) => this.socket.send(message),
       nextId: () => this.nextId++,
       refusal: (message) => this.requests.oversized(message),
     };
     this.requests = new Requests({
-      get closed() {
-        return client.closed;
-      },
-      get open() {
-        return client.state === 'open';
-      },
-      get queueSize() {
-        return client.reconnectOptions?.queueSize ?? 0;
-      },
-      get queued() {
-        return client.streams.unsent + client.pending.unsent;
-      },
-      get maxPayload() {
-        return client.welcome?.limits.maxPayload;
-      },
+      get closed() { return client.closed; },
+      get open() { return client.state === 'open'; },
+      get queueSize() { return client.reconnectOptions?.queueSize ?? 0; },
+      get queued() { return client.streams.unsent + client.pending.unsent; },
+      get maxPayload() { return client.welcome?.limits.maxPayload; },
       defaultTimeoutMs: options.timeoutMs,
       nextId: () => this.nextId++,
       send: (frame) => this.socket.send(frame),
@@ -111,18 +99,30 @@ export class UplinkClient implements ProxyTarget {
       },
     }, this.pending);
     this.refs = new ClientReferences(this.codec, {
-      get open() {
-        return client.state === 'open';
-      },
+      get open() { return client.state === 'open'; },
       send: (message) => this.socket.send(message),
       target: this,
     });
     this.streams = new ClientStreams(wire, this.refs, options.streamWindow ?? 256, options.streamWindowMax ?? 8192);
+    this.inbound = this.frameTargets();
     this.refresher = new TokenRefresher(this.clock, () => this.sendRefresh(), (error) => options.onRefreshError?.(error));
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     const r = options.reconnect ?? true;
     this.reconnectOptions = r === false ? undefined : {
       initialDelayMs: 100, maxDelayMs: 10_000, maxAttempts: Number.POSITIVE_INFINITY, queueSize: 100, ...(r === true ? {} : r),
+    };
+  }
+
+  /** Where inbound frames go (frame-router.ts); a goodbye may let the client leave at once. */
+  private frameTargets(): FrameTargets {
+    return {
+      codec: this.codec, pending: this.pending, streams: this.streams, refs: this.refs,
+      send: (frame) => this.socket.send(frame),
+      pong: () => this.keepalive?.pong(),
+      goodbye: (goodbye) => {
+        this.goodbye = goodbye;
+        this.leaveIfIdle();
+      },
     };
   }
 
@@ -173,7 +173,7 @@ export class UplinkClient implements ProxyTarget {
   private onWelcome(socket: SocketLike, frame: WelcomeFrame): void {
     this.welcome = sessionInfo(frame);
     this.goodbye = undefined;
-    socket.onmessage = (e) => this.onMessage(e.data);
+    socket.onmessage = (e) => routeFrame(e.data, this.inbound);
     socket.onclose = (e) => this.onDisconnected(e.code, e.reason);
     this.startKeepalive();
     if (typeof this.options.token === 'function') this.refresher.schedule(frame.expIn);
@@ -293,65 +293,6 @@ export class UplinkClient implements ProxyTarget {
     this.socket.close(CloseCode.NORMAL, 'gateway said goodbye'); // browsers may only send 1000 or 3000-4999
   }
 
-  // ---- inbound ----
-
-  private onMessage(data: unknown): void {
-    let decoded: DecodedFrame<ServerFrame>;
-    try {
-      decoded = decodeServerFrame(data, this.codec.limits.maxAttachments);
-    } catch {
-      return; // a malformed frame from the server cannot be matched to a call; ignore it
-    }
-    const { frame, body, attachments } = decoded;
-    switch (frame.t) {
-      case 'result':
-        return this.pending.answer(frame.id, (call) => {
-          if (frame.ann) call.onAnnotations?.(frame.ann);
-          return this.refs.decode({ text: body, attachments });
-        });
-      case 'batch-result':
-        return this.pending.answer(frame.id, (call) => {
-          if (!call.batch) throw new UplinkError(ErrorCode.BAD_FRAME, 'a batch result for a call that is not a batch');
-          return call.batch(frame.results, body, attachments);
-        });
-      case 'error': {
-        if (frame.id === undefined) return;
-        const error = remoteError(this.codec, frame, body ? { text: body, attachments } : undefined);
-        if (this.streams.failed(frame.id, frame.seq, error)) return;
-        if (frame.code === ErrorCode.HOST_LOST && this.pending.retryLost(frame.id, (f) => this.socket.send(f))) return;
-        this.pending.settle(frame.id)?.reject(error);
-        return;
-      }
-      case 'stream-open':
-        return this.streams.opened(frame);
-      case 'items':
-        return this.streams.items(frame, body, attachments);
-      case 'end':
-        return this.streams.end(frame);
-      case 'pong':
-        this.keepalive?.pong();
-        return;
-      case 'ping':
-        this.socket.send(writePong(frame.id));
-        return;
-      case 'goodbye':
-        this.goodbye = { reason: frame.reason, ...(frame.reconnectMs !== undefined ? { reconnectMs: frame.reconnectMs } : {}) };
-        this.leaveIfIdle();
-        return;
-      case 'refreshed':
-        this.pending.settle(frame.id)?.resolve(frame);
-        return;
-      case 'callback':
-        return void this.refs.onCallback(frame, { text: body, attachments });
-      case 'callback-cancel':
-        return this.refs.onCancel(frame.id);
-      case 'release':
-        return this.refs.onRelease(frame.ref, frame.n);
-      case 'welcome':
-        return;
-    }
-  }
-
   // ---- liveness ----
 
   private startKeepalive(): void {
@@ -430,5 +371,3 @@ export class UplinkClient implements ProxyTarget {
     this.resolveClosed({ code, reason });
   }
 }
-
-export type { CallOptions, Remote };

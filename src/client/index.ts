@@ -1,10 +1,3 @@
-/** Public API of the Node.js client. */
+/** `uplink/client`: the Node.js client. Its list is public-api.ts, shared with `uplink/browser`. */
+export * from './public-api.js';
 export { connect, type NodeClientOptions } from './node.js';
-export { UplinkClient, type BatchCallSpec, type BatchResult, type ClientOptions, type ClientState, type ReconnectOptions, type SessionInfo, type Goodbye } from './client.js';
-export type { Clock } from '../clock.js';
-export type { CallOptions, Remote, StreamOptions } from './proxy.js';
-export { callback, exposeLocal, LocalRef, type Callback, type RemoteRef } from './references.js';
-export { RemoteStream } from './remote-stream.js';
-export { Codec, type CodecOptions } from '../protocol/codec.js';
-export { ConnectionClosedError, ErrorCode, UplinkError } from '../protocol/errors.js';
-export { CloseCode } from '../protocol/close-codes.js';

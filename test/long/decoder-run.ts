@@ -4,7 +4,7 @@
  * built-in prototypes stay as they were (checked after every chunk).
  */
 import fc from 'fast-check';
-import { Codec } from '../../src/index.js';
+import { Codec } from '../../src/protocol/codec.js';
 import { decodesSafely, meta } from '../fuzz-arbitraries.js';
 import { assertPrototypesClean } from '../prototypes.js';
 
