@@ -1,3 +1,3 @@
-/** `uplink/nats`: gateways and object hosts in other processes, linked by NATS (docs/scale-out.md): the gateway side (NatsObjectHost) and the host side (NatsHostService). */
-export { NatsObjectHost } from './nats-object-host.js';
-export { NatsHostService } from './host-service.js';
+/** `uplink/nats`: gateways and object hosts in other processes, linked by NATS (docs/scale-out.md): the gateway side (NatsObjectHost, a RemoteObjectHost) and the host side (NatsHostService). */
+export { NatsObjectHost, type NatsObjectHostOptions } from './nats-object-host.js';
+export { NatsHostService, type NatsHostOptions } from './host-service.js';
