@@ -4,20 +4,35 @@
  * other workers. It tells the main thread once it listens, and closes gracefully when asked.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { startGateway } from './serve.js';
+import { startServing } from './serve.js';
 
 interface WorkerInput { modulePath: string; index: number; drainMs: number }
 export type WorkerMessage = 'ready' | { failed: string };
 
 const { modulePath, index, drainMs } = workerData as WorkerInput;
+/** How long a closed worker waits for its last sockets to finish closing before it ends regardless. */
+const IDLE_EXIT_BOUND_MS = 10_000;
 try {
-  const gateway = await startGateway(modulePath, process.env, `uplink-gateway-${process.pid}-w${index}`);
+  const { gateway, nats } = await startServing(modulePath, process.env, `uplink-gateway-${process.pid}-w${index}`);
   gateway.logger.info({ url: `ws://${gateway.options.host}:${gateway.port}`, module: modulePath, worker: index }, 'serving');
   parentPort!.on('message', (message: unknown) => {
-    if (message === 'stop') void gateway.close({ drainMs }).then(() => process.exit(0));
+    if (message !== 'stop') return;
+    parentPort!.removeAllListeners('message');
+    void gateway.close({ drainMs }).then(() => nats?.close()).then(() => endWhenIdle());
   });
   parentPort!.postMessage('ready' satisfies WorkerMessage);
 } catch (error) {
   parentPort!.postMessage({ failed: (error as Error).message } satisfies WorkerMessage);
   process.exit(1);
+}
+
+/**
+ * The thread ends when its event loop is empty, not by process.exit: sockets that said goodbye may
+ * still wait for the client's FIN, and a worker torn down with a live uWS socket aborts the whole
+ * process (Node's "uv_loop_close() while having open handles"). A thread still busy after the bound
+ * (a client that never finishes its close) is ended anyway.
+ */
+function endWhenIdle(): void {
+  parentPort!.unref();
+  setTimeout(() => process.exit(0), IDLE_EXIT_BOUND_MS).unref();
 }

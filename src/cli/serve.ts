@@ -3,6 +3,7 @@
  * (UPLINK_* variables); with UPLINK_NATS_URL, objects it does not register are reached on NATS. The
  * same function runs in each worker thread of `--workers N` (serve-workers.ts).
  */
+import type { NatsConnection } from '@nats-io/transport-node';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Gateway } from '../server/gateway.js';
@@ -23,6 +24,11 @@ export async function loadRegister<T = Register>(command: string, modulePath: st
 
 /** Starts one gateway for the module and returns it listening (the caller decides how it stops). */
 export async function startGateway(modulePath: string | undefined, env: NodeJS.ProcessEnv, name = `uplink-gateway-${process.pid}`): Promise<Gateway> {
+  return (await startServing(modulePath, env, name)).gateway;
+}
+
+/** The gateway and its NATS connection, for a caller that must close both (a worker thread). */
+export async function startServing(modulePath: string | undefined, env: NodeJS.ProcessEnv, name: string): Promise<{ gateway: Gateway; nats: NatsConnection | undefined }> {
   const register = await loadRegister('serve', modulePath);
   const nc = await connectFromEnv(env, name);
   const { signingKey } = clusterKeysFromEnv(env);
@@ -30,5 +36,5 @@ export async function startGateway(modulePath: string | undefined, env: NodeJS.P
   const gateway = new Gateway({ ...optionsFromEnv(env), ...(remote ? { remoteObjects: remote } : {}) });
   await register(gateway);
   await gateway.listen();
-  return gateway;
+  return { gateway, nats: nc };
 }

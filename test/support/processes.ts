@@ -26,7 +26,11 @@ export async function startUplink(command: 'serve' | 'host', module: string, env
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  let signalled: string | null = null;
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    signalled = signal as string | null;
+    return code as number | null;
+  });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`uplink ${command} did not start:\n${stderr}`)), timeoutMs);
     let buffer = '';
@@ -50,5 +54,5 @@ export async function startUplink(command: 'serve' | 'host', module: string, env
     });
     void exited.then((code) => reject(new Error(`uplink ${command} exited with ${code}:\n${stderr}`)));
   });
-  return { child, ready, lines, exited, stderr: () => stderr, signal: (s) => void child.kill(s) };
+  return { child, ready, lines, exited, stderr: () => stderr + (signalled ? `\n(ended by ${signalled})` : ''), signal: (s) => void child.kill(s) };
 }
