@@ -11,10 +11,10 @@
  * item: if the connection drops before the end arrived, a resume replays the rest and the end again.
  */
 /*
- * About 420 lines: the options are copied into fields one by one (the pull loop reads them per item;
- * one options object would add a hop there), the async pull loop is two reaction callbacks (cheaper
- * per item than an async function), and the admin snapshot and observer hooks read the same private
- * state; the timers and limits already live in their own files.
+ * About 400 lines: the async pull loop is two reaction callbacks (cheaper per item than an async
+ * function), and the admin snapshot and observer hooks read the same private state; the timers and
+ * limits already live in their own files. The options are read through one object: copying them into
+ * fields made no measurable difference per item (docs/performance-history.md, #29).
  */
 import type { Clock } from '../clock.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../protocol/errors.js';
@@ -95,35 +95,15 @@ export class ServerStream {
   /** The object and member that produce the items (access is checked again on resume). */
   readonly object: string;
   readonly member: string;
-  private readonly iterator: AsyncIterator<unknown> | Iterator<unknown>;
-  private readonly context: CallContext;
-  private readonly encode: (items: unknown[]) => EncodedPayload;
-  private readonly observer: StreamObserver | undefined;
-  private readonly limits: StreamLimits;
-  private readonly onClosed: (stream: ServerStream, cause: 'end' | 'cancel' | 'error') => void;
-  private readonly onLingering: (stream: ServerStream) => void;
-  private readonly onError: (error: unknown) => void;
-  private readonly toErrorBody: (error: unknown) => ErrorBody;
+  private readonly options: ServerStreamOptions;
   /** Encoded bytes held in the replay buffer (bounded by limits.maxReplayBytes plus one frame). */
   private replayBytes = 0;
 
   constructor(options: ServerStreamOptions) {
-    this.key = options.key;
-    this.owner = options.owner;
-    this.ownerKey = options.ownerKey;
-    this.object = options.object;
-    this.member = options.member;
-    this.iterator = options.iterator;
-    this.context = options.context;
-    this.encode = options.encode;
-    this.limits = options.limits;
-    this.onClosed = options.onClosed;
-    this.onLingering = options.onLingering;
-    this.onError = options.onError;
-    this.toErrorBody = options.toErrorBody;
-    this.observer = options.observer;
+    this.options = options;
+    ({ key: this.key, owner: this.owner, ownerKey: this.ownerKey, object: this.object, member: this.member } = options);
     this.upTo = Math.max(0, options.upTo);
-    this.timers = new StreamTimers(options.clock, this.limits, {
+    this.timers = new StreamTimers(options.clock, options.limits, {
       lifetimeOver: () => this.expire('stream lifetime exceeded'),
       lingerOver: () => this.cancel('linger window passed'),
       idle: () => {
@@ -162,7 +142,7 @@ export class ServerStream {
   grant(upTo: number, ack: number): void {
     if (this.state === 'closed') return;
     this.touch();
-    if (upTo > this.upTo) this.upTo = Math.min(upTo, ack + this.limits.maxUnacked);
+    if (upTo > this.upTo) this.upTo = Math.min(upTo, ack + this.options.limits.maxUnacked);
     this.acknowledge(ack);
     if (this.state === 'finished') {
       if (this.acked >= this.sent) this.close(this.ending?.error ? 'error' : 'end');
@@ -187,7 +167,7 @@ export class ServerStream {
       previous.released();
     }
     this.acknowledge(ack);
-    this.upTo = Math.max(this.upTo, Math.min(upTo, ack + this.limits.maxUnacked));
+    this.upTo = Math.max(this.upTo, Math.min(upTo, ack + this.options.limits.maxUnacked));
     this.timers.stopLinger();
     this.sink = sink;
     sink.opened(this.key);
@@ -208,16 +188,16 @@ export class ServerStream {
   detach(): void {
     if (this.state === 'closed') return;
     this.sink = undefined;
-    if (this.limits.lingerMs <= 0) return this.cancel('connection closed');
+    if (this.options.limits.lingerMs <= 0) return this.cancel('connection closed');
     this.timers.startLinger();
-    this.onLingering(this);
+    this.options.onLingering(this);
   }
 
   /** Stops the stream: the method's signal aborts and the iterator's finally blocks run. */
   cancel(reason = 'cancelled by the caller'): void {
     if (this.state === 'closed') return;
     this.close('cancel');
-    this.context.abort(ErrorCode.CANCELLED, reason);
+    this.options.context.abort(ErrorCode.CANCELLED, reason);
     void this.returnIterator();
   }
 
@@ -228,7 +208,7 @@ export class ServerStream {
    */
   private expire(message: string): void {
     if (this.state !== 'open' && this.state !== 'ended') return;
-    this.context.abort(ErrorCode.DEADLINE_EXCEEDED, message);
+    this.options.context.abort(ErrorCode.DEADLINE_EXCEEDED, message);
     this.ending = { error: { code: ErrorCode.DEADLINE_EXCEEDED, name: 'UplinkError', message } };
     if (this.state === 'open') void this.returnIterator();
     this.state = 'ended';
@@ -238,9 +218,9 @@ export class ServerStream {
 
   private async returnIterator(): Promise<void> {
     try {
-      await runInContext(this.context, () => this.iterator.return?.());
+      await runInContext(this.options.context, () => this.options.iterator.return?.());
     } catch (error) {
-      this.onError(error);
+      this.options.onError(error);
     }
   }
 
@@ -262,8 +242,8 @@ export class ServerStream {
    */
   private canPull(): boolean {
     return this.state === 'open' && this.sink !== undefined && (this.pending.length > 0 || this.sink.writable) &&
-      this.produced <= this.upTo && this.produced - this.acked <= this.limits.maxUnacked &&
-      this.replayBytes < this.limits.maxReplayBytes;
+      this.produced <= this.upTo && this.produced - this.acked <= this.options.limits.maxUnacked &&
+      this.replayBytes < this.options.limits.maxReplayBytes;
   }
 
   /** Pulls items while credit, socket and replay room allow; one pull loop at a time. */
@@ -272,7 +252,7 @@ export class ServerStream {
     this.pulling = true;
     // The pull loop runs in the call's context; the promise reactions it chains keep it, so the
     // iterator is resumed in it without entering it again per item.
-    runInContext(this.context, () => this.pull());
+    runInContext(this.options.context, () => this.pull());
   }
 
   /**
@@ -308,15 +288,15 @@ export class ServerStream {
   private readonly onPullError = (error: unknown): void => {
     this.pulling = false;
     if (this.state !== 'open') return;
-    this.onError(error);
+    this.options.onError(error);
     this.state = 'ended';
-    this.ending = { error: this.toErrorBody(error) };
+    this.ending = { error: this.options.toErrorBody(error) };
     this.finish();
   };
 
   /** Why an open, attached stream stopped pulling, for the observer: no credit, or a full socket. */
   private noteStop(): void {
-    const observer = this.observer;
+    const observer = this.options.observer;
     if (!observer || this.state !== 'open' || !this.sink) return;
     if (!this.sink.writable) observer.socketPaused();
     else if (this.produced > this.upTo) observer.creditStall();
@@ -325,7 +305,7 @@ export class ServerStream {
   /** Pulls while items come synchronously; returns the first pending promise, if any. */
   private pullSync(): PromiseLike<IteratorResult<unknown>> | undefined {
     while (this.canPull()) {
-      const step = this.iterator.next();
+      const step = this.options.iterator.next();
       if (typeof (step as PromiseLike<unknown>).then === 'function') return step as PromiseLike<IteratorResult<unknown>>;
       if (!this.accept(step as IteratorResult<unknown>)) return undefined;
     }
@@ -375,25 +355,25 @@ export class ServerStream {
     const seq = this.sent;
     let payload: EncodedPayload;
     try {
-      payload = this.encode(items);
+      payload = this.options.encode(items);
     } catch (error) {
       // A typed refusal (too many references) goes to the consumer as it is; anything else is a bug to log.
       const typed = error instanceof UplinkError && error.code === ErrorCode.LIMIT_EXCEEDED;
-      if (!typed) this.onError(error);
+      if (!typed) this.options.onError(error);
       this.state = 'ended';
-      this.ending = { error: this.toErrorBody(typed ? error : new UplinkError(ErrorCode.INTERNAL, 'a stream item could not be encoded')) };
+      this.ending = { error: this.options.toErrorBody(typed ? error : new UplinkError(ErrorCode.INTERNAL, 'a stream item could not be encoded')) };
       this.pending = [];
       return this.finish();
     }
-    if (payloadSize(payload) > this.limits.maxFrameBytes) {
+    if (payloadSize(payload) > this.options.limits.maxFrameBytes) {
       this.state = 'ended';
-      this.ending = { error: this.toErrorBody(new UplinkError(ErrorCode.LIMIT_EXCEEDED, `a stream item is larger than ${this.limits.maxFrameBytes} bytes`)) };
+      this.ending = { error: this.options.toErrorBody(new UplinkError(ErrorCode.LIMIT_EXCEEDED, `a stream item is larger than ${this.options.limits.maxFrameBytes} bytes`)) };
       this.pending = [];
       return this.finish();
     }
     this.sent += count;
     const bytesPerItem = Math.max(1, payload.text.length / count);
-    this.batchLimit = Math.max(1, Math.min(this.limits.maxBatch, Math.floor(this.limits.frameBytes / bytesPerItem)));
+    this.batchLimit = Math.max(1, Math.min(this.options.limits.maxBatch, Math.floor(this.options.limits.frameBytes / bytesPerItem)));
     const bytes = payloadSize(payload);
     this.replay.push({ seq, count, payload, bytes });
     this.replayBytes += bytes;
@@ -426,6 +406,6 @@ export class ServerStream {
     this.pending = [];
     this.sink?.released();
     this.sink = undefined;
-    this.onClosed(this, cause);
+    this.options.onClosed(this, cause);
   }
 }
