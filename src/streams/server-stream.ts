@@ -11,9 +11,9 @@
  * item: if the connection drops before the end arrived, a resume replays the rest and the end again.
  */
 /*
- * About 400 lines: the async pull loop is two reaction callbacks (cheaper per item than an async
+ * About 390 lines: the async pull loop is two reaction callbacks (cheaper per item than an async
  * function), and the admin snapshot and observer hooks read the same private state; the timers and
- * limits already live in their own files. The options are read through one object: copying them into
+ * limits and the replay buffer already live in their own files. The options are read through one object: copying them into
  * fields made no measurable difference per item (docs/performance-history.md, #29).
  */
 import type { Clock } from '../clock.js';
@@ -21,10 +21,13 @@ import { ErrorCode, UplinkError, type ErrorBody } from '../protocol/errors.js';
 import { payloadSize, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type CallContext, type Identity } from '../core/context.js';
 import type { StreamSink } from './stream-sink.js';
+import { ReplayBuffer } from './replay-buffer.js';
 import { StreamTimers } from './stream-timers.js';
 import type { StreamLimits } from './stream-limits.js';
+import type { StreamObserver, StreamSnapshot } from './stream-snapshot.js';
 
 export type { StreamLimits } from './stream-limits.js';
+export type { StreamObserver, StreamSnapshot } from './stream-snapshot.js';
 
 export interface ServerStreamOptions {
   key: string;
@@ -50,20 +53,6 @@ export interface ServerStreamOptions {
   observer?: StreamObserver | undefined;
 }
 
-export interface StreamSnapshot {
-  object: string; member: string; subject: string | undefined;
-  state: string;
-  /** Items pulled, sent, acknowledged; the consumer's grant (items with seq < upTo may be sent). */
-  produced: number; sent: number; acked: number; upTo: number;
-  replayBytes: number;
-}
-
-export interface StreamObserver {
-  creditStall(): void;
-  socketPaused(): void;
-}
-
-interface Batch { seq: number; count: number; payload: EncodedPayload; bytes: number }
 /** open: pulling; ended: the iterator is done, items wait for credit; finished: the end was sent, awaiting the final ack. */
 type State = 'open' | 'ended' | 'finished' | 'closed';
 
@@ -80,7 +69,7 @@ export class ServerStream {
   private upTo: number;
   /** Items the consumer confirmed (all seq < acked). */
   private acked = 0;
-  private readonly replay: Batch[] = [];
+  private readonly replay = new ReplayBuffer();
   private pending: unknown[] = [];
   private pulling = false;
   private flushScheduled = false;
@@ -96,8 +85,6 @@ export class ServerStream {
   readonly object: string;
   readonly member: string;
   private readonly options: ServerStreamOptions;
-  /** Encoded bytes held in the replay buffer (bounded by limits.maxReplayBytes plus one frame). */
-  private replayBytes = 0;
 
   constructor(options: ServerStreamOptions) {
     this.options = options;
@@ -122,7 +109,7 @@ export class ServerStream {
   snapshot(): StreamSnapshot {
     return {
       object: this.object, member: this.member, subject: this.owner?.subject, state: this.lingering ? 'lingering' : this.state,
-      produced: this.produced, sent: this.sent, acked: this.acked, upTo: this.upTo, replayBytes: this.replayBytes,
+      produced: this.produced, sent: this.sent, acked: this.acked, upTo: this.upTo, replayBytes: this.replay.bytes,
     };
   }
 
@@ -171,7 +158,7 @@ export class ServerStream {
     this.timers.stopLinger();
     this.sink = sink;
     sink.opened(this.key);
-    for (const batch of this.replay) if (batch.seq + batch.count > ack) sink.items(batch.seq, batch.payload, batch.count);
+    this.replay.replay(ack, sink);
     this.touch();
     if (this.state === 'finished') this.sendEnd(sink);
     else if (this.state === 'ended') this.finish();
@@ -226,9 +213,7 @@ export class ServerStream {
 
   private acknowledge(ack: number): void {
     if (ack > this.acked) this.acked = Math.min(ack, this.sent);
-    while (this.replay.length > 0 && this.replay[0]!.seq + this.replay[0]!.count <= this.acked) {
-      this.replayBytes -= (this.replay.shift() as Batch).bytes;
-    }
+    this.replay.trim(this.acked);
   }
 
   private touch(): void {
@@ -243,7 +228,7 @@ export class ServerStream {
   private canPull(): boolean {
     return this.state === 'open' && this.sink !== undefined && (this.pending.length > 0 || this.sink.writable) &&
       this.produced <= this.upTo && this.produced - this.acked <= this.options.limits.maxUnacked &&
-      this.replayBytes < this.options.limits.maxReplayBytes;
+      this.replay.bytes < this.options.limits.maxReplayBytes;
   }
 
   /** Pulls items while credit, socket and replay room allow; one pull loop at a time. */
@@ -375,8 +360,7 @@ export class ServerStream {
     const bytesPerItem = Math.max(1, payload.text.length / count);
     this.batchLimit = Math.max(1, Math.min(this.options.limits.maxBatch, Math.floor(this.options.limits.frameBytes / bytesPerItem)));
     const bytes = payloadSize(payload);
-    this.replay.push({ seq, count, payload, bytes });
-    this.replayBytes += bytes;
+    this.replay.add(seq, count, payload, bytes);
     this.sink?.items(seq, payload, count);
   }
 
@@ -401,8 +385,7 @@ export class ServerStream {
   private close(cause: 'end' | 'cancel' | 'error'): void {
     this.state = 'closed';
     this.timers.stopAll();
-    this.replay.length = 0;
-    this.replayBytes = 0;
+    this.replay.clear();
     this.pending = [];
     this.sink?.released();
     this.sink = undefined;
