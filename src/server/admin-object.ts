@@ -7,10 +7,17 @@
 import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import { expose } from '../host/expose.js';
 import type { ServerStream } from '../streams/server-stream.js';
-import type { ConnectionSummary } from './connection/connection.js';
 import type { GatewayMetrics } from './metrics.js';
 
 export const ADMIN_OBJECT_ID = '$admin';
+
+/** What the admin view shows of one connection. */
+export interface ConnectionSummary {
+  id: string; subject: string | null; address: string; ageSec: number;
+  /** Calls and streams admitted so far, calls in flight now (a batch counts its calls), streams open now. */
+  calls: number; inflight: number; streams: number;
+  bytesIn: number; bytesOut: number;
+}
 
 /** What the admin object reads and does, from its gateway. */
 export interface AdminFacts {

@@ -6,27 +6,25 @@
  * token expiry through TokenLifetime.
  */
 /*
- * About 450 lines: the inbound switch, the hello and refresh (they change the connection's identity
+ * About 400 lines: the inbound switch, the hello and refresh (they change the connection's identity
  * and state, which everything else here reads), the outbound side the dispatcher writes through, the
  * metric and log hooks of each, and the callbacks its outbox and token lifetime make (methods, not
- * closures, so an idle connection holds fewer objects). Callbacks, streams, calls and limits have
- * files of their own.
+ * closures, so an idle connection holds fewer objects). Callbacks, streams, calls, limits and
+ * refusals of whole messages have files of their own.
  */
 import type { HandshakeInfo } from '../../auth/authenticator.js';
 import { asErrorBody, ErrorCode, errorBody, UplinkError, type ErrorBody } from '../../protocol/errors.js';
 import { disposeResource, type ConnectionInfo, type Identity, type Resource } from '../../core/context.js';
 import { CloseCode } from '../../protocol/close-codes.js';
 import { EncodedData, type EncodedPayload } from '../../protocol/codec.js';
-import { decodeClientFrame, peekFrameId } from '../../protocol/frame-decoder.js';
+import { decodeClientFrame } from '../../protocol/frame-decoder.js';
 import {
   writeBatchResult, writeError, writeGoodbye, writePong, writeRefreshed, writeResult, writeWelcome, type WireMessage,
 } from '../../protocol/frame-writer.js';
-import {
-  negotiateVersion, SUPPORTED_VERSIONS,
-  type ClientFrame, type HelloFrame,
-} from '../../protocol/frames.js';
+import { negotiateVersion, SUPPORTED_VERSIONS, type ClientFrame, type HelloFrame } from '../../protocol/frames.js';
 import { refreshCheck } from '../admission.js';
 import type { ConnectionEnvironment, PeerInfo } from './connection-environment.js';
+import type { ConnectionSummary } from '../admin-object.js';
 import { Dispatcher } from './dispatcher.js';
 import type { CallOwner, InflightCall } from './inflight-call.js';
 import { escapeLogText, type Logger } from '../logger.js';
@@ -35,18 +33,13 @@ import { OK } from '../metrics.js';
 import { endSpan } from '../../core/tracing.js';
 import { Outbox } from './outbox.js';
 import { refuseMalformed } from './malformed-frames.js';
+import { refuseFailed, refuseOverRate, refuseOversized } from './inbound-refusals.js';
 import { MessageRate } from './rate-limit.js';
 import type { ServerSocket } from './server-socket.js';
 import { TokenLifetime } from './token-lifetime.js';
 
 type State = 'hello' | 'authenticating' | 'open' | 'closed';
 
-export interface ConnectionSummary {
-  id: string; subject: string | null; address: string; ageSec: number;
-  /** Calls and streams admitted so far, calls in flight now (a batch counts its calls), streams open now. */
-  calls: number; inflight: number; streams: number;
-  bytesIn: number; bytesOut: number;
-}
 /** How a refused handshake closes, by the error code of the refusal. */
 const HANDSHAKE_CLOSE: Partial<Record<ErrorCode, [number, string]>> = {
   [ErrorCode.FORBIDDEN]: [CloseCode.FORBIDDEN, 'forbidden'],
@@ -167,23 +160,10 @@ export class Connection implements ConnectionInfo, CallOwner {
     try {
       this.onMessage(message, isBinary);
     } catch (error) {
-      this.handlerFailed(error, message, isBinary);
+      refuseFailed(this, this.env, error, message, isBinary);
     } finally {
       this.outbox.inHandler = false;
       this.flush();
-    }
-  }
-
-  /**
-   * The last guard: a fault in the gateway's own code (or a library it calls) costs this frame an
-   * INTERNAL answer and a log line, never the process, and the connection keeps serving.
-   */
-  private handlerFailed(error: unknown, message: ArrayBuffer, isBinary: boolean): void {
-    this.env.logs.logger.error({ err: error, conn: this.id }, 'a frame failed inside the gateway');
-    try {
-      this.writeError({ id: peekFrameId(message, isBinary) }, errorBody(ErrorCode.INTERNAL, 'the gateway failed to handle this frame'));
-    } catch {
-      // nothing more can be said on this socket
     }
   }
 
@@ -194,7 +174,7 @@ export class Connection implements ConnectionInfo, CallOwner {
     }
     this.bytesIn += message.byteLength;
     if (this.env.metrics) this.env.metrics.totals.bytesReceived += message.byteLength;
-    if (message.byteLength > this.env.options.maxPayloadLength) return this.refuseOversized(message, isBinary);
+    if (message.byteLength > this.env.options.maxPayloadLength) return refuseOversized(this, this.env, message, isBinary);
     let frame: ClientFrame;
     let body: string;
     let attachments: Uint8Array[] | undefined;
@@ -210,7 +190,7 @@ export class Connection implements ConnectionInfo, CallOwner {
       else this.close(CloseCode.PROTOCOL_ERROR, 'expected hello');
       return;
     }
-    if (this.messageRate && !this.messageRate.take()) return this.refuseOverRate(frame);
+    if (this.messageRate && !this.messageRate.take()) return refuseOverRate(this, this.env, this.messageRate, frame);
     switch (frame.t) {
       case 'call': return this.dispatch.call(frame, body, attachments);
       case 'oneway': return this.dispatch.oneway(frame, body, attachments);
@@ -227,36 +207,6 @@ export class Connection implements ConnectionInfo, CallOwner {
       case 'callback-error': return this.callbacks?.failed(frame.id, frame, body ? { text: body, attachments } : undefined);
       case 'release': return this.env.objectHost.releaseReference(this, frame.ref, frame.n);
       case 'hello': return this.close(CloseCode.PROTOCOL_ERROR, 'second hello');
-    }
-  }
-
-  /**
-   * A message over maxPayloadLength runs nothing. Up to twice the limit it is answered with
-   * PAYLOAD_TOO_LARGE (under its id when the header names one) and the connection stays; beyond that
-   * the client ignores the advertised limit and the socket closes with 1009. (Past uWS's own limit,
-   * four times ours, uWS drops the TCP connection before we see the message: 1006.)
-   */
-  private refuseOversized(message: ArrayBuffer, isBinary: boolean): void {
-    const limit = this.env.options.maxPayloadLength;
-    if (message.byteLength > 2 * limit) return this.close(CloseCode.MESSAGE_TOO_BIG, 'message too big');
-    const id = peekFrameId(message, isBinary);
-    this.env.logs.clientLog.info({ conn: this.id, bytes: message.byteLength, id }, 'oversized message refused');
-    this.writeError({ id }, errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the message has ${message.byteLength} bytes; the limit is ${limit}`));
-  }
-
-  /**
-   * Over maxMessagesPerSec: frames that expect an answer get RATE_LIMITED, the rest are dropped; a
-   * client that goes on sending a whole burst's worth while refused is disconnected (4529).
-   */
-  private refuseOverRate(frame: ClientFrame): void {
-    this.env.metrics?.rateLimit('message');
-    if (this.messageRate?.flooded) {
-      this.env.logs.clientLog.warn({ conn: this.id, remote: this.remoteAddress, sub: this.identity?.subject }, 'message flood: disconnected');
-      this.close(CloseCode.RATE_LIMITED, 'too many requests');
-      return;
-    }
-    if (frame.t === 'call' || frame.t === 'batch' || frame.t === 'stream' || frame.t === 'refresh') {
-      this.writeError({ id: frame.id }, errorBody(ErrorCode.RATE_LIMITED, `more than ${this.env.options.maxMessagesPerSec} frames per second`));
     }
   }
 
