@@ -153,6 +153,22 @@ describe('frames after the welcome', () => {
     raw.close();
   });
 
+  it('ends an open stream whose credit does not check, and refuses it under the stream\'s id; the id is free again', async () => {
+    const raw = await RawSocket.open(url);
+    raw.send('{"t":"stream","id":20,"o":"numbers","m":"range","upTo":2}\n[1000]');
+    assert.equal((await raw.next()).header.t, 'stream-open');
+    assert.deepEqual((await raw.next()).header, { t: 'items', id: 20, seq: 0 });
+    raw.send('{"t":"credit","id":20,"upTo":10,"ack":-1}');
+    const refusal = await raw.next();
+    assert.equal(refusal.header.code, ErrorCode.BAD_FRAME);
+    assert.equal(refusal.header.id, 20, 'the stream learns its fate');
+    assert.equal(refusal.header.seq, undefined, 'no final credit is awaited');
+    // The stream is gone on the gateway: its id opens a new stream (a live one would make this a duplicate).
+    raw.send('{"t":"stream","id":20,"o":"numbers","m":"range","upTo":1}\n[1]');
+    assert.equal((await raw.next()).header.t, 'stream-open');
+    raw.close();
+  });
+
   it('refuses a frame over maxPayloadLength with PAYLOAD_TOO_LARGE, closes 1009 beyond twice that, and keeps serving others', async () => {
     const honest = await client(url);
     const raw = await RawSocket.open(url);
