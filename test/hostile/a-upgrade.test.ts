@@ -8,8 +8,8 @@ import { connect as connectTcp } from 'node:net';
 import { describe, it } from 'node:test';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
-import { client, RawSocket, sleep, startGateway } from '../helpers.js';
-import { hsToken, SECRET } from '../tokens.js';
+import { client, RawSocket, sleep, startGateway } from '../support/gateway.js';
+import { hsToken, SECRET } from '../support/tokens.js';
 import { useArena, useJwksArena } from './arena.js';
 import { httpExchange, upgradeRequest } from './raw-websocket.js';
 

@@ -9,10 +9,10 @@ import { after, afterEach, before } from 'node:test';
 import { JwtAuthenticator, type JwtOptions } from '../../src/auth/jwt.js';
 import { callContext, expose, type Gateway, type GatewayOptions } from '../../src/index.js';
 import type { UplinkClient } from '../../src/client/index.js';
-import { client, sleep, startGateway, type LogCapture } from '../helpers.js';
+import { client, sleep, startGateway, type LogCapture } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
-import { assertPrototypesClean } from '../prototypes.js';
-import { JwksServer, keyPair } from '../tokens.js';
+import { assertPrototypesClean } from '../support/prototypes.js';
+import { JwksServer, keyPair } from '../support/tokens.js';
 
 /** A registered error class (the arena registers it with the codec), so its message and data are public. */
 export class HostileError extends Error {

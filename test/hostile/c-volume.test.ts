@@ -3,7 +3,7 @@ import { eventually } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloseCode, ErrorCode } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep, TcpRelay } from '../helpers.js';
+import { client, RawSocket, rejection, sleep, TcpRelay } from '../support/gateway.js';
 import { useArena } from './arena.js';
 import { frame, rawWebSocket } from './raw-websocket.js';
 import { natsBacked } from '../support/nats-backed.js';

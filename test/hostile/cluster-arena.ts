@@ -25,13 +25,13 @@ import type { LocalObjectHost } from '../../src/host/local-host.js';
 import { NatsHostService, NatsObjectHost } from '../../src/nats/index.js';
 import { connectFromEnv } from '../../src/nats/connect.js';
 import type { NatsHostOptions } from '../../src/nats/host-service.js';
-import { client, startGateway } from '../helpers.js';
-import { assertPrototypesClean } from '../prototypes.js';
+import { client, startGateway } from '../support/gateway.js';
+import { assertPrototypesClean } from '../support/prototypes.js';
 import { Calculator, Echo, Numbers, Relay, TestError } from '../support/fixtures.js';
 import { objectHost } from '../support/nats-cluster.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { parseScrape, type Sample } from '../support/prometheus.js';
-import { hsToken, SECRET } from '../tokens.js';
+import { hsToken, SECRET } from '../support/tokens.js';
 
 export const PASSWORDS = { UPLINK_NATS_GATEWAY_PASSWORD: 'gateway-secret', UPLINK_NATS_HOST_PASSWORD: 'host-secret', UPLINK_NATS_OPS_PASSWORD: 'ops-secret' };
 export type Role = 'gateway' | 'host' | 'ops';

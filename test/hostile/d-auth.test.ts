@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep, startGateway } from '../helpers.js';
-import { expiresSoon, handMadeHs256, hsToken, JwksServer, keyPair, now, refused, SECRET, type TokenOptions } from '../tokens.js';
+import { client, RawSocket, rejection, sleep, startGateway } from '../support/gateway.js';
+import { expiresSoon, handMadeHs256, hsToken, JwksServer, keyPair, now, refused, SECRET, type TokenOptions } from '../support/tokens.js';
 import { useArena, useJwksArena } from './arena.js';
 
 type Calc = { add(a: number, b: number): number };

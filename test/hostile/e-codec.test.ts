@@ -8,8 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import SuperJSON from 'superjson';
 import { Codec, ErrorCode, PayloadError } from '../../src/index.js';
-import { client, RawSocket } from '../helpers.js';
-import { assertPrototypesClean } from '../prototypes.js';
+import { client, RawSocket } from '../support/gateway.js';
+import { assertPrototypesClean } from '../support/prototypes.js';
 import { useArena } from './arena.js';
 
 const BAD_FRAME = ErrorCode.BAD_FRAME;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep } from '../helpers.js';
+import { client, RawSocket, rejection, sleep } from '../support/gateway.js';
 import { useArena } from './arena.js';
 import { frame, rawWebSocket } from './raw-websocket.js';
 import { eventually } from '../support/eventually.js';

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { ErrorCode, Gateway } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep } from '../helpers.js';
+import { client, RawSocket, rejection, sleep } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
-import { hsToken, SECRET } from '../tokens.js';
+import { hsToken, SECRET } from '../support/tokens.js';
 import { Probe, useArena } from './arena.js';
 
 const HOSTILE_THROWS = ['string', 'undefined', 'null', 'proxy', 'getters', 'cause', 'cyclic'];

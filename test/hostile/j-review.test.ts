@@ -14,9 +14,9 @@ import { CloseCode, Codec, ErrorCode, expose, oneway } from '../../src/index.js'
 import { packBinary } from '../../src/protocol/binary.js';
 import { parseMetaPath } from '../../src/protocol/codec.js';
 import { ClientLog } from '../../src/server/logger.js';
-import { captureLogs, client, RawSocket, sleep } from '../helpers.js';
+import { captureLogs, client, RawSocket, sleep } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
-import { expiresSoon, hsToken, now, refused, SECRET } from '../tokens.js';
+import { expiresSoon, hsToken, now, refused, SECRET } from '../support/tokens.js';
 import { Probe, useArena } from './arena.js';
 
 /** Opens a raw socket whose hello carries `token`; resolves once welcomed. */

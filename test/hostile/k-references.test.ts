@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { callback, type Callback, type RemoteRef } from '../../src/client/index.js';
 import { ErrorCode, expose, remote, type ClientCallback } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep } from '../helpers.js';
+import { client, RawSocket, rejection, sleep } from '../support/gateway.js';
 import { eventually } from '../support/eventually.js';
 import { natsServed } from '../support/nats-backed.js';
 import { useArena } from './arena.js';

@@ -18,7 +18,7 @@ import { errorPayload, Event, gatewayOfReply, Header, jsonBytes, packPayload, Su
 import { decodeAnswer, encodeCall } from '../../src/nats/call-envelope.js';
 import type { Identity } from '../../src/core/context.js';
 import { errorBody } from '../../src/protocol/errors.js';
-import { RawSocket, sleep } from '../helpers.js';
+import { RawSocket, sleep } from '../support/gateway.js';
 import { eventually } from '../support/eventually.js';
 import { natsUnavailable } from '../support/nats-server.js';
 import type { Sample } from '../support/prometheus.js';

@@ -6,7 +6,7 @@ import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { VerifiedTokens } from '../../src/auth/verified-tokens.js';
 import type { Identity } from '../../src/core/context.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
-import { secretKey, SECRET } from '../tokens.js';
+import { secretKey, SECRET } from '../support/tokens.js';
 
 const identity = (subject: string): Identity => ({ subject, claims: {} });
 
