@@ -86,6 +86,7 @@ export class ServerStream {
   private flushScheduled = false;
   private ending: { error?: ErrorBody } | undefined;
   private readonly timers: StreamTimers;
+  private readonly clock: Clock;
 
   readonly key: string;
   /** The identity that opened the stream: only it may resume the stream. */
@@ -123,6 +124,7 @@ export class ServerStream {
     this.toErrorBody = options.toErrorBody;
     this.observer = options.observer;
     this.upTo = Math.max(0, options.upTo);
+    this.clock = options.clock;
     this.timers = new StreamTimers(options.clock, this.limits, {
       lifetimeOver: () => this.expire('stream lifetime exceeded'),
       lingerOver: () => this.cancel('linger window passed'),
@@ -352,7 +354,7 @@ export class ServerStream {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    this.clock.soon(() => {
       this.flushScheduled = false;
       this.flush();
       this.pump();

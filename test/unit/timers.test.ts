@@ -26,6 +26,7 @@ class LateClock implements Clock {
   now(): number { return this.time; }
   setTimeout(callback: () => void): Timer { this.timers.set(++this.next, callback); return this.next; }
   clearTimeout(timer: Timer | undefined): void { this.timers.delete(timer as number); }
+  soon(callback: () => void): void { callback(); }
   get armed(): number { return this.timers.size; }
   runArmed(): void {
     const due = [...this.timers.values()];
