@@ -50,6 +50,7 @@ export interface RawFrame { header: Record<string, unknown>; body: string }
 export class RawSocket {
   readonly frames: RawFrame[] = [];
   private waiters: Array<() => void> = [];
+  private barriers = 0;
   readonly closed: Promise<{ code: number; reason: string }>;
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data, isBinary) => {
@@ -101,6 +102,26 @@ export class RawSocket {
   async call(header: Record<string, unknown>, body?: string): Promise<RawFrame> {
     this.send(JSON.stringify({ t: 'call', ...header }) + (body === undefined ? '' : '\n' + body));
     return this.next();
+  }
+
+  /**
+   * A ping round trip: once its pong is back, the gateway has read every frame sent before it (one
+   * socket is read in order). The pong is taken out of `frames`.
+   */
+  async barrier(timeoutMs = 5_000): Promise<void> {
+    const id = 900_000 + ++this.barriers; // ping ids are their own; far from the ids tests use
+    this.send(JSON.stringify({ t: 'ping', id }));
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const at = this.frames.findIndex((f) => f.header.t === 'pong' && f.header.id === id);
+      if (at >= 0) { this.frames.splice(at, 1); return; }
+      if (this.ws.readyState === WebSocket.CLOSED) throw new Error('socket closed while waiting for the pong');
+      if (Date.now() > until) throw new Error('no pong within the timeout');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(1, until - Date.now()));
+        this.waiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
   }
 
   close(): void {

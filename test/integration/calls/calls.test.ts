@@ -3,12 +3,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { callContext, ConnectionClosedError, ErrorCode, UplinkError, type Gateway } from '../../../src/index.js';
 import { TestError } from '../../support/fixtures.js';
-import { client, rejection, sleep, startGateway, type LogCapture } from '../../support/gateway.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { eventually } from '../../support/eventually.js';
+import { client, rejection, startGateway, type LogCapture } from '../../support/gateway.js';
 
 type Calc = { add(a: number, b: number): number; divide(a: number, b: number): number };
 type Echo = { echo<T>(v: T): T; fail(m: string): never; crash(): never; slow(ms: number): string; whoami(): { correlationId: string } };
 
 const aborts: string[] = [];
+let waits = 0; // calls of probe.wait that reached the method
 const disposed: string[] = [];
 let gateway: Gateway;
 let url: string;
@@ -23,6 +26,7 @@ before(async () => {
   gateway.register({
     async wait(ms: number) {
       const ctx = callContext();
+      waits++;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, ms);
         ctx.signal.addEventListener('abort', () => {
@@ -38,7 +42,7 @@ before(async () => {
       return name;
     },
     async context() {
-      await sleep(1);
+      await nextTurn(); // a real await (another macrotask): the context must survive it
       const ctx = callContext();
       return { connection: ctx.connection.id, remote: ctx.connection.remoteAddress, annotations: ctx.annotations ?? null };
     },
@@ -139,7 +143,7 @@ describe('deadlines and cancellation', () => {
     const before = aborts.length;
     const error = await rejection(probe.wait(2_000));
     assert.equal(error.code, ErrorCode.DEADLINE_EXCEEDED);
-    for (let i = 0; i < 100 && aborts.length === before; i++) await sleep(5);
+    await eventually(() => aborts.length > before, { timeoutMs: 500, what: 'the method aborted' });
     assert.equal(aborts.at(-1), ErrorCode.DEADLINE_EXCEEDED);
     await c.close();
   });
@@ -157,11 +161,12 @@ describe('deadlines and cancellation', () => {
     const c = await client(url);
     const controller = new AbortController();
     const before = aborts.length;
+    const started = waits;
     const pending = c.proxy<{ wait(ms: number): boolean }>('probe').$call('wait', [5_000], { signal: controller.signal });
-    await sleep(30);
+    await eventually(() => waits > started, { what: 'the method running' });
     controller.abort();
     assert.equal((await rejection(pending)).code, ErrorCode.CANCELLED);
-    for (let i = 0; i < 100 && aborts.length === before; i++) await sleep(5);
+    await eventually(() => aborts.length > before, { timeoutMs: 500, what: 'the method aborted' });
     assert.equal(aborts.at(-1), ErrorCode.CANCELLED);
     assert.equal((await rejection(c.call('calc', 'add', [1, 2], { signal: controller.signal }))).code, ErrorCode.CANCELLED);
     await c.close();
@@ -191,8 +196,7 @@ describe('call context and connection hooks', () => {
     await c.call('probe', 'openResource', ['db-handle']);
     assert.ok(connected.includes(id));
     await c.close();
-    for (let i = 0; i < 100 && !disposed.includes('db-handle'); i++) await sleep(5);
-    assert.ok(disposed.includes('db-handle'));
+    await eventually(() => disposed.includes('db-handle'), { timeoutMs: 500, what: 'the tracked resource closed' });
     assert.deepEqual(disconnected.find(([cid]) => cid === id), [id, 1000]);
   });
 });

@@ -5,7 +5,7 @@ import { callback, exposeLocal, type Callback, type UplinkClient } from '../../.
 import { ErrorCode, expose, UplinkError, type ClientCallback, type ClientObject, type Gateway } from '../../../src/index.js';
 import { TestError } from '../../support/fixtures.js';
 import { eventually } from '../../support/eventually.js';
-import { client, rejection, sleep, startGateway } from '../../support/gateway.js';
+import { client, rejection, startGateway } from '../../support/gateway.js';
 
 type Progress = (pct: number) => void;
 type Greeter = { greet(name: string): string; shout(name: string): string };
@@ -195,8 +195,9 @@ describe('client callbacks', () => {
   it('at most maxCallbacksInflight callbacks wait per connection: the rest get BUSY at once', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const outcomes = c.proxy<JobsApi>('jobs').flood(callback(() => gate), 10);
-    await sleep(50);
+    let invoked = 0;
+    const outcomes = c.proxy<JobsApi>('jobs').flood(callback(() => (invoked++, gate)), 10);
+    await eventually(() => invoked === 4, { what: 'four callbacks waiting on the client' });
     release();
     const codes = await outcomes;
     assert.equal(codes.filter((x) => x === 'ok').length, 4);
@@ -205,13 +206,16 @@ describe('client callbacks', () => {
 
   it('a client that does not answer: DEADLINE_EXCEEDED after callbackTimeoutMs, and its late answer is dropped', async () => {
     let answered = false;
+    let answerLate!: () => void;
+    const late = new Promise<void>((resolve) => (answerLate = resolve));
     const started = performance.now();
     const code = await c.proxy<JobsApi>('jobs').slow(callback(async () => {
-      await sleep(600);
+      await late; // the answer leaves only after the server gave up on it
       answered = true;
     }));
     assert.equal(code, ErrorCode.DEADLINE_EXCEEDED);
     assert.ok(performance.now() - started < 550, 'the callback deadline, not the answer, ended the wait');
+    answerLate();
     await eventually(() => answered, { timeoutMs: 2_000, what: 'the slow callback to finish' });
     assert.equal(await c.proxy<{ add(a: number, b: number): number }>('calc').add(1, 2), 3, 'the connection still serves');
   });
@@ -224,8 +228,9 @@ describe('client callbacks', () => {
 
   it('callbacks end with their connection: the method sees CONNECTION_CLOSED, the client forgets them', async () => {
     const other = await client(url);
-    const pending = other.proxy<JobsApi>('jobs').slow(callback(() => new Promise<void>(() => {})));
-    await sleep(30);
+    let invoked = false;
+    const pending = other.proxy<JobsApi>('jobs').slow(callback(() => { invoked = true; return new Promise<void>(() => {}); }));
+    await eventually(() => invoked, { what: 'the callback waiting on the client' });
     await other.close();
     await assert.rejects(pending, (e: UplinkError) => e.code === ErrorCode.CONNECTION_CLOSED);
     assert.deepEqual(other.refs.size, { exported: 0, imported: 0 });

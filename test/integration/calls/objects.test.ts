@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { callContext, ErrorCode, expose, Gateway, oneway, parseUri } from '../../../src/index.js';
-import { client, rejection, RawSocket, sleep, startGateway } from '../../support/gateway.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { eventually } from '../../support/eventually.js';
+import { client, rejection, RawSocket, sleep, startGateway, type LogCapture } from '../../support/gateway.js';
 
 class Base {
   @expose inherited(): string { return 'base'; }
@@ -16,7 +18,7 @@ class Service extends Base {
   override overridden(): string { return 'derived'; }
   @expose hello(name: string): string { return `hello ${name}`; }
   @expose async later(): Promise<number> {
-    await sleep(5);
+    await nextTurn(); // a real await: the context must survive it
     return callContext().connection.id.length;
   }
   @expose async *ticks(): AsyncGenerator<number> { yield 1; }
@@ -37,7 +39,7 @@ class Recorder {
   static seen: string[] = [];
   static failures = 0;
   @oneway record(value: string): void { Recorder.seen.push(value); }
-  @oneway async boom(): Promise<void> { await sleep(1); throw new Error('oneway failure'); }
+  @oneway async boom(): Promise<void> { await nextTurn(); throw new Error('oneway failure'); }
   @oneway async hold(ms: number): Promise<void> { await sleep(ms); Recorder.seen.push(`held ${ms}`); }
 }
 
@@ -45,9 +47,10 @@ type Remote = Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 let gateway: Gateway;
 let url: string;
+let logs: LogCapture;
 const errors: unknown[] = [];
 before(async () => {
-  ({ gateway, url } = await startGateway({ maxOnewayInflight: 2, onError: (e) => errors.push(e) }));
+  ({ gateway, url, logs } = await startGateway({ maxOnewayInflight: 2, onError: (e) => errors.push(e) }));
   gateway.register(new Service(), 'svc');
   gateway.register(Session, { id: 'session' });
   gateway.register(Session, { id: 'single', mode: 'single' });
@@ -183,7 +186,7 @@ describe('instance modes', () => {
     const disposed = Session.disposed;
     await a.close();
     await b.close();
-    for (let i = 0; i < 100 && Session.disposed - disposed < 2; i++) await sleep(5);
+    await eventually(() => Session.disposed - disposed >= 2, { timeoutMs: 500, what: 'both sessions disposed' });
     assert.equal(Session.disposed - disposed, 2);
   });
 
@@ -216,7 +219,7 @@ describe('oneway calls', () => {
     const before = errors.length;
     rec.$oneway('record', 'first');
     rec.$oneway('boom');
-    for (let i = 0; i < 100 && (errors.length === before || !Recorder.seen.includes('first')); i++) await sleep(5);
+    await eventually(() => errors.length > before && Recorder.seen.includes('first'), { timeoutMs: 500, what: 'the record and the failure' });
     assert.ok(Recorder.seen.includes('first'));
     assert.equal((errors.at(-1) as Error).message, 'oneway failure');
     assert.equal(await c.proxy<Remote>('calc').add!(1, 1), 2);
@@ -226,8 +229,11 @@ describe('oneway calls', () => {
   it('bounds concurrency: beyond the limit oneway calls are dropped, the connection goes on', async () => {
     const c = await client(url);
     const rec = c.proxy<{ hold(ms: number): void }>('recorder');
+    const dropped = () => logs.lines.filter((l) => l.msg === 'oneway call dropped' && l.method === 'hold').length;
+    const droppedBefore = dropped();
     for (const ms of [40, 41, 42, 43]) rec.$oneway('hold', ms);
-    await sleep(120);
+    // Two run; the two beyond maxOnewayInflight are refused on arrival (the log says so), so they never run.
+    await eventually(() => Recorder.seen.includes('held 40') && Recorder.seen.includes('held 41') && dropped() === droppedBefore + 2, { what: 'two held, two dropped' });
     assert.ok(Recorder.seen.includes('held 40') && Recorder.seen.includes('held 41'));
     assert.ok(!Recorder.seen.includes('held 42') && !Recorder.seen.includes('held 43'));
     assert.equal(await c.proxy<Remote>('calc').add!(1, 2), 3);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { UplinkClient } from '../../../src/client/client.js';
+import { eventually } from '../../support/eventually.js';
 import { client } from '../../support/gateway.js';
 import { natsUnavailable, startNatsServer, type NatsServer } from '../../support/nats-server.js';
 import { startUplink, type UplinkProcess } from '../../support/processes.js';
@@ -81,24 +82,21 @@ describe('uplink serve --workers', { skip }, () => {
 
 /** A new client once the worker it lands on has heard the host's beat (a fresh gateway knows no object yet). */
 async function connectWhenHostsKnown(url: string): Promise<UplinkClient> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  let connected: UplinkClient | undefined;
+  let last: unknown;
+  await eventually(async () => {
     const c = await client(url);
     try {
       await c.call('anywhere', 'where', []);
-      return c;
+      connected = c;
+      return true;
     } catch (error) {
+      last = error;
       await c.close();
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 100));
+      return false;
     }
-  }
+  }, { timeoutMs: 10_000, everyMs: 100, what: 'a worker that knows the hosts' }).catch((error: Error) => { throw last ?? error; });
+  return connected!;
 }
 
-async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (check: () => boolean, ms = 10_000) => eventually(check, { timeoutMs: ms, everyMs: 20 });

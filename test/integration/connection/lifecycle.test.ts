@@ -5,8 +5,9 @@ import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { callContext, CloseCode, ConnectionClosedError, ErrorCode, optionsFromEnv } from '../../../src/index.js';
 import { loadUws, UWS_CANDIDATES } from '../../../src/server/http/uws-loader.js';
-import { client, rejection, sleep, startGateway, TcpRelay } from '../../support/gateway.js';
+import { client, rejection, startGateway, TcpRelay } from '../../support/gateway.js';
 import { eventually } from '../../support/eventually.js';
+import { Echo as EchoFixture } from '../../support/fixtures.js';
 
 type Echo = { slow(ms: number): string };
 type Calc = { add(a: number, b: number): number };
@@ -16,14 +17,15 @@ describe('a cut socket', () => {
     const { gateway, url } = await startGateway();
     const relay = await TcpRelay.start(gateway.port);
     const c = await client(relay.url, { timeoutMs: 0 });
+    const running = EchoFixture.slowRunning;
     const pending = [c.proxy<Echo>('echo').slow(10_000), c.proxy<Echo>('echo').slow(10_000)];
-    await sleep(30);
+    await eventually(() => EchoFixture.slowRunning === running + 2, { what: 'both calls running on the gateway' });
     const cutAt = Date.now();
     relay.cut();
     for (const p of pending) assert.ok((await rejection(p)) instanceof ConnectionClosedError);
     assert.ok(Date.now() - cutAt < 1_000, 'failed promptly');
-    for (let i = 0; i < 100 && gateway.connectionCount > 0; i++) await sleep(5);
-    assert.equal(gateway.connectionCount, 0);
+    await eventually(() => gateway.connectionCount === 0, { timeoutMs: 500, what: 'the connection gone' });
+    await eventually(() => EchoFixture.slowRunning === running, { what: 'the server to abort both calls' });
     const honest = await client(url);
     assert.equal(await honest.proxy<Calc>('calc').add(1, 2), 3);
     await honest.close();
@@ -35,8 +37,9 @@ describe('a cut socket', () => {
     const { gateway } = await startGateway();
     const relay = await TcpRelay.start(gateway.port);
     const c = await client(relay.url, { timeoutMs: 0, keepaliveMs: 50, keepaliveTimeoutMs: 100 });
+    const running = EchoFixture.slowRunning;
     const pending = c.proxy<Echo>('echo').slow(10_000);
-    await sleep(20);
+    await eventually(() => EchoFixture.slowRunning === running + 1, { what: 'the call running on the gateway' });
     relay.freeze();
     const error = await rejection(pending);
     assert.ok(error instanceof ConnectionClosedError);
@@ -52,10 +55,10 @@ describe('graceful close', () => {
     let goodbye: unknown;
     const c = await client(url, { timeoutMs: 0, onClose: (info) => (goodbye = info) });
     const short = c.proxy<Echo>('echo').slow(50);
+    const running = EchoFixture.slowRunning;
     const long = c.proxy<Echo>('echo').slow(10_000);
-    await sleep(20);
-    const closing = gateway.close({ drainMs: 200 });
-    await sleep(10);
+    await eventually(() => EchoFixture.slowRunning === running + 2, { what: 'both calls running on the gateway' });
+    const closing = gateway.close({ drainMs: 200 }); // draining from here on: the next call is refused
     assert.equal((await rejection(c.proxy<Calc>('calc').add(1, 2))).code, ErrorCode.SHUTTING_DOWN);
     assert.equal(await short, 'slept 50 ms');
     assert.equal((await rejection(long)).code, ErrorCode.SHUTTING_DOWN);
@@ -123,8 +126,7 @@ describe('limits', () => {
     const big = 'x'.repeat(200 * 1024);
     relay.freezeInbound();
     const calls = Array.from({ length: 200 }, () => reader.proxy<{ echo(v: string): string }>('echo').echo(big).catch((e: Error) => e));
-    for (let i = 0; i < 500 && gateway.connectionCount > 0; i++) await sleep(10);
-    assert.equal(gateway.connectionCount, 0, 'the slow consumer was disconnected');
+    await eventually(() => gateway.connectionCount === 0, { timeoutMs: 5_000, what: 'the slow consumer to be disconnected' });
     relay.cut();
     await Promise.all(calls);
     await relay.close();
@@ -138,7 +140,7 @@ describe('logging', () => {
     const c = await client(url, { token: 'eyJ-very-secret-token' });
     const id = c.session.connectionId;
     await c.close();
-    for (let i = 0; i < 50 && !logs.lines.some((l) => l.msg === 'connection closed'); i++) await sleep(5);
+    await eventually(() => logs.lines.some((l) => l.msg === 'connection closed'), { what: 'the close logged' });
     const opened = logs.lines.filter((l) => l.msg === 'connection opened' && l.conn === id);
     const closed = logs.lines.filter((l) => l.msg === 'connection closed' && l.conn === id);
     assert.equal(opened.length, 1);

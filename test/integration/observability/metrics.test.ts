@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { callback } from '../../../src/client/index.js';
 import { JwtAuthenticator } from '../../../src/auth/jwt.js';
 import { expose, type ClientCallback, type Gateway } from '../../../src/index.js';
-import { client, RawSocket, rejection, sleep, startGateway } from '../../support/gateway.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { client, RawSocket, rejection, startGateway } from '../../support/gateway.js';
 import { eventually } from '../../support/eventually.js';
 import { hsToken, JwksServer, keyPair, refused, SECRET } from '../../support/tokens.js';
 import { parseScrape, type Sample } from '../../support/prometheus.js';
@@ -85,7 +86,7 @@ describe('metrics', () => {
     const items: number[] = [];
     for await (const n of c.stream<number>('numbers', 'range', [40], { window: 4 })) {
       items.push(n);
-      await sleep(1); // slower than the producer: it runs out of credit
+      await nextTurn(); // slower than the producer (a macrotask per item): it runs out of credit
     }
     assert.equal(await c.call('jobs', 'ping', [callback(() => 7)]), 7);
     const dave = await client(url, { token: await hsToken({}, { sub: 'dave' }) });
@@ -104,9 +105,8 @@ describe('metrics', () => {
     try {
       const raw = await RawSocket.open(g.url);
       for (let i = 0; i < 30; i++) raw.send(`{"t":"ping","id":${i}}`);
-      await sleep(100);
-      const samples = parseScrape(await (await fetch(`http://127.0.0.1:${g.gateway.metricsPort}/metrics`)).text());
-      assert.ok(value(samples, 'uplink_rate_limited_total', { kind: 'message' }) >= 5);
+      const limited = async () => value(parseScrape(await (await fetch(`http://127.0.0.1:${g.gateway.metricsPort}/metrics`)).text()), 'uplink_rate_limited_total', { kind: 'message' });
+      await eventually(async () => (await limited()) >= 5, { what: 'five refusals counted' });
       raw.close();
     } finally {
       await g.gateway.close({ drainMs: 0 });

@@ -5,6 +5,7 @@
  * traceparent is ignored.
  */
 import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -23,7 +24,7 @@ context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 class Traced {
   @expose async work(n: number): Promise<number> {
     return trace.getTracer('user-code').startActiveSpan('inner work', async (span) => {
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await nextTurn(); // a real await (another macrotask) inside the user's span
       span.setAttribute('correlation', callContext().correlationId);
       span.end();
       return n * 2;

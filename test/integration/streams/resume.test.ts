@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, type Gateway } from '../../../src/index.js';
-import { RawSocket, sleep, startGateway } from '../../support/gateway.js';
+import { RawSocket, startGateway } from '../../support/gateway.js';
 import { eventually } from '../../support/eventually.js';
 
 let gateway: Gateway;
@@ -36,7 +36,7 @@ describe('resume takes the stream over', () => {
     await eventually(() => a.frames.some((f) => f.header.t === 'error' && f.header.id === 5), { what: 'the STREAM_LOST on A' });
     assert.equal(a.frames.find((f) => f.header.t === 'error' && f.header.id === 5)!.header.code, ErrorCode.STREAM_LOST);
     a.send('{"t":"cancel","id":5}');
-    await sleep(100);
+    await a.barrier(); // the gateway has read A's cancel
     const before = itemCount(b, 6);
     await eventually(() => itemCount(b, 6) >= before + 3, { what: 'items on B after A cancelled' });
     assert.equal(b.frames.some((f) => f.header.t === 'error' || f.header.t === 'end'), false);
@@ -50,9 +50,10 @@ describe('resume takes the stream over', () => {
     b.send(JSON.stringify({ t: 'resume', id: 6, key, ack: received, upTo: 1000 }));
     await eventually(() => itemCount(b, 6) >= 1, { what: 'items on B' });
     const lingering = gateway.stats().streams.lingering;
+    const connections = gateway.connectionCount;
     a.ws.terminate();
     await a.closed;
-    await sleep(100);
+    await eventually(() => gateway.connectionCount === connections - 1, { what: 'the gateway to close A' });
     const before = itemCount(b, 6);
     await eventually(() => itemCount(b, 6) >= before + 3, { what: 'items on B after A was gone' });
     assert.equal(gateway.stats().streams.lingering, lingering, 'A\'s close did not detach the stream: it is attached to B');
@@ -77,7 +78,7 @@ describe('resume ack must line up', () => {
   it('an ack below what the consumer already acknowledged is refused with STREAM_LOST', async () => {
     const { a, key, received } = await openOnA();
     a.send(JSON.stringify({ t: 'credit', id: 5, upTo: 1000, ack: received }));
-    await sleep(50);
+    await a.barrier(); // the gateway has read the ack
     const b = await RawSocket.open(url);
     b.send(JSON.stringify({ t: 'resume', id: 6, key, ack: 0, upTo: 1000 }));
     const answer = await b.next();

@@ -1,11 +1,12 @@
 /** Streaming over real gateways: order, coalescing, flow control, cancellation, limits, cut sockets, reconnect and resume. */
-import { eventually } from '../../support/eventually.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { eventually, steady } from '../../support/eventually.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { JwtAuthenticator } from '../../../src/auth/jwt.js';
 import { callContext, ConnectionClosedError, ErrorCode, expose, stream, type Gateway, type GatewayOptions } from '../../../src/index.js';
-import { TestError } from '../../support/fixtures.js';
+import { Echo, TestError } from '../../support/fixtures.js';
 import { client, RawSocket, rejection, sleep, startGateway, TcpRelay } from '../../support/gateway.js';
 
 /** Counts live generators and how far each got, so tests can see the server side. */
@@ -45,7 +46,7 @@ class Probe {
   /** The call context as the generator sees it after every yield (and after real awaits). */
   @expose async *contexts(n: number): AsyncGenerator<string> {
     for (let i = 0; i < n; i++) {
-      if (i % 3 === 0) await sleep(1);
+      if (i % 3 === 0) await nextTurn(); // a real await (another macrotask): the context must survive it
       yield callContext().correlationId;
     }
   }
@@ -64,12 +65,16 @@ class Probe {
 
   /** Releases the second half of a gated stream. */
   static release: () => void = () => {};
+  /** The gated generator has returned (its last item and the end are with the gateway). */
+  static gatedEnded = false;
 
   /** Five items, then waits for Probe.release(), then five more and the end. */
   @expose async *gated(): AsyncGenerator<number> {
+    Probe.gatedEnded = false;
     for (let i = 0; i < 5; i++) yield i;
     await new Promise<void>((resolve) => (Probe.release = resolve));
     for (let i = 5; i < 10; i++) yield i;
+    Probe.gatedEnded = true;
   }
 
   @expose async *failAfter(n: number): AsyncGenerator<number> {
@@ -224,7 +229,7 @@ describe('flow control', () => {
       assert.equal(blob.length, 16 * 1024);
       consumed++;
       assert.ok(Probe.produced <= consumed + 32 + 1, `produced ${Probe.produced} with ${consumed} consumed`);
-      await sleep(2);
+      await nextTurn(); // the consumer yields the event loop after each item: the producer may run ahead if credit lets it
       if (consumed === 300) break;
     }
     await eventually(() => Probe.finallies === 1);
@@ -240,9 +245,8 @@ describe('flow control', () => {
     const iterator = c.stream<string>('probe', 'blobs', [32 * 1024]);
     await iterator.next();
     relay.freezeInbound();
-    await sleep(500);
-    const plateau = Probe.produced;
-    await sleep(300);
+    const plateau = await steady(() => Probe.produced, { what: 'the generator to stop at the high-water mark' });
+    await sleep(300); // proves nothing more is pulled for a while: absence cannot be polled
     assert.equal(Probe.produced, plateau, 'the generator stopped being pulled');
     // 256 KiB high-water mark + socket buffers: far below the 100,000-item credit.
     assert.ok(plateau * 32 * 1024 < 64 * 1024 * 1024, `${plateau} items of 32 KiB produced`);
@@ -262,11 +266,12 @@ describe('cancellation', () => {
     const early = c.stream('probe', 'count', [1_000_000, 5]);
     await early.return();
     // Whether or not the generator had started, the gateway lets the stream go and pulls nothing more.
-    await sleep(100); // the stream frame and its cancel reach the gateway
+    // A round trip on the same socket: the gateway has read the stream frame and its cancel (frames are read in order).
+    assert.equal(await c.proxy<{ add(a: number, b: number): number }>('calc').add(1, 1), 2);
     await eventually(() => gateway.stats().streams.live === 0);
     const produced = Probe.produced;
     assert.ok(produced <= 6, `${produced} items pulled for a stream cancelled before its first item`);
-    await sleep(50);
+    await sleep(50); // proves nothing is pulled after the cancel: absence cannot be polled
     assert.equal(Probe.produced, produced, 'nothing is pulled after the cancel');
     await eventually(() => Probe.live === 0); // a generator that had started ran its finally block
 
@@ -294,7 +299,8 @@ describe('cancellation', () => {
     const stream = c.stream('probe', 'count', [10, 1_000], { signal: controller.signal });
     controller.abort();
     assert.deepEqual(await collect(stream), []);
-    await sleep(50);
+    // A round trip on the same socket: the gateway has read the stream frame and its cancel.
+    assert.equal(await c.proxy<{ add(a: number, b: number): number }>('calc').add(1, 1), 2);
     await eventually(() => Probe.live === live);
     await c.close();
   });
@@ -376,7 +382,7 @@ describe('dropped connections', () => {
     for (let i = 0; i < 5; i++) got.push((await stream.next()).value);
     relay.freeze();
     Probe.release(); // the last five items and the end go into a dead path
-    await sleep(100);
+    await eventually(() => Probe.gatedEnded, { what: 'the generator to end' });
     assert.equal(g.stats().streams.live, 1, 'the ended stream waits for its final ack');
     relay.unfreeze();
     relay.cut();
@@ -393,7 +399,7 @@ describe('dropped connections', () => {
     relay.freeze();
     const idempotent = collect(c.proxy<ProbeApi>('probe').$with({ idempotent: true }).count(5));
     const plain = rejection(collect(c.proxy<ProbeApi>('probe').count(5)));
-    await sleep(50);
+    await sleep(50); // both requests go into the dead path: bytes a frozen relay drops leave nothing to wait for
     relay.unfreeze();
     relay.cut();
     assert.deepEqual(await idempotent, [0, 1, 2, 3, 4]);
@@ -403,13 +409,13 @@ describe('dropped connections', () => {
   });
 
   it('closes a lingering generator when the linger window passes without a resume', async () => {
-    const { relay, stop } = await probeGateway({ streamLingerMs: 300 });
+    const { gateway: g, relay, stop } = await probeGateway({ streamLingerMs: 300 });
     const c = await client(relay.url);
     reset();
     const stream = c.stream('probe', 'waitForever', []);
     await stream.next();
     relay.cut();
-    await sleep(100);
+    await eventually(() => g.stats().streams.lingering === 1, { timeoutMs: 250, what: 'the stream to linger' });
     assert.equal(Probe.finallies, 0, 'still lingering');
     await eventually(() => Probe.finallies === 1, { timeoutMs: 2_000 });
     assert.ok((await rejection(stream.next())) instanceof ConnectionClosedError);
@@ -434,9 +440,10 @@ describe('dropped connections', () => {
     const states: string[] = [];
     const c = await client(relay.url, { reconnect: { initialDelayMs: 50 }, timeoutMs: 5_000, onStateChange: (s) => states.push(s) });
     const echo = c.proxy<{ slow(ms: number): string }>('echo');
+    const running = Echo.slowRunning;
     const lost = echo.slow(300);
     const retried = echo.$call('slow', [300], { idempotent: true });
-    await sleep(50);
+    await eventually(() => Echo.slowRunning === running + 2, { what: 'both calls running on the gateway' });
     relay.cut();
     await eventually(() => states.includes('reconnecting'));
     const queued = echo.slow(1);
