@@ -5,6 +5,7 @@
  * must still be served, and no built-in prototype may have changed.
  */
 import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { after, afterEach, before } from 'node:test';
 import { JwtAuthenticator, type JwtOptions } from '../../src/auth/jwt.js';
 import { callContext, expose, type Gateway, type GatewayOptions } from '../../src/index.js';
@@ -65,15 +66,24 @@ export class Probe {
     for (let i = 0; i < count; i++) yield 'y'.repeat(chars);
   }
 
+  /** Calls of `later` started and ended (however they ended). */
+  laterStarted = 0;
+  laterDone = 0;
+
   @expose async later(ms: number, fail = false): Promise<string> {
-    await sleep(ms);
-    if (fail) throw new Error('failed after the caller left');
-    return 'late';
+    this.laterStarted++;
+    try {
+      await sleep(ms);
+      if (fail) throw new Error('failed after the caller left');
+      return 'late';
+    } finally {
+      this.laterDone++;
+    }
   }
 
   /** Reads its bytes only after an await: they must still be intact then. */
   @expose async digest(bytes: Uint8Array): Promise<number> {
-    await sleep(5);
+    await nextTurn();
     return bytes.reduce((sum, b) => sum + b, 0);
   }
 

@@ -148,6 +148,9 @@ export class TcpRelay {
   private inboundFrozen = false;
   private constructor(private readonly server: import('node:net').Server, readonly port: number) {}
 
+  /** Bytes from clients that a freeze dropped. */
+  dropped = 0;
+
   /** The gateway port new connections go to (change it to stand for a restarted server). */
   targetPort = 0;
 
@@ -161,7 +164,10 @@ export class TcpRelay {
         s.on('error', () => {});
         s.on('close', () => { relay.sockets.delete(s); inbound.destroy(); outbound.destroy(); });
       }
-      inbound.on('data', (d) => { if (!relay.frozen) outbound.write(d); });
+      inbound.on('data', (d) => {
+        if (!relay.frozen) outbound.write(d);
+        else relay.dropped += d.length;
+      });
       outbound.on('data', (d) => {
         if (relay.frozen) return;
         if (relay.inboundFrozen) outbound.pause(); // the client stops reading: TCP backpressure reaches the server

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { JwtAuthenticator } from '../../../src/auth/jwt.js';
 import { CloseCode, ErrorCode, Gateway, UplinkError, type GatewayOptions } from '../../../src/index.js';
 import { client, RawSocket, rejection, sleep, startGateway } from '../../support/gateway.js';
+import { eventually } from '../../support/eventually.js';
 import { expiresSoon, hsToken, JwksServer, keyPair, now, refused, SECRET } from '../../support/tokens.js';
 
 type Calc = { add(a: number, b: number): number };
@@ -141,8 +142,8 @@ describe('JWKS with key rotation', () => {
     assert.equal(server.fetches, 1);
 
     server.keys = [first.jwk, second.jwk]; // rotation: the issuer publishes k2
-    await sleep(350);
-    const b = await client(url, { token: await second.sign() });
+    // Within jose's cooldown (300 ms, real time) k2 is refused without a fetch; the first try after it refetches.
+    const b = await acceptedClient(url, () => second.sign());
     assert.equal(await b.proxy<Calc>('calc').add(2, 2), 4);
     assert.equal(server.fetches, 2);
 
@@ -207,7 +208,7 @@ describe('expiry and in-band refresh', () => {
     const until = Date.now() + 3_500;
     while (Date.now() < until) {
       assert.equal(await c.proxy<Calc>('calc').add(1, 1), 2);
-      await sleep(100);
+      await sleep(100); // calls spread over the token's real lifetime (exp is in whole seconds): a pace, not a wait
     }
     assert.ok(issued >= 2, `token function called ${issued} times`);
     assert.equal((await c.proxy<{ info(): { connection: string } }>('$uplink').info()).connection, connection);
@@ -341,8 +342,8 @@ describe('revocation', () => {
     assert.equal((await bob2.whenClosed).code, CloseCode.REVOKED);
     assert.equal(await bob.proxy<Calc>('calc').add(2, 2), 4);
 
-    await sleep(1_100); // a token issued after the revocation is fine
-    const again = await client(url, { token: await hsToken({ jti: 'a3' }) });
+    // A token issued after the revocation is fine: iat is in whole seconds, so one is accepted once the second turns.
+    const again = await acceptedClient(url, () => hsToken({ jti: 'a3' }));
     assert.equal(await again.proxy<Calc>('calc').add(3, 3), 6);
     await again.close();
     await bob.close();
@@ -378,3 +379,13 @@ describe('demo tokens', () => {
     await gateway.close({ drainMs: 0 });
   });
 });
+
+/** A client once the gateway accepts the token `sign` makes (tried every 50 ms: what it waits for passes in real time). */
+async function acceptedClient(url: string, sign: () => Promise<string>): Promise<Awaited<ReturnType<typeof client>>> {
+  let connected: Awaited<ReturnType<typeof client>> | undefined;
+  await eventually(async () => {
+    connected = await client(url, { token: await sign() }).catch(() => undefined);
+    return connected !== undefined;
+  }, { timeoutMs: 3_000, everyMs: 50, what: 'the token accepted' });
+  return connected!;
+}

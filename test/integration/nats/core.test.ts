@@ -15,7 +15,7 @@ import { decodeAnswer, encodeCall } from '../../../src/nats/call-envelope.js';
 import { readErrorPayload } from '../../../src/nats/envelope.js';
 import { client, RawSocket, rejection } from '../../support/gateway.js';
 import { Calculator, Counter, TestError, Ticker } from '../../support/fixtures.js';
-import { eventually } from '../../support/eventually.js';
+import { eventually, within } from '../../support/eventually.js';
 import { resumeElsewhere } from '../../support/resume-elsewhere.js';
 import { natsUnavailable } from '../../support/nats-server.js';
 import { TestCluster, type ClusterGateway, type ClusterHost } from '../../support/nats-cluster.js';
@@ -198,7 +198,7 @@ describe('calls through NATS', { skip }, () => {
     const controller = new AbortController();
     const call = c.call('producer', 'waitForAbort', [], { signal: controller.signal });
     await eventually(() => seen.started > before.started, { what: 'the method running on a host' });
-    await delay(150); // past the host's accept tick: the gateway knows which host runs it
+    await delay(150); // past the host's accept tick (real time on the host): the gateway knows which host runs it; nothing exposes that moment
     controller.abort();
     assert.equal((await rejection(call)).code, ErrorCode.CANCELLED);
     await eventually(() => seen.aborted > before.aborted, { what: 'the abort on the host' });
@@ -214,11 +214,11 @@ describe('calls through NATS', { skip }, () => {
     }, { text: '[]' });
     const inbox = gw[0]!.nc.subscribe(`_U.${gateway}.1`, { max: 1 });
     gw[0]!.nc.publish('uplink.call.producer', call, { reply: `_U.${gateway}.1` });
-    const answer = await Promise.race([(async () => { for await (const m of inbox) return m; throw new Error('no answer'); })(), delay(2_000).then(() => { throw new Error('no answer in 2 s'); })]);
+    const answer = await within((async () => { for await (const m of inbox) return m; throw new Error('no answer'); })(), 2_000, 'the answer');
     const { head, body } = decodeAnswer(answer.data);
     assert.equal(head.e, 'error');
     assert.equal(readErrorPayload(body, 16).code, ErrorCode.DEADLINE_EXCEEDED);
-    await delay(100);
+    await delay(100); // proves the method never starts late: absence cannot be polled
     assert.equal(seen.started, before, 'the method never ran');
   });
 });
@@ -251,7 +251,7 @@ describe('streams through NATS', { skip }, () => {
     const stream = c.stream<number>('producer', 'count', [1_000_000], { window: 20 });
     const iterator = stream[Symbol.asyncIterator]();
     for (let i = 0; i < 5; i++) await iterator.next();
-    await delay(300);
+    await delay(300); // proves the host stops at the window: absence cannot be polled
     const made = seen.produced - produced;
     assert.ok(made <= 20 + 2, `the host produced ${made} items for a window of 20`);
     const finallies = seen.finallies;
@@ -270,9 +270,10 @@ describe('streams through NATS', { skip }, () => {
       .flatMap((f) => (JSON.parse(f.body.split('\n')[0]!) as Array<{ seq: number }>).map((t) => t.seq));
     await eventually(() => seqs(a, 5).length >= 5, { what: 'items through gateway A' });
     const key = a.frames.find((f) => f.header.t === 'stream-open')!.header.key as string;
+    const open = gw[0]!.gateway.connectionCount;
     a.ws.terminate(); // the client loses gateway A
     const received = seqs(a, 5);
-    await delay(100);
+    await eventually(() => gw[0]!.gateway.connectionCount < open, { what: 'gateway A to see the client gone' });
     await resumeElsewhere(gw[1]!.url, token, key, received, seqs);
   });
 

@@ -83,7 +83,7 @@ async function pinnedTo(url: string, name: string): Promise<UplinkClient> {
 async function signalMidCall(url: string, host: UplinkProcess & { name: string }, signal: NodeJS.Signals): Promise<{ code: string | undefined; ms: number; client: UplinkClient }> {
   const c = await pinnedTo(url, host.name);
   const call = c.call('desk', 'slow', [20_000], { timeoutMs: 25_000 });
-  await delay(200);
+  await delay(200); // the call reaches the host, another process: nothing here can see that moment
   host.signal(signal);
   const t0 = performance.now();
   const { code } = await rejection(call);
@@ -142,7 +142,7 @@ describe('failure drills with real processes', { skip, timeout: 120_000 }, () =>
     const [a2] = await Promise.all([startHost('kill-c')]);
     const d0 = await pinnedTo(gatewayA.url, 'kill-c');
     const retried = d0.call('desk', 'slow', [1_500], { timeoutMs: 20_000, idempotent: true });
-    await delay(200);
+    await delay(200); // as in signalMidCall: the call reaches the host process
     a2.signal('SIGKILL');
     assert.equal(await retried, 'kill-b', 'an idempotent call is sent once more after HOST_LOST, and lands on a live host');
     const d = await connectTo(gatewayB.url);
@@ -218,7 +218,7 @@ describe('failure drills with real processes', { skip, timeout: 120_000 }, () =>
     const iterator = c.stream<{ seq: number }>('desk', 'ticks', [10])[Symbol.asyncIterator]();
     while (seqs.length < 10) seqs.push((await iterator.next()).value!.seq);
     await server.stop();
-    await delay(300);
+    await delay(300); // the outage lasts a while: its length is what is tested
     server = await startNatsServer({ config, env: PASSWORDS, port });
     while (seqs.length < 80) seqs.push((await iterator.next()).value!.seq);
     assert.deepEqual(seqs, seqs.map((_, i) => i), 'in order, none lost, none twice');

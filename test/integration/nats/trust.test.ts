@@ -68,6 +68,7 @@ async function publishCall(nc: NatsConnection, object: string, member: string, e
   }, { text: '[]' });
   const inbox = nc.subscribe(reply, { max: 1 });
   nc.publish(`uplink.call.${object}`, call, { reply });
+  // A verifying host answers nothing unproven: 'none' is an absence, so it takes the whole 1.5 s.
   const answer = await Promise.race([(async () => { for await (const m of inbox) return m; return undefined; })(), delay(1_500).then(() => undefined)]);
   inbox.unsubscribe();
   if (!answer) return { event: 'none' }; // a verifying host answers nothing unproven: the reply subject may be another caller's
@@ -116,9 +117,10 @@ describe('hosts verify who is calling (#26 item 10)', { skip }, () => {
     const items = (raw: RawSocket, id: number) => raw.frames.filter((f) => f.header.t === 'items' && f.header.id === id).flatMap((f) => JSON.parse(f.body.split('\n')[0]!) as number[]);
     await eventually(() => items(a, 5).length >= 5, { what: 'items through gateway A' });
     const key = a.frames.find((f) => f.header.t === 'stream-open')!.header.key as string;
+    const open = gateway.connectionCount;
     a.ws.terminate();
     const received = items(a, 5);
-    await delay(100);
+    await eventually(() => gateway.connectionCount < open, { what: 'gateway A to see the client gone' });
     const intruder = await RawSocket.open(other.url, false);
     intruder.send(JSON.stringify({ t: 'hello', v: [1], token: await hsToken({}, { sub: 'eve' }) }));
     assert.equal((await intruder.next()).header.t, 'welcome');
@@ -259,9 +261,9 @@ describe('NATS outages: readiness, liveness, logs and gauges (#26 items 6, 7, 9)
     await server.stop();
     await eventually(() => service.readiness() !== 'ok', { what: 'the host not ready' });
     assert.equal(await gauge('uplink_nats_connected'), 0);
-    await delay(5 * BEAT_MS);
+    await delay(5 * BEAT_MS); // an outage longer than the liveness bound: its length is what is tested
     server = await startNatsServer({ port });
-    await delay(2 * BEAT_MS); // the gateway is back and ticking; the host is not yet
+    await delay(2 * BEAT_MS); // the gateway is back and ticking; the host is not yet (a duration, as above)
     await hostRoute.restore();
     await consumed;
     assert.deepEqual(got, Array.from({ length: 40 }, (_, i) => i), 'every item once, in order');

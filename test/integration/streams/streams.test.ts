@@ -399,7 +399,7 @@ describe('dropped connections', () => {
     relay.freeze();
     const idempotent = collect(c.proxy<ProbeApi>('probe').$with({ idempotent: true }).count(5));
     const plain = rejection(collect(c.proxy<ProbeApi>('probe').count(5)));
-    await sleep(50); // both requests go into the dead path: bytes a frozen relay drops leave nothing to wait for
+    await steady(() => relay.dropped, { ready: (n) => n > 0, everyMs: 20, what: 'both requests lost in the dead path' });
     relay.unfreeze();
     relay.cut();
     assert.deepEqual(await idempotent, [0, 1, 2, 3, 4]);
