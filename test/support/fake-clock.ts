@@ -100,11 +100,3 @@ export class FakeClock implements Clock {
 async function drainMicrotasks(depth = 50): Promise<void> {
   for (let i = 0; i < depth; i++) await Promise.resolve();
 }
-
-/**
- * Runs queued microtasks and real immediates (a few event-loop turns): only for work that is not on
- * a FakeClock (an async iterator's own awaits, a socket stub). Clock-driven work: `clock.settle()`.
- */
-export async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
-}
