@@ -13,6 +13,12 @@ export interface Clock {
   /** Runs `callback` once, `ms` from now. */
   setTimeout(callback: () => void, ms: number): Timer;
   clearTimeout(timer: Timer | undefined): void;
+  /**
+   * Runs `callback` once the current macrotask's work is done (after its promise callbacks), before
+   * any timer: a batch closes at the end of the turn that filled it. Optional, so a clock written
+   * before it existed still fits: `soon(clock, fn)` falls back to the system's.
+   */
+  soon?(callback: () => void): void;
 }
 
 /** Node and browsers cap timers at 2^31-1 ms (longer ones fire at once): callers re-arm past it. */
@@ -26,7 +32,17 @@ export const systemClock: Clock = {
   now: Date.now,
   setTimeout: globalThis.setTimeout.bind(globalThis) as Clock['setTimeout'],
   clearTimeout: globalThis.clearTimeout.bind(globalThis) as Clock['clearTimeout'],
+  // setImmediate in Node (the check phase, after I/O); browsers have none: a 0 ms timer.
+  soon: typeof globalThis.setImmediate === 'function'
+    ? (callback) => { globalThis.setImmediate(callback); }
+    : (callback) => { globalThis.setTimeout(callback, 0); },
 };
+
+/** Runs `callback` at the end of this turn on `clock` (its own `soon`, or the system's). */
+export function soon(clock: Clock, callback: () => void): void {
+  if (clock.soon) clock.soon(callback);
+  else systemClock.soon!(callback);
+}
 
 /** Lets the process exit while the timer is armed (Node); no-op elsewhere and on fake timers. */
 export function unrefTimer(timer: Timer): void {

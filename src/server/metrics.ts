@@ -47,7 +47,7 @@ export interface CallSeries {
 /**
  * The hot path only adds to plain numbers; the scrape hands them to prom-client. A counter is reset
  * and set through its public API; a histogram has no bulk API, so its entries are written in the
- * shape prom-client 15 keeps them (`hashMap` of `{labels, bucketValues, sum, count}`; test/metrics.test.ts
+ * shape prom-client 15 keeps them (`hashMap` of `{labels, bucketValues, sum, count}`; test/integration/observability/metrics.test.ts
  * parses a real scrape, so an upgrade that changes it fails there).
  */
 interface HistogramInternals { hashMap: Record<string, { labels: Record<string, string>; bucketValues: Record<number, number>; sum: number; count: number }> }

@@ -16,7 +16,7 @@
  * limits and the replay buffer already live in their own files. The options are read through one object: copying them into
  * fields made no measurable difference per item (docs/performance-history.md, #29).
  */
-import type { Clock } from '../clock.js';
+import { soon, type Clock } from '../clock.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../protocol/errors.js';
 import { payloadSize, type EncodedPayload } from '../protocol/codec.js';
 import { runInContext, type CallContext, type Identity } from '../core/context.js';
@@ -322,7 +322,7 @@ export class ServerStream {
     this.flushScheduled = true;
     const sink = this.sink;
     if (sink?.beforeWrites) sink.beforeWrites(this.flushScheduledBatch);
-    else setImmediate(this.flushScheduledBatch);
+    else soon(this.options.clock, this.flushScheduledBatch);
   }
 
   private readonly flushScheduledBatch = (): void => {

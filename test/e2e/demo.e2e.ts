@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { registerDemoObjects } from '../../src/demo/register.js';
 import { Gateway } from '../../src/index.js';
-import { TcpRelay } from '../helpers.js';
+import { TcpRelay } from '../support/gateway.js';
 import { launchChromium } from '../support/chromium.js';
 
 const SECRET = 'e2e-demo-secret-long-enough-0123456789';

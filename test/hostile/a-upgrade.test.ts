@@ -2,14 +2,14 @@
  * Catalogue A (docs/security.md): the HTTP upgrade, origins and connection admission, over raw TCP.
  * Each test is named after its catalogue item; the arena checks an honest client after every one.
  */
-import { eventually } from '../support/eventually.js';
+import { eventually, within } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { connect as connectTcp } from 'node:net';
 import { describe, it } from 'node:test';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
-import { client, RawSocket, sleep, startGateway } from '../helpers.js';
-import { hsToken, SECRET } from '../tokens.js';
+import { client, RawSocket, sleep, startGateway } from '../support/gateway.js';
+import { hsToken, SECRET } from '../support/tokens.js';
 import { useArena, useJwksArena } from './arena.js';
 import { httpExchange, upgradeRequest } from './raw-websocket.js';
 
@@ -115,7 +115,7 @@ describe('A. slow attackers (run side by side: each waits for uWS\'s 10 s HTTP t
     const request = upgradeRequest();
     let sent = 0;
     const dribble = setInterval(() => { if (sent < request.length - 4) socket.write(request[sent++]!); }, 250);
-    await Promise.race([closed, sleep(15_000)]);
+    await within(closed, 15_000, 'the cut').catch(() => undefined); // the assertions below say what went wrong
     clearInterval(dribble);
     socket.destroy();
     const elapsed = Date.now() - started;
@@ -130,7 +130,7 @@ describe('A. slow attackers (run side by side: each waits for uWS\'s 10 s HTTP t
     socket.on('error', () => {});
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
     socket.write(upgradeRequest(Array.from({ length: 60 }, (_, i) => `X-H${i}: v\r\n`).join('')));
-    await Promise.race([closed, sleep(15_000)]);
+    await within(closed, 15_000, 'the cut').catch(() => undefined); // the assertions below say what went wrong
     assert.equal(answered, false);
     assert.equal(socket.destroyed || socket.readyState === 'closed', true);
     socket.destroy();
@@ -179,7 +179,7 @@ describe('A. connection rate per address', () => {
     assert.equal(upgraded + statuses.filter((s) => s === 429).length, 60, 'every attempt is upgraded or refused with 429');
     assert.ok(upgraded >= 15 && upgraded <= 35, `${upgraded} upgraded: the burst of 20 (the honest client took one), plus the refill while the flood lasted`);
     assert.match(answers.find((a) => a.status === 429)!.head, /Retry-After: 1/);
-    await sleep(1_100); // the bucket refills; the arena's checks then connect from the same address
+    await sleep(1_100); // the bucket refills (real time in the gateway's rate limiter); the arena's checks then connect from the same address
   });
 });
 
@@ -195,10 +195,10 @@ describe('A. client gone during an asynchronous upgrade', () => {
       const socket = connectTcp(arena.port, '127.0.0.1');
       socket.on('error', () => {});
       socket.write(upgradeRequest(`Authorization: Bearer ${token}\r\n`));
-      await sleep(20);
+      await sleep(20); // the request reaches the gateway, then the client leaves mid-verification: no event marks that moment
       socket.destroy();
     }
-    await sleep(700); // the verifications finish after their clients left
+    await sleep(700); // the verifications (300 ms JWKS delay) finish after their clients left: what they leave behind is an absence
     assert.equal(arena.gateway.connectionCount, before);
     assert.ok(!arena.logs.lines.some((l) => Number(l.level) >= 50), 'no error was logged');
     const patient = await httpExchange(arena.port, upgradeRequest(`Authorization: Bearer ${token}\r\n`), 1_000);

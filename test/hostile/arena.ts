@@ -5,14 +5,15 @@
  * must still be served, and no built-in prototype may have changed.
  */
 import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { after, afterEach, before } from 'node:test';
 import { JwtAuthenticator, type JwtOptions } from '../../src/auth/jwt.js';
 import { callContext, expose, type Gateway, type GatewayOptions } from '../../src/index.js';
 import type { UplinkClient } from '../../src/client/index.js';
-import { client, sleep, startGateway, type LogCapture } from '../helpers.js';
+import { client, sleep, startGateway, type LogCapture } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
-import { assertPrototypesClean } from '../prototypes.js';
-import { JwksServer, keyPair } from '../tokens.js';
+import { assertPrototypesClean } from '../support/prototypes.js';
+import { JwksServer, keyPair } from '../support/tokens.js';
 
 /** A registered error class (the arena registers it with the codec), so its message and data are public. */
 export class HostileError extends Error {
@@ -65,15 +66,24 @@ export class Probe {
     for (let i = 0; i < count; i++) yield 'y'.repeat(chars);
   }
 
+  /** Calls of `later` started and ended (however they ended). */
+  laterStarted = 0;
+  laterDone = 0;
+
   @expose async later(ms: number, fail = false): Promise<string> {
-    await sleep(ms);
-    if (fail) throw new Error('failed after the caller left');
-    return 'late';
+    this.laterStarted++;
+    try {
+      await sleep(ms);
+      if (fail) throw new Error('failed after the caller left');
+      return 'late';
+    } finally {
+      this.laterDone++;
+    }
   }
 
   /** Reads its bytes only after an await: they must still be intact then. */
   @expose async digest(bytes: Uint8Array): Promise<number> {
-    await sleep(5);
+    await nextTurn();
     return bytes.reduce((sum, b) => sum + b, 0);
   }
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sleep } from '../helpers.js';
+import { sleep } from '../support/gateway.js';
 import { useArena } from './arena.js';
 import { closeCodeOf, frame, httpExchange, parseFrames, rawWebSocket, upgradeRequest } from './raw-websocket.js';
 

@@ -1,9 +1,9 @@
 /** Catalogue C (docs/security.md): volume, rate and backpressure, against a real gateway with an honest client alongside. */
-import { eventually } from '../support/eventually.js';
+import { eventually, steady } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloseCode, ErrorCode } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep, TcpRelay } from '../helpers.js';
+import { client, RawSocket, rejection, sleep, TcpRelay } from '../support/gateway.js';
 import { useArena } from './arena.js';
 import { frame, rawWebSocket } from './raw-websocket.js';
 import { natsBacked } from '../support/nats-backed.js';
@@ -72,9 +72,8 @@ describe('C. readers that do not keep up', () => {
     socket.write(frame({ opcode: 1, payload: '{"t":"hello","v":[1]}' }));
     socket.write(frame({ opcode: 1, payload: '{"t":"stream","id":1,"o":"probe","m":"count","upTo":1000000000}\n[10000000]' }));
     socket.pause(); // never reads, never acknowledges
-    await sleep(1_000);
-    const pulled = arena.probe.pulled;
-    await sleep(300);
+    const pulled = await steady(() => arena.probe.pulled, { ready: (n) => n > 0, what: 'the generator to stop' });
+    await sleep(300); // proves it stays stopped: absence cannot be polled
     assert.equal(arena.probe.pulled, pulled, 'the generator is paused');
     assert.ok(pulled <= arena.gateway.options.streamMaxUnacked + 2, `${pulled} items pulled`);
     assert.equal(arena.probe.live, 1);
@@ -84,9 +83,9 @@ describe('C. readers that do not keep up', () => {
   });
 
   it('#33 a client with a zero TCP window and large responses is disconnected at the backpressure budget (4508)', async () => {
-    const { socket, ended } = await rawWebSocket(arena.port);
+    const { socket, ended, received } = await rawWebSocket(arena.port);
     socket.write(frame({ opcode: 1, payload: '{"t":"hello","v":[1]}' }));
-    await sleep(50);
+    await eventually(() => received().length > 0, { what: 'the welcome' });
     socket.pause();
     for (let i = 1; i <= 200; i++) socket.write(frame({ opcode: 1, payload: call(i, 'probe', 'big', [60_000]) }));
     await eventually(() => arena.logs.lines.some((l) => l.msg === 'connection closed' && l.code === CloseCode.SLOW_CONSUMER), { timeoutMs: 5_000, what: 'the slow consumer to be closed' });

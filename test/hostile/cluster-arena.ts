@@ -25,13 +25,14 @@ import type { LocalObjectHost } from '../../src/host/local-host.js';
 import { NatsHostService, NatsObjectHost } from '../../src/nats/index.js';
 import { connectFromEnv } from '../../src/nats/connect.js';
 import type { NatsHostOptions } from '../../src/nats/host-service.js';
-import { client, startGateway } from '../helpers.js';
-import { assertPrototypesClean } from '../prototypes.js';
+import { client, startGateway } from '../support/gateway.js';
+import { assertPrototypesClean } from '../support/prototypes.js';
 import { Calculator, Echo, Numbers, Relay, TestError } from '../support/fixtures.js';
 import { objectHost } from '../support/nats-cluster.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { parseScrape, type Sample } from '../support/prometheus.js';
-import { hsToken, SECRET } from '../tokens.js';
+import { hsToken, SECRET } from '../support/tokens.js';
+import { eventually } from '../support/eventually.js';
 
 export const PASSWORDS = { UPLINK_NATS_GATEWAY_PASSWORD: 'gateway-secret', UPLINK_NATS_HOST_PASSWORD: 'host-secret', UPLINK_NATS_OPS_PASSWORD: 'ops-secret' };
 export type Role = 'gateway' | 'host' | 'ops';
@@ -314,11 +315,7 @@ export function useClusterArena(options: ClusterArenaOptions = {}): ClusterArena
       return parseScrape(await response.text());
     };
     arena.served = async (object, timeoutMs = 5_000) => {
-      const until = Date.now() + timeoutMs;
-      while (!arena.remote.hosts.hostOf(object)) {
-        if (Date.now() > until) throw new Error(`the gateway never saw a host serve '${object}'`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await eventually(() => Boolean(arena.remote.hosts.hostOf(object)), { timeoutMs, everyMs: 5, what: `a host serving '${object}' (seen by the gateway)` });
     };
     arena.honestRound = async (n) => {
       assert.equal(await arena.honest.call('calc', 'add', [n, 1000], { timeoutMs: 10_000 }), n + 1000, 'the honest client gets correct answers');
@@ -328,11 +325,7 @@ export function useClusterArena(options: ClusterArenaOptions = {}): ClusterArena
       connections.push(nc);
       const remote = new NatsObjectHost(nc, { heartbeatMs: BEAT_MS });
       const started = await startOne(remote);
-      const until = Date.now() + 5_000;
-      while (!objects.every((o) => remote.hosts.hostOf(o))) {
-        if (Date.now() > until) throw new Error(`the spare gateway never saw a host serve ${objects.join(', ')}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+      await eventually(() => objects.every((o) => remote.hosts.hostOf(o)), { timeoutMs: 5_000, everyMs: 5, what: `a host serving ${objects.join(', ')} (seen by the spare gateway)` });
       const c = await client(started.url, { token: await token('spare-honest') });
       clients.push(c);
       const spare = { gateway: started.gateway, url: started.url, remote, nc, client: c };

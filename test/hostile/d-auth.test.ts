@@ -7,8 +7,9 @@ import { describe, it } from 'node:test';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep, startGateway } from '../helpers.js';
-import { expiresSoon, handMadeHs256, hsToken, JwksServer, keyPair, now, refused, SECRET, type TokenOptions } from '../tokens.js';
+import { eventually } from '../support/eventually.js';
+import { client, RawSocket, rejection, sleep, startGateway } from '../support/gateway.js';
+import { expiresSoon, handMadeHs256, hsToken, JwksServer, keyPair, now, refused, SECRET, type TokenOptions } from '../support/tokens.js';
 import { useArena, useJwksArena } from './arena.js';
 
 type Calc = { add(a: number, b: number): number };
@@ -134,8 +135,9 @@ describe('D. tokens at the hello', () => {
     const token = await good({}, { sub: 'query-user' });
     const c = await client(arena.url, { token, tokenTransport: 'query' });
     assert.equal(await c.proxy<Calc>('calc').add(1, 2), 3);
+    const id = c.session.connectionId;
     await c.close();
-    await sleep(50);
+    await eventually(() => arena.logs.lines.some((l) => l.msg === 'connection closed' && l.conn === id), { what: 'the close logged' });
     assert.ok(!arena.logs.text().includes(token.split('.')[2]!), 'the token is not in the log');
     assert.ok(arena.logs.lines.some((l) => l.msg === 'connection opened' && l.sub === 'query-user'));
   });
@@ -168,15 +170,16 @@ describe('D. tokens on live connections', () => {
     return raw;
   }
 
-  /** Calls every 50 ms until a call fails with TOKEN_EXPIRED; returns the next free id. */
+  /** Calls every 50 ms until a call fails with TOKEN_EXPIRED (exp is in whole seconds of real time); returns the next free id. */
   async function callUntilExpired(raw: RawSocket): Promise<number> {
-    for (let id = 1; id < 100; id++) {
-      const answer = await raw.call({ id, o: 'calc', m: 'add' }, '[1,1]');
-      if (answer.header.code === ErrorCode.TOKEN_EXPIRED) return id + 1;
+    let id = 0;
+    await eventually(async () => {
+      const answer = await raw.call({ id: ++id, o: 'calc', m: 'add' }, '[1,1]');
+      if (answer.header.code === ErrorCode.TOKEN_EXPIRED) return true;
       assert.equal(answer.body, '2');
-      await sleep(50);
-    }
-    throw new Error('the token never expired');
+      return false;
+    }, { timeoutMs: 5_000, everyMs: 50, what: 'TOKEN_EXPIRED' });
+    return id + 1;
   }
 
   it('#36 a busy connection cannot outlive its token: calls get TOKEN_EXPIRED after exp, then close 4405', async () => {
@@ -191,7 +194,7 @@ describe('D. tokens on live connections', () => {
     raw.send(JSON.stringify({ t: 'refresh', id, token: await hsToken({}, { sub: 'renewer', exp: now() + 60 }) }));
     assert.equal((await raw.next()).header.t, 'refreshed');
     assert.equal((await raw.call({ id: id + 1, o: 'calc', m: 'add' }, '[1,1]')).body, '2');
-    await sleep(600);
+    await sleep(600); // past the grace period: proves the close never comes (absence cannot be polled)
     assert.equal(raw.ws.readyState, raw.ws.OPEN, 'the grace timer was cancelled');
     raw.close();
   });
@@ -242,7 +245,7 @@ describe('D. key confusion and remote keys', () => {
     const { arena, keys } = useJwksArena('k1', { jwksCooldownMs: 300, jwksTimeoutMs: 300 });
 
     it('#48 random kid values cannot force a refetch storm: at most one fetch per cooldown', async () => {
-      await sleep(350);
+      await sleep(350); // jose's cooldown runs on real time: the storm starts when one refetch is allowed, to show only one happens
       const before = keys.jwks.fetches;
       const storm = await Promise.all(Array.from({ length: 25 }, async (_, i) => refused(arena.url, await (await keyPair(`random-${i}`)).sign())));
       for (const r of storm) assert.equal(r.close, CloseCode.UNAUTHENTICATED);
@@ -250,7 +253,7 @@ describe('D. key confusion and remote keys', () => {
     });
 
     it('#49 a slow JWKS endpoint: verification fails within the timeout; cached keys keep working; the process goes on', async () => {
-      await sleep(350);
+      await sleep(350); // jose's cooldown runs on real time: the unknown kid must cause a refetch, which meets the slow endpoint
       keys.jwks.delayMs = 2_000;
       const started = Date.now();
       const outcome = await refused(arena.url, await (await keyPair('unknown')).sign());
@@ -267,16 +270,16 @@ describe('D. key confusion and remote keys', () => {
       const old = await keys.signer;
       const next = await keyPair('k2');
       keys.jwks.keys = [next.jwk]; // the issuer rotates: k2 in, k1 out
-      await sleep(350);
       const before = keys.jwks.fetches;
-      const c = await client(arena.url, { token: await next.sign('rotated') });
+      // Within jose's cooldown k2 is refused without a fetch; the first try after it refetches once.
+      const c = await connectOnceAccepted(arena.url, () => next.sign('rotated'));
       assert.equal(await c.proxy<Calc>('calc').add(1, 2), 3);
       assert.equal(keys.jwks.fetches - before, 1);
       assert.equal(arena.gateway.health().auth, 'ok', 'a good fetch clears the degraded state');
       await c.close();
       assert.equal((await refused(arena.url, await old.sign('stale'))).close, CloseCode.UNAUTHENTICATED);
       keys.jwks.keys = [old.jwk, next.jwk]; // the honest client's key comes back for the arena's checks
-      await sleep(350);
+      await (await connectOnceAccepted(arena.url, () => old.sign('back'))).close();
     });
   });
 });
@@ -289,3 +292,17 @@ describe('D. the client side of a refused hello', () => {
     await gateway.close({ drainMs: 0 });
   });
 });
+
+/** A client once the gateway accepts the token `sign` makes (tried every 50 ms: a JWKS cooldown passes in real time). */
+async function connectOnceAccepted(url: string, sign: () => Promise<string>): Promise<Awaited<ReturnType<typeof client>>> {
+  let connected: Awaited<ReturnType<typeof client>> | undefined;
+  await eventually(async () => {
+    try {
+      connected = await client(url, { token: await sign() });
+      return true;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 3_000, everyMs: 50, what: 'the token accepted' });
+  return connected!;
+}

@@ -10,8 +10,8 @@ import SuperJSON from 'superjson';
 import { ErrorCode } from '../../src/index.js';
 import { Codec } from '../../src/protocol/codec.js';
 import { PayloadError } from '../../src/protocol/errors.js';
-import { client, RawSocket } from '../helpers.js';
-import { assertPrototypesClean } from '../prototypes.js';
+import { client, RawSocket } from '../support/gateway.js';
+import { assertPrototypesClean } from '../support/prototypes.js';
 import { useArena } from './arena.js';
 
 const BAD_FRAME = ErrorCode.BAD_FRAME;

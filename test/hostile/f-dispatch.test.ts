@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { ErrorCode, expose, Gateway, validate } from '../../src/index.js';
-import { client, RawSocket } from '../helpers.js';
+import { client, RawSocket } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
 import { useArena } from './arena.js';
 

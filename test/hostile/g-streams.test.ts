@@ -1,8 +1,9 @@
 /** Catalogue G (docs/security.md): streams, deadlines, cancellation and runtime faults in user code. */
 import assert from 'node:assert/strict';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { ErrorCode } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep } from '../helpers.js';
+import { client, RawSocket, rejection, sleep } from '../support/gateway.js';
 import { useArena } from './arena.js';
 import { frame, rawWebSocket } from './raw-websocket.js';
 import { eventually } from '../support/eventually.js';
@@ -84,7 +85,7 @@ describe('G. streams and faults', () => {
     raw.send('{"t":"ping","id":7}');
     await eventually(() => raw.frames.some((f) => f.header.t === 'pong'), { timeoutMs: 1_000, what: 'the pong' });
     await eventually(() => arena.probe.finished === finished + 1, { timeoutMs: 1_000, what: 'the cancel' });
-    await sleep(50);
+    await sleep(50); // proves no second finally follows: absence cannot be polled
     assert.equal(arena.probe.finished, finished + 1, 'finally ran once');
     const errors = raw.frames.filter((f) => f.header.t === 'error').map((f) => f.header.code);
     assert.deepEqual(errors, [ErrorCode.BAD_FRAME], 'ignored cancels are silent; only the malformed id -5 is refused');
@@ -96,7 +97,8 @@ describe('G. streams and faults', () => {
     raw.send('{"t":"call","id":1,"o":"probe","m":"later"}\n[50]');
     raw.send('{"t":"call","id":1,"o":"calc","m":"add"}\n[1,2]');
     openStream(raw, 1, 3, 3);
-    await sleep(200);
+    await eventually(() => raw.frames.some((f) => f.header.id === 1 && f.header.t === 'result'), { what: 'the answer to id 1' });
+    await raw.barrier(); // what the gateway sent before the pong is here: a second answer would be too
     const forOne = raw.frames.filter((f) => f.header.id === 1);
     assert.deepEqual(forOne.map((f) => [f.header.t, f.body]), [['result', '"late"']]);
     assert.deepEqual(raw.frames.filter((f) => f.header.id === undefined).map((f) => f.header.code), [ErrorCode.BAD_FRAME, ErrorCode.BAD_FRAME]);
@@ -110,7 +112,7 @@ describe('G. streams and faults', () => {
     assert.equal(answer.header.code, ErrorCode.DEADLINE_EXCEEDED);
     // At once in one process; through NATS the host aborts on its own deadline tick or the gateway's cancel.
     await eventually(() => arena.probe.aborted === aborted + 1, { timeoutMs: 1_000, what: 'the AbortSignal to fire' });
-    await sleep(100);
+    await sleep(100); // proves no late answer follows: absence cannot be polled
     assert.equal(raw.frames.length, 0, 'nothing after the deadline error');
     raw.close();
   });
@@ -123,7 +125,7 @@ describe('G. streams and faults', () => {
       raw.send('{"t":"call","id":2,"o":"echo","m":"crash"}\n[]');
       raw.ws.terminate();
     }
-    await sleep(150);
+    await sleep(150); // the late failures (50 ms) happen, and no unhandled rejection follows: absence cannot be polled
     watch.stop();
     assert.deepEqual(watch.faults, []);
   });
@@ -131,11 +133,13 @@ describe('G. streams and faults', () => {
   it('#101 results and stream items that arrive after the socket closed are dropped, never sent to a closed socket', async () => {
     const watch = watchProcess();
     const raw = await RawSocket.open(arena.url);
+    const { laterStarted, laterDone, pulled } = arena.probe;
     raw.send('{"t":"call","id":1,"o":"probe","m":"later"}\n[60]');
     openStream(raw, 2, 1_000_000, 1_000_000);
-    await sleep(20);
+    await eventually(() => arena.probe.laterStarted > laterStarted && arena.probe.pulled > pulled, { what: 'the call and the stream running' });
     raw.ws.terminate();
-    await sleep(150);
+    await eventually(() => arena.probe.laterDone > laterDone, { what: 'the late result' });
+    await nextTurn(); // the gateway has handled (dropped) it: a send to the closed socket would have failed by now
     watch.stop();
     assert.deepEqual(watch.faults, []);
     assert.ok(!arena.logs.lines.some((l) => Number(l.level) >= 50 && /closed uWS/.test(String((l.err as { message?: string })?.message))));
@@ -155,7 +159,7 @@ describe('G. streams and faults', () => {
     const pulled = arena.probe.pulled;
     openStream(raw, 1, 1_000_000, 10);
     assert.deepEqual(await readItems(raw, 1, 10), Array.from({ length: 10 }, (_, i) => i));
-    await sleep(200);
+    await sleep(200); // proves nothing is pulled or sent beyond the window: absence cannot be polled
     assert.ok(arena.probe.pulled - pulled <= 11, `${arena.probe.pulled - pulled} pulled for a window of 10`);
     assert.equal(raw.frames.filter((f) => f.header.t === 'items').length, 0, 'nothing beyond the window');
     raw.close();

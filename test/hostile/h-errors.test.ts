@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { ErrorCode, Gateway } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep } from '../helpers.js';
+import { eventually } from '../support/eventually.js';
+import { client, RawSocket, rejection } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
-import { hsToken, SECRET } from '../tokens.js';
+import { hsToken, SECRET } from '../support/tokens.js';
 import { Probe, useArena } from './arena.js';
 
 const HOSTILE_THROWS = ['string', 'undefined', 'null', 'proxy', 'getters', 'cause', 'cyclic'];
@@ -68,8 +69,7 @@ describe('H. errors and logs', () => {
     assert.equal(answer.header.message, `'probe' has no member '${forged}'`, 'the frame carries it escaped, in one header line');
     assert.equal((await raw.call({ id: 2, o: 'probe', m: 'm'.repeat(300) }, '[]')).header.code, ErrorCode.BAD_FRAME);
     raw.close();
-    await sleep(50);
-    assert.ok(arena.logs.lines.some((l) => l.msg === 'call failed' && l.cid === forged), 'the failure is logged with the text as a value');
+    await eventually(() => arena.logs.lines.some((l) => l.msg === 'call failed' && l.cid === forged), { what: 'the failure is logged with the text as a value' });
     assert.ok(!arena.logs.lines.some((l) => l.msg === 'forged'), 'no forged line');
     for (const line of arena.logs.text().split('\n')) JSON.parse(line);
   });
@@ -95,8 +95,9 @@ describe('H. errors and logs', () => {
     assert.equal(await echo.echo('argument-secret-42'), 'argument-secret-42');
     await rejection(echo.fail('message-in-a-failure'));
     await rejection(c.call('echo', 'missing', ['argument-secret-43']));
+    const id = c.session.connectionId;
     await c.close();
-    await sleep(50);
+    await eventually(() => arena.logs.lines.some((l) => l.msg === 'connection closed' && l.conn === id), { what: 'the close logged' });
     const text = arena.logs.text();
     assert.ok(arena.logs.lines.some((l) => l.msg === 'call answered'), 'debug lines were written');
     for (const secret of [token, token.split('.')[2]!, 'claim-secret-77', 'argument-secret-42', 'argument-secret-43']) {

@@ -3,7 +3,7 @@
  * and mid-stream, a gateway closed under load, clients that never read, a key source that is down at
  * start, and a real SIGTERM. "Nothing lost": every accepted call gets exactly one answer.
  */
-import { eventually } from '../support/eventually.js';
+import { eventually, within } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -11,10 +11,10 @@ import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { CloseCode, ErrorCode } from '../../src/index.js';
-import { client, RawSocket, sleep, startGateway } from '../helpers.js';
+import { client, RawSocket, sleep, startGateway } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
-import { assertPrototypesClean } from '../prototypes.js';
-import { JwksServer, keyPair, refused } from '../tokens.js';
+import { assertPrototypesClean } from '../support/prototypes.js';
+import { JwksServer, keyPair, refused } from '../support/tokens.js';
 import { Probe, useArena } from './arena.js';
 import { frame, httpExchange, rawWebSocket, upgradeRequest } from './raw-websocket.js';
 import { natsBacked } from '../support/nats-backed.js';
@@ -57,10 +57,10 @@ describe('I. faults: connections killed mid-call and mid-stream', () => {
       assert.equal(arena.gateway.stats().streams.live, 0);
     };
     await round(); // warm-up: code, buffers and pools reach their steady size
-    await sleep(200);
+    await sleep(200); // RSS settles (freed pages go back in real time): there is no event to wait for
     const baseline = rssMiB();
     await round();
-    await sleep(200);
+    await sleep(200); // as above
     const after = rssMiB();
     assert.ok(after - baseline < 40, `RSS grew ${(after - baseline).toFixed(1)} MiB (baseline ${baseline.toFixed(0)} MiB)`);
   });
@@ -76,9 +76,9 @@ describe('I. faults: memory under clients that never read', () => {
     // Through NATS 5 readers (60 MB of answers, not 240) keep the run within CI's time on two cores.
     const readers = natsBacked ? 5 : 20;
     const sockets = await Promise.all(Array.from({ length: readers }, async () => {
-      const { socket, ended } = await rawWebSocket(arena.port);
+      const { socket, ended, received } = await rawWebSocket(arena.port);
       socket.write(frame({ opcode: 1, payload: '{"t":"hello","v":[1]}' }));
-      await sleep(20);
+      await eventually(() => received().length > 0, { what: 'the welcome' });
       socket.pause();
       // More than the kernel's socket buffers can hide: about 12 MB of answers each.
       for (let i = 1; i <= 200; i++) socket.write(frame({ opcode: 1, payload: `{"t":"call","id":${i},"o":"probe","m":"big"}\n[60000]` }));
@@ -110,7 +110,7 @@ describe('I. faults: closing under load', () => {
         sent++;
       }
     }
-    await sleep(50);
+    await Promise.all(sockets.map((raw) => raw.barrier(10_000))); // the gateway has read (and accepted) every call
     const closing = gateway.close({ drainMs: 150 });
     assert.equal((await httpExchange(gateway.port, upgradeRequest(), 200)).status ?? 'refused', 'refused', 'no new connections while draining');
     await closing;
@@ -143,7 +143,7 @@ describe('I. faults: closing under load', () => {
     const { token } = await (await fetch(`http://127.0.0.1:${port}/demo/token?sub=sigterm`)).json() as { token: string };
     const c = await client(`ws://127.0.0.1:${port}`, { token });
     const slow = c.proxy<{ slow(ms: number): string }>('echo').slow(300);
-    await sleep(50);
+    await sleep(50); // the call reaches the gateway in another process: nothing here can see that moment
     child.kill('SIGTERM');
     assert.equal(await slow, 'slept 300 ms', 'the in-flight call finished');
     assert.equal(await exited, 0);
@@ -172,11 +172,12 @@ describe('I. key source down at start', () => {
     assert.deepEqual(await refused(url, await keys.sign()), { code: ErrorCode.UNAUTHENTICATED, reason: 'ERR_JWKS_UNAVAILABLE', close: CloseCode.UNAUTHENTICATED });
     const jwks = await JwksServer.start(port);
     jwks.keys = [keys.jwk];
-    await sleep(150);
-    const c = await client(url, { token: await keys.sign() });
-    assert.equal(await c.proxy<{ add(a: number, b: number): number }>('calc').add(1, 1), 2);
+    let c: Awaited<ReturnType<typeof client>> | undefined;
+    // The key source is back; the gateway refetches once its cooldown (100 ms, real time in jose) has passed.
+    await eventually(async () => (c = await client(url, { token: await keys.sign() }).catch(() => undefined)) !== undefined, { everyMs: 25, what: 'the key source back in use' });
+    assert.equal(await c!.proxy<{ add(a: number, b: number): number }>('calc').add(1, 1), 2);
     assert.equal((await fetch(`http://127.0.0.1:${gateway.port}/ready`)).status, 200);
-    await c.close();
+    await c!.close();
     await gateway.close({ drainMs: 0 });
     await jwks.close();
   });
@@ -192,7 +193,7 @@ describe('I. honest traffic during attacks', () => {
         const raw = await RawSocket.open(arena.url);
         for (let i = 0; i < 50; i++) raw.send(i % 2 ? '{"t":"call","id":1,"o":"__proto__","m":"constructor"}\n[{"__proto__":1}]' : `{"t":"x"}\n${'['.repeat(100)}`);
         raw.send(new Uint8Array(70 * 1024)); // over maxPayloadLength: uWS cuts the socket
-        await sleep(5);
+        await within(raw.closed, 2_000).catch(() => undefined); // the oversized frame gets it cut; the next attacker follows
         raw.ws.terminate();
       }
     })();

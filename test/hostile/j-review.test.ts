@@ -2,7 +2,7 @@
  * Catalogue J (docs/security.md): the defects an independent review of the running gateway found
  * (items 114-123). Each test failed before its fix.
  */
-import { eventually } from '../support/eventually.js';
+import { eventually, steady } from '../support/eventually.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { before, describe, it } from 'node:test';
@@ -14,9 +14,9 @@ import { CloseCode, ErrorCode, expose, oneway } from '../../src/index.js';
 import { packBinary } from '../../src/protocol/binary.js';
 import { Codec, parseMetaPath } from '../../src/protocol/codec.js';
 import { ClientLog } from '../../src/server/logger.js';
-import { captureLogs, client, RawSocket, sleep } from '../helpers.js';
+import { captureLogs, client, RawSocket, sleep } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
-import { expiresSoon, hsToken, now, refused, SECRET } from '../tokens.js';
+import { expiresSoon, hsToken, now, refused, SECRET } from '../support/tokens.js';
 import { Probe, useArena } from './arena.js';
 
 /** Opens a raw socket whose hello carries `token`; resolves once welcomed. */
@@ -217,10 +217,9 @@ describe('J. review findings: streams left behind', () => {
   it('#116 one stream holds at most its replay budget: a consumer that never acknowledges stops the generator', async () => {
     const raw = await RawSocket.open(arena.url);
     raw.send('{"t":"stream","id":1,"o":"probe","m":"bigItems","upTo":100}\n[100,100000]');
-    await sleep(300);
     const items = () => raw.frames.filter((f) => f.header.t === 'items').reduce((n, f) => n + (JSON.parse(f.body) as unknown[]).length, 0);
     // The budget is checked before each pull: at most one frame (the first holds up to 16 items) overshoots it.
-    const held = items();
+    const held = await steady(items, { ready: (n) => n > 0, what: 'the generator to stop' });
     assert.ok(held <= 20, `${held} items of 100 KB with a 300 KB replay budget`);
     raw.send(`{"t":"credit","id":1,"upTo":100,"ack":${held}}`);
     await eventually(() => items() > held, { timeoutMs: 2_000, what: 'more items once acknowledged' });
@@ -319,7 +318,7 @@ describe('J. review findings: identities', () => {
     fewerRights.send(JSON.stringify({ t: 'resume', id: 7, key: opened.header.key, ack: 0, upTo: 10 }));
     const answer = await frameFor(fewerRights, 7);
     assert.equal(answer.header.code, ErrorCode.STREAM_LOST);
-    await sleep(50);
+    await sleep(50); // proves no item follows the refusal: absence cannot be polled
     assert.equal(fewerRights.frames.filter((f) => f.header.t === 'items').length, 0, 'no item reached the identity without rights');
     await eventually(() => feed.live === 0, { timeoutMs: 2_000, what: 'the stream to end' });
     fewerRights.close();
@@ -347,11 +346,8 @@ describe('J. review findings: identities', () => {
     raw.send('{"t":"oneway","o":"tally","m":"touch"}\n[]');
     assert.deepEqual(JSON.parse((await raw.call({ id: 1, o: 'tally', m: 'read' })).body), 1, 'oneway runs while the token is valid');
     let id = 2;
-    for (;;) {
-      const answer = await raw.call({ id: id++, o: 'tally', m: 'read' });
-      if (answer.header.code === ErrorCode.TOKEN_EXPIRED) break;
-      await sleep(100);
-    }
+    // exp is in whole seconds of real time: ask every 100 ms until the answer says it passed.
+    await eventually(async () => (await raw.call({ id: id++, o: 'tally', m: 'read' })).header.code === ErrorCode.TOKEN_EXPIRED, { timeoutMs: 5_000, everyMs: 100, what: 'TOKEN_EXPIRED' });
     raw.send('{"t":"oneway","o":"tally","m":"touch"}\n[]');
     assert.equal((await raw.call({ id: id++, o: 'tally', m: 'read' })).header.code, ErrorCode.TOKEN_EXPIRED);
     assert.equal(tally.touched, 1, 'the oneway after expiry did not run');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { callback, type Callback, type RemoteRef } from '../../src/client/index.js';
 import { ErrorCode, expose, remote, type ClientCallback } from '../../src/index.js';
-import { client, RawSocket, rejection, sleep } from '../helpers.js';
+import { client, RawSocket, rejection, sleep } from '../support/gateway.js';
 import { eventually } from '../support/eventually.js';
 import { natsServed } from '../support/nats-backed.js';
 import { useArena } from './arena.js';
@@ -116,7 +116,7 @@ describe('K. callbacks and references', () => {
       const passed = await raw.call({ id: 1, o: 'lab', m: 'pokeThrough' }, `[{"id":"${id}"}]\n{"values":{"0":[["custom","sref"]]},"v":1}`);
       assert.equal(passed.header.code, ErrorCode.REF_RELEASED, 'passed as an argument');
       raw.send(`{"t":"release","ref":"${id}"}`);
-      await sleep(50);
+      await raw.barrier(); // the gateway has read the foreign release
       raw.close();
       assert.equal(await box.poke(), 1, 'the owner\'s reference survived the foreign release');
       assert.equal(await owner.proxy<LabApi>('lab').pokeThrough(box), 2, 'the owner may pass it back');
@@ -144,7 +144,7 @@ describe('K. callbacks and references', () => {
       assert.equal(byId.get(2)?.body, '"slow done"', 'the call already running finished');
       await eventually(() => Box.disposed === disposedBefore + 1, { what: 'one disposal' });
       raw.send('{"t":"release","ref":"sAAAAAAAAAAAAAAAAAAAAAA"}');
-      await sleep(50);
+      await sleep(50); // proves no second disposal follows: absence cannot be polled
       assert.equal(Box.disposed, disposedBefore + 1, 'disposed exactly once');
       assert.equal((await raw.call({ id: 4, o: 'calc', m: 'add' }, '[1,2]')).body, '3');
     } finally {

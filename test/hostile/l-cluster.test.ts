@@ -18,7 +18,7 @@ import { errorPayload, Event, gatewayOfReply, Header, jsonBytes, packPayload, Su
 import { decodeAnswer, encodeCall } from '../../src/nats/call-envelope.js';
 import type { Identity } from '../../src/core/context.js';
 import { errorBody } from '../../src/protocol/errors.js';
-import { RawSocket, sleep } from '../helpers.js';
+import { RawSocket, sleep } from '../support/gateway.js';
 import { eventually } from '../support/eventually.js';
 import { natsUnavailable } from '../support/nats-server.js';
 import type { Sample } from '../support/prometheus.js';
@@ -168,7 +168,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
     const before = arena.watch.count();
     raw.send(filledFrame({ t: 'oneway', o: 'echo', m: 'echo', cid: longCid, ann }));
     raw.send(filledFrame({ t: 'oneway', o: 'echo', m: longMember, ann }));
-    await sleep(300);
+    await sleep(300); // a crash would show within this: absence cannot be polled
     if (arena.watch.since(before)) outcomes.push(`oneway: ${arena.watch.since(before).split('\n')[1]}`);
     await arena.honestRound(7);
     raw.close();
@@ -219,7 +219,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       const spare = await arena.spareGateway(['calc', 'lab']);
       const revokedBefore = await revocations(spare.gateway.metricsPort);
       const inFlight = spare.client.call('lab', 'slow', [800], { timeoutMs: 5_000 }).then(String, (e: { code?: string }) => e.code ?? 'untyped');
-      await sleep(100);
+      await eventually(() => spare.remote.inbox.size > 0, { what: 'the call in flight on the spare gateway' });
       const entry = spare.remote.inbox.replySubjects()[0] ?? '';
       const reply = target(spare.remote.id, entry);
       for (const verb of ['PING', 'INFO', 'STATS']) {
@@ -334,13 +334,13 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       send(r, Event.ok, ok(1));
     });
     script.set('late', async (r) => {
-      await sleep(450);
+      await sleep(450); // the rogue's behaviour: it answers after the call's deadline (300 ms)
       send(r, Event.ok, ok(1));
       send(r, Event.error, err);
     });
     script.set('cancelled', async (r) => {
       send(r, Event.accepted, undefined, { h: rogue.id });
-      await sleep(600);
+      await sleep(600); // the rogue's behaviour: it answers after the caller cancelled (at 200 ms)
       send(r, Event.ok, ok(1));
     });
     script.set('forgedCallbackBadHost', (r) => {
@@ -389,7 +389,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       const raw = await rawSignedIn(arena, 'raw-attacker', spare.url);
       raw.send(`${JSON.stringify({ t: 'call', id: 1, o: 'twice', m: member, ...(member === 'late' ? { dl: 300 } : {}) })}\n[]`);
       if (member === 'cancelled') {
-        await sleep(200);
+        await sleep(200); // the rogue host accepts the call first: its accept crosses NATS with nothing here to see it
         raw.send(JSON.stringify({ t: 'cancel', id: 1 }));
       }
       const answers = await framesFor(raw, 1, 500, 3_000);
@@ -449,7 +449,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       const spare = await arena.spareGateway();
       for (let i = 0; i < 3; i++) rogue.beat(typeof body === 'string' ? body : jsonBytes(body));
       await rogueNats.flush();
-      await sleep(50);
+      await sleep(50); // the beats reach the spare gateway: NATS delivery to another connection has no acknowledgement
       // While it goes on: honest calls are answered correctly or typed (a rule declared for the object may
       // refuse them, closed: UNKNOWN_OBJECT), never by the deadline of a gateway that stopped listening.
       const during = await result(spare.client.call('calc', 'add', [1, 1], { timeoutMs: 1_500 }));
@@ -504,7 +504,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       if (i % 2_000 === 0) await rogueNats.flush();
     }
     await rogueNats.flush();
-    await sleep(500);
+    await sleep(500); // the flood is delivered while honest calls go on: a duration, not a wait for something
     flooding = false;
     await honestLoop;
     assert.equal(honestWrong, 0, `${honestWrong} of ${honestCalls} honest calls during the flood were wrong`);
@@ -556,7 +556,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
         nc.subscribe(subject, { callback: (e, msg) => { if (!e) received.push(`${subject}: ${msg.subject}`); } });
       }
       await nc.flush();
-      await sleep(100);
+      await sleep(100); // nats-server reports permission violations asynchronously, with no acknowledgement
       // Something each forbidden subscription would see, sent by a role allowed to publish it.
       const publishers = { gateway: witnesses.gateway, host: witnesses.host };
       publishers.gateway.publish('uplink.call.nobody', `${marker}-probe`);
@@ -570,7 +570,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       for (const subject of forbidden[role].publish) nc.publish(subject, `${marker} ${role} ${subject}`);
       await nc.flush().catch(() => {});
       await Promise.all(Object.values(witnesses).map((w) => w.flush()));
-      await sleep(300);
+      await sleep(300); // proves no forbidden message arrives and lets violations be reported: absence cannot be polled
       for (const subject of forbidden[role].publish) {
         if (!errors.some((e) => e.operation === 'publish' && e.subject === subject)) failures.push(`${role} publish ${subject}: no permissions violation reported`);
       }
@@ -605,6 +605,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
       const reply = `_U.${'G'.repeat(22)}.${(++forgeries).toString(36)}`;
       const inbox = forger.subscribe(reply, { max: 1 });
       forger.publish(`uplink.host.${verifying.service.id}.call.${object}`, call, { reply });
+      // A verifying host answers nothing unproven: 'no answer' is an absence, so it takes the whole 1.5 s.
       const answer = await Promise.race([(async () => { for await (const m of inbox) return m; return undefined; })(), sleep(1_500).then(() => undefined)]);
       inbox.unsubscribe();
       if (!answer) return 'no answer';
@@ -654,7 +655,7 @@ describe('L. the cluster under attack', { skip: natsUnavailable() }, () => {
     const lister = await arena.signedIn('lister', { scope: 'admin' });
     assert.deepEqual(await lister.call('$uplink', 'list', []), ['$uplink', 'calc', 'echo', 'lab', 'numbers', 'relay']);
     assert.ok(await lister.call('$uplink', 'metadata', ['calc']), 'calc is described');
-    await sleep(200);
+    await sleep(200); // proves the ops credential reads no answer: absence cannot be polled
     assert.deepEqual(seen, [], 'answers meant for a gateway are not readable with the ops credential');
   });
 });

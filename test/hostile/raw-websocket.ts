@@ -1,5 +1,6 @@
 /** A WebSocket client written by hand over TCP, for frames no real client library would send. */
 import { connect, type Socket } from 'node:net';
+import { eventually } from '../support/eventually.js';
 
 export interface RawFrameOptions {
   fin?: boolean;
@@ -34,11 +35,7 @@ export async function rawWebSocket(port: number, extraHeaders = ''): Promise<{ s
   socket.on('error', () => {});
   const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   socket.write(upgradeRequest(extraHeaders));
-  const until = Date.now() + 2_000;
-  while (!data.includes('\r\n\r\n')) {
-    if (Date.now() > until) throw new Error('no upgrade response');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await eventually(() => data.includes('\r\n\r\n'), { timeoutMs: 2_000, everyMs: 5, what: 'the upgrade response' });
   const headerEnd = data.indexOf('\r\n\r\n') + 4;
   if (!data.subarray(0, 12).toString().startsWith('HTTP/1.1 101')) throw new Error(`upgrade refused: ${data.subarray(0, 40).toString()}`);
   const start = headerEnd;

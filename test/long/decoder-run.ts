@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { Codec } from '../../src/protocol/codec.js';
-import { decodesSafely, meta } from '../fuzz-arbitraries.js';
-import { assertPrototypesClean } from '../prototypes.js';
+import { decodesSafely, meta } from '../support/fuzz-arbitraries.js';
+import { assertPrototypesClean } from '../support/prototypes.js';
 
 const payload = fc.oneof(
   fc.tuple(fc.jsonValue({ maxDepth: 4 }), meta).map(([json, m]) => `${JSON.stringify(json) ?? 'null'}\n${JSON.stringify(m)}`),

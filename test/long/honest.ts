@@ -7,7 +7,7 @@
  * Invariant: `check` resolves with undefined or with what went wrong; it never throws.
  */
 import { callback, type UplinkClient } from '../../src/client/index.js';
-import { client } from '../helpers.js';
+import { client } from '../support/gateway.js';
 
 /** The fixtures' objects an anonymous-scoped caller may list (admin needs the admin scope). */
 const LISTED = ['$uplink', 'calc', 'counter', 'echo', 'numbers', 'relay', 'ticker'];

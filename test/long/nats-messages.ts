@@ -10,7 +10,7 @@
  * never claim rules for the objects the honest client uses.
  */
 import fc from 'fast-check';
-import { bigAnnotations, limitName, sized, typedArgs } from '../fuzz-arbitraries.js';
+import { bigAnnotations, limitName, sized, typedArgs } from '../support/fuzz-arbitraries.js';
 import type { Role } from './fuzz-cluster.js';
 
 /** `head`: a call's or an answer's head (call-envelope.ts) as template text, before the body's bytes. */

@@ -16,7 +16,7 @@ import { connect, type UplinkClient } from '../../src/client/index.js';
 import { BENCH_SECRET } from '../../bench/servers/bench-secret.js';
 import { serverRssBytes, startServer } from '../../bench/servers/processes.js';
 import { DemoError } from '../../src/demo/objects.js';
-import { TcpRelay } from '../helpers.js';
+import { TcpRelay } from '../support/gateway.js';
 
 const args = process.argv.slice(2);
 const minutesIndex = args.indexOf('--minutes');

@@ -6,7 +6,7 @@
  * under a new subject each time (a forged revocation may have named the last one).
  */
 import { callback, type UplinkClient } from '../../src/client/index.js';
-import { client } from '../helpers.js';
+import { client } from '../support/gateway.js';
 
 interface Tally { add(n: number): number }
 interface Relay { callMe(fn: unknown, x: number): Promise<number>; openTally(): Promise<Tally> }

@@ -8,7 +8,7 @@
  * references, callback ids, tokens) are slots that the lane fills at send time (ws-lane.ts).
  */
 import fc from 'fast-check';
-import { annotations, bigAnnotations, fuzzedFrame, limitName, sized, textMutations, typedArgs, type TextMutation } from '../fuzz-arbitraries.js';
+import { annotations, bigAnnotations, fuzzedFrame, limitName, sized, textMutations, typedArgs, type TextMutation } from '../support/fuzz-arbitraries.js';
 
 export type SlotName = 'id' | 'inflight' | 'stream' | 'key' | 'sref' | 'cb' | 'token';
 /** A header value the lane fills in; `variant` picks a mutation of it (0: as it is). */

@@ -13,7 +13,7 @@ import { packBinary, unpackBinary } from '../../src/protocol/binary.js';
 import { parseClientHeader } from '../../src/protocol/frames.js';
 import { AnswerTally } from './answer-tally.js';
 import { isSlot, type FrameSpec, type Slot } from './ws-frames.js';
-import { mutateText } from '../fuzz-arbitraries.js';
+import { mutateText } from '../support/fuzz-arbitraries.js';
 import { knownWs } from './known-faults.js';
 
 /** What the lanes of one run share: resume keys seen by any lane (same subject: takeovers), tokens for refresh. */

@@ -11,7 +11,7 @@ REPO=$(pwd)
 PLAT="$REPO/.platforms"
 NODES=(20 22.23.3 24.21.0)
 ROOT="$PLAT/trixie"
-SMOKE="test/calls.test.ts test/streams.test.ts test/auth.test.ts test/lifecycle.test.ts test/tls.test.ts test/conformance.test.ts"
+SMOKE="test/integration/calls/calls.test.ts test/integration/streams/streams.test.ts test/integration/auth/auth.test.ts test/integration/connection/lifecycle.test.ts test/integration/auth/tls.test.ts test/conformance/conformance.test.ts"
 mkdir -p "$PLAT"
 
 node_bin() { # the node binary for a version: this machine's for 20, the npm package's otherwise

@@ -18,3 +18,36 @@ export async function eventually(condition: () => boolean | Promise<boolean>, op
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/**
+ * `promise`, or a failure naming `what` if it has not settled after `ms`: an upper bound, not a
+ * wait (the timer is cleared as soon as the promise settles).
+ */
+export async function within<T>(promise: Promise<T>, ms: number, what = 'the promise'): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, bound]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Polls `read` every `everyMs` until two readings in a row are equal (and `ready` holds for it): for
+ * a counter that should stop moving (a producer paused by backpressure). Returns the steady value.
+ */
+export async function steady<T>(read: () => T, options: EventuallyOptions & { ready?: (value: T) => boolean } = {}): Promise<T> {
+  const { everyMs = 100, ready = () => true, ...rest } = options;
+  let last = read();
+  let value = last;
+  await eventually(() => {
+    value = read();
+    const same = value === last && ready(value);
+    last = value;
+    return same;
+  }, { timeoutMs: 5_000, what: 'a steady value', ...rest, everyMs });
+  return value;
+}

@@ -1,6 +1,8 @@
 /**
  * A Clock whose time moves only when a test says so. Timers fire in due order (ties in the order
  * they were armed), each at its own time, so a callback sees `now()` equal to its due time.
+ * `soon` callbacks queue and run, in order, when the test calls runSoon(), settle() or tick(), and
+ * before each timer that advance() fires (as on the event loop: a turn's soon work before the next timer).
  */
 import type { Clock, Timer } from '../../src/clock.js';
 
@@ -10,6 +12,7 @@ export class FakeClock implements Clock {
   private time: number;
   private nextOrder = 0;
   private readonly timers = new Map<number, Armed>();
+  private soonQueue: Array<() => void> = [];
 
   constructor(start = Date.UTC(2026, 0, 1)) {
     this.time = start;
@@ -29,6 +32,37 @@ export class FakeClock implements Clock {
     if (typeof timer === 'number') this.timers.delete(timer);
   }
 
+  soon(callback: () => void): void {
+    this.soonQueue.push(callback);
+  }
+
+  /** `soon` callbacks waiting. */
+  get pendingSoon(): number {
+    return this.soonQueue.length;
+  }
+
+  /** Runs the queued `soon` callbacks, and those they queue, until none is left. */
+  runSoon(): void {
+    for (let guard = 0; this.soonQueue.length > 0; guard++) {
+      if (guard > 10_000) throw new Error('soon callbacks keep queueing more: a loop?');
+      const batch = this.soonQueue;
+      this.soonQueue = [];
+      for (const callback of batch) callback();
+    }
+  }
+
+  /**
+   * Runs queued `soon` work and the promise callbacks it starts until both are quiet: no real
+   * event-loop turns (no setImmediate), only microtask drains.
+   */
+  async settle(rounds = 20): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      this.runSoon();
+      await drainMicrotasks();
+      if (this.soonQueue.length === 0) { await drainMicrotasks(); if (this.soonQueue.length === 0) return; }
+    }
+  }
+
   /** Timers still armed. */
   get pending(): number {
     return this.timers.size;
@@ -37,18 +71,20 @@ export class FakeClock implements Clock {
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
   advance(ms: number): void {
     const target = this.time + ms;
+    this.runSoon();
     for (let next = this.due(target); next; next = this.due(target)) {
       this.timers.delete(next.order);
       this.time = next.at;
       next.callback();
+      this.runSoon();
     }
     this.time = target;
   }
 
-  /** advance(), then lets promise callbacks and immediates that the timers started run. */
+  /** advance(), then lets the `soon` work and promise callbacks that the timers started run. */
   async tick(ms: number): Promise<void> {
     this.advance(ms);
-    await settle();
+    await this.settle();
   }
 
   private due(target: number): Armed | undefined {
@@ -60,7 +96,7 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Runs queued microtasks and immediates (a few rounds: an await chain may need several). */
-export async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
+/** Lets queued promise callbacks run: a chain of awaits `depth` deep, without leaving the microtask queue. */
+async function drainMicrotasks(depth = 50): Promise<void> {
+  for (let i = 0; i < depth; i++) await Promise.resolve();
 }

@@ -50,8 +50,16 @@ export class Echo {
     throw new Error('secret internal detail /srv/app/db.ts:42');
   }
 
+  /** Calls of `slow` running now, in this process: tests wait for a call to reach the method with it. */
+  static slowRunning = 0;
+
   @expose async slow(ms: number): Promise<string> {
-    await delay(Math.min(Math.max(0, ms), 60_000), undefined, { signal: callContext().signal });
+    Echo.slowRunning++;
+    try {
+      await delay(Math.min(Math.max(0, ms), 60_000), undefined, { signal: callContext().signal });
+    } finally {
+      Echo.slowRunning--;
+    }
     return `slept ${ms} ms`;
   }
 

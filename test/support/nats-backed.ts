@@ -12,6 +12,7 @@ import { NatsHostService, NatsObjectHost } from '../../src/nats/index.js';
 import { localHostOptions } from '../../src/server/host-options.js';
 import { ClientLog, logUserCodeFailure } from '../../src/server/logger.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
+import { eventually } from './eventually.js';
 
 let server: Promise<NatsServer> | undefined;
 
@@ -48,12 +49,9 @@ const unseen = new WeakMap<Gateway, Set<string>>();
  * synchronous while the beat crosses NATS: a test that calls at once would race it (CI saw it lose).
  */
 export async function natsServed(gateway: Gateway, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
   const pending = unseen.get(gateway);
-  while (pending && pending.size > 0) {
-    if (Date.now() > until) throw new Error(`the gateway never saw a host serve ${[...pending].join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  if (!pending) return;
+  await eventually(() => pending.size === 0, { timeoutMs, everyMs: 5, what: `a host serving ${[...pending].join(', ')} (seen by the gateway)` });
 }
 
 function patch(gateway: Gateway, host: LocalObjectHost, service: NatsHostService, remote: NatsObjectHost, connections: NatsConnection[]): void {

@@ -8,7 +8,7 @@ import { type Gateway, type GatewayOptions } from '../../src/index.js';
 import { LocalObjectHost } from '../../src/host/local-host.js';
 import { NatsHostService, NatsObjectHost } from '../../src/nats/index.js';
 import { Codec } from '../../src/protocol/codec.js';
-import { startGateway } from '../helpers.js';
+import { startGateway } from './gateway.js';
 import { TestError } from './fixtures.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 

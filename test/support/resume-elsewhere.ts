@@ -1,6 +1,6 @@
 /** A raw client that lost its gateway resumes a stream through another one and checks it gets every item once, in order. */
 import assert from 'node:assert/strict';
-import { RawSocket } from '../helpers.js';
+import { RawSocket } from './gateway.js';
 import { eventually } from './eventually.js';
 
 /** Items of stream `id` a raw socket received so far, as the test reads them. */

@@ -1,5 +1,5 @@
 /**
- * The module of `uplink serve --workers N` in test/serve-workers.test.ts: each worker registers its
+ * The module of `uplink serve --workers N` in test/integration/cli/serve-workers.test.ts: each worker registers its
  * own `thread` object, which answers with the worker thread's id (so a test sees which gateway of the
  * process took a connection). Everything else is on the hosts, through NATS.
  */

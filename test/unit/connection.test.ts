@@ -16,7 +16,7 @@ import type { ConnectionEnvironment, ResolvedOptions } from '../../src/server/co
 import { ClientLog } from '../../src/server/logger.js';
 import type { ServerSocket } from '../../src/server/connection/server-socket.js';
 import type { WireMessage } from '../../src/protocol/frame-writer.js';
-import { FakeClock, settle } from '../support/fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { FlushQueue } from '../../src/server/connection/flush-queue.js';
 
 class FakeSocket implements ServerSocket {
@@ -86,9 +86,9 @@ function setup(overrides: Partial<ResolvedOptions> = {}) {
 
 describe('Connection (fake socket, fake clock)', () => {
   it('welcomes a hello, then answers calls in order', async () => {
-    const { socket, receive } = setup();
+    const { clock, socket, receive } = setup();
     receive('{"t":"hello","v":[1]}');
-    await settle();
+    await clock.settle();
     assert.equal(socket.headers()[0]!.t, 'welcome');
     receive('{"t":"call","id":1,"o":"calc","m":"add"}\n[1,2]');
     receive('{"t":"call","id":2,"o":"calc","m":"add"}\n[3,4]');
@@ -106,7 +106,7 @@ describe('Connection (fake socket, fake clock)', () => {
   it('answers DEADLINE_EXCEEDED when the call deadline passes on the fake clock', async () => {
     const { clock, socket, receive, connection } = setup();
     receive('{"t":"hello","v":[1]}');
-    await settle();
+    await clock.settle();
     receive('{"t":"call","id":5,"o":"calc","m":"hang","dl":1000}\n[]');
     clock.advance(1_000);
     connection.flush();
@@ -117,9 +117,9 @@ describe('Connection (fake socket, fake clock)', () => {
   });
 
   it('refuses a duplicate id without an id, and a malformed frame with BAD_FRAME, and keeps serving', async () => {
-    const { socket, receive } = setup();
+    const { clock, socket, receive } = setup();
     receive('{"t":"hello","v":[1]}');
-    await settle();
+    await clock.settle();
     receive('{"t":"call","id":9,"o":"calc","m":"hang"}\n[]');
     receive('{"t":"call","id":9,"o":"calc","m":"add"}\n[1,1]');
     receive('{"t":"call","id":-1}');
@@ -131,9 +131,9 @@ describe('Connection (fake socket, fake clock)', () => {
   });
 
   it('cuts off a client that does not read (4508) once its buffer passes maxBackpressure', async () => {
-    const { socket, receive } = setup({ maxBackpressure: 100 });
+    const { clock, socket, receive } = setup({ maxBackpressure: 100 });
     receive('{"t":"hello","v":[1]}');
-    await settle();
+    await clock.settle();
     socket.backpressureBytes = 60;
     receive('{"t":"call","id":1,"o":"calc","m":"add"}\n[1,2]');
     assert.equal(socket.ended, undefined, '60 bytes buffered: under the budget');
@@ -142,9 +142,9 @@ describe('Connection (fake socket, fake clock)', () => {
   });
 
   it('queues frames produced outside the message handler and asks the gateway for one flush', async () => {
-    const { socket, receive, connection, flushes, flushQueue } = setup();
+    const { clock, socket, receive, connection, flushes, flushQueue } = setup();
     receive('{"t":"hello","v":[1]}');
-    await settle();
+    await clock.settle();
     flushQueue.run();
     const flushesBefore = flushes();
     const before = socket.sent.length;
@@ -157,9 +157,9 @@ describe('Connection (fake socket, fake clock)', () => {
   });
 
   it('writes the answer of a sync call when the message handler ends, without asking for a flush', async () => {
-    const { socket, receive, connection, flushes, flushQueue } = setup();
+    const { clock, socket, receive, connection, flushes, flushQueue } = setup();
     receive('{"t":"hello","v":[1]}');
-    await settle();
+    await clock.settle();
     flushQueue.run();
     const [before, flushesBefore] = [socket.sent.length, flushes()];
     receive('{"t":"call","id":1,"o":"calc","m":"add"}\n[1,2]');

@@ -8,7 +8,7 @@ import { CallContext } from '../../src/core/context.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { Codec } from '../../src/protocol/codec.js';
 import { ServerStream, type StreamLimits } from '../../src/streams/server-stream.js';
-import { FakeClock, settle } from '../support/fake-clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { FakeSink } from '../support/fake-sink.js';
 
 const codec = new Codec();
@@ -60,18 +60,18 @@ function itemsFrom(sink: FakeSink, from: number): unknown[] {
 
 describe('ServerStream (fake clock)', () => {
   it('sends only what was granted, and more after a grant', async () => {
-    const { stream, sink, probe } = open({ upTo: 3 });
-    await settle();
+    const { stream, clock, sink, probe } = open({ upTo: 3 });
+    await clock.settle();
     assert.deepEqual(sink.received, [0, 1, 2]);
     assert.ok(probe.pulled <= 4, `one item of lookahead at most, pulled ${probe.pulled}`);
     stream.grant(6, 3);
-    await settle();
+    await clock.settle();
     assert.deepEqual(sink.received, [0, 1, 2, 3, 4, 5]);
   });
 
   it('ends after the last item and closes at the final ack', async () => {
-    const { stream, sink, closed } = open({ upTo: 10, count: 3 });
-    await settle();
+    const { stream, clock, sink, closed } = open({ upTo: 10, count: 3 });
+    await clock.settle();
     assert.deepEqual(sink.last(), { t: 'end', total: 3 });
     assert.deepEqual(closed, [], 'the end waits for the final ack');
     stream.grant(3, 3);
@@ -80,7 +80,7 @@ describe('ServerStream (fake clock)', () => {
 
   it('a detached stream lingers for lingerMs, then cancels and runs the finally block', async () => {
     const { stream, clock, closed, probe, context } = open();
-    await settle();
+    await clock.settle();
     stream.detach();
     assert.equal(stream.lingering, true);
     await clock.tick(999);
@@ -93,12 +93,12 @@ describe('ServerStream (fake clock)', () => {
 
   it('a resume within the linger window replays the unacknowledged items and goes on', async () => {
     const { stream, clock, sink } = open({ upTo: 4 });
-    await settle();
+    await clock.settle();
     stream.detach();
     await clock.tick(500);
     const next = new FakeSink(codec);
     stream.resume(next, 2, 8);
-    await settle();
+    await clock.settle();
     assert.deepEqual(next.events[0], { t: 'open', key: 'k1' });
     // Replay is per frame (a frame holding acknowledged items too is sent whole; the client drops duplicates by seq).
     assert.deepEqual(itemsFrom(next, 2), [2, 3, 4, 5, 6, 7], 'items 2 and 3 were not acknowledged: replayed, then new ones');
@@ -109,7 +109,7 @@ describe('ServerStream (fake clock)', () => {
 
   it('idle: no credit for idleMs (checked every idleMs) ends the stream with DEADLINE_EXCEEDED', async () => {
     const { clock, sink, context } = open({ upTo: 2, limits: { idleMs: 1_000 } });
-    await settle();
+    await clock.settle();
     await clock.tick(1_000); // activity happened during the first period: the check re-arms
     assert.equal(sink.events.some((e) => e.t === 'fail'), false);
     await clock.tick(1_000);
@@ -128,31 +128,31 @@ describe('ServerStream (fake clock)', () => {
 
   it('lifetime: the stream ends with DEADLINE_EXCEEDED at lifetimeMs, whatever the credit', async () => {
     const { stream, clock, sink, probe } = open({ upTo: 1_000_000, limits: { lifetimeMs: 5_000 } });
-    await settle();
+    await clock.settle();
     stream.grant(2_000_000, 0);
     await clock.tick(4_999);
     assert.equal(sink.events.some((e) => e.t === 'fail'), false);
     await clock.tick(1);
-    await settle();
+    await clock.settle();
     const fail = sink.events.find((e) => e.t === 'fail');
     assert.deepEqual(fail && { ...fail, delivered: 0 }, { t: 'fail', code: ErrorCode.DEADLINE_EXCEEDED, delivered: 0 });
     assert.equal(probe.finished, true);
   });
 
   it('cancel stops the iterator once and releases the sink', async () => {
-    const { stream, sink, closed, probe } = open();
-    await settle();
+    const { stream, clock, sink, closed, probe } = open();
+    await clock.settle();
     stream.cancel();
     stream.cancel();
-    await settle();
+    await clock.settle();
     assert.deepEqual(closed, ['cancel']);
     assert.equal(probe.finished, true);
     assert.deepEqual(sink.last(), { t: 'released' });
   });
 
   it('a resume takes the stream from the sink it was attached to (STREAM_LOST there), and refuses an ack that does not line up', async () => {
-    const { stream, sink } = open({ upTo: 4 });
-    await settle();
+    const { stream, clock, sink } = open({ upTo: 4 });
+    await clock.settle();
     stream.grant(4, 2);
     const late = new FakeSink(codec);
     assert.equal(stream.resume(late, 1, 8), false, 'below what was acknowledged');
@@ -161,7 +161,7 @@ describe('ServerStream (fake clock)', () => {
     const next = new FakeSink(codec);
     assert.equal(stream.resume(next, 4, 8), true);
     assert.deepEqual(sink.events.slice(-2), [{ t: 'fail', code: ErrorCode.STREAM_LOST, delivered: 4 }, { t: 'released' }]);
-    await settle();
+    await clock.settle();
     assert.ok(next.received.length > 0, 'items flow on the new sink');
   });
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Clock, Timer } from '../../src/clock.js';
+import { systemClock, type Clock, type Timer } from '../../src/clock.js';
 import { Revocations } from '../../src/auth/revocations.js';
 import { reconnectDelay } from '../../src/client/backoff.js';
 import { Keepalive } from '../../src/client/keepalive.js';
@@ -26,6 +26,7 @@ class LateClock implements Clock {
   now(): number { return this.time; }
   setTimeout(callback: () => void): Timer { this.timers.set(++this.next, callback); return this.next; }
   clearTimeout(timer: Timer | undefined): void { this.timers.delete(timer as number); }
+  soon(callback: () => void): void { callback(); }
   get armed(): number { return this.timers.size; }
   runArmed(): void {
     const due = [...this.timers.values()];
@@ -299,5 +300,34 @@ describe('client timers', () => {
     assert.equal(reconnectDelay(10, o, undefined, 1), 1_000);
     assert.equal(reconnectDelay(0, o, 2_000, 0.5), 2_000);
     assert.equal(reconnectDelay(1, o, 2_000, 0), 100, 'the advice applies to the first attempt only');
+  });
+});
+
+describe('Clock.soon', () => {
+  it('systemClock runs soon work after the promise callbacks of the current turn, in order', async () => {
+    const order: string[] = [];
+    systemClock.soon!(() => order.push('soon 1'));
+    systemClock.soon!(() => order.push('soon 2'));
+    void Promise.resolve().then(() => order.push('promise'));
+    order.push('sync');
+    await new Promise((resolve) => setImmediate(resolve)); // queued after both
+    assert.deepEqual(order, ['sync', 'promise', 'soon 1', 'soon 2']);
+  });
+
+  it('FakeClock queues soon work until the test settles or advances, in order, including work it queues', async () => {
+    const clock = new FakeClock();
+    const ran: string[] = [];
+    clock.soon(() => { ran.push('a'); clock.soon(() => ran.push('c')); });
+    clock.soon(() => ran.push('b'));
+    await Promise.resolve();
+    assert.equal(ran.length, 0, 'nothing runs by itself');
+    assert.equal(clock.pendingSoon, 2);
+    await clock.settle();
+    assert.deepEqual(ran, ['a', 'b', 'c']);
+    clock.setTimeout(() => { ran.push('timer'); clock.soon(() => ran.push('after timer')); }, 10);
+    clock.setTimeout(() => ran.push('second timer'), 10);
+    clock.soon(() => ran.push('before timers'));
+    clock.advance(10);
+    assert.deepEqual(ran.slice(3), ['before timers', 'timer', 'after timer', 'second timer'], 'a turn\'s soon work runs before the next timer');
   });
 });

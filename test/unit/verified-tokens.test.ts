@@ -6,7 +6,8 @@ import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { VerifiedTokens } from '../../src/auth/verified-tokens.js';
 import type { Identity } from '../../src/core/context.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
-import { secretKey, SECRET } from '../tokens.js';
+import { eventually } from '../support/eventually.js';
+import { secretKey, SECRET } from '../support/tokens.js';
 
 const identity = (subject: string): Identity => ({ subject, claims: {} });
 
@@ -55,7 +56,10 @@ describe('JwtAuthenticator with the cache', () => {
     const auth = new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET, clockToleranceSec: 0 });
     const token = await sign(1);
     await auth.authenticate(token);
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
-    await assert.rejects(auth.authenticate(token), (e: { code?: string }) => e.code === ErrorCode.TOKEN_EXPIRED);
+    // jose reads real time and exp is in whole seconds: ask until the second turns. A cache that served
+    // the token past its exp (60 s TTL here) would never refuse it, and this would time out.
+    let refusal: { code?: string } | undefined;
+    await eventually(async () => (refusal = await auth.authenticate(token).then(() => undefined, (e: { code?: string }) => e)) !== undefined, { timeoutMs: 3_000, everyMs: 25, what: 'the token refused' });
+    assert.equal(refusal?.code, ErrorCode.TOKEN_EXPIRED);
   });
 });

@@ -1,0 +1,102 @@
+/**
+ * `uplink serve --workers N` as an operator runs it: one process, N gateways in worker threads on one
+ * port (SO_REUSEPORT: the kernel spreads connections), objects on an `uplink host` behind a real
+ * nats-server. Checks that connections land on every worker, that each worker routes calls through
+ * NATS, that the workers are cluster gateways of their own, and that SIGTERM stops them all with 0.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { UplinkClient } from '../../../src/client/client.js';
+import { eventually } from '../../support/eventually.js';
+import { client } from '../../support/gateway.js';
+import { natsUnavailable, startNatsServer, type NatsServer } from '../../support/nats-server.js';
+import { startUplink, type UplinkProcess } from '../../support/processes.js';
+
+const skip = natsUnavailable();
+const OBJECTS = new URL('../../support/cluster-objects.ts', import.meta.url).pathname;
+const WORKER_GATEWAY = new URL('../../support/worker-gateway.ts', import.meta.url).pathname;
+/** Connections opened: all on one of two workers has odds of 2 in 2^24 (the kernel hashes each 4-tuple). */
+const CONNECTIONS = 24;
+
+describe('uplink serve --workers', { skip }, () => {
+  let nats: NatsServer;
+  let host: UplinkProcess;
+  const clients: UplinkClient[] = [];
+
+  before(async () => {
+    nats = await startNatsServer();
+    host = await startUplink('host', OBJECTS, { UPLINK_NATS_URL: nats.url, UPLINK_HOST_NAME: 'h1', UPLINK_NATS_HEARTBEAT_MS: '200' });
+  });
+
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    host?.signal('SIGKILL');
+    await nats?.stop();
+  });
+
+  it('runs two gateways on one port: connections reach both, each calls the hosts through NATS, SIGTERM ends both', async () => {
+    const gateways = await startUplink('serve', WORKER_GATEWAY, { UPLINK_NATS_URL: nats.url, UPLINK_NATS_HEARTBEAT_MS: '200' }, 20_000, ['--workers', '2']);
+    const url = gateways.ready.url as string;
+    // Both workers say they serve, on the same port.
+    await waitFor(() => gateways.lines.filter((l) => l.msg === 'serving').length === 2);
+    const serving = gateways.lines.filter((l) => l.msg === 'serving');
+    assert.deepEqual(serving.map((l) => l.url), [url, url]);
+    assert.deepEqual(serving.map((l) => l.worker).sort(), [0, 1]);
+
+    const threads = new Set<number>();
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const c = await connectWhenHostsKnown(url);
+      clients.push(c);
+      threads.add(await c.call('thread', 'id', []) as number);
+      assert.equal(await c.call('anywhere', 'where', []), 'h1', 'an object on the host, through this worker');
+    }
+    assert.equal(threads.size, 2, `connections landed on worker threads ${[...threads]}`);
+    // Each worker is a gateway of the cluster with its own id: the host sees both beat.
+    const description = await clients[0]!.call('$uplink', 'list', []) as string[];
+    assert.ok(description.includes('anywhere'));
+
+    gateways.signal('SIGTERM');
+    assert.equal(await gateways.exited, 0, gateways.stderr().slice(-3000));
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  it('ends with status 1, not an abort, when the port is taken (no worker is left listening)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      await assert.rejects(startUplink('serve', WORKER_GATEWAY, { UPLINK_PORT: String(port) }, 20_000, ['--workers', '2']),
+        (e: Error) => /exited with 1/.test(e.message) && /worker 0 did not start: cannot listen/.test(e.message));
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('refuses a worker count that is not a whole number from 1 to 64 (exit 2, usage)', async () => {
+    for (const bad of ['0', '65', 'two']) {
+      await assert.rejects(startUplink('serve', WORKER_GATEWAY, {}, 10_000, ['--workers', bad]), (e: Error) => /exited with 2/.test(e.message) && /--workers takes a whole number/.test(e.message));
+    }
+  });
+});
+
+/** A new client once the worker it lands on has heard the host's beat (a fresh gateway knows no object yet). */
+async function connectWhenHostsKnown(url: string): Promise<UplinkClient> {
+  let connected: UplinkClient | undefined;
+  let last: unknown;
+  await eventually(async () => {
+    const c = await client(url);
+    try {
+      await c.call('anywhere', 'where', []);
+      connected = c;
+      return true;
+    } catch (error) {
+      last = error;
+      await c.close();
+      return false;
+    }
+  }, { timeoutMs: 10_000, everyMs: 100, what: 'a worker that knows the hosts' }).catch((error: Error) => { throw last ?? error; });
+  return connected!;
+}
+
+const waitFor = (check: () => boolean, ms = 10_000) => eventually(check, { timeoutMs: ms, everyMs: 20 });
