@@ -131,12 +131,14 @@ export class NatsHostService {
     for (const id of ids) {
       const subject = Subject.call(id);
       if (!subject) throw new TypeError(`object id '${id}' cannot be served on NATS (use letters, digits, _ and -, dots between)`);
+      // What is declared here (members, access, session mode) is read once: serve what is registered.
+      const declaration = this.host.declaration(id);
+      if (!declaration) throw new TypeError(`object '${id}' is not registered on this host: register it before serving it`);
       this.callSubscriptions.push(this.nats.subscribe(subject, (msg) => this.onCall(id, msg, false), { queue: QUEUE_GROUP }));
       this.served.push(id);
-      const declaration = this.host.declaration(id);
-      this.members[id] = declaration?.members ?? [];
-      if (declaration?.access) this.declaredAccess[id] = declaration.access;
-      if (declaration?.session) this.sessionObjects.add(id);
+      this.members[id] = declaration.members;
+      if (declaration.access) this.declaredAccess[id] = declaration.access;
+      if (declaration.session) this.sessionObjects.add(id);
     }
     this.beat();
   }

@@ -30,6 +30,9 @@ import { ClientLog, createLogger, logUserCodeFailure, type Logger } from './logg
 import { localHostOptions } from './host-options.js';
 import { StaticFiles } from './http/static-files.js';
 import { hostName, serveDemoTokens, serveHttp } from './http/http-routes.js';
+import { HttpCalls, type HttpCallGate } from './http/http-calls.js';
+import { serveRpc } from './http/rpc-route.js';
+import { ErrorCode, errorBody } from '../protocol/errors.js';
 import { selectUws, type Uws, type UwsReport } from './http/uws-loader.js';
 import { KeyedRateLimit } from './connection/rate-limit.js';
 import { uwsServerSocket } from './connection/server-socket.js';
@@ -70,8 +73,9 @@ export class Gateway {
   private readonly connections = new Set<Connection>();
   private readonly connectRate: KeyedRateLimit | undefined;
   /** Every connection's outbox waits for this pass (one per loop turn). */
-  private readonly flushQueue = new FlushQueue(setImmediate);
+  private readonly flushQueue = new FlushQueue(setImmediate, (error) => this.logger.error({ err: error }, 'a write pass task failed'));
   private listenSocket: uwsTypes.us_listen_socket | undefined;
+  private app: uwsTypes.TemplatedApp | undefined;
   /** The uWebSockets.js build in use (uws-loader.ts), and why the others were not. */
   private readonly uws: Uws;
   readonly uwsReport: UwsReport;
@@ -168,7 +172,7 @@ export class Gateway {
   async listen(): Promise<void> {
     if (this.listenSocket) throw new Error('already listening');
     const uws = this.uws;
-    const app = this.tls ? uws.SSLApp(this.tls) : uws.App();
+    const app = (this.app = this.tls ? uws.SSLApp(this.tls) : uws.App());
     const o = this.options;
     app.ws<SocketData<Connection>>('/*', {
       compression: uws.DISABLED, // permessage-deflate off: decompression bombs and CPU for little gain on small frames
@@ -184,6 +188,7 @@ export class Gateway {
       maxLifetime: o.maxLifetimeMin,
       upgrade: upgradeHandler<Connection>(this.upgradeGate()),
       open: (ws) => {
+        if (this.draining) return ws.end(CloseCode.GOING_AWAY, 'shutdown'); // its token was verified while the gateway closed
         const connection = new Connection(uwsServerSocket(ws), ws.getUserData(), this.env, `c${(this.nextConnectionId++).toString(36)}`);
         ws.getUserData().connection = connection;
         this.connections.add(connection);
@@ -204,6 +209,12 @@ export class Gateway {
     const files = this.hooks.staticDir ? new StaticFiles(this.hooks.staticDir) : undefined;
     const metricsOptions = this.hooks.metrics;
     if (this.metrics && metricsOptions?.token && metricsOptions.port === undefined) serveMetricsRoute(app, this.metrics, metricsOptions.token, (req) => this.hostAllowed(req));
+    serveRpc(app, new HttpCalls(this.httpCallGate()), {
+      hostAllowed: (exchange) => !this.allowedHosts || this.allowedHosts.has(hostName(exchange.header('host'))),
+      originAllowed: (origin) => originAllowed(this.hooks.allowedOrigins, true, origin),
+      takeRate: (exchange) => !this.connectRate || this.connectRate.take(exchange.remoteAddress),
+      failed: (error) => this.logger.error({ err: error }, 'an HTTP request failed inside the gateway'),
+    }, o.maxPayloadLength);
     serveHttp(app, { health: () => this.health(), ready: () => this.ready() }, files, (req) => this.hostAllowed(req));
     await new Promise<void>((resolve, reject) => {
       app.listen(o.host, o.port, (socket) => {
@@ -279,6 +290,14 @@ export class Gateway {
   }
 
   /**
+   * Ends every socket at once, without a close handshake (after close(): sockets whose client never
+   * finished closing). A worker thread that ends with a live uWS socket aborts the process.
+   */
+  terminate(): void {
+    (this.app as { close?: () => void } | undefined)?.close?.();
+  }
+
+  /**
    * Disconnects every connection of a subject or of a token id at once (close 4409) and refuses the
    * revoked tokens from then on. Returns how many connections were closed.
    */
@@ -347,6 +366,17 @@ export class Gateway {
       metrics: this.metrics,
       revoke: (subject) => this.revoke({ subject }),
       uptimeMs: () => this.clock.now() - this.startedAt,
+    };
+  }
+
+  /** What calls over HTTP need (http-calls.ts): the same host, admission and limits as WebSocket calls. */
+  private httpCallGate(): HttpCallGate {
+    return {
+      objectHost: this.objectHost, codec: this.codec, clock: this.clock, metrics: this.metrics, clientLog: this.clientLog, options: this.options,
+      refusal: () => (this.draining ? errorBody(ErrorCode.SHUTTING_DOWN, 'the gateway is shutting down') : undefined),
+      admitIdentity: (token, info) => this.admission.admitIdentity(token, info),
+      clientAddress: (exchange) => clientAddress(exchange.remoteAddress, exchange.header(this.proxyHeader), this.proxyHeader, this.trustedProxies),
+      nextConnectionId: () => `h${(this.nextConnectionId++).toString(36)}`,
     };
   }
 

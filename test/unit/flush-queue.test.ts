@@ -76,6 +76,24 @@ describe('FlushQueue', () => {
     assert.equal(runs, 2);
   });
 
+  it('a task or a write that throws is reported; the pass goes on and later passes still run', () => {
+    const failures: unknown[] = [];
+    const passes: Array<() => void> = [];
+    const queue = new FlushQueue((pass) => passes.push(pass), (error) => failures.push(error));
+    const log: string[] = [];
+    queue.beforeWrites(() => { throw new Error('task'); });
+    queue.beforeWrites(() => log.push('second task'));
+    queue.add({ writeQueued: () => { throw new Error('write'); } });
+    queue.add(outbox(log, 'other outbox'));
+    passes.shift()!();
+    assert.deepEqual(log, ['second task', 'other outbox']);
+    assert.deepEqual(failures.map((e) => (e as Error).message), ['task', 'write']);
+    queue.add(outbox(log, 'later'));
+    assert.equal(passes.length, 1, 'a new pass is armed after the failures');
+    passes.shift()!();
+    assert.deepEqual(log.at(-1), 'later');
+  });
+
   it('forgets the outbox of a closed connection', () => {
     const { queue, runPass } = manualQueue();
     const log: string[] = [];

@@ -33,6 +33,7 @@ function tracedSink(sink: StreamSink, span: Span | undefined): StreamSink {
     get writable() {
       return sink.writable;
     },
+    ...(sink.beforeWrites ? { beforeWrites: (task: () => void) => sink.beforeWrites!(task) } : {}),
     opened: (key) => sink.opened(key),
     items: (seq, payload, count) => sink.items(seq, payload, count),
     end: (total) => {

@@ -6,7 +6,8 @@
  * one loop turn from a generator's item to the socket, not two.
  *
  * Invariants: an outbox or task added during a pass is served by the next pass (armed again), never
- * dropped; a pass does not loop on work that re-adds itself.
+ * dropped; a pass does not loop on work that re-adds itself; a task or write that throws is reported
+ * and the pass goes on (one fault must not stop every connection's writes).
  */
 
 /** An outbox as the pass sees it. */
@@ -24,8 +25,11 @@ export class FlushQueue {
   private armed = false;
   private readonly pass = () => this.run();
 
-  /** `schedule` runs the pass once the current macrotask's work is done (setImmediate; a fake in unit tests). */
-  constructor(private readonly schedule: (pass: () => void) => void) {}
+  /**
+   * `schedule` runs the pass once the current macrotask's work is done (setImmediate; a fake in unit
+   * tests); `failed` hears what a task or a write threw (the gateway logs it).
+   */
+  constructor(private readonly schedule: (pass: () => void) => void, private readonly failed: (error: unknown) => void = () => {}) {}
 
   add(outbox: QueuedWrites): void {
     this.waiting.add(outbox);
@@ -48,16 +52,24 @@ export class FlushQueue {
     // Still armed while tasks run: the outboxes they fill join this pass; tasks they add, the next.
     const tasks = this.tasks;
     this.tasks = this.spareTasks;
-    for (const task of tasks) task();
+    for (const task of tasks) this.guarded(task);
     tasks.length = 0;
     this.spareTasks = tasks;
     this.armed = false;
     const batch = this.waiting;
     this.waiting = this.writing;
-    for (const outbox of batch) outbox.writeQueued();
+    for (const outbox of batch) this.guarded(() => outbox.writeQueued());
     batch.clear();
     this.writing = batch;
     if (this.tasks.length > 0 || this.waiting.size > 0) this.arm();
+  }
+
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.failed(error);
+    }
   }
 
   private arm(): void {

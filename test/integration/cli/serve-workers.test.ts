@@ -5,7 +5,7 @@
  * NATS, that the workers are cluster gateways of their own, and that SIGTERM stops them all with 0.
  */
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect as connectTcp, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { UplinkClient } from '../../../src/client/client.js';
 import { eventually } from '../../support/eventually.js';
@@ -61,6 +61,18 @@ describe('uplink serve --workers', { skip }, () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
 
+  it('SIGTERM ends with 0, not an abort, while clients never finish their close (half-open and silent sockets)', async () => {
+    const gateways = await startUplink('serve', WORKER_GATEWAY, { UPLINK_SHUTDOWN_DRAIN_MS: '200' }, 20_000, ['--workers', '2']);
+    const port = Number(new URL(gateways.ready.url as string).port);
+    // Raw upgrades that then read nothing and never close: the gateway's close handshake cannot finish.
+    const sockets = await Promise.all(Array.from({ length: 6 }, () => silentUpgrade(port)));
+    const started = Date.now();
+    gateways.signal('SIGTERM');
+    assert.equal(await gateways.exited, 0, gateways.stderr().slice(-3000));
+    assert.ok(Date.now() - started < 8_000, 'ended without waiting for the last-resort bound');
+    for (const socket of sockets) socket.destroy();
+  });
+
   it('ends with status 1, not an abort, when the port is taken (no worker is left listening)', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
@@ -79,6 +91,20 @@ describe('uplink serve --workers', { skip }, () => {
     }
   });
 });
+
+/** A TCP socket that completes a WebSocket upgrade, then never reads, answers or closes. */
+function silentUpgrade(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, '127.0.0.1', () => socket.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+    socket.once('data', (data) => {
+      if (!String(data).startsWith('HTTP/1.1 101')) return reject(new Error(`no upgrade: ${String(data).slice(0, 40)}`));
+      socket.pause(); // from here on nothing is read: the close frame and FIN stay unanswered
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
 
 /** A new client once the worker it lands on has heard the host's beat (a fresh gateway knows no object yet). */
 async function connectWhenHostsKnown(url: string): Promise<UplinkClient> {

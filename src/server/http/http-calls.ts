@@ -1,0 +1,196 @@
+/**
+ * Calls over plain HTTP (docs/protocol.md, "Calls over HTTP"): `POST /rpc/<object>/<member>` with a
+ * JSON array of arguments answers the result; `GET` reads a property, `PUT` sets one; `Uplink-Oneway: 1`
+ * answers 202 at once. Each request passes what a WebSocket call passes: the Host and origin checks,
+ * the same admission of its bearer token (verification, revocation, the handshake hook), the access
+ * rules and codec limits of the object host, a deadline, metrics; objects on NATS are reached the same way.
+ *
+ * Invariants: a token is taken from the Authorization header only (never a cookie, so no CSRF; never
+ * the query string, which lands in logs); a request answers exactly once (ReplySink settles once, an
+ * abort or the deadline wins over a late result); every call's per-request connection is released
+ * when it settles, so session instances and tracked resources never outlive their request.
+ */
+import type { HandshakeInfo } from '../../auth/authenticator.js';
+import { MAX_TIMER_MS, type Clock } from '../../clock.js';
+import { CallContext, type ConnectionInfo, type Identity, type Resource, disposeResource } from '../../core/context.js';
+import type { CallKind, ObjectHost, ReplySink } from '../../host/object-host.js';
+import type { Codec, EncodedPayload } from '../../protocol/codec.js';
+import { asErrorBody, ErrorCode, errorBody, type ErrorBody } from '../../protocol/errors.js';
+import { isName } from '../../protocol/frames.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { ClientLog } from '../logger.js';
+import type { HttpExchange } from './exchange.js';
+import { errorJson, httpStatusOf } from './http-errors.js';
+
+export const RPC_PREFIX = '/rpc/';
+const NO_STORE = { 'Cache-Control': 'no-store' };
+/** The payload form with the codec's meta line (docs/protocol.md section 3); plain JSON is application/json. */
+export const PAYLOAD_TYPE = 'application/vnd.uplink.payload';
+/** Body types a call may carry: curl's `-d` sends the form type and fetch a string as text/plain, read here as the same JSON. */
+const BODY_TYPES = new Set(['application/json', PAYLOAD_TYPE, 'application/x-www-form-urlencoded', 'text/plain', '']);
+
+/** What HTTP calls need from their gateway. */
+export interface HttpCallGate {
+  readonly objectHost: ObjectHost;
+  readonly codec: Codec;
+  readonly clock: Clock;
+  readonly metrics: GatewayMetrics | undefined;
+  readonly clientLog: ClientLog;
+  readonly options: { maxPayloadLength: number; maxInflight: number };
+  /** Why no call is taken now (draining), or undefined. */
+  refusal(): ErrorBody | undefined;
+  admitIdentity(token: string | undefined, info: HandshakeInfo): Promise<Identity | undefined>;
+  /** The client's address (forwarding headers count only from trusted proxies). */
+  clientAddress(exchange: HttpExchange): string;
+  nextConnectionId(): string;
+}
+
+/** A request as a call: the object, member and kind its method and path name. */
+interface Target { object: string; member: string; kind: CallKind }
+
+/** `/rpc/<object>/<member>` with a method that names a kind, or an error body. */
+export function targetOf(exchange: HttpExchange): Target | ErrorBody {
+  const parts = exchange.path.slice(RPC_PREFIX.length).split('/');
+  if (parts.length !== 2) return errorBody(ErrorCode.BAD_FRAME, 'the path is /rpc/<object>/<member>');
+  let object: string;
+  let member: string;
+  try {
+    [object, member] = parts.map(decodeURIComponent) as [string, string];
+  } catch {
+    return errorBody(ErrorCode.BAD_FRAME, 'the path is not valid percent-encoding');
+  }
+  if (!isName(object) || !isName(member)) return errorBody(ErrorCode.BAD_FRAME, 'object and member are names of 1 to 256 characters');
+  // References and callbacks need the way back a WebSocket gives (docs/protocol.md).
+  if (object.startsWith('~')) return errorBody(ErrorCode.REF_RELEASED, 'references are used over WebSocket only');
+  const kind: CallKind | undefined = exchange.method === 'POST' ? 'call' : exchange.method === 'GET' ? 'get' : exchange.method === 'PUT' ? 'set' : undefined;
+  if (!kind) return errorBody(ErrorCode.BAD_FRAME, 'POST calls a method, GET reads a property, PUT sets one');
+  return { object, member, kind };
+}
+
+/** The deadline a request asks for (`Uplink-Timeout`, ms, as a frame's `dl`); undefined: none asked. */
+function timeoutOf(exchange: HttpExchange): number | undefined | ErrorBody {
+  const text = exchange.header('uplink-timeout');
+  if (text === '') return undefined;
+  const ms = Number(text);
+  if (!/^\d{1,10}$/.test(text) || ms < 1 || ms > MAX_TIMER_MS) return errorBody(ErrorCode.BAD_FRAME, 'Uplink-Timeout is a whole number of milliseconds');
+  return ms;
+}
+
+/** A bearer token from the Authorization header; '' when there is none; undefined when the header is not one. */
+export function bearerToken(exchange: HttpExchange): string | undefined {
+  const header = exchange.header('authorization');
+  if (header === '') return '';
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/i.exec(header);
+  return match ? match[1] : undefined;
+}
+
+/** One request's stand-in for a connection: what the object host keeps per connection lives as long as the call. */
+class RequestConnection implements ConnectionInfo {
+  private resources: Resource[] | undefined;
+  constructor(readonly id: string, readonly remoteAddress: string, readonly identity: Identity | undefined) {}
+  track(resource: Resource): void {
+    (this.resources ??= []).push(resource);
+  }
+  release(): void {
+    for (const resource of this.resources?.splice(0) ?? []) void disposeResource(resource);
+  }
+}
+
+export class HttpCalls {
+  private inflight = 0;
+
+  constructor(private readonly gate: HttpCallGate) {}
+
+  /** Handles one request under /rpc/ (the caller checked Host and origin). */
+  async handle(exchange: HttpExchange): Promise<void> {
+    const target = targetOf(exchange);
+    if ('code' in target) return this.fail(exchange, target);
+    const refusal = this.gate.refusal() ?? (exchange.query.includes('token=') ? errorBody(ErrorCode.UNAUTHENTICATED, 'send the token in the Authorization header, never the URL') : undefined);
+    if (refusal) return this.fail(exchange, refusal);
+    const contentType = exchange.header('content-type').split(';')[0]!.trim().toLowerCase();
+    if (!BODY_TYPES.has(contentType)) return this.fail(exchange, errorBody(ErrorCode.BAD_FRAME, `a call's body is application/json or ${PAYLOAD_TYPE}`), 415);
+    const token = bearerToken(exchange);
+    if (token === undefined) return this.fail(exchange, errorBody(ErrorCode.UNAUTHENTICATED, 'the Authorization header is not a bearer token'));
+    const timeoutMs = timeoutOf(exchange);
+    if (typeof timeoutMs === 'object') return this.fail(exchange, timeoutMs);
+    const remoteAddress = this.gate.clientAddress(exchange);
+    let identity: Identity | undefined;
+    try {
+      identity = await this.gate.admitIdentity(token || undefined, { remoteAddress, origin: exchange.header('origin') || undefined, userAgent: exchange.header('user-agent') || undefined, identity: undefined });
+    } catch (error) {
+      const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
+      this.gate.clientLog.warn({ remote: remoteAddress, code: body.code }, 'HTTP call refused');
+      return this.fail(exchange, body);
+    }
+    const read = await exchange.body(this.gate.options.maxPayloadLength);
+    if ('aborted' in read) return;
+    if ('tooLarge' in read) return this.fail(exchange, errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the body is over ${this.gate.options.maxPayloadLength} bytes`));
+    let text = read.bytes.byteLength === 0 ? '[]' : Buffer.from(read.bytes).toString('utf8');
+    // Plain JSON may be written over several lines; a raw line break in JSON is only ever whitespace,
+    // and the codec reads a line break as the start of the meta line (which only PAYLOAD_TYPE carries).
+    if (contentType !== PAYLOAD_TYPE) text = text.replace(/[\r\n]/g, ' ');
+    this.invoke(exchange, target, { text }, new RequestConnection(this.gate.nextConnectionId(), remoteAddress, identity), timeoutMs);
+  }
+
+  private invoke(exchange: HttpExchange, target: Target, args: EncodedPayload, connection: RequestConnection, timeoutMs: number | undefined): void {
+    const { gate } = this;
+    if (this.inflight >= gate.options.maxInflight * 64) return this.fail(exchange, errorBody(ErrorCode.BUSY, 'too many HTTP calls in flight'));
+    const oneway = exchange.header('uplink-oneway') === '1' && target.kind === 'call';
+    const started = performance.now();
+    const deadline = timeoutMs === undefined ? undefined : gate.clock.now() + timeoutMs;
+    const context = new CallContext(connection, connection.id, undefined, deadline);
+    let settled = false;
+    let timer: unknown;
+    const settle = (answer: () => void, code: string): void => {
+      if (settled) return;
+      settled = true;
+      this.inflight--;
+      gate.clock.clearTimeout(timer);
+      gate.metrics?.callDone(target.object, target.member, code, (performance.now() - started) / 1000);
+      answer();
+      gate.objectHost.releaseConnection(connection);
+      connection.release();
+    };
+    const reply: ReplySink = {
+      // A oneway call answers 202 once accepted; a refusal before that (not a oneway method, no access) is answered.
+      resolve: (value) => settle(() => (oneway ? exchange.respond(202, NO_STORE) : this.succeed(exchange, value)), 'OK'),
+      reject: (error) => settle(() => this.fail(exchange, error), error.code),
+    };
+    this.inflight++;
+    if (timeoutMs !== undefined) {
+      timer = gate.clock.setTimeout(() => {
+        context.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded');
+        reply.reject(errorBody(ErrorCode.DEADLINE_EXCEEDED, `no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+    }
+    exchange.onAborted(() => {
+      context.abort(ErrorCode.CANCELLED, 'the HTTP request was aborted');
+      reply.reject(errorBody(ErrorCode.CANCELLED, 'the HTTP request was aborted'));
+    });
+    gate.objectHost.invoke({ object: target.object, member: target.member, kind: target.kind, oneway, args, context }, reply);
+    if (oneway) exchange.respond(202, NO_STORE); // a no-op when the host already refused it
+  }
+
+  private succeed(exchange: HttpExchange, value: EncodedPayload): void {
+    if (value.attachments && value.attachments.length > 0) {
+      return this.fail(exchange, errorBody(ErrorCode.TYPE_NOT_ALLOWED, 'binary values travel over WebSocket only'));
+    }
+    const rich = value.text.includes('\n');
+    exchange.respond(200, { 'Content-Type': rich ? PAYLOAD_TYPE : 'application/json', 'Cache-Control': 'no-store' }, value.text);
+  }
+
+  fail(exchange: HttpExchange, error: ErrorBody, status = httpStatusOf(error.code)): void {
+    let data: string | undefined;
+    if (error.data !== undefined) {
+      try {
+        data = this.gate.codec.encode(error.data).text;
+      } catch {
+        data = undefined; // data the codec refuses is left out (the code and message still say what failed)
+      }
+    }
+    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
+    if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
+    if (status === 429) headers['Retry-After'] = '1';
+    exchange.respond(status, headers, errorJson(error, data));
+  }
+}
