@@ -5,11 +5,12 @@
  */
 import { UplinkClient, type ClientOptions } from './client.js';
 import type { SocketLike } from './socket.js';
+import { socketFactory } from './transport.js';
 
 /** Connects to a gateway (ws://, wss://, or an uplink:// URI; several fail over) and completes the hello handshake. */
 export function connect(url: string | readonly string[], options: ClientOptions = {}): Promise<UplinkClient> {
   if (options.tokenTransport === 'header') throw new TypeError('browsers cannot set headers on a WebSocket; send the token in the hello frame');
-  return UplinkClient.open(url, (u) => new WebSocket(u) as unknown as SocketLike, options);
+  return UplinkClient.open(url, socketFactory((u) => new WebSocket(u) as unknown as SocketLike, options.transport), options);
 }
 
 export * from './public-api.js';

@@ -28,6 +28,7 @@ import { GatewayList } from './gateway-list.js';
 import { createProxy, type CallOptions, type ProxyTarget, type Remote, type StreamOptions } from './proxy.js';
 import { classifyConnectFailure, reconnect } from './backoff.js';
 import { batchResults, encodeBatch, type BatchCallSpec, type BatchResult } from './batch.js';
+import { transportOf } from './transport.js';
 import { sessionInfo, type ClientOptions, type ClientState, type Goodbye, type ReconnectOptions, type SessionInfo } from './options.js';
 import { connectUrl, handshake } from './handshake.js';
 import { Keepalive } from './keepalive.js';
@@ -171,7 +172,7 @@ export class UplinkClient implements ProxyTarget {
 
   /** The welcome: record the session, take over the socket's events, start keepalive and refresh. */
   private onWelcome(socket: SocketLike, frame: WelcomeFrame): void {
-    this.welcome = sessionInfo(frame);
+    this.welcome = { ...sessionInfo(frame), transport: transportOf(socket) };
     this.goodbye = undefined;
     socket.onmessage = (e) => routeFrame(e.data, this.inbound);
     socket.onclose = (e) => this.onDisconnected(e.code, e.reason);

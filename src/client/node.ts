@@ -2,6 +2,7 @@
 import WebSocket from 'ws';
 import { UplinkClient, type ClientOptions } from './client.js';
 import type { SocketLike } from './socket.js';
+import { socketFactory } from './transport.js';
 
 export interface NodeClientOptions extends ClientOptions {
   /** Largest message accepted from the gateway, in bytes (default 64 MiB). */
@@ -17,8 +18,8 @@ export interface NodeClientOptions extends ClientOptions {
  */
 export function connect(url: string | readonly string[], options: NodeClientOptions = {}): Promise<UplinkClient> {
   const maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
-  return UplinkClient.open(url, (u, bearer) => new WebSocket(u, {
+  return UplinkClient.open(url, socketFactory((u, bearer) => new WebSocket(u, {
     maxPayload, perMessageDeflate: false, ...(options.ca !== undefined ? { ca: options.ca } : {}),
     ...(bearer ? { headers: { Authorization: `Bearer ${bearer}` } } : {}),
-  }) as unknown as SocketLike, options);
+  }) as unknown as SocketLike, options.transport), options);
 }

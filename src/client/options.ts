@@ -16,6 +16,14 @@ export interface ClientOptions {
    * header (Node only; the gateway must accept it), or the query string (only where nothing else works).
    */
   tokenTransport?: 'hello' | 'header' | 'query';
+  /**
+   * How the client reaches the gateway: `websocket`; `http` (calls as HTTP requests, streams as
+   * server-sent events: for networks that refuse WebSocket upgrades; no callbacks, references,
+   * batches or binary values); `auto` tries WebSocket and falls back to HTTP when the upgrade fails
+   * (also when the gateway itself refused it: draining, full, a bad token at the upgrade; the HTTP
+   * hello then says why). Default `websocket`. `session.transport` says which one is in use.
+   */
+  transport?: 'auto' | 'websocket' | 'http';
   /** Called when an in-band token refresh fails (the client retries a few times before expiry). */
   onRefreshError?: (error: Error) => void;
   /** Default per-call timeout in milliseconds (0: none). */
@@ -54,6 +62,8 @@ export interface SessionInfo {
   server: string;
   protocolVersion: number;
   limits: { maxPayload: number; maxInflight: number; maxArgs: number; maxRefs?: number };
+  /** The transport in use (ClientOptions.transport: `auto` settles on one per connection). */
+  transport?: 'websocket' | 'http';
   /** When the token expires (epoch ms, the gateway's clock), if it does. */
   tokenExpiresAt?: number;
   /** Milliseconds the token had left when the welcome was sent (immune to clock skew). */

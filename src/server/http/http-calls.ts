@@ -36,7 +36,7 @@ export interface HttpCallGate {
   readonly clock: Clock;
   readonly metrics: GatewayMetrics | undefined;
   readonly clientLog: ClientLog;
-  readonly options: { maxPayloadLength: number; maxInflight: number };
+  readonly options: { maxPayloadLength: number; maxInflight: number; maxArgs: number; server: string };
   /** Why no call is taken now (draining), or undefined. */
   refusal(): ErrorBody | undefined;
   admitIdentity(token: string | undefined, info: HandshakeInfo): Promise<Identity | undefined>;
@@ -103,6 +103,7 @@ export class HttpCalls {
 
   /** Handles one request under /rpc/ (the caller checked Host and origin). */
   async handle(exchange: HttpExchange): Promise<void> {
+    if (exchange.path === RPC_PREFIX) return this.hello(exchange);
     const target = targetOf(exchange);
     if ('code' in target) return this.fail(exchange, target);
     const refusal = this.gate.refusal() ?? (exchange.query.includes('token=') ? errorBody(ErrorCode.UNAUTHENTICATED, 'send the token in the Authorization header, never the URL') : undefined);
@@ -130,6 +131,29 @@ export class HttpCalls {
     // and the codec reads a line break as the start of the meta line (which only PAYLOAD_TYPE carries).
     if (contentType !== PAYLOAD_TYPE) text = text.replace(/[\r\n]/g, ' ');
     this.invoke(exchange, target, { text }, new RequestConnection(this.gate.nextConnectionId(), remoteAddress, identity), timeoutMs);
+  }
+
+  /**
+   * `GET /rpc/`, the HTTP hello: the token passes admission as at a WebSocket hello, and the answer is
+   * what a welcome says (protocol version, limits, the token's expiry), so an HTTP client learns both
+   * before its first call.
+   */
+  private async hello(exchange: HttpExchange): Promise<void> {
+    if (exchange.method !== 'GET') return this.fail(exchange, errorBody(ErrorCode.BAD_FRAME, 'the HTTP hello is GET /rpc/'), 405);
+    const token = bearerToken(exchange);
+    if (token === undefined) return this.fail(exchange, errorBody(ErrorCode.UNAUTHENTICATED, 'the Authorization header is not a bearer token'));
+    let identity: Identity | undefined;
+    try {
+      identity = await this.gate.admitIdentity(token || undefined, { remoteAddress: this.gate.clientAddress(exchange), origin: exchange.header('origin') || undefined, userAgent: exchange.header('user-agent') || undefined, identity: undefined });
+    } catch (error) {
+      return this.fail(exchange, asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed'));
+    }
+    const o = this.gate.options;
+    const exp = identity?.expiresAt;
+    exchange.respond(200, { 'Content-Type': 'application/json', ...NO_STORE }, JSON.stringify({
+      v: 1, server: o.server, limits: { maxPayload: o.maxPayloadLength, maxInflight: o.maxInflight, maxArgs: o.maxArgs, maxRefs: 0 },
+      ...(exp === undefined ? {} : { exp, expIn: exp - this.gate.clock.now() }),
+    }));
   }
 
   private invoke(exchange: HttpExchange, target: Target, args: EncodedPayload, connection: RequestConnection, timeoutMs: number | undefined): void {
