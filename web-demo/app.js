@@ -57,6 +57,8 @@ async function signIn() {
   try {
     client = await connect(gatewayUrls, {
       token: () => tokenSource(),
+      // WebSocket where the network allows it; calls over HTTP and streams over SSE where it does not.
+      transport: 'auto',
       reconnect: { initialDelayMs: 200, maxDelayMs: 2_000 },
       onStateChange: (state) => {
         setStatus(state, state === 'open' ? `connected as ${currentSubject ?? '…'}` : state);
@@ -83,6 +85,8 @@ async function signIn() {
 
 function showGateway() {
   $('gateway').textContent = client && gatewayUrls.length > 1 ? `via ${client.url}` : '';
+  const transport = client?.session?.transport;
+  $('transport').textContent = transport === 'http' ? 'over HTTP + SSE (WebSocket refused)' : transport === 'websocket' ? 'over WebSocket' : '';
 }
 
 function setStatus(state, text) {
