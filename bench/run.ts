@@ -31,6 +31,7 @@ import { idleConnections } from './idle.js';
 import { medianRows, round, type Measurement } from './measurement.js';
 import { connectRows } from './connect.js';
 import { natsRows } from './nats-rows.js';
+import { httpLanes } from './http-lanes.js';
 import { placement, serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
 
 /** bench/results of the repository, also when this runs compiled from .bench-build/bench. */
@@ -188,6 +189,13 @@ async function main(): Promise<void> {
     on.close();
   }
   results.push(...await fixedRateRows(servers.json, servers.uplink));
+  // Calls over HTTP (one keep-alive connection per lane, one request in flight on each): raw uWS HTTP + JSON, then Uplink.
+  if (wanted('http add(1,2) 64x1')) {
+    const rawHttp = await startServer('raw-http');
+    await run('http add(1,2) 64x1', rawHttp, httpLanes(rawHttp.url, 64, '/rpc/calc/add', '[1,2]'), 1);
+    await run('http add(1,2) 64x1', servers.uplink, httpLanes(servers.uplink.url, 64, '/rpc/calc/add', '[1,2]', token), 1);
+    rawHttp.child.kill();
+  }
   // Callbacks and references, next to the plain call above (their reference row is uplink's add(1,2)).
   await run('callback 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, callbackRoundTrip()), inflight);
   await run('ref call 8x32', servers.uplink, uplinkLanes(servers.uplink.url, conns, refCall()), inflight);
@@ -248,7 +256,7 @@ async function main(): Promise<void> {
   for (const m of results) {
     // Metrics on are measured against the same gateway with metrics off.
     const sameWithout = m.server === 'uplink-metrics' ? results.find((r) => r.scenario === m.scenario && r.server === 'uplink') : undefined;
-    const reference = sameWithout ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-json') ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo')
+    const reference = sameWithout ?? results.find((r) => r.scenario === m.scenario && (r.server === 'raw-json' || r.server === 'raw-http')) ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo')
       ?? (CALL_RELATIVE.has(m.scenario) ? results.find((r) => r.scenario === 'add(1,2) 8x32' && r.server === m.server) : undefined);
     if (reference && m !== reference && reference.serverCpuUsPerOp > 0 && m.ratioToReference === undefined) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
   }
