@@ -9,7 +9,7 @@
  * each call or stream gets exactly one outcome frame unless the core cancelled it; a dropped SSE
  * response is resumed with Last-Event-ID (the gateway replays exactly what was not received), and only
  * after a failed resume does the stream get STREAM_LOST. What HTTP cannot carry (binary values,
- * callbacks, references, batches) is refused with a typed error frame, never sent half.
+ * callbacks, references) is refused with a typed error frame, never sent half.
  */
 import { itemsPayload } from '../protocol/item-array.js';
 import { readSse, type SseEvent } from './sse-reader.js';
@@ -61,7 +61,7 @@ export class HttpSocket implements SocketLike {
       case 'ping': return this.deliver({ t: 'pong', id: header.id });
       case 'refresh': return void this.refresh(header.id!, header.token as string);
       case 'goodbye': return this.close(1000, 'goodbye');
-      case 'batch': return this.deliver({ t: 'error', id: header.id, code: 'BAD_FRAME', name: 'UplinkError', message: 'batches travel over WebSocket only' });
+      case 'batch': return void this.batch(header, body);
       default: return; // credit (the gateway paces SSE itself), pong, resume, release, callback answers: nothing to send
     }
   }
@@ -140,6 +140,41 @@ export class HttpSocket implements SocketLike {
       this.deliver({ t: 'error', id, code: 'CONNECTION_CLOSED', name: 'UplinkError', message: `the HTTP request failed: ${(error as Error).message}` });
     } finally {
       if (id !== undefined) this.calls.delete(id);
+    }
+  }
+
+  /** A batch frame as one `POST /rpc/` (each call's payload text as it is); its answer as the batch-result frame. */
+  private async batch(header: Header, body: string): Promise<void> {
+    const id = header.id!;
+    const controller = new AbortController();
+    this.calls.set(id, controller);
+    let at = 0;
+    const calls = (header.calls as Array<{ o: string; m: string; k?: string; n: number }>).map((c) => {
+      const payload = body.slice(at, (at += c.n));
+      return { o: c.o, m: c.m, ...(c.k ? { k: c.k } : {}), payload };
+    });
+    try {
+      const response = await this.fetchImpl(`${this.base}/rpc/`, {
+        method: 'POST', signal: controller.signal, body: JSON.stringify({ stop: header.stop === true, calls }),
+        headers: this.headers({ 'Content-Type': 'application/json', ...(typeof header.dl === 'number' ? { 'Uplink-Timeout': String(header.dl) } : {}) }),
+      });
+      const text = await response.text();
+      if (!this.calls.has(id)) return;
+      if (!response.ok) return this.deliverError(id, text, response.status);
+      const { results } = JSON.parse(text) as { results: Array<{ value?: unknown; meta?: unknown; error?: Record<string, unknown> } | null> };
+      let values = '';
+      const outcomes = results.map((r) => {
+        if (r === null) return null;
+        if (r.error) return { name: 'UplinkError', ...r.error };
+        const payload = JSON.stringify(r.value) + (r.meta === undefined ? '' : `\n${JSON.stringify(r.meta)}`);
+        values += payload;
+        return { n: payload.length };
+      });
+      this.deliver({ t: 'batch-result', id, results: outcomes }, values);
+    } catch (error) {
+      if (this.calls.has(id)) this.deliver({ t: 'error', id, code: 'CONNECTION_CLOSED', name: 'UplinkError', message: `the HTTP request failed: ${(error as Error).message}` });
+    } finally {
+      this.calls.delete(id);
     }
   }
 

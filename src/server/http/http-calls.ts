@@ -21,6 +21,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { ClientLog } from '../logger.js';
 import type { HttpExchange } from './exchange.js';
 import { errorJson, httpStatusOf } from './http-errors.js';
+import { batchJson, parseBatch, runHttpBatch } from './http-batch.js';
 
 export const RPC_PREFIX = '/rpc/';
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -103,17 +104,56 @@ export class HttpCalls {
 
   /** Handles one request under /rpc/ (the caller checked Host and origin). */
   async handle(exchange: HttpExchange): Promise<void> {
-    if (exchange.path === RPC_PREFIX) return this.hello(exchange);
+    if (exchange.path === RPC_PREFIX) return exchange.method === 'POST' ? this.batch(exchange) : this.hello(exchange);
     const target = targetOf(exchange);
     if ('code' in target) return this.fail(exchange, target);
+    const request = await this.admit(exchange);
+    if (request) this.invoke(exchange, target, { text: request.text }, request.connection, request.timeoutMs);
+  }
+
+  /** `POST /rpc/`: a batch of calls (http-batch.ts), through the same admission as one call. */
+  private async batch(exchange: HttpExchange): Promise<void> {
+    const request = await this.admit(exchange);
+    if (!request) return;
+    const batch = parseBatch(request.text, this.gate.options.maxInflight);
+    if ('code' in batch) return this.fail(exchange, batch);
+    const { gate } = this;
+    const deadline = request.timeoutMs === undefined ? undefined : gate.clock.now() + request.timeoutMs;
+    const context = new CallContext(request.connection, request.connection.id, undefined, deadline);
+    let answered = false;
+    const answer = (respond: () => void): void => {
+      if (answered) return;
+      answered = true;
+      gate.clock.clearTimeout(timer);
+      respond();
+      gate.objectHost.releaseConnection(request.connection);
+      request.connection.release();
+    };
+    const timer = request.timeoutMs === undefined ? undefined : gate.clock.setTimeout(() => {
+      context.abort(ErrorCode.DEADLINE_EXCEEDED, 'deadline exceeded');
+      answer(() => this.fail(exchange, errorBody(ErrorCode.DEADLINE_EXCEEDED, `no answer within ${request.timeoutMs} ms`)));
+    }, request.timeoutMs);
+    exchange.onAborted(() => {
+      context.abort(ErrorCode.CANCELLED, 'the HTTP request was aborted');
+      answer(() => {});
+    });
+    runHttpBatch(gate.objectHost, batch, context, (answers) => answer(() => exchange.respond(200, { 'Content-Type': 'application/json', ...NO_STORE }, batchJson(answers, (data) => this.encodeData(data)))));
+  }
+
+  /**
+   * What every call request passes before it runs: not draining, no token in the URL, a body type,
+   * a bearer token that passes admission, a deadline header that parses, a body within the limit.
+   * Undefined when the request was answered (refused) or went away.
+   */
+  private async admit(exchange: HttpExchange): Promise<{ text: string; connection: RequestConnection; timeoutMs: number | undefined } | undefined> {
     const refusal = this.gate.refusal() ?? (exchange.query.includes('token=') ? errorBody(ErrorCode.UNAUTHENTICATED, 'send the token in the Authorization header, never the URL') : undefined);
-    if (refusal) return this.fail(exchange, refusal);
+    if (refusal) return void this.fail(exchange, refusal);
     const contentType = exchange.header('content-type').split(';')[0]!.trim().toLowerCase();
-    if (!BODY_TYPES.has(contentType)) return this.fail(exchange, errorBody(ErrorCode.BAD_FRAME, `a call's body is application/json or ${PAYLOAD_TYPE}`), 415);
+    if (!BODY_TYPES.has(contentType)) return void this.fail(exchange, errorBody(ErrorCode.BAD_FRAME, `a call's body is application/json or ${PAYLOAD_TYPE}`), 415);
     const token = bearerToken(exchange);
-    if (token === undefined) return this.fail(exchange, errorBody(ErrorCode.UNAUTHENTICATED, 'the Authorization header is not a bearer token'));
+    if (token === undefined) return void this.fail(exchange, errorBody(ErrorCode.UNAUTHENTICATED, 'the Authorization header is not a bearer token'));
     const timeoutMs = timeoutOf(exchange);
-    if (typeof timeoutMs === 'object') return this.fail(exchange, timeoutMs);
+    if (typeof timeoutMs === 'object') return void this.fail(exchange, timeoutMs);
     const remoteAddress = this.gate.clientAddress(exchange);
     let identity: Identity | undefined;
     try {
@@ -121,16 +161,16 @@ export class HttpCalls {
     } catch (error) {
       const body = asErrorBody(error, ErrorCode.UNAUTHENTICATED, 'authentication failed');
       this.gate.clientLog.warn({ remote: remoteAddress, code: body.code }, 'HTTP call refused');
-      return this.fail(exchange, body);
+      return void this.fail(exchange, body);
     }
     const read = await exchange.body(this.gate.options.maxPayloadLength);
-    if ('aborted' in read) return;
-    if ('tooLarge' in read) return this.fail(exchange, errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the body is over ${this.gate.options.maxPayloadLength} bytes`));
+    if ('aborted' in read) return undefined;
+    if ('tooLarge' in read) return void this.fail(exchange, errorBody(ErrorCode.PAYLOAD_TOO_LARGE, `the body is over ${this.gate.options.maxPayloadLength} bytes`));
     let text = read.bytes.byteLength === 0 ? '[]' : Buffer.from(read.bytes).toString('utf8');
     // Plain JSON may be written over several lines; a raw line break in JSON is only ever whitespace,
     // and the codec reads a line break as the start of the meta line (which only PAYLOAD_TYPE carries).
     if (contentType !== PAYLOAD_TYPE) text = text.replace(/[\r\n]/g, ' ');
-    this.invoke(exchange, target, { text }, new RequestConnection(this.gate.nextConnectionId(), remoteAddress, identity), timeoutMs);
+    return { text, connection: new RequestConnection(this.gate.nextConnectionId(), remoteAddress, identity), timeoutMs };
   }
 
   /**
@@ -203,15 +243,19 @@ export class HttpCalls {
     exchange.respond(200, { 'Content-Type': rich ? PAYLOAD_TYPE : 'application/json', 'Cache-Control': 'no-store' }, value.text);
   }
 
-  fail(exchange: HttpExchange, error: ErrorBody, status = httpStatusOf(error.code)): void {
-    let data: string | undefined;
-    if (error.data !== undefined) {
-      try {
-        data = this.gate.codec.encode(error.data).text;
-      } catch {
-        data = undefined; // data the codec refuses is left out (the code and message still say what failed)
-      }
+  /** Error data as plain JSON (the payload's JSON line); undefined when the codec refuses it (the code and message still say what failed). */
+  private encodeData(data: unknown): string | undefined {
+    try {
+      const text = this.gate.codec.encode(data).text;
+      const newline = text.indexOf('\n');
+      return newline < 0 ? text : text.slice(0, newline);
+    } catch {
+      return undefined;
     }
+  }
+
+  fail(exchange: HttpExchange, error: ErrorBody, status = httpStatusOf(error.code)): void {
+    const data = error.data === undefined ? undefined : this.encodeData(error.data);
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
     if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
     if (status === 429) headers['Retry-After'] = '1';

@@ -86,6 +86,18 @@ describe('calls over HTTP', () => {
     assert.equal((await call('calc/add', { auth: null })).headers.get('www-authenticate'), 'Bearer');
   });
 
+  it('POST /rpc/ runs a batch: plain args or payload texts, results in order with their meta, errors typed', async () => {
+    const body = JSON.stringify({ calls: [{ o: 'calc', m: 'add', a: [1, 2] }, { o: 'echo', m: 'echo', payload: '["2026-01-01T00:00:00.000Z"]\n{"values":{"0":["Date"]},"v":1}' }, { o: 'nope', m: 'x' }] });
+    const answer = await call('', { body, headers: { 'content-type': 'application/json' } });
+    assert.equal(answer.status, 200);
+    assert.deepEqual(await answer.json(), { results: [
+      { value: 3 }, { value: '2026-01-01T00:00:00.000Z', meta: { values: ['Date'], v: 1 } },
+      { error: { code: ErrorCode.UNKNOWN_OBJECT, name: 'UplinkError', message: (await (await call('nope/x')).json() as { message: string }).message } },
+    ] });
+    assert.equal((await call('', { body: '{"calls":[]}' })).status, 400);
+    assert.equal((await call('', { body: '{"calls":[{"o":"calc"}]}' })).status, 400);
+  });
+
   it('refuses a body type that is not JSON (415), and a path that names no member (400)', async () => {
     const xml = await call('calc/add', { body: '<a/>', headers: { 'content-type': 'text/xml' } });
     assert.equal(xml.status, 415);

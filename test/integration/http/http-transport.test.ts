@@ -42,6 +42,16 @@ describe('the client over HTTP', () => {
     await c.close();
   });
 
+  it('a batch is one POST /rpc/: outcomes in order, rich values, errors, stop leaves the rest unrun', async () => {
+    const c = await connect(url, { transport: 'http', token: await hsToken({}, { sub: 'carol' }), reconnect: false });
+    const at = new Date('2026-12-02T00:00:00.000Z');
+    const all = await c.batch([{ object: 'calc', method: 'add', args: [1, 2] }, { object: 'echo', method: 'echo', args: [at] }, { object: 'echo', method: 'fail', args: ['x'] }]);
+    assert.deepEqual(all.map((r) => (r.ok ? r.value : 'error' in r ? r.error.message : 'not run')), [3, at, 'x']);
+    const stopped = await c.batch([{ object: 'echo', method: 'fail', args: ['first'] }, { object: 'calc', method: 'add', args: [1, 1] }], { stopOnError: true });
+    assert.deepEqual(stopped.map((r) => (r.ok ? r.value : 'error' in r ? r.error.message : 'not run')), ['first', 'not run']);
+    await c.close();
+  });
+
   it('a refused token fails the connect with the typed error, as over WebSocket', async () => {
     await assert.rejects(connect(url, { transport: 'http', token: 'not-a-token', reconnect: false }), (e: UplinkError) => e.code === ErrorCode.UNAUTHENTICATED);
   });
