@@ -18,6 +18,7 @@ import type { Codec, EncodedPayload } from '../../protocol/codec.js';
 import { asErrorBody, ErrorCode, errorBody, type ErrorBody } from '../../protocol/errors.js';
 import { isName } from '../../protocol/frames.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { endSpan, spanContextOf, startServerSpan, traceparentOf, tracingEnabled, type Span } from '../../core/tracing.js';
 import type { ClientLog } from '../logger.js';
 import type { HttpExchange } from './exchange.js';
 import { errorJson, httpStatusOf } from './http-errors.js';
@@ -83,6 +84,22 @@ export function bearerToken(exchange: HttpExchange): string | undefined {
   if (header === '') return '';
   const match = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/i.exec(header);
   return match ? match[1] : undefined;
+}
+
+/**
+ * The call's span (OpenTelemetry; none without an SDK), child of the request's W3C `traceparent`
+ * header, as a WebSocket call's is of its `traceparent` annotation.
+ */
+function traceCall(context: CallContext, exchange: HttpExchange, target: Target): Span | undefined {
+  if (!tracingEnabled()) return undefined;
+  const span = startServerSpan(`${target.object}/${target.member}`, exchange.header('traceparent') || undefined, {
+    'rpc.system': 'uplink', 'rpc.service': target.object, 'rpc.method': target.member, 'uplink.transport': 'http',
+    ...(context.identity ? { 'enduser.id': context.identity.subject } : {}),
+  });
+  context.span = span;
+  context.traceContext = spanContextOf(span);
+  context.traceparent = traceparentOf(span);
+  return span;
 }
 
 /** One request's stand-in for a connection: what the object host keeps per connection lives as long as the call. */
@@ -203,6 +220,7 @@ export class HttpCalls {
     const started = performance.now();
     const deadline = timeoutMs === undefined ? undefined : gate.clock.now() + timeoutMs;
     const context = new CallContext(connection, connection.id, undefined, deadline);
+    const span = traceCall(context, exchange, target);
     let settled = false;
     let timer: unknown;
     const settle = (answer: () => void, code: string): void => {
@@ -211,6 +229,7 @@ export class HttpCalls {
       this.inflight--;
       gate.clock.clearTimeout(timer);
       gate.metrics?.callDone(target.object, target.member, code, (performance.now() - started) / 1000);
+      endSpan(span, code);
       answer();
       gate.objectHost.releaseConnection(connection);
       connection.release();

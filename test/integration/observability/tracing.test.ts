@@ -105,6 +105,30 @@ describe('tracing', () => {
   });
 });
 
+describe('tracing calls over HTTP', () => {
+  let gateway: Gateway;
+  let url: string;
+  before(async () => {
+    ({ gateway, url } = await startGateway({}));
+    gateway.register(new Traced(), 'traced');
+  });
+  after(() => gateway.close({ drainMs: 0 }));
+  beforeEach(() => exporter.reset());
+
+  it('the traceparent header is the parent of the gateway span; user code nests under it', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const answer = await fetch(`${url.replace('ws://', 'http://')}/rpc/traced/work`, { method: 'POST', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` }, body: '[4]' });
+    assert.equal(await answer.text(), '8');
+    await eventually(() => named('inner work').length === 1 && named('traced/work').length === 1, { what: 'the spans' });
+    const [server] = named('traced/work');
+    assert.equal(server!.spanContext().traceId, traceId);
+    assert.equal(parentOf(server!), '00f067aa0ba902b7');
+    assert.equal(server!.attributes['uplink.transport'], 'http');
+    assert.equal(server!.attributes['uplink.code'], 'OK');
+    assert.equal(parentOf(named('inner work')[0]!), server!.spanContext().spanId);
+  });
+});
+
 describe('tracing through NATS', { skip: natsUnavailable() }, () => {
   let cluster: TestCluster;
   before(async () => {
