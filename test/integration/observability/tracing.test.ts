@@ -103,19 +103,8 @@ describe('tracing', () => {
     assert.equal(parentOf(second!), undefined, 'a new root');
     raw.close();
   });
-});
 
-describe('tracing calls over HTTP', () => {
-  let gateway: Gateway;
-  let url: string;
-  before(async () => {
-    ({ gateway, url } = await startGateway({}));
-    gateway.register(new Traced(), 'traced');
-  });
-  after(() => gateway.close({ drainMs: 0 }));
-  beforeEach(() => exporter.reset());
-
-  it('the traceparent header is the parent of the gateway span; user code nests under it', async () => {
+  it('a call over HTTP: its traceparent header is the parent of the gateway span; user code nests under it', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const answer = await fetch(`${url.replace('ws://', 'http://')}/rpc/traced/work`, { method: 'POST', headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` }, body: '[4]' });
     assert.equal(await answer.text(), '8');
