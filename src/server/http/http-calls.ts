@@ -20,7 +20,8 @@ import { isName } from '../../protocol/frames.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { ClientLog } from '../logger.js';
 import type { HttpExchange } from './exchange.js';
-import { errorJson, httpStatusOf } from './http-errors.js';
+import { errorText, httpStatusOf } from './http-errors.js';
+import { SseStreams, wantsEventStream } from './sse-streams.js';
 
 export const RPC_PREFIX = '/rpc/';
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -36,7 +37,8 @@ export interface HttpCallGate {
   readonly clock: Clock;
   readonly metrics: GatewayMetrics | undefined;
   readonly clientLog: ClientLog;
-  readonly options: { maxPayloadLength: number; maxInflight: number };
+  /** The stream limits SSE streams read are optional (defaults: 1 MiB of replay, 128 anonymous streams per address). */
+  readonly options: { maxPayloadLength: number; maxInflight: number; streamMaxReplayBytes?: number; maxStreams?: number };
   /** Why no call is taken now (draining), or undefined. */
   refusal(): ErrorBody | undefined;
   admitIdentity(token: string | undefined, info: HandshakeInfo): Promise<Identity | undefined>;
@@ -98,8 +100,16 @@ class RequestConnection implements ConnectionInfo {
 
 export class HttpCalls {
   private inflight = 0;
+  /** Streams over SSE: the same URL with `Accept: text/event-stream` (sse-streams.ts). */
+  private readonly sse: SseStreams;
 
-  constructor(private readonly gate: HttpCallGate) {}
+  constructor(private readonly gate: HttpCallGate) {
+    const context = {
+      objectHost: gate.objectHost, codec: gate.codec, clock: gate.clock, retainBytes: Math.floor((gate.options.streamMaxReplayBytes ?? 1024 * 1024) / 2),
+      refuse: (exchange: HttpExchange, error: ErrorBody, status?: number) => this.fail(exchange, error, status),
+    };
+    this.sse = new SseStreams(context, gate.options.maxStreams ?? 128);
+  }
 
   /** Handles one request under /rpc/ (the caller checked Host and origin). */
   async handle(exchange: HttpExchange): Promise<void> {
@@ -129,7 +139,18 @@ export class HttpCalls {
     // Plain JSON may be written over several lines; a raw line break in JSON is only ever whitespace,
     // and the codec reads a line break as the start of the meta line (which only PAYLOAD_TYPE carries).
     if (contentType !== PAYLOAD_TYPE) text = text.replace(/[\r\n]/g, ' ');
-    this.invoke(exchange, target, { text }, new RequestConnection(this.gate.nextConnectionId(), remoteAddress, identity), timeoutMs);
+    const connection = new RequestConnection(this.gate.nextConnectionId(), remoteAddress, identity);
+    if (wantsEventStream(exchange)) return this.stream(exchange, target, { text }, connection);
+    this.invoke(exchange, target, { text }, connection, timeoutMs);
+  }
+
+  /** A stream method over SSE; the request's connection is released when its response is over. */
+  private stream(exchange: HttpExchange, target: Target, args: EncodedPayload, connection: RequestConnection): void {
+    const context = new CallContext(connection, connection.id, undefined, undefined);
+    this.sse.serve(exchange, { object: target.object, member: target.member, kind: 'call', oneway: false, args, context }, () => {
+      this.gate.objectHost.releaseConnection(connection);
+      connection.release();
+    });
   }
 
   private invoke(exchange: HttpExchange, target: Target, args: EncodedPayload, connection: RequestConnection, timeoutMs: number | undefined): void {
@@ -180,17 +201,9 @@ export class HttpCalls {
   }
 
   fail(exchange: HttpExchange, error: ErrorBody, status = httpStatusOf(error.code)): void {
-    let data: string | undefined;
-    if (error.data !== undefined) {
-      try {
-        data = this.gate.codec.encode(error.data).text;
-      } catch {
-        data = undefined; // data the codec refuses is left out (the code and message still say what failed)
-      }
-    }
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
     if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
     if (status === 429) headers['Retry-After'] = '1';
-    exchange.respond(status, headers, errorJson(error, data));
+    exchange.respond(status, headers, errorText(error, this.gate.codec));
   }
 }
