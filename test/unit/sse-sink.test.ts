@@ -142,3 +142,21 @@ describe('SSE sink', () => {
     assert.deepEqual(control.calls, ['cancel']);
   });
 });
+
+describe('SSE sink and the token', () => {
+  it('at the token\'s expiry the stream is detached (it lingers for a resume) and the response ends with TOKEN_EXPIRED', () => {
+    const clock = new FakeClock();
+    const exchange = new FakeExchange();
+    let done = 0;
+    const context: SseContext = { objectHost: undefined as never, codec: new Codec(), clock, retainBytes: 1 << 20, refuse: () => {} };
+    const sink = new SseSink(exchange as unknown as HttpExchange, context, 0, () => done++, clock.now() + 40_000);
+    const control = new FakeControl();
+    sink.opened('K');
+    sink.attach(control);
+    clock.advance(39_999);
+    assert.deepEqual([exchange.ended, control.calls], [false, []]);
+    clock.advance(1);
+    assert.deepEqual([exchange.ended, control.calls, done, clock.pending], [true, ['detach'], 1, 0]);
+    assert.match(exchange.parts.at(-1) ?? '', /^event: error\ndata: \{"code":"TOKEN_EXPIRED"/);
+  });
+});

@@ -14,7 +14,7 @@
  * detaches only while it is the stream's sink (a resume elsewhere releases it first); the request's
  * connection is released exactly once, when its response ends or the client goes away.
  */
-import type { Clock } from '../../clock.js';
+import { MAX_TIMER_MS, type Clock } from '../../clock.js';
 import type { Identity } from '../../core/context.js';
 import type { HostCall, ObjectHost, StreamControl, StreamSink } from '../../host/object-host.js';
 import type { Codec, EncodedPayload } from '../../protocol/codec.js';
@@ -61,14 +61,19 @@ export class SseSink implements StreamSink {
   /** An item could not be sent: the stream is cancelled once the host returned its control. */
   private cancelWanted = false;
   private heartbeat: unknown;
+  private expiry: unknown;
   private readonly done: () => void;
   private readonly retention: SseRetention;
 
   /**
    * `next`: the first seq this response still owes (a replayed frame may start below it);
-   * `done`: called once when the response is over, however it ends.
+   * `done`: called once when the response is over, however it ends; `expiresAt`: when the request's
+   * token expires (epoch ms), and with it this response (the stream lingers for a resume with a fresh one).
    */
-  constructor(private readonly exchange: HttpExchange, private readonly context: SseContext, private next: number, done: () => void) {
+  constructor(
+    private readonly exchange: HttpExchange, private readonly context: SseContext, private next: number, done: () => void,
+    private readonly expiresAt?: number,
+  ) {
     let called = false;
     this.done = () => {
       if (called) return;
@@ -96,6 +101,7 @@ export class SseSink implements StreamSink {
       this.exchange.startStream(200, SSE_HEADERS);
       this.exchange.onAborted(() => this.gone());
       this.armHeartbeat();
+      this.armExpiry();
     }
     this.send(sseEvent('open', JSON.stringify({ key })));
   }
@@ -168,7 +174,7 @@ export class SseSink implements StreamSink {
   private close(lastEvent: string): void {
     if (this.finished) return;
     this.finished = true;
-    this.context.clock.clearTimeout(this.heartbeat);
+    this.stopTimers();
     if (this.started) {
       this.exchange.write(lastEvent);
       this.exchange.end();
@@ -180,10 +186,28 @@ export class SseSink implements StreamSink {
   private gone(): void {
     if (this.finished) return;
     this.finished = true;
-    this.context.clock.clearTimeout(this.heartbeat);
+    this.stopTimers();
     if (!this.detached) this.control?.detach();
     this.detached = true;
     this.done();
+  }
+
+  private stopTimers(): void {
+    this.context.clock.clearTimeout(this.heartbeat);
+    this.context.clock.clearTimeout(this.expiry);
+  }
+
+  /** A response never outlives its token: at expiry the stream is detached (it lingers) and the response ends. */
+  private armExpiry(): void {
+    if (this.expiresAt === undefined) return;
+    const left = this.expiresAt - this.context.clock.now();
+    this.expiry = this.context.clock.setTimeout(() => {
+      if (this.context.clock.now() < (this.expiresAt as number)) return this.armExpiry(); // a wait longer than a timer can take
+      if (this.finished) return;
+      if (!this.detached) this.control?.detach();
+      this.detached = true;
+      this.close(sseEvent('error', errorText(errorBody(ErrorCode.TOKEN_EXPIRED, 'the token expired: resume with a fresh one (Last-Event-ID)'), this.context.codec)));
+    }, Math.min(Math.max(0, left), MAX_TIMER_MS));
   }
 
   private armHeartbeat(): void {
@@ -236,7 +260,7 @@ export class SseStreams {
 
 /** Opens a stream for `call` on the response, or answers why not. */
 function openSseStream(exchange: HttpExchange, context: SseContext, call: HostCall, done: () => void): void {
-  const sink = new SseSink(exchange, context, 0, done);
+  const sink = new SseSink(exchange, context, 0, done, call.context.identity?.expiresAt);
   const control = context.objectHost.openStream(call, SSE_WINDOW, sink);
   if (control) sink.attach(control);
   else sink.fail(errorBody(ErrorCode.INTERNAL, 'the stream did not open'), 0); // a no-op after the host's own refusal
@@ -244,7 +268,7 @@ function openSseStream(exchange: HttpExchange, context: SseContext, call: HostCa
 
 /** Resumes the stream `key` after item `seq` on the response, or answers 410 STREAM_LOST. */
 function resumeSseStream(exchange: HttpExchange, context: SseContext, key: string, seq: number, identity: Identity | undefined, done: () => void): void {
-  const sink = new SseSink(exchange, context, seq + 1, done);
+  const sink = new SseSink(exchange, context, seq + 1, done, identity?.expiresAt);
   const control = context.objectHost.resumeStream(key, identity, seq + 1, seq + 1 + SSE_WINDOW, sink);
   if (control) return sink.attach(control);
   sink.fail(errorBody(ErrorCode.STREAM_LOST, 'no stream to resume for this id (ended, expired, or not yours)'), 0);

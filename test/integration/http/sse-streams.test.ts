@@ -11,7 +11,7 @@ import { JwtAuthenticator } from '../../../src/auth/jwt.js';
 import { callContext, ErrorCode, expose, remote, UplinkError, type Gateway } from '../../../src/index.js';
 import { startGateway } from '../../support/gateway.js';
 import { eventually } from '../../support/eventually.js';
-import { hsToken, SECRET } from '../../support/tokens.js';
+import { expiresSoon, hsToken, SECRET } from '../../support/tokens.js';
 
 const LINGER_MS = 400;
 const CAP = 6;
@@ -321,6 +321,20 @@ describe('streams over SSE', () => {
     await mine.reader.until(() => mine.reader.ended, 'the end');
     assert.deepEqual(mine.reader.items().map((e) => e.data), ['3']);
     await honestCall();
+  });
+
+  it('a response ends when its token expires (TOKEN_EXPIRED); a fresh token resumes the stream', async () => {
+    seen.gate = opening();
+    const shortLived = await hsToken({}, { sub: 'alice', exp: expiresSoon() });
+    const { reader } = await sse('feeds/gated', '[3, 2]', { authorization: `Bearer ${shortLived}` });
+    await reader.until(() => reader.ended, 'the expiry');
+    const last = reader.events.at(-1)!;
+    assert.deepEqual([last.event, (JSON.parse(last.data) as { code: string }).code], ['error', ErrorCode.TOKEN_EXPIRED]);
+    const resumed = await sse('feeds/gated', '[]', { 'last-event-id': reader.items().at(-1)!.id! });
+    assert.equal(resumed.status, 200);
+    seen.gate.resolve();
+    await resumed.reader.until(() => resumed.reader.ended, 'the end');
+    assert.deepEqual([...reader.items(), ...resumed.reader.items()].map((e) => e.data), ['0', '1', '2', '3', '4']);
   });
 
   it('many SSE streams per subject: over the cap is LIMIT_EXCEEDED (400) before anything streams', async () => {
