@@ -160,3 +160,15 @@ describe('SSE sink and the token', () => {
     assert.match(exchange.parts.at(-1) ?? '', /^event: error\ndata: \{"code":"TOKEN_EXPIRED"/);
   });
 });
+
+describe('SSE sink, a client gone while the stream opened', () => {
+  it('the stream is detached once the host returned it, not left attached to a dead response', () => {
+    const { exchange, sink, control, done } = setup();
+    exchange.aborted = true;
+    exchange.onAborted = (handler: () => void) => handler(); // as the uWS exchange does once aborted
+    sink.opened('K');
+    sink.items(0, { text: '[1]' }, 1);
+    sink.attach(control);
+    assert.deepEqual([control.calls, done()], [['detach'], 1]);
+  });
+});

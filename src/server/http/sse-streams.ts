@@ -87,7 +87,10 @@ export class SseSink implements StreamSink {
   attach(control: StreamControl): void {
     this.control = control;
     if (this.cancelWanted) control.cancel();
-    else if (this.finished) this.scheduleGrant(); // it ended while opening: let the host close it
+    else if (this.exchange.aborted && !this.detached) {
+      this.detached = true; // the client went away while the host opened it
+      control.detach();
+    } else if (this.finished) this.scheduleGrant(); // it ended while opening: let the host close it
   }
 
   get writable(): boolean {
@@ -187,8 +190,10 @@ export class SseSink implements StreamSink {
     if (this.finished) return;
     this.finished = true;
     this.stopTimers();
-    if (!this.detached) this.control?.detach();
-    this.detached = true;
+    if (!this.detached && this.control) {
+      this.detached = true;
+      this.control.detach();
+    }
     this.done();
   }
 

@@ -349,4 +349,25 @@ describe('streams over SSE', () => {
     await eventually(() => gateway.stats().streams.live === 0, { what: 'the streams to close' });
     await honestCall();
   });
+
+  it('a gateway that closes ends its SSE responses (an error event), and the generators\' finally blocks run', async () => {
+    const { gateway: other, url } = await startGateway({ authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }) });
+    other.register(new Feeds(), 'feeds');
+    const mainPort = port;
+    port = Number(new URL(url).port);
+    try {
+      seen.gate = opening();
+      const before = seen.gatedFinally;
+      const { reader } = await sse('feeds/gated', '[2, 2]');
+      await reader.until(() => reader.items().length === 2, 'the items');
+      await other.close({ drainMs: 0 });
+      await reader.until(() => reader.ended, 'the response to end');
+      const last = reader.events.at(-1)!;
+      assert.deepEqual([last.event, (JSON.parse(last.data) as { code: string }).code], ['error', ErrorCode.CANCELLED]);
+      await eventually(() => seen.gatedFinally === before + 1, { what: 'the finally block' });
+    } finally {
+      port = mainPort;
+    }
+    await honestCall();
+  });
 });
