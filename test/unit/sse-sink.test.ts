@@ -99,16 +99,18 @@ describe('SSE sink', () => {
     assert.equal(clock.pending, 0, 'no timer left');
   });
 
-  it('a full socket makes the sink unwritable until it drains; then the stream is told', () => {
+  it('a full socket makes the sink unwritable and gives no credit until it drains; then the stream is told and granted', async () => {
     const { exchange, sink, control } = setup();
     sink.opened('K');
     sink.attach(control);
     exchange.full = true;
     sink.items(0, { text: '[1]' }, 1);
-    assert.equal(sink.writable, false);
+    await microtasks();
+    assert.deepEqual([sink.writable, control.grants], [false, []], 'a host that writes anyway is held back by credit');
     exchange.full = false;
     exchange.writable?.();
-    assert.deepEqual([sink.writable, control.calls], [true, ['drained']]);
+    await microtasks();
+    assert.deepEqual([sink.writable, control.calls, control.grants], [true, ['drained'], [[1 + SSE_WINDOW, 0]]]);
   });
 
   it('the client going away detaches the stream (it lingers), once; no grant follows', async () => {

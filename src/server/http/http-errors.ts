@@ -3,7 +3,7 @@
  * `{"code","name","message","data"?}` and a status chosen by the code. The codes are the WebSocket
  * protocol's; the status only lets HTTP tools (curl, proxies, retries) tell the classes apart.
  */
-import type { Codec } from '../../protocol/codec.js';
+import { EncodedData, type Codec } from '../../protocol/codec.js';
 import { ErrorCode, type ErrorBody } from '../../protocol/errors.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -50,7 +50,8 @@ export function errorText(error: ErrorBody, codec: Codec): string {
   let data: string | undefined;
   if (error.data !== undefined) {
     try {
-      data = codec.encode(error.data).text;
+      // Data a host in another process encoded already is forwarded as it is (as WebSocket error frames do).
+      data = error.data instanceof EncodedData ? error.data.payload.text : codec.encode(error.data).text;
     } catch {
       data = undefined;
     }

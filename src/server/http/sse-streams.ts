@@ -158,7 +158,9 @@ export class SseSink implements StreamSink {
     this.grantQueued = true;
     queueMicrotask(() => {
       this.grantQueued = false;
-      if (this.detached || !this.control || this.exchange.aborted) return;
+      // While the socket is full no credit is given (the drain gives it): so a host that does not
+      // ask `writable` (one in another process) is held back by credit, as a WebSocket consumer holds it.
+      if (this.detached || !this.control || this.exchange.aborted || (this.blocked && !this.finished)) return;
       const ack = this.finished ? this.next : this.retention.ack;
       this.control.grant(this.finished ? this.next : this.next + SSE_WINDOW, ack);
     });
@@ -169,7 +171,9 @@ export class SseSink implements StreamSink {
     this.blocked = true;
     this.exchange.onWritable(() => {
       this.blocked = false;
-      if (!this.detached && !this.finished) this.control?.drained();
+      if (this.detached || this.finished) return;
+      this.control?.drained();
+      this.scheduleGrant();
     });
   }
 
