@@ -23,7 +23,7 @@ import { checkArgs } from './arg-schemas.js';
 import { declareObject, type ObjectDeclaration } from './declarations.js';
 import { globMatcher } from './glob.js';
 import { HostReferences, type ReferenceLimits } from './references.js';
-import { REF_TARGET_PREFIX, refOfTarget } from '../protocol/refs.js';
+import { REF_TARGET_PREFIX, ReferencesUnavailableError, refOfTarget } from '../protocol/refs.js';
 import { accessAllows, defaultClaimNames, type ClaimNames } from '../auth/access.js';
 
 /** Decides whether `identity` may use `object` (member undefined: see it at all) or its `member`. */
@@ -267,7 +267,8 @@ export class LocalObjectHost implements ObjectHost {
     try {
       encoded = this.references.encode(call.context.connection, value, this.checkResultSize);
     } catch (error) {
-      if (error instanceof UplinkError && error.code === ErrorCode.LIMIT_EXCEEDED) return reply.reject(errorBody(error.code, error.message));
+      // Typed refusals of the result (too large, references on a transport without them) are not failures of user code.
+      if ((error instanceof UplinkError && error.code === ErrorCode.LIMIT_EXCEEDED) || error instanceof ReferencesUnavailableError) return reply.reject(errorBody(error.code, error.message));
       this.fail(call, reply, error);
       return;
     }

@@ -13,7 +13,7 @@ import type { Clock } from '../clock.js';
 import { disposeResource, type ConnectionInfo } from '../core/context.js';
 import { ErrorCode, UplinkError } from '../protocol/errors.js';
 import type { Codec, EncodedPayload } from '../protocol/codec.js';
-import { isClientRefId, refTarget, type RefKind, type RefNode, type RefScope } from '../protocol/refs.js';
+import { isClientRefId, ReferencesUnavailableError, refTarget, type RefKind, type RefNode, type RefScope } from '../protocol/refs.js';
 import { ClientRef, clientRefOf, trackProxy, type ClientRefLink } from './client-ref.js';
 import { remoteSpec, type RemoteSpec } from './remote.js';
 import type { Registration } from './registry.js';
@@ -71,13 +71,16 @@ export class ConnectionRefs implements RefScope, ClientRefLink {
     return ref && this.imported.get(ref.id)?.ref.deref() === ref ? 'cref' : undefined; // another connection's callback travels by value (as nothing)
   }
 
+  /** Both directions need the way back (calls to a server reference are routed to it, callbacks go over it). */
   write(value: unknown): RefNode {
+    if (!this.connection.peer) throw new ReferencesUnavailableError();
     const ref = clientRefOf(value);
     if (ref) return ref.members ? { id: ref.id, m: [...ref.members] } : { id: ref.id };
     return { id: this.export(value as object) };
   }
 
   read(kind: RefKind, node: RefNode): unknown {
+    if (!this.connection.peer) throw new ReferencesUnavailableError();
     if (kind === 'sref') {
       const exported = this.exported.get(node.id);
       if (!exported) throw released();

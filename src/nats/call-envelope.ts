@@ -41,6 +41,7 @@ export function encodeCall(call: OutgoingCall, args: EncodedPayload, argsBytes?:
   if (call.assertion !== undefined) head += `,"s":${str(call.assertion)}`;
   if (c.annotations) head += `,"n":${str(c.annotations)}`;
   if (c.traceparent !== undefined) head += `,"p":${str(c.traceparent)}`;
+  if (c.noPeer) head += ',"w":0';
   if (call.upTo !== undefined) head += `,"u":${call.upTo}`;
   return withHead(`${head}}`, args, argsBytes);
 }
@@ -71,10 +72,12 @@ function contextOf(h: Record<string, unknown>): CallContextFields {
   if (typeof h.c !== 'string' || !REMOTE_CONNECTION.test(h.c)) throw new Error('a call without its connection');
   if (typeof h.a !== 'string' || typeof h.r !== 'string') throw new Error('a call without its context');
   if (h.n !== undefined && !isAnnotations(h.n)) throw new Error('malformed annotations');
+  if (h.w !== undefined && h.w !== 0) throw new Error('malformed way back');
   return {
     connection: h.c, remoteAddress: h.a.slice(0, 64), correlationId: h.r,
     ...(h.n === undefined ? {} : { annotations: h.n as Annotations }),
     ...(h.p === undefined ? {} : { traceparent: stringOf(h.p, 'traceparent') }),
+    ...(h.w === 0 ? { noPeer: true as const } : {}),
   };
 }
 

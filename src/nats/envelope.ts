@@ -117,6 +117,8 @@ export interface CallContextFields {
   annotations?: Annotations | undefined;
   /** The W3C traceparent of the gateway's span for the call, when tracing records: user code nests under it. */
   traceparent?: string | undefined;
+  /** The connection has no way back to its client (calls and streams over HTTP): references and callbacks are refused. */
+  noPeer?: true | undefined;
 }
 
 export const b64json = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');

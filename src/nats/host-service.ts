@@ -239,7 +239,7 @@ export class NatsHostService {
   }
 
   private run(object: string, call: OutgoingCall, args: EncodedPayload, reply: string | undefined, pin: boolean, identity: Identity | undefined): void {
-    const connection = this.connections.info(call.context.connection, call.context.remoteAddress, identity);
+    const connection = this.connections.info(call.context.connection, call.context.remoteAddress, identity, call.context.noPeer !== true);
     const deadline = call.timeoutMs === undefined ? undefined : this.clock.now() + call.timeoutMs;
     const context = new CallContext(connection, call.context.correlationId, call.context.annotations, deadline);
     if (typeof call.context.traceparent === 'string') context.traceContext = remoteParent(call.context.traceparent);

@@ -251,6 +251,7 @@ export class NatsObjectHost implements RemoteObjectHost {
       connection, remoteAddress: context.connection.remoteAddress, correlationId: context.correlationId,
       ...(context.annotations ? { annotations: { ...context.annotations } } : {}),
       ...(context.traceparent ? { traceparent: context.traceparent } : {}),
+      ...(context.connection.peer ? {} : { noPeer: true as const }),
     };
     const timeoutMs = context.deadline === undefined ? undefined : context.deadline - this.clock.now();
     const assertion = this.signer?.assertion(connection, context.identity);

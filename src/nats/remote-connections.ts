@@ -28,13 +28,13 @@ export class RemoteConnections {
   }
 
   /** The connection as a call's context shows it. */
-  info(id: string, remoteAddress: string, identity: Identity | undefined): ConnectionInfo {
+  info(id: string, remoteAddress: string, identity: Identity | undefined, wayBack = true): ConnectionInfo {
     let remote = this.connections.get(id);
     if (!remote) this.connections.set(id, (remote = { resources: [], peer: this.peerOf(id), logger: undefined }));
     const entry = remote;
     const parent = this.logger;
     return {
-      id, remoteAddress, identity, peer: entry.peer,
+      id, remoteAddress, identity, peer: wayBack ? entry.peer : undefined, // without one, references are refused (host/references.ts)
       // Made on first use: a pino child costs tens of microseconds, and most calls never log.
       get logger() {
         return (entry.logger ??= parent?.child({ conn: id }));

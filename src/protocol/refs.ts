@@ -18,6 +18,16 @@ const badFrame = (message: string): PayloadError => new PayloadError(ErrorCode.B
 
 export type RefKind = 'cref' | 'sref';
 
+/**
+ * A reference on a transport with no way back to the client (calls and streams over HTTP): refused as
+ * a type the transport does not carry, never INTERNAL, and not a failure of user code.
+ */
+export class ReferencesUnavailableError extends PayloadError {
+  constructor() {
+    super(ErrorCode.TYPE_NOT_ALLOWED, 'references and callbacks travel over WebSocket only');
+  }
+}
+
 /** A reference as it is written in a payload. `m`: the exposed members of a client object (absent for a function). */
 export type RefNode = { id: string; m?: string[] };
 

@@ -19,6 +19,7 @@
 import { soon, type Clock } from '../clock.js';
 import { ErrorCode, UplinkError, type ErrorBody } from '../protocol/errors.js';
 import { payloadSize, type EncodedPayload } from '../protocol/codec.js';
+import { ReferencesUnavailableError } from '../protocol/refs.js';
 import { runInContext, type CallContext, type Identity } from '../core/context.js';
 import type { StreamSink } from './stream-sink.js';
 import { ReplayBuffer } from './replay-buffer.js';
@@ -342,8 +343,8 @@ export class ServerStream {
     try {
       payload = this.options.encode(items);
     } catch (error) {
-      // A typed refusal (too many references) goes to the consumer as it is; anything else is a bug to log.
-      const typed = error instanceof UplinkError && error.code === ErrorCode.LIMIT_EXCEEDED;
+      // A typed refusal (too many references, or none on this transport) goes to the consumer as it is; anything else is a bug to log.
+      const typed = (error instanceof UplinkError && error.code === ErrorCode.LIMIT_EXCEEDED) || error instanceof ReferencesUnavailableError;
       if (!typed) this.options.onError(error);
       this.state = 'ended';
       this.ending = { error: this.options.toErrorBody(typed ? error : new UplinkError(ErrorCode.INTERNAL, 'a stream item could not be encoded')) };

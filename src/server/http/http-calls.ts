@@ -14,15 +14,16 @@ import type { HandshakeInfo } from '../../auth/authenticator.js';
 import { MAX_TIMER_MS, type Clock } from '../../clock.js';
 import { CallContext, type ConnectionInfo, type Identity, type Resource, disposeResource } from '../../core/context.js';
 import type { CallKind, ObjectHost, ReplySink } from '../../host/object-host.js';
-import type { Codec, EncodedPayload } from '../../protocol/codec.js';
+import { EncodedData, type Codec, type EncodedPayload } from '../../protocol/codec.js';
 import { asErrorBody, ErrorCode, errorBody, type ErrorBody } from '../../protocol/errors.js';
 import { isName } from '../../protocol/frames.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { endSpan, spanContextOf, startServerSpan, traceparentOf, tracingEnabled, type Span } from '../../core/tracing.js';
 import type { ClientLog } from '../logger.js';
 import type { HttpExchange } from './exchange.js';
-import { errorJson, httpStatusOf } from './http-errors.js';
+import { errorText, httpStatusOf } from './http-errors.js';
 import { batchJson, parseBatch, runHttpBatch } from './http-batch.js';
+import { SseStreams, wantsEventStream } from './sse-streams.js';
 
 export const RPC_PREFIX = '/rpc/';
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -38,7 +39,8 @@ export interface HttpCallGate {
   readonly clock: Clock;
   readonly metrics: GatewayMetrics | undefined;
   readonly clientLog: ClientLog;
-  readonly options: { maxPayloadLength: number; maxInflight: number; maxArgs: number; server: string };
+  /** The stream limits SSE streams read are optional (defaults: 1 MiB of replay, 128 anonymous streams per address). */
+  readonly options: { maxPayloadLength: number; maxInflight: number; maxArgs: number; server: string; streamMaxReplayBytes?: number; maxStreams?: number };
   /** Why no call is taken now (draining), or undefined. */
   refusal(): ErrorBody | undefined;
   admitIdentity(token: string | undefined, info: HandshakeInfo): Promise<Identity | undefined>;
@@ -116,8 +118,16 @@ class RequestConnection implements ConnectionInfo {
 
 export class HttpCalls {
   private inflight = 0;
+  /** Streams over SSE: the same URL with `Accept: text/event-stream` (sse-streams.ts). */
+  private readonly sse: SseStreams;
 
-  constructor(private readonly gate: HttpCallGate) {}
+  constructor(private readonly gate: HttpCallGate) {
+    const context = {
+      objectHost: gate.objectHost, codec: gate.codec, clock: gate.clock, retainBytes: Math.floor((gate.options.streamMaxReplayBytes ?? 1024 * 1024) / 2),
+      refuse: (exchange: HttpExchange, error: ErrorBody, status?: number) => this.fail(exchange, error, status),
+    };
+    this.sse = new SseStreams(context, gate.options.maxStreams ?? 128);
+  }
 
   /** Handles one request under /rpc/ (the caller checked Host and origin). */
   async handle(exchange: HttpExchange): Promise<void> {
@@ -125,7 +135,9 @@ export class HttpCalls {
     const target = targetOf(exchange);
     if ('code' in target) return this.fail(exchange, target);
     const request = await this.admit(exchange);
-    if (request) this.invoke(exchange, target, { text: request.text }, request.connection, request.timeoutMs);
+    if (!request) return;
+    if (wantsEventStream(exchange)) return this.stream(exchange, target, { text: request.text }, request.connection);
+    this.invoke(exchange, target, { text: request.text }, request.connection, request.timeoutMs);
   }
 
   /** `POST /rpc/`: a batch of calls (http-batch.ts), through the same admission as one call. */
@@ -213,6 +225,15 @@ export class HttpCalls {
     }));
   }
 
+  /** A stream method over SSE; the request's connection is released when its response is over. */
+  private stream(exchange: HttpExchange, target: Target, args: EncodedPayload, connection: RequestConnection): void {
+    const context = new CallContext(connection, connection.id, undefined, undefined);
+    this.sse.serve(exchange, { object: target.object, member: target.member, kind: 'call', oneway: false, args, context }, () => {
+      this.gate.objectHost.releaseConnection(connection);
+      connection.release();
+    });
+  }
+
   private invoke(exchange: HttpExchange, target: Target, args: EncodedPayload, connection: RequestConnection, timeoutMs: number | undefined): void {
     const { gate } = this;
     if (this.inflight >= gate.options.maxInflight * 64) return this.fail(exchange, errorBody(ErrorCode.BUSY, 'too many HTTP calls in flight'));
@@ -265,7 +286,8 @@ export class HttpCalls {
   /** Error data as plain JSON (the payload's JSON line); undefined when the codec refuses it (the code and message still say what failed). */
   private encodeData(data: unknown): string | undefined {
     try {
-      const text = this.gate.codec.encode(data).text;
+      // Data a host in another process encoded already is forwarded as it is.
+      const text = data instanceof EncodedData ? data.payload.text : this.gate.codec.encode(data).text;
       const newline = text.indexOf('\n');
       return newline < 0 ? text : text.slice(0, newline);
     } catch {
@@ -274,10 +296,9 @@ export class HttpCalls {
   }
 
   fail(exchange: HttpExchange, error: ErrorBody, status = httpStatusOf(error.code)): void {
-    const data = error.data === undefined ? undefined : this.encodeData(error.data);
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
     if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
     if (status === 429) headers['Retry-After'] = '1';
-    exchange.respond(status, headers, errorJson(error, data));
+    exchange.respond(status, headers, errorText(error, this.gate.codec));
   }
 }

@@ -3,6 +3,7 @@
  * `{"code","name","message","data"?}` and a status chosen by the code. The codes are the WebSocket
  * protocol's; the status only lets HTTP tools (curl, proxies, retries) tell the classes apart.
  */
+import { EncodedData, type Codec } from '../../protocol/codec.js';
 import { ErrorCode, type ErrorBody } from '../../protocol/errors.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -42,4 +43,18 @@ export function errorJson(error: ErrorBody, encodedData?: string): string {
   if (encodedData === undefined) return head;
   const newline = encodedData.indexOf('\n');
   return `${head.slice(0, -1)},"data":${newline < 0 ? encodedData : encodedData.slice(0, newline)}}`;
+}
+
+/** The JSON of an error body with its data encoded by `codec` (data the codec refuses is left out: the code and message still say what failed). */
+export function errorText(error: ErrorBody, codec: Codec): string {
+  let data: string | undefined;
+  if (error.data !== undefined) {
+    try {
+      // Data a host in another process encoded already is forwarded as it is (as WebSocket error frames do).
+      data = error.data instanceof EncodedData ? error.data.payload.text : codec.encode(error.data).text;
+    } catch {
+      data = undefined;
+    }
+  }
+  return errorJson(error, data);
 }

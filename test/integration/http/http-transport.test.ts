@@ -52,6 +52,20 @@ describe('the client over HTTP', () => {
     await c.close();
   });
 
+  it('streams arrive over SSE, every item once and in order; breaking out of the loop cancels the stream', async () => {
+    const c = await connect(url, { transport: 'http', token: await hsToken({}, { sub: 'carol' }), reconnect: false });
+    const items: number[] = [];
+    for await (const n of c.stream<number>('numbers', 'range', [2_000])) items.push(n);
+    assert.deepEqual(items, Array.from({ length: 2_000 }, (_, i) => i));
+    let taken = 0;
+    for await (const tick of c.stream<{ symbol: string; at: Date }>('ticker', 'watch', ['ACME', 5])) {
+      assert.ok(tick.at instanceof Date, 'rich items keep their types');
+      if (++taken === 3) break;
+    }
+    assert.equal(taken, 3);
+    await c.close();
+  });
+
   it('a refused token fails the connect with the typed error, as over WebSocket', async () => {
     await assert.rejects(connect(url, { transport: 'http', token: 'not-a-token', reconnect: false }), (e: UplinkError) => e.code === ErrorCode.UNAUTHENTICATED);
   });
