@@ -16,7 +16,7 @@ import { readSse, type SseEvent } from './sse-reader.js';
 import { SOCKET_OPEN, type SocketLike } from './socket.js';
 
 type Header = Record<string, unknown> & { t: string; id?: number };
-interface OpenStream { controller: AbortController; key: string | undefined; lastSeq: number; resumes: number }
+interface OpenStream { controller: AbortController; key: string | undefined; lastSeq: number; resumes: number; url?: string }
 
 const PAYLOAD_TYPE = 'application/vnd.uplink.payload';
 /** Resumes of one SSE stream after its response dropped, before it is given up as lost. */
@@ -201,6 +201,11 @@ export class HttpSocket implements SocketLike {
     if (stream) {
       this.streams.delete(id);
       stream.controller.abort();
+      // Closing the response alone would leave the stream lingering for a resume: say it is cancelled.
+      if (stream.key !== undefined && stream.url !== undefined) {
+        const lastEventId = stream.lastSeq < 0 ? stream.key : `${stream.key}:${stream.lastSeq}`;
+        void this.fetchImpl(stream.url, { method: 'DELETE', headers: this.headers({ 'Last-Event-ID': lastEventId }) }).catch(() => {});
+      }
     }
   }
 
@@ -209,6 +214,7 @@ export class HttpSocket implements SocketLike {
     const id = header.id!;
     const state: OpenStream = this.streams.get(id) ?? { controller: new AbortController(), key: undefined, lastSeq: -1, resumes: 0 };
     state.controller = new AbortController();
+    state.url = this.url(header);
     this.streams.set(id, state);
     const extra: Record<string, string> = { Accept: 'text/event-stream', ...(resumeFrom ? { 'Last-Event-ID': resumeFrom } : {}) };
     try {

@@ -51,6 +51,12 @@ describe('web demo behind a proxy that refuses WebSocket upgrades', () => {
     await page.getByTestId('args').fill('[40, 2]');
     await page.getByTestId('call').click();
     await page.getByTestId('result').filter({ hasText: /^42/ }).waitFor();
+    // The live stream over SSE: items arrive; cancelling ends the generator on the gateway.
+    await page.getByTestId('start').click();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=shown]')?.textContent) >= 5, undefined, { timeout: 10_000 });
+    await page.getByTestId('cancel').click();
+    for (let i = 0; i < 100 && gateway.stats().streams.live > 0; i++) await page.waitForTimeout(20); // the gateway ends the generator on its own time
+    assert.equal(gateway.stats().streams.live, 0, 'the server closed the generator');
     // The browser itself logs the refused upgrade; nothing else may go wrong on the page.
     assert.deepEqual(pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e)), []);
   });

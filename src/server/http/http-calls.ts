@@ -24,6 +24,7 @@ import type { HttpExchange } from './exchange.js';
 import { errorText, httpStatusOf } from './http-errors.js';
 import { batchJson, parseBatch, runHttpBatch } from './http-batch.js';
 import { SseStreams, wantsEventStream } from './sse-streams.js';
+import { cancelSseStream } from './sse-cancel.js';
 
 export const RPC_PREFIX = '/rpc/';
 const NO_STORE = { 'Cache-Control': 'no-store' };
@@ -132,12 +133,23 @@ export class HttpCalls {
   /** Handles one request under /rpc/ (the caller checked Host and origin). */
   async handle(exchange: HttpExchange): Promise<void> {
     if (exchange.path === RPC_PREFIX) return exchange.method === 'POST' ? this.batch(exchange) : this.hello(exchange);
+    if (exchange.method === 'DELETE') return this.cancelStream(exchange);
     const target = targetOf(exchange);
     if ('code' in target) return this.fail(exchange, target);
     const request = await this.admit(exchange);
     if (!request) return;
     if (wantsEventStream(exchange)) return this.stream(exchange, target, { text: request.text }, request.connection);
     this.invoke(exchange, target, { text: request.text }, request.connection, request.timeoutMs);
+  }
+
+  /** `DELETE /rpc/...` with Last-Event-ID: the reader cancels its SSE stream (sse-cancel.ts). */
+  private async cancelStream(exchange: HttpExchange): Promise<void> {
+    const request = await this.admit(exchange);
+    if (!request) return;
+    const refusal = cancelSseStream(this.gate.objectHost, request.connection.identity, exchange.header('last-event-id'));
+    if (refusal) this.fail(exchange, refusal);
+    else exchange.respond(204, NO_STORE);
+    request.connection.release();
   }
 
   /** `POST /rpc/`: a batch of calls (http-batch.ts), through the same admission as one call. */

@@ -63,6 +63,8 @@ describe('the client over HTTP', () => {
       if (++taken === 3) break;
     }
     assert.equal(taken, 3);
+    // A cancel is said (DELETE with Last-Event-ID), not left to the linger window.
+    await eventually(() => gateway.stats().streams.live === 0, { what: 'the generator closed on the gateway' });
     await c.close();
   });
 
