@@ -365,7 +365,7 @@ describe('streams over SSE', () => {
       const last = reader.events.at(-1)!;
       assert.equal(last.event, 'error');
       // HOST_LOST when the objects live behind NATS (UPLINK_TEST_NATS=1): the link closes with the gateway.
-      assert.ok([ErrorCode.CANCELLED, ErrorCode.HOST_LOST].includes((JSON.parse(last.data) as { code: ErrorCode }).code), last.data);
+      assert.ok(([ErrorCode.CANCELLED, ErrorCode.HOST_LOST] as string[]).includes((JSON.parse(last.data) as { code: string }).code), last.data);
       await eventually(() => seen.gatedFinally === before + 1, { what: 'the finally block' });
     } finally {
       port = mainPort;
