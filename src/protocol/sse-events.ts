@@ -1,5 +1,5 @@
 /**
- * Server-sent events of a stream over HTTP (docs/http-sse.md): `open` with the resume key, one `item`
+ * Server-sent events of a stream over HTTP (docs/protocol.md section 13.1): `open` with the resume key, one `item`
  * per item (id `<key>:<seq>`, data its payload), then `end` or `error`; `: ping` comments keep proxies
  * from closing a quiet connection. A reconnect names the last item it has in `Last-Event-ID`.
  *

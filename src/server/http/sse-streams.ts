@@ -1,5 +1,5 @@
 /**
- * Streams over SSE (docs/http-sse.md): `POST /rpc/<object>/<member>` with `Accept: text/event-stream`
+ * Streams over SSE (docs/protocol.md section 13.1): `POST /rpc/<object>/<member>` with `Accept: text/event-stream`
  * opens the stream a WebSocket `stream` frame opens, and answers its items as server-sent events; with
  * `Last-Event-ID: <key>:<seq>` it resumes a stream whose earlier response was cut, from seq + 1.
  *

@@ -1,5 +1,5 @@
 /**
- * Streams over SSE (docs/http-sse.md) against a real uWS gateway with real JWTs: events and their ids,
+ * Streams over SSE (docs/protocol.md section 13.1) against a real uWS gateway with real JWTs: events and their ids,
  * rich items, typed errors before and after the stream started, TCP backpressure holding the
  * generator back, resume with Last-Event-ID (exactly once), and the hostile cases: caps, aborts,
  * another identity's id, garbage ids, references and callbacks. After each, an honest call works.
