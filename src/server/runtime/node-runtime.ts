@@ -37,6 +37,15 @@ function tlsOptions(tls: UwsTlsOptions): { cert: Buffer; key: Buffer; passphrase
   };
 }
 
+/**
+ * SO_REUSEPORT on a port that is given (as uWS sets it), so worker threads share one port: node's
+ * listen takes `reusePort` from Node.js 22.12 and 23.1 on; older versions ignore it, and a second
+ * listener on the port fails with EADDRINUSE.
+ */
+export const REUSE_PORT_SUPPORTED = ((major, minor) => major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12))(
+  ...(process.versions.node.split('.').map(Number) as [number, number]),
+);
+
 /** A GET that carries a WebSocket key is an upgrade attempt, whichever event node gave it to. */
 function isUpgradeAttempt(req: IncomingMessage): boolean {
   return req.method === 'GET' && req.headers['sec-websocket-key'] !== undefined;
@@ -63,7 +72,9 @@ export class NodeRuntime implements ServerRuntime {
       if (req.rawHeaders.length > 2 * MAX_HEADER_COUNT) return void socket.destroy();
       this.pending.add(socket);
       socket.once('close', () => this.pending.delete(socket));
-      if (isUpgradeAttempt(req)) handlers.upgrade(new NodeUpgrade(req, { socket, head, accept }));
+      // RFC 6455 asks for HTTP/1.1 (uWS leaves 1.0 unanswered; a 400 says why).
+      if (req.httpVersion !== '1.1') new NodeUpgrade(req, { socket, head, accept }).refuse(400, {}, 'HTTP/1.1 required');
+      else if (isUpgradeAttempt(req)) handlers.upgrade(new NodeUpgrade(req, { socket, head, accept }));
       else new NodeUpgrade(req, { socket, head, accept }).refuse(400, {}, 'bad WebSocket handshake');
     });
     server.on('clientError', (_error, socket) => socket.destroy());
@@ -75,9 +86,10 @@ export class NodeRuntime implements ServerRuntime {
     }, sweepMs);
     this.sweeper.unref();
     return new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(settings.port, settings.host, () => {
-        server.off('error', reject);
+      const failed = (error: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${settings.host}:${settings.port}: ${error.code ?? error.message}`));
+      server.once('error', failed);
+      server.listen({ port: settings.port, host: settings.host, ...(settings.port !== 0 && REUSE_PORT_SUPPORTED ? { reusePort: true } : {}) }, () => {
+        server.off('error', failed);
         const address = server.address();
         resolve(typeof address === 'object' && address ? address.port : settings.port);
       });

@@ -4,6 +4,11 @@
  * limit unsent is cut; one older than its lifetime is cut (each cut as uWS does it: the TCP connection
  * closes without a close frame, the gateway sees 1006). As with uWS, `end` calls the close handler at
  * once; events after that are dropped, and a client that never answers the close frame is cut.
+ *
+ * Message order and turns: uWS calls its message handler once per message from native code, so
+ * promise jobs run between two messages (a hello's admission settles before the next frame is read).
+ * ws emits every message of a TCP chunk in one go; so the first message of a burst is handled at
+ * once and the rest each in their own setImmediate (in order; the socket pauses while many wait).
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -22,10 +27,18 @@ export interface SocketLimits {
   maxLifetimeMin: number;
 }
 
+/** Messages waiting for their turn over which the socket stops reading (ws buffers the rest). */
+const MAX_WAITING = 1_024;
+
 /** A ws message as the ArrayBuffer the gateway reads (a view's own bytes only). */
 function arrayBuffer(data: Buffer): ArrayBuffer {
   if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return data.buffer as ArrayBuffer;
   return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+}
+
+function messageBytes(data: Buffer | ArrayBuffer | Buffer[]): ArrayBuffer {
+  if (Array.isArray(data)) return arrayBuffer(Buffer.concat(data));
+  return data instanceof ArrayBuffer ? data : arrayBuffer(data);
 }
 
 export class NodeServerSocket implements ServerSocket {
@@ -35,21 +48,23 @@ export class NodeServerSocket implements ServerSocket {
   private pinged = false;
   private readonly openedAt = performance.now();
   private closeTimer: NodeJS.Timeout | undefined;
+  /** A message was handled in this turn: the next waits for a setImmediate. */
+  private inTurn = false;
+  private waiting = 0;
 
   constructor(private readonly ws: WebSocket, private readonly socket: Socket, private readonly limits: SocketLimits, private readonly onGone: (s: NodeServerSocket) => void) {
     ws.on('message', (data, isBinary) => {
       this.heard();
-      if (this.closed) return;
-      socket.cork(); // as uWS: what the message's sync work sends leaves in one write
-      try {
-        this.listener?.message(arrayBuffer(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)), isBinary);
-      } finally {
-        socket.uncork();
-      }
+      if (!this.closed) this.receive(messageBytes(data), isBinary);
     });
     ws.on('pong', () => this.heard());
     ws.on('ping', () => this.heard());
-    ws.on('error', () => {}); // a protocol violation: ws closes the socket itself ('close' follows)
+    // A protocol violation or a message over the limit: ws has sent its close frame (1002, 1007, 1009);
+    // the TCP connection ends now, not when the client answers ('close' follows, with 1006).
+    ws.on('error', () => {
+      socket.end();
+      this.closeTimer ??= setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+    });
     socket.on('drain', () => {
       if (!this.closed) this.listener?.drain();
     });
@@ -57,6 +72,29 @@ export class NodeServerSocket implements ServerSocket {
       clearTimeout(this.closeTimer);
       this.finish(code);
     });
+  }
+
+  private receive(message: ArrayBuffer, isBinary: boolean): void {
+    if (!this.inTurn && this.waiting === 0) {
+      this.inTurn = true;
+      queueMicrotask(() => (this.inTurn = false));
+      return this.deliver(message, isBinary);
+    }
+    if (++this.waiting === MAX_WAITING) this.ws.pause();
+    setImmediate(() => {
+      if (--this.waiting === MAX_WAITING - 1) this.ws.resume();
+      this.deliver(message, isBinary);
+    });
+  }
+
+  private deliver(message: ArrayBuffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.socket.cork(); // as uWS: what the message's sync work sends leaves in one write
+    try {
+      this.listener?.message(message, isBinary);
+    } finally {
+      this.socket.uncork();
+    }
   }
 
   send(message: WireMessage): boolean {
