@@ -62,20 +62,29 @@ export class NodeRuntime implements ServerRuntime {
   listen(settings: RuntimeSettings, handlers: RuntimeHandlers): Promise<number> {
     const server = (this.server = settings.tls ? createHttpsServer({ ...SERVER_OPTIONS, ...tlsOptions(settings.tls) }) : createHttpServer(SERVER_OPTIONS));
     const accept = this.acceptor(settings, handlers);
+    // A throw in a handler would be an uncaught exception in an event listener: the connection goes instead.
     server.on('request', (req, res) => {
-      if (req.rawHeaders.length > 2 * MAX_HEADER_COUNT) return void req.socket.destroy();
-      if (isUpgradeAttempt(req)) handlers.upgrade(new NodeUpgrade(req, undefined, res));
-      else handlers.http(nodeExchange(req, res, settings.maxBodyBytes));
+      try {
+        if (req.rawHeaders.length > 2 * MAX_HEADER_COUNT) return void req.socket.destroy();
+        if (isUpgradeAttempt(req)) handlers.upgrade(new NodeUpgrade(req, undefined, res));
+        else handlers.http(nodeExchange(req, res, settings.maxBodyBytes));
+      } catch {
+        req.socket.destroy();
+      }
     });
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => {}); // a reset while checking: 'close' says the rest
       if (req.rawHeaders.length > 2 * MAX_HEADER_COUNT) return void socket.destroy();
       this.pending.add(socket);
       socket.once('close', () => this.pending.delete(socket));
-      // RFC 6455 asks for HTTP/1.1 (uWS leaves 1.0 unanswered; a 400 says why).
-      if (req.httpVersion !== '1.1') new NodeUpgrade(req, { socket, head, accept }).refuse(400, {}, 'HTTP/1.1 required');
-      else if (isUpgradeAttempt(req)) handlers.upgrade(new NodeUpgrade(req, { socket, head, accept }));
-      else new NodeUpgrade(req, { socket, head, accept }).refuse(400, {}, 'bad WebSocket handshake');
+      try {
+        // RFC 6455 asks for HTTP/1.1 (uWS leaves 1.0 unanswered; a 400 says why).
+        if (req.httpVersion !== '1.1') new NodeUpgrade(req, { socket, head, accept }).refuse(400, {}, 'HTTP/1.1 required');
+        else if (isUpgradeAttempt(req)) handlers.upgrade(new NodeUpgrade(req, { socket, head, accept }));
+        else new NodeUpgrade(req, { socket, head, accept }).refuse(400, {}, 'bad WebSocket handshake');
+      } catch {
+        socket.destroy();
+      }
     });
     server.on('clientError', (_error, socket) => socket.destroy());
     server.on('tlsClientError', () => {}); // a failed TLS handshake: the socket is already gone
@@ -111,7 +120,11 @@ export class NodeRuntime implements ServerRuntime {
         this.pending.delete(socket);
         const serverSocket = new NodeServerSocket(ws, socket, limits, (s) => this.sockets.delete(s));
         this.sockets.add(serverSocket);
-        serverSocket.listener = handlers.open(serverSocket, peer);
+        try {
+          serverSocket.listener = handlers.open(serverSocket, peer);
+        } catch {
+          serverSocket.cut();
+        }
       });
     };
   }

@@ -8,7 +8,9 @@ import { describe, it } from 'node:test';
 import { optionsFromEnv } from '../../../src/index.js';
 import { loadUws, NativeBindingError, type UwsReport } from '../../../src/server/http/uws-loader.js';
 import { selectRuntime } from '../../../src/server/runtime/select-runtime.js';
+import { eventually } from '../../support/eventually.js';
 import { client, startGateway } from '../../support/gateway.js';
+import { frame, parseFrames, rawWebSocket } from '../../hostile/raw-websocket.js';
 
 /** A loader that finds no native build: each candidate skipped with its reason, as on Node 22 on Debian 12. */
 const noNative = (): { uws: undefined; report: UwsReport } => ({
@@ -62,5 +64,21 @@ describe('runtime selection', () => {
     assert.deepEqual(optionsFromEnv({ UPLINK_RUNTIME: 'node' }), { runtime: 'node' });
     assert.deepEqual(optionsFromEnv({ UPLINK_RUNTIME: 'AUTO' }), { runtime: 'auto' });
     assert.throws(() => optionsFromEnv({ UPLINK_RUNTIME: 'bun' }), /UPLINK_RUNTIME/);
+  });
+
+  it('node runtime: a socket that answers no ping is pinged at half the idle timeout and cut at its end; one that answers stays', async () => {
+    const { gateway, logs } = await startGateway({ runtime: 'node', idleTimeoutSec: 1 });
+    const silent = await rawWebSocket(gateway.port);
+    silent.socket.write(frame({ opcode: 1, payload: '{"t":"hello","v":[1]}' }));
+    const answering = await client(`ws://127.0.0.1:${gateway.port}`, { keepaliveMs: 0 }); // ws answers pings by itself
+    await silent.ended; // cut: no close frame
+    const frames = parseFrames(silent.received());
+    assert.ok(frames.some((f) => f.opcode === 0x9), 'the server pinged first');
+    assert.ok(!frames.some((f) => f.opcode === 0x8), 'no close frame: the TCP connection was cut');
+    await eventually(() => logs.lines.some((l) => l.msg === 'connection closed' && l.code === 1006), { what: 'the cut to reach the gateway as 1006' });
+    await new Promise((r) => setTimeout(r, 1_500)); // longer than the idle timeout: there is no event for "still open"
+    assert.equal(gateway.connectionCount, 1, 'the client that answers pings stays');
+    await answering.close();
+    await gateway.close({ drainMs: 0 });
   });
 });
