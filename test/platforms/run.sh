@@ -24,22 +24,30 @@ node_bin() { # the node binary for a version: this machine's for 20, the npm pac
   echo "$dir/bin/node"
 }
 
-make_root() {
-  [ -x "$ROOT/usr/bin/env" ] && return 0
+make_root() { # curl: the HTTP calls test runs the README's curl line
+  if [ -x "$ROOT/usr/bin/env" ]; then
+    [ -x "$ROOT/usr/bin/curl" ] || chroot "$ROOT" /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >>"$PLAT/debootstrap.log" 2>&1 \
+      || { echo "PLATFORMS: curl could not be installed in the Debian 13 root, see $PLAT/debootstrap.log" >&2; return 1; }
+    return 0
+  fi
   command -v debootstrap >/dev/null || { echo "PLATFORMS: debootstrap is missing (apt-get install -y debootstrap)" >&2; return 1; }
-  debootstrap --variant=minbase --include=openssl,ca-certificates trixie "$ROOT" >"$PLAT/debootstrap.log" 2>&1 || { echo "PLATFORMS: debootstrap failed, see $PLAT/debootstrap.log" >&2; return 1; }
+  debootstrap --variant=minbase --include=openssl,ca-certificates,curl trixie "$ROOT" >"$PLAT/debootstrap.log" 2>&1 || { echo "PLATFORMS: debootstrap failed, see $PLAT/debootstrap.log" >&2; return 1; }
 }
 
-mount_root() { # the repository and the node binaries, visible at the same paths inside the root
-  mkdir -p "$ROOT$REPO" "$ROOT/proc" "$ROOT/dev" "$ROOT/tmp"
+# node_modules may be a link out of the repository (a git worktree sharing the main checkout's).
+MODULES=$(readlink -f "$REPO/node_modules")
+
+mount_root() { # the repository, its node_modules and the node binaries, visible at the same paths inside the root
+  mkdir -p "$ROOT$REPO" "$ROOT$MODULES" "$ROOT/proc" "$ROOT/dev" "$ROOT/tmp"
   mountpoint -q "$ROOT$REPO" || mount --bind "$REPO" "$ROOT$REPO"
+  [ "$MODULES" = "$REPO/node_modules" ] || mountpoint -q "$ROOT$MODULES" || mount --bind "$MODULES" "$ROOT$MODULES"
   mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
   mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
   mkdir -p "$ROOT/opt/node-20/bin" && cp -f "$(command -v node)" "$ROOT/opt/node-20/bin/node"
 }
 
 unmount_root() {
-  for m in "$ROOT$REPO" "$ROOT/proc" "$ROOT/dev"; do mountpoint -q "$m" && umount "$m"; done
+  for m in "$ROOT$MODULES" "$ROOT$REPO" "$ROOT/proc" "$ROOT/dev"; do mountpoint -q "$m" && umount "$m"; done
 }
 
 # One cell: prints "node <v> | <where> | <build> | <runtime> | <result>"; returns 1 when the cell fails.

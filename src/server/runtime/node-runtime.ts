@@ -23,9 +23,11 @@ const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_HEADER_COUNT = 50;
 /** A request head must arrive within this (slowloris), as uWS's HTTP timeout. */
 const HEADERS_TIMEOUT_MS = 10_000;
+/** A whole request, body included, must arrive within this (a body dribbled byte by byte is cut). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 const SERVER_OPTIONS: ServerOptions = {
-  maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 0, connectionsCheckingInterval: 1_000,
+  maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000,
   keepAliveTimeout: 5_000,
 };
 
