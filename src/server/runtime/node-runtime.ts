@@ -60,6 +60,7 @@ export class NodeRuntime implements ServerRuntime {
   /** Raw sockets of upgrades still being checked (a token being verified). */
   private readonly pending = new Set<Socket>();
   private sweeper: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   listen(settings: RuntimeSettings, handlers: RuntimeHandlers): Promise<number> {
     const server = (this.server = settings.tls ? createHttpsServer({ ...SERVER_OPTIONS, ...tlsOptions(settings.tls) }) : createHttpServer(SERVER_OPTIONS));
@@ -120,7 +121,10 @@ export class NodeRuntime implements ServerRuntime {
       protocols.set(req, protocol);
       wss.handleUpgrade(req, socket, head, (ws) => {
         this.pending.delete(socket);
-        const serverSocket = new NodeServerSocket(ws, socket, limits, (s) => this.sockets.delete(s));
+        const serverSocket = new NodeServerSocket(ws, socket, limits, (s) => {
+          this.sockets.delete(s);
+          if (this.stopped && this.sockets.size === 0) clearInterval(this.sweeper); // the last socket of a closed server
+        });
         this.sockets.add(serverSocket);
         try {
           serverSocket.listener = handlers.open(serverSocket, peer);
@@ -132,11 +136,14 @@ export class NodeRuntime implements ServerRuntime {
   }
 
   stopListening(): void {
+    this.stopped = true;
+    if (this.sockets.size === 0) clearInterval(this.sweeper);
     this.server?.close();
     this.server?.closeIdleConnections();
   }
 
   terminate(): void {
+    this.stopped = true;
     clearInterval(this.sweeper);
     for (const s of [...this.sockets]) s.cut();
     for (const socket of this.pending) socket.destroy();
