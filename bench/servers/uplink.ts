@@ -20,8 +20,10 @@ tuneV8ForServing();
 const remote = process.env.BENCH_NATS_URL ? new NatsObjectHost(await connect({ servers: process.env.BENCH_NATS_URL, noAsyncTraces: true })) : undefined;
 // BENCH_METRICS=1: the same gateway with Prometheus metrics on (the uplink-metrics rows: their cost).
 const metrics = process.env.BENCH_METRICS === '1' ? { metrics: { port: 0 } } : {};
+// UPLINK_RUNTIME=node: the same gateway on the node runtime (node:http + ws) instead of uWS.
+const runtime = process.env.UPLINK_RUNTIME === 'node' || process.env.UPLINK_RUNTIME === 'uws' ? { runtime: process.env.UPLINK_RUNTIME as 'node' | 'uws' } : {};
 const gateway = new Gateway({
-  ...(remote ? { remoteObjects: remote } : {}), ...metrics,
+  ...(remote ? { remoteObjects: remote } : {}), ...metrics, ...runtime,
   port: 0, logLevel: 'warn', maxPayloadLength: 16 * 1024 * 1024, maxInflight: 256, maxConnections: 1_000_000, ...(tls ? { tls } : {}),
   authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: BENCH_SECRET }),
 });

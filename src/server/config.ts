@@ -80,8 +80,13 @@ export interface GatewayOptions {
   /** Streams stop pulling while the socket's outbound buffer holds more bytes than this; they resume on drain. */
   streamHighWaterMark?: number;
   codec?: Codec | CodecOptions;
-  /** Run on the slow pure-JS uWS shim when the native binary does not load. */
+  /** Run on the slow pure-JS uWS shim when the native binary does not load (runtime 'uws' only). */
   allowJsFallback?: boolean;
+  /**
+   * The server runtime: 'uws' (uWebSockets.js, refuses to start without a native build), 'node'
+   * (node:http / node:https and ws), or 'auto' (the default: uWS where a native build loads, else node).
+   */
+  runtime?: 'uws' | 'node' | 'auto';
   /** Send internal error messages and stacks to clients. Development only. */
   debugErrors?: boolean;
   logLevel?: string;
@@ -188,6 +193,7 @@ export const gatewayDefaults = {
   acceptHeaderToken: false,
   acceptQueryToken: false,
   allowJsFallback: false,
+  runtime: 'auto' as 'uws' | 'node' | 'auto',
   debugErrors: false,
   logLevel: 'info',
 } satisfies Partial<GatewayOptions>;
@@ -251,6 +257,7 @@ export function optionsFromEnv(env: Env = process.env): GatewayOptions {
     maxArgs: int(env, 'UPLINK_MAX_ARGS'),
     helloTimeoutMs: int(env, 'UPLINK_HELLO_TIMEOUT_MS'),
     allowJsFallback: flag(env, 'UPLINK_ALLOW_JS_FALLBACK'),
+    runtime: runtimeChoice(env.UPLINK_RUNTIME),
     debugErrors: flag(env, 'UPLINK_DEBUG_ERRORS'),
     logLevel: env.UPLINK_LOG_LEVEL || undefined,
     expiryGraceMs: int(env, 'UPLINK_EXPIRY_GRACE_MS'),
@@ -301,6 +308,14 @@ function jwtFromEnv(env: Env): JwtAuthenticator | undefined {
     tokenType: env.UPLINK_JWT_TYPE || undefined,
     maxTokenAgeSec: int(env, 'UPLINK_JWT_MAX_AGE_SEC'),
   }) as JwtOptions);
+}
+
+/** UPLINK_RUNTIME: which server runtime runs the gateway. */
+function runtimeChoice(value: string | undefined): GatewayOptions['runtime'] {
+  const v = value?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (v === 'uws' || v === 'node' || v === 'auto') return v;
+  throw new Error(`UPLINK_RUNTIME must be 'uws', 'node' or 'auto', not '${value}'`);
 }
 
 /** UPLINK_TRUST_PROXY_HEADER: which forwarding header the trusted proxies write. */

@@ -1,14 +1,14 @@
 /**
- * The gateway: a uWebSockets.js server that admits WebSocket clients, runs the hello handshake and
- * hands every call to an object host. It owns the lifecycle (listen, graceful close) and the socket
- * settings; frame handling lives in Connection, dispatch in the host.
+ * The gateway: a server that admits WebSocket clients, runs the hello handshake and hands every call
+ * to an object host. It owns the lifecycle (listen, graceful close) and the socket settings; the
+ * server itself is a runtime (runtime/: uWebSockets.js or node:http with ws), frame handling lives in
+ * Connection, dispatch in the host.
  */
 /*
- * About 380 lines: the public API (register, listen, close, revoke, stats, health, ready) and the uWS
- * wiring of listen, plus what connections, the upgrade and `$admin` see of the gateway; the upgrade,
- * HTTP routes, admission, metrics, TLS and build loading already have files of their own.
+ * About 400 lines: the public API (register, listen, close, revoke, stats, health, ready) and the
+ * runtime's handlers, plus what connections, the upgrade and `$admin` see of the gateway; the upgrade,
+ * HTTP routes, admission, metrics, TLS, runtimes and build loading have files of their own.
  */
-import type uwsTypes from 'uWebSockets.js';
 import { anonymousAuthenticator, type Authenticator } from '../auth/authenticator.js';
 import type { RevocationTarget } from '../auth/revocations.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -29,19 +29,22 @@ import { FlushQueue } from './connection/flush-queue.js';
 import { ClientLog, createLogger, logUserCodeFailure, type Logger } from './logger.js';
 import { localHostOptions } from './host-options.js';
 import { StaticFiles } from './http/static-files.js';
-import { hostName, serveDemoTokens, serveHttp } from './http/http-routes.js';
+import { demoTokenRoute, hostName, httpRouter } from './http/http-routes.js';
 import { HttpCalls, type HttpCallGate } from './http/http-calls.js';
-import { serveRpc } from './http/rpc-route.js';
+import { rpcRoute } from './http/rpc-route.js';
 import { ErrorCode, errorBody } from '../protocol/errors.js';
-import { selectUws, type Uws, type UwsReport } from './http/uws-loader.js';
+import type { UwsReport } from './http/uws-loader.js';
 import { KeyedRateLimit } from './connection/rate-limit.js';
-import { uwsServerSocket } from './connection/server-socket.js';
 import { checkedTls, type UwsTlsOptions } from './http/tls.js';
 import { clientAddress, normalizeAddress, type ProxyHeader } from './http/client-address.js';
-import { originAllowed, upgradeHandler, upgradeToken, type SocketData, type UpgradeGate } from './http/upgrade.js';
+import { originAllowed, upgradeHandler, upgradeToken, type RequestHead, type UpgradeGate } from './http/upgrade.js';
 import { GatewayMetrics } from './metrics.js';
 import { ADMIN_OBJECT_ID, AdminObject, type AdminFacts } from './admin-object.js';
-import { listenForMetrics, serveMetricsRoute, type MetricsListener } from './http/metrics-endpoint.js';
+import { listenForMetrics, metricsRoute, type MetricsListener } from './http/metrics-endpoint.js';
+import type { RuntimeHandlers, RuntimeName, ServerRuntime, SocketListener } from './runtime/runtime.js';
+import { selectRuntime } from './runtime/select-runtime.js';
+import type { ServerSocket } from './connection/server-socket.js';
+import type { PeerInfo } from './connection/connection-environment.js';
 
 export const SERVER_NAME = 'uplink/0.1.0';
 
@@ -74,10 +77,12 @@ export class Gateway {
   private readonly connectRate: KeyedRateLimit | undefined;
   /** Every connection's outbox waits for this pass (one per loop turn). */
   private readonly flushQueue = new FlushQueue(setImmediate, (error) => this.logger.error({ err: error }, 'a write pass task failed'));
-  private listenSocket: uwsTypes.us_listen_socket | undefined;
-  private app: uwsTypes.TemplatedApp | undefined;
+  private listening = false;
+  /** The server runtime (runtime/select-runtime.ts says which and why). */
+  private readonly runtime: ServerRuntime;
+  /** Why 'auto' took the node runtime (logged once at listen), or undefined. */
+  private readonly runtimeFallback: string | undefined;
   /** The uWebSockets.js build in use (uws-loader.ts), and why the others were not. */
-  private readonly uws: Uws;
   readonly uwsReport: UwsReport;
   private nextConnectionId = 0;
   private startedAt: number;
@@ -98,7 +103,7 @@ export class Gateway {
 
   constructor(options: GatewayOptions = {}) {
     const merged = { ...gatewayDefaults, ...definedOnly(options) };
-    ({ uws: this.uws, report: this.uwsReport } = selectUws(merged.allowJsFallback));
+    ({ runtime: this.runtime, uwsReport: this.uwsReport, fallback: this.runtimeFallback } = selectRuntime(merged.runtime, merged.allowJsFallback));
     this.codec = options.codec instanceof Codec ? options.codec : new Codec(options.codec);
     this.authenticator = options.authenticator ?? anonymousAuthenticator;
     this.options = {
@@ -169,69 +174,78 @@ export class Gateway {
     return { connections: this.connections.size, streams: this.objectHost.streamStats() };
   }
 
+  /** The runtime serving this gateway: 'uws' or 'node'. */
+  get runtimeName(): RuntimeName {
+    return this.runtime.name;
+  }
+
   async listen(): Promise<void> {
-    if (this.listenSocket) throw new Error('already listening');
-    const uws = this.uws;
-    const app = (this.app = this.tls ? uws.SSLApp(this.tls) : uws.App());
+    if (this.listening) throw new Error('already listening');
+    this.listening = true;
     const o = this.options;
-    app.ws<SocketData<Connection>>('/*', {
-      compression: uws.DISABLED, // permessage-deflate off: decompression bombs and CPU for little gain on small frames
-      // uWS's hard limit is four times ours: messages between are refused by Connection with a typed
-      // error (up to twice the limit) or a real 1009; past it uWS drops the TCP connection itself.
-      maxPayloadLength: o.maxPayloadLength * 4,
-      idleTimeout: o.idleTimeoutSec,
-      sendPingsAutomatically: true,
-      // Connection.flush closes a client that does not read (4508) once it holds maxBackpressure bytes;
-      // uWS's own limit, at twice that, is only a backstop.
-      maxBackpressure: o.maxBackpressure * 2,
-      closeOnBackpressureLimit: true as never,
-      maxLifetime: o.maxLifetimeMin,
-      upgrade: upgradeHandler<Connection>(this.upgradeGate()),
-      open: (ws) => {
-        if (this.draining) return ws.end(CloseCode.GOING_AWAY, 'shutdown'); // its token was verified while the gateway closed
-        const connection = new Connection(uwsServerSocket(ws), ws.getUserData(), this.env, `c${(this.nextConnectionId++).toString(36)}`);
-        ws.getUserData().connection = connection;
-        this.connections.add(connection);
-      },
-      message: (ws, message, isBinary) => (ws.getUserData().connection as Connection).receive(message, isBinary),
-      drain: (ws) => ws.getUserData().connection?.onDrain(),
-      close: (ws, code) => {
-        const connection = ws.getUserData().connection;
-        if (!connection) return;
+    if (this.runtimeFallback) this.logger.warn({ uws: this.uwsReport }, this.runtimeFallback);
+    try {
+      this.port = await this.runtime.listen({
+        host: o.host, port: o.port, tls: this.tls, maxBodyBytes: o.maxPayloadLength, idleTimeoutSec: o.idleTimeoutSec, maxLifetimeMin: o.maxLifetimeMin,
+        // The runtime's hard limit is four times ours: messages between are refused by Connection with a
+        // typed error (up to twice the limit) or a real 1009; past it the runtime cuts the connection.
+        maxMessageBytes: o.maxPayloadLength * 4,
+        // Connection.flush closes a client that does not read (4508) once it holds maxBackpressure bytes;
+        // the runtime's own limit, at twice that, is only a backstop.
+        maxBufferedBytes: o.maxBackpressure * 2,
+      }, this.runtimeHandlers());
+    } catch (error) {
+      this.listening = false;
+      throw error;
+    }
+    this.startedAt = this.clock.now();
+    const metricsOptions = this.hooks.metrics;
+    if (this.metrics && metricsOptions?.port !== undefined) {
+      this.metricsListener = await listenForMetrics(this.metrics, metricsOptions.host ?? '127.0.0.1', metricsOptions.port);
+    }
+    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME, runtime: this.runtime.name, tls: this.tls !== undefined, uws: this.uwsReport, metricsPort: this.metricsListener?.port }, 'gateway listening');
+    if (this.runtime.name === 'uws' && !this.uwsReport.native) this.logger.warn({ uws: this.uwsReport }, 'running on the slow JavaScript shim of uWebSockets.js (allowJsFallback)');
+    // Fetch remote keys now, so that /health tells at once when they cannot be had (auth fails closed meanwhile).
+    void this.authenticator.warmUp?.().catch((error: unknown) => this.logger.error({ err: error }, 'authentication keys unavailable'));
+  }
+
+  /** What the runtime calls: HTTP requests, upgrades, and each new socket. */
+  private runtimeHandlers(): RuntimeHandlers {
+    const files = this.hooks.staticDir ? new StaticFiles(this.hooks.staticDir) : undefined;
+    const metricsOptions = this.hooks.metrics;
+    const failed = (error: unknown): void => this.logger.error({ err: error }, 'an HTTP request failed inside the gateway');
+    if (this.hooks.demoTokens) this.logger.warn('DEMO TOKEN ENDPOINT ENABLED at GET /demo/token: anyone can mint a token. UNSAFE FOR PRODUCTION.');
+    const http = httpRouter({
+      probes: { health: () => this.health(), ready: () => this.ready() }, files, failed,
+      hostAllowed: (exchange) => this.hostAllowed(exchange),
+      demoTokens: this.hooks.demoTokens && demoTokenRoute(this.hooks.demoTokens),
+      metrics: this.metrics && metricsOptions?.token && metricsOptions.port === undefined ? metricsRoute(this.metrics, metricsOptions.token) : undefined,
+      rpc: rpcRoute(new HttpCalls(this.httpCallGate()), {
+        hostAllowed: (exchange) => this.hostAllowed(exchange),
+        originAllowed: (origin) => originAllowed(this.hooks.allowedOrigins, true, origin),
+        takeRate: (exchange) => !this.connectRate || this.connectRate.take(exchange.remoteAddress),
+        failed,
+      }),
+    });
+    return { http, upgrade: upgradeHandler(this.upgradeGate()), open: (socket, peer) => this.open(socket, peer) };
+  }
+
+  /** A socket the upgrade admitted: a Connection, unless the gateway started closing meanwhile. */
+  private open(socket: ServerSocket, peer: PeerInfo): SocketListener | undefined {
+    if (this.draining) return void socket.end(CloseCode.GOING_AWAY, 'shutdown'); // its token was verified while the gateway closed
+    const connection = new Connection(socket, peer, this.env, `c${(this.nextConnectionId++).toString(36)}`);
+    this.connections.add(connection);
+    return {
+      message: (message, isBinary) => connection.receive(message, isBinary),
+      drain: () => connection.onDrain(),
+      close: (code) => {
         this.connections.delete(connection);
         void connection.onClose(code).then((failures) => {
           for (const f of failures) if (f) this.logger.warn({ err: f, conn: connection.id }, 'resource failed to close');
         });
         if (this.hooks.onDisconnect) this.safeHook(() => this.hooks.onDisconnect?.(connection, code));
       },
-    });
-    if (this.hooks.demoTokens) serveDemoTokens(app, this.hooks.demoTokens, this.logger, (req) => this.hostAllowed(req));
-    const files = this.hooks.staticDir ? new StaticFiles(this.hooks.staticDir) : undefined;
-    const metricsOptions = this.hooks.metrics;
-    if (this.metrics && metricsOptions?.token && metricsOptions.port === undefined) serveMetricsRoute(app, this.metrics, metricsOptions.token, (req) => this.hostAllowed(req));
-    serveRpc(app, new HttpCalls(this.httpCallGate()), {
-      hostAllowed: (exchange) => !this.allowedHosts || this.allowedHosts.has(hostName(exchange.header('host'))),
-      originAllowed: (origin) => originAllowed(this.hooks.allowedOrigins, true, origin),
-      takeRate: (exchange) => !this.connectRate || this.connectRate.take(exchange.remoteAddress),
-      failed: (error) => this.logger.error({ err: error }, 'an HTTP request failed inside the gateway'),
-    }, o.maxPayloadLength);
-    serveHttp(app, { health: () => this.health(), ready: () => this.ready() }, files, (req) => this.hostAllowed(req));
-    await new Promise<void>((resolve, reject) => {
-      app.listen(o.host, o.port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on ${o.host}:${o.port}`));
-        this.listenSocket = socket;
-        this.port = uws.us_socket_local_port(socket);
-        resolve();
-      });
-    });
-    this.startedAt = this.clock.now();
-    if (this.metrics && metricsOptions?.port !== undefined) {
-      this.metricsListener = await listenForMetrics(this.metrics, metricsOptions.host ?? '127.0.0.1', metricsOptions.port);
-    }
-    this.logger.info({ host: o.host, port: this.port, server: SERVER_NAME, tls: this.tls !== undefined, uws: this.uwsReport, metricsPort: this.metricsListener?.port }, 'gateway listening');
-    if (!this.uwsReport.native) this.logger.warn({ uws: this.uwsReport }, 'running on the slow JavaScript shim of uWebSockets.js (allowJsFallback)');
-    // Fetch remote keys now, so that /health tells at once when they cannot be had (auth fails closed meanwhile).
-    void this.authenticator.warmUp?.().catch((error: unknown) => this.logger.error({ err: error }, 'authentication keys unavailable'));
+    };
   }
 
   /** The port metrics are served on (their own listener), once listening. */
@@ -240,8 +254,8 @@ export class Gateway {
   }
 
   /** GET /health, liveness: the process serves HTTP (200 while it answers at all), with what it knows. */
-  health(): { status: 'ok'; connections: number; draining: boolean; auth: string; uws: UwsReport } {
-    return { status: 'ok', connections: this.connections.size, draining: this.draining, auth: this.authenticator.health?.() ?? 'ok', uws: this.uwsReport };
+  health(): { status: 'ok'; runtime: RuntimeName; connections: number; draining: boolean; auth: string; uws: UwsReport } {
+    return { status: 'ok', runtime: this.runtime.name, connections: this.connections.size, draining: this.draining, auth: this.authenticator.health?.() ?? 'ok', uws: this.uwsReport };
   }
 
   /**
@@ -250,7 +264,7 @@ export class Gateway {
    */
   ready(): { status: 'ready' | 'not ready'; reasons: string[] } {
     const reasons: string[] = [];
-    if (!this.listenSocket) reasons.push(this.draining ? 'draining' : 'not listening');
+    if (!this.listening || this.draining) reasons.push(this.draining ? 'draining' : 'not listening');
     const auth = this.authenticator.health?.() ?? 'ok';
     if (auth !== 'ok') reasons.push(auth);
     const cluster = this.hooks.remoteObjects?.readiness?.() ?? 'ok';
@@ -270,8 +284,7 @@ export class Gateway {
 
   private async shutdown(drainMs: number): Promise<void> {
     this.draining = true;
-    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
-    this.listenSocket = undefined;
+    if (this.listening) this.runtime.stopListening();
     for (const c of this.connections) c.sayGoodbye(this.options.reconnectAfterMs);
     this.flushQueue.run();
     // Clients leave by themselves once their calls are answered (Uplink clients close on goodbye);
@@ -294,7 +307,7 @@ export class Gateway {
    * finished closing). A worker thread that ends with a live uWS socket aborts the process.
    */
   terminate(): void {
-    (this.app as { close?: () => void } | undefined)?.close?.();
+    if (this.listening) this.runtime.terminate();
   }
 
   /**
@@ -329,9 +342,9 @@ export class Gateway {
    * Whether the request's Host header names an allowed host (DNS rebinding: a page on an attacker's
    * domain that resolves to this gateway's address sends the attacker's host name).
    */
-  private hostAllowed(req: uwsTypes.HttpRequest): boolean {
+  private hostAllowed(req: RequestHead): boolean {
     if (!this.allowedHosts) return true;
-    return this.allowedHosts.has(hostName(req.getHeader('host')));
+    return this.allowedHosts.has(hostName(req.header('host')));
   }
 
   /** The gateway as its connections see it. */
@@ -389,7 +402,7 @@ export class Gateway {
       originAllowed: (origin) => originAllowed(this.hooks.allowedOrigins, this.options.allowMissingOrigin, origin),
       refusal: () => this.draining ? 'shutting down' : this.connections.size >= this.options.maxConnections ? 'too many connections' : undefined,
       upgradeToken: (req) => upgradeToken(req, this.options.acceptHeaderToken, this.options.acceptQueryToken),
-      clientAddress: (peer, req) => clientAddress(peer, req.getHeader(this.proxyHeader), this.proxyHeader, this.trustedProxies),
+      clientAddress: (req) => clientAddress(req.remoteAddress, req.header(this.proxyHeader), this.proxyHeader, this.trustedProxies),
       verifyToken: (token, info) => this.admission.verifyToken(token, info),
       refused: (reason) => {
         this.metrics?.handshake('refused', reason);

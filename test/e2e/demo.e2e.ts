@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { registerDemoObjects } from '../../src/demo/register.js';
 import { Gateway } from '../../src/index.js';
-import { TcpRelay } from '../support/gateway.js';
+import { TcpRelay, testRuntime } from '../support/gateway.js';
 import { launchChromium } from '../support/chromium.js';
 
 const SECRET = 'e2e-demo-secret-long-enough-0123456789';
@@ -19,7 +19,7 @@ const adminScreenshot = fileURLToPath(new URL('../../docs/admin-view.png', impor
 
 async function startDemoGateway(): Promise<Gateway> {
   const gateway = new Gateway({
-    port: 0, logLevel: 'warn', staticDir: webDemo,
+    port: 0, logLevel: 'warn', staticDir: webDemo, runtime: testRuntime,
     authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }),
     demoTokens: { secret: SECRET, ttlSec: 600 },
     reconnectAfterMs: 100, adminScope: 'admin', metrics: { port: 0 },

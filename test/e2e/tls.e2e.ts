@@ -12,6 +12,7 @@ import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { registerDemoObjects } from '../../src/demo/register.js';
 import { Gateway } from '../../src/index.js';
 import { makeCertificates, type TestCertificates } from '../support/certificates.js';
+import { testRuntime } from '../support/gateway.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SECRET = 'e2e-tls-secret-long-enough-0123456789';
@@ -23,7 +24,7 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM} (apt-get install -y chromium)`);
   certs = makeCertificates();
   gateway = new Gateway({
-    port: 0, logLevel: 'warn', staticDir: fileURLToPath(new URL('../../web-demo', import.meta.url)),
+    port: 0, logLevel: 'warn', runtime: testRuntime, staticDir: fileURLToPath(new URL('../../web-demo', import.meta.url)),
     authenticator: new JwtAuthenticator({ algorithms: ['HS256'], secret: SECRET }),
     demoTokens: { secret: SECRET, ttlSec: 600 },
     tls: { certFile: certs.certFile, keyFile: certs.keyFile },

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { ErrorCode, expose, Gateway, validate } from '../../src/index.js';
-import { client, RawSocket } from '../support/gateway.js';
+import { client, RawSocket, testRuntime } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
 import { useArena } from './arena.js';
 
@@ -130,7 +130,7 @@ describe('F. dispatch', () => {
 
 describe('F. hidden things under debugErrors', () => {
   it('#107 (debug) with debugErrors on, the message says why a member is hidden; never in production', async () => {
-    const gateway = new Gateway({ port: 0, logLevel: 'silent', debugErrors: true });
+    const gateway = new Gateway({ port: 0, logLevel: 'silent', debugErrors: true, runtime: testRuntime });
     gateway.register(new Vault(), 'vault');
     await gateway.listen();
     const raw = await RawSocket.open(`ws://127.0.0.1:${gateway.port}`);

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { JwtAuthenticator } from '../../src/auth/jwt.js';
 import { ErrorCode, Gateway } from '../../src/index.js';
 import { eventually } from '../support/eventually.js';
-import { client, RawSocket, rejection } from '../support/gateway.js';
+import { client, RawSocket, rejection, testRuntime } from '../support/gateway.js';
 import { natsServed } from '../support/nats-backed.js';
 import { hsToken, SECRET } from '../support/tokens.js';
 import { Probe, useArena } from './arena.js';
@@ -50,7 +50,7 @@ describe('H. errors and logs', () => {
   });
 
   it('#105 (debug) even with debugErrors on, a hostile error is answered and the process keeps serving', async () => {
-    const gateway = new Gateway({ port: 0, logLevel: 'silent', debugErrors: true });
+    const gateway = new Gateway({ port: 0, logLevel: 'silent', debugErrors: true, runtime: testRuntime });
     gateway.register(new Probe(), 'probe');
     await gateway.listen();
     const raw = await RawSocket.open(`ws://127.0.0.1:${gateway.port}`);

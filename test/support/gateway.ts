@@ -25,8 +25,14 @@ export function captureLogs(level = 'debug'): { logger: pino.Logger; logs: LogCa
   return { logger: pino({ level }, stream), logs: { lines, text: () => raw.join('\n') } };
 }
 
+/** UPLINK_TEST_RUNTIME=node (or uws): the same tests on that server runtime (unless a test names one). */
+export const testRuntime = (process.env.UPLINK_TEST_RUNTIME || undefined) as GatewayOptions['runtime'];
+/** True when the gateways of this run are on the node runtime (tests of a uWS-only behaviour skip then). */
+export const onNodeRuntime = testRuntime === 'node';
+
 export async function startGateway(options: GatewayOptions = {}, demo = true): Promise<{ gateway: Gateway; url: string; logs: LogCapture }> {
   const { logger, logs } = captureLogs(options.logLevel ?? 'debug');
+  if (testRuntime && options.runtime === undefined) options = { ...options, runtime: testRuntime };
   // UPLINK_TEST_NATS=1: the same tests with every object on a host behind NATS (support/nats-backed.ts).
   const gateway = natsBacked && !options.remoteObjects && !options.objectHost
     ? await natsBackedGateway({ port: 0, logger, ...options })

@@ -1,6 +1,7 @@
 /**
  * The HTTP seam: one request and its answer, as every route of the gateway sees it (calls over HTTP,
- * SSE streams; a runtime adapts its server to it: uws-exchange.ts for uWebSockets.js). Routes never
+ * SSE streams, probes, static files; a runtime adapts its server to it: uws-exchange.ts for uWebSockets.js,
+ * node-exchange.ts for node:http). Routes never
  * touch a runtime's request or response objects.
  *
  * Invariants: the head (method, path, query, headers, address) is read when the exchange is made, so
@@ -29,7 +30,7 @@ export interface HttpExchange {
   /** Called once if the client goes away before the answer ended. */
   onAborted(handler: () => void): void;
   /** A whole answer. */
-  respond(status: number, headers: Record<string, string>, body?: string): void;
+  respond(status: number, headers: Record<string, string>, body?: string | Uint8Array): void;
   /** Starts an answer sent in parts (SSE): the status and headers now, parts with `write`, then `end`. */
   startStream(status: number, headers: Record<string, string>): void;
   /** Writes a part; false when the part waits in a buffer: wait for `onWritable` before writing more. */

@@ -5,8 +5,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
-import type uws from 'uWebSockets.js';
 import type { GatewayMetrics } from '../metrics.js';
+import type { HttpExchange } from './exchange.js';
 
 export interface MetricsListener {
   readonly port: number;
@@ -51,18 +51,16 @@ export async function listenForMetrics(metrics: GatewayMetrics, host: string, po
 }
 
 /** GET /metrics on the public port, for `Authorization: Bearer <token>` only (401 otherwise). */
-export function serveMetricsRoute(app: uws.TemplatedApp, metrics: GatewayMetrics, token: string, hostAllowed: (req: uws.HttpRequest) => boolean): void {
+export function metricsRoute(metrics: GatewayMetrics, token: string): (exchange: HttpExchange) => void {
   const expected = Buffer.from(`Bearer ${token}`);
-  app.get('/metrics', (res, req) => {
-    if (!hostAllowed(req)) return void res.writeStatus('421 Misdirected Request').end('host not allowed');
-    const given = Buffer.from(req.getHeader('authorization'));
+  return (exchange) => {
+    const given = Buffer.from(exchange.header('authorization'));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return void res.writeStatus('401 Unauthorized').writeHeader('WWW-Authenticate', 'Bearer').end('metrics need the metrics token');
+      return exchange.respond(401, { 'WWW-Authenticate': 'Bearer' }, 'metrics need the metrics token');
     }
-    let aborted = false;
-    res.onAborted(() => (aborted = true));
-    void metrics.scrape().then(({ contentType, body }) => {
-      if (!aborted) res.cork(() => res.writeHeader('Content-Type', contentType).writeHeader('Cache-Control', 'no-store').end(body));
-    });
-  });
+    void metrics.scrape().then(
+      ({ contentType, body }) => exchange.respond(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }, body),
+      () => exchange.respond(500, {}, 'metrics failed'),
+    );
+  };
 }

@@ -1,14 +1,12 @@
 /**
- * The /rpc/ route on a uWS app: the checks every HTTP request of the gateway makes first (Host
+ * The /rpc/ route: the checks every HTTP request of the gateway makes first (Host
  * allow-list, origin allow-list for browser requests, CORS preflight, per-address rate), then the
  * call (http-calls.ts). CORS is answered for allowed origins only, and only for the headers a call
  * uses: a token travels in the Authorization header, so no cookie is ever read and a cross-site form
  * cannot call anything.
  */
-import type uws from 'uWebSockets.js';
 import type { BodyRead, HttpExchange } from './exchange.js';
 import type { HttpCalls } from './http-calls.js';
-import { uwsExchange } from './uws-exchange.js';
 
 export interface RpcRouteGate {
   hostAllowed(exchange: HttpExchange): boolean;
@@ -35,17 +33,17 @@ class CorsExchange implements HttpExchange {
   header(name: string): string { return this.inner.header(name); }
   body(maxBytes: number): Promise<BodyRead> { return this.inner.body(maxBytes); }
   onAborted(handler: () => void): void { this.inner.onAborted(handler); }
-  respond(status: number, headers: Record<string, string>, body?: string): void { this.inner.respond(status, { ...headers, ...this.cors }, body); }
+  respond(status: number, headers: Record<string, string>, body?: string | Uint8Array): void { this.inner.respond(status, { ...headers, ...this.cors }, body); }
   startStream(status: number, headers: Record<string, string>): void { this.inner.startStream(status, { ...headers, ...this.cors }); }
   write(part: string): boolean { return this.inner.write(part); }
   onWritable(handler: () => void): void { this.inner.onWritable(handler); }
   end(): void { this.inner.end(); }
 }
 
-/** Routes /rpc/* of `app` to `calls` after the gateway-wide checks. */
-export function serveRpc(app: uws.TemplatedApp, calls: HttpCalls, gate: RpcRouteGate, maxBodyBytes: number): void {
-  app.any('/rpc/*', (res, req) => {
-    let exchange = uwsExchange(res, req, maxBodyBytes);
+/** The route for /rpc/*: `calls` after the gateway-wide checks. */
+export function rpcRoute(calls: HttpCalls, gate: RpcRouteGate): (exchange: HttpExchange) => void {
+  return (request) => {
+    let exchange = request;
     try {
       if (!gate.hostAllowed(exchange)) return exchange.respond(421, {}, 'host not allowed');
       const origin = exchange.header('origin') || undefined;
@@ -67,5 +65,5 @@ export function serveRpc(app: uws.TemplatedApp, calls: HttpCalls, gate: RpcRoute
       gate.failed(error);
       exchange.respond(500, {}, 'internal error');
     }
-  });
+  };
 }

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpExchange } from './exchange.js';
 
 interface StaticFile { body: Buffer; type: string; etag: string; cacheControl: string }
 
@@ -49,19 +49,16 @@ export class StaticFiles {
   }
 
   /** Serves the file for this request; false when there is none (the caller answers 404). */
-  serve(res: HttpResponse, req: HttpRequest): boolean {
-    const file = this.files.get(req.getUrl());
+  serve(exchange: HttpExchange): boolean {
+    const file = this.files.get(exchange.path);
     if (!file) return false;
-    res.cork(() => {
-      if (req.getHeader('if-none-match') === file.etag) {
-        res.writeStatus('304 Not Modified').writeHeader('ETag', file.etag).end();
-        return;
-      }
-      res.writeHeader('Content-Type', file.type).writeHeader('ETag', file.etag).writeHeader('Cache-Control', file.cacheControl)
-        .writeHeader('X-Content-Type-Options', 'nosniff');
-      if (file.type.startsWith('text/html')) res.writeHeader('Content-Security-Policy', PAGE_POLICY);
-      res.end(file.body);
-    });
+    if (exchange.header('if-none-match') === file.etag) {
+      exchange.respond(304, { ETag: file.etag });
+      return true;
+    }
+    const headers: Record<string, string> = { 'Content-Type': file.type, ETag: file.etag, 'Cache-Control': file.cacheControl, 'X-Content-Type-Options': 'nosniff' };
+    if (file.type.startsWith('text/html')) headers['Content-Security-Policy'] = PAGE_POLICY;
+    exchange.respond(200, headers, file.body);
     return true;
   }
 }

@@ -75,7 +75,7 @@ class UwsExchange implements HttpExchange {
     this.abortHandlers.push(handler);
   }
 
-  respond(status: number, headers: Record<string, string>, body = ''): void {
+  respond(status: number, headers: Record<string, string>, body: string | Uint8Array = ''): void {
     if (this.aborted || this.done) return;
     this.done = true;
     this.res.cork(() => {

@@ -107,10 +107,15 @@ export class NativeBindingError extends Error {
 
 let selected: { uws: Uws | undefined; report: UwsReport } | undefined;
 
-/** The build for this process (chosen once), or NativeBindingError when only the shim loaded and it is not allowed. */
-export function selectUws(allowJsFallback: boolean): { uws: Uws; report: UwsReport } {
+/** What loaded for this process (tried once): a native build, the shim, or nothing, with the report. */
+export function loadedUws(): { uws: Uws | undefined; report: UwsReport } {
   selected ??= loadUws(process.env.UPLINK_UWS_BUILD || undefined);
-  const { uws, report } = selected;
+  return selected;
+}
+
+/** The build for this process (chosen once), or NativeBindingError when only the shim loaded and it is not allowed. */
+export function selectUws(allowJsFallback: boolean, loaded = loadedUws()): { uws: Uws; report: UwsReport } {
+  const { uws, report } = loaded;
   if (!uws || (!report.native && !allowJsFallback)) throw new NativeBindingError(report);
   return { uws, report };
 }

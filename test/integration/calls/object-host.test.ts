@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HostCall, ObjectHost, ReplySink, StreamControl, StreamSink } from '../../../src/host/object-host.js';
 import { Gateway } from '../../../src/index.js';
-import { client, startGateway } from '../../support/gateway.js';
+import { client, startGateway, testRuntime } from '../../support/gateway.js';
 
 /** A host that records what reaches it and answers from the call itself. */
 class RecordingHost implements ObjectHost {
@@ -75,7 +75,7 @@ describe('object host seam', () => {
   });
 
   it('defaults to the local registry, whose streams show in stats()', async () => {
-    const gateway = new Gateway({ port: 0 });
+    const gateway = new Gateway({ port: 0, runtime: testRuntime });
     assert.equal(gateway.objectHost, gateway.registry);
     assert.deepEqual(gateway.stats(), { connections: 0, streams: { live: 0, lingering: 0 } });
   });

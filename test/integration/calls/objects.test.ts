@@ -5,7 +5,7 @@ import { callContext, ErrorCode, expose, Gateway, oneway } from '../../../src/in
 import { parseUri } from '../../../src/protocol/uri.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { eventually } from '../../support/eventually.js';
-import { client, rejection, RawSocket, sleep, startGateway, type LogCapture } from '../../support/gateway.js';
+import { client, rejection, RawSocket, sleep, startGateway, testRuntime, type LogCapture } from '../../support/gateway.js';
 
 class Base {
   @expose inherited(): string { return 'base'; }
@@ -281,7 +281,7 @@ describe('built-in $uplink object', () => {
 
   it('filters list and metadata through the access policy; forbidden calls look like calls to missing ones', async () => {
     const g = new Gateway({
-      port: 0, logLevel: 'silent',
+      port: 0, logLevel: 'silent', runtime: testRuntime,
       authorize: (_identity, object, member) => object !== 'admin' && member !== 'secret',
     });
     g.register({ open: () => 1, secret: () => 2 }, 'public', { expose: ['open', 'secret'] });
