@@ -5,8 +5,9 @@
  * Connection, dispatch in the host.
  */
 /*
- * About 400 lines: the public API (register, listen, close, revoke, stats, health, ready) and the
- * runtime's handlers, plus what connections, the upgrade and `$admin` see of the gateway; the upgrade,
+ * About 420 lines: the public API (register, listen, close, terminate, revoke, stats, health, ready)
+ * and the runtime's handlers, plus the gates connections, the upgrade, HTTP calls and `$admin` see of
+ * the gateway (each reads its private state, so they stay methods here); the upgrade,
  * HTTP routes, admission, metrics, TLS, runtimes and build loading have files of their own.
  */
 import { anonymousAuthenticator, type Authenticator } from '../auth/authenticator.js';

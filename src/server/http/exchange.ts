@@ -51,3 +51,36 @@ const REASONS: Record<number, string> = {
 export function statusLine(status: number): string {
   return `${status} ${REASONS[status] ?? 'Unknown'}`;
 }
+
+/** A body's chunks up to a cap, as both runtimes' readers keep them. */
+export class BodyParts {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  /** The cap was passed: nothing more is kept (the route answers 413). */
+  over = false;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Keeps `chunk` (the caller copies it if its runtime reuses the memory); false once over the cap. */
+  add(chunk: Buffer): boolean {
+    if (this.over) return false;
+    this.size += chunk.byteLength;
+    if (this.size > this.maxBytes) {
+      this.over = true;
+      return false;
+    }
+    this.parts.push(chunk);
+    return true;
+  }
+
+  read(): BodyRead {
+    if (this.over) return { tooLarge: true };
+    return { bytes: this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size) };
+  }
+}
+
+/** What `body(maxBytes)` gives from a read made at the runtime's own cap. */
+export async function capped(read: Promise<BodyRead>, maxBytes: number): Promise<BodyRead> {
+  const result = await read;
+  return 'bytes' in result && result.bytes.byteLength > maxBytes ? { tooLarge: true } : result;
+}

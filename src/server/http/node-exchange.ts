@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BodyRead, HttpExchange } from './exchange.js';
-import { statusLine } from './exchange.js';
+import { BodyParts, capped, statusLine } from './exchange.js';
 
 /** Request headers kept per exchange, at most (as uws-exchange.ts). */
 const MAX_HEADERS = 100;
@@ -62,23 +62,20 @@ class NodeExchange implements HttpExchange {
     return this.headers.get(name) ?? '';
   }
 
-  async body(maxBytes: number): Promise<BodyRead> {
-    const read = await this.bodyRead;
-    return 'bytes' in read && read.bytes.byteLength > maxBytes ? { tooLarge: true } : read;
+  body(maxBytes: number): Promise<BodyRead> {
+    return capped(this.bodyRead, maxBytes);
   }
 
   private readBody(maxBytes: number): Promise<BodyRead> {
     return new Promise((resolve) => {
-      const parts: Buffer[] = [];
-      let size = 0;
+      const parts = new BodyParts(maxBytes);
       this.onAborted(() => resolve({ aborted: true }));
       this.req.on('error', () => resolve({ aborted: true }));
+      // Past the cap the route answers 413 at once; the rest is read and dropped.
       this.req.on('data', (chunk: Buffer) => {
-        size += chunk.byteLength;
-        if (size > maxBytes) return resolve({ tooLarge: true }); // the rest is read and dropped: the route answers 413
-        parts.push(chunk);
+        if (!parts.add(chunk)) resolve(parts.read());
       });
-      this.req.on('end', () => resolve(size > maxBytes ? { tooLarge: true } : { bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size) }));
+      this.req.on('end', () => resolve(parts.read()));
     });
   }
 

@@ -7,7 +7,7 @@
  */
 import type uws from 'uWebSockets.js';
 import type { BodyRead, HttpExchange } from './exchange.js';
-import { statusLine } from './exchange.js';
+import { BodyParts, capped, statusLine } from './exchange.js';
 
 /** Request headers kept per exchange, at most (uWS itself bounds the header block). */
 const MAX_HEADERS = 100;
@@ -46,26 +46,19 @@ class UwsExchange implements HttpExchange {
     return this.headers.get(name) ?? '';
   }
 
-  async body(maxBytes: number): Promise<BodyRead> {
-    const read = await this.bodyRead;
-    return 'bytes' in read && read.bytes.byteLength > maxBytes ? { tooLarge: true } : read;
+  body(maxBytes: number): Promise<BodyRead> {
+    return capped(this.bodyRead, maxBytes);
   }
 
   private readBody(maxBytes: number): Promise<BodyRead> {
     return new Promise((resolve) => {
-      const parts: Buffer[] = [];
-      let size = 0;
-      let over = false;
+      const parts = new BodyParts(maxBytes);
       this.onAborted(() => resolve({ aborted: true }));
       this.res.onData((chunk, isLast) => {
-        if (over) return;
-        size += chunk.byteLength;
-        if (size > maxBytes) {
-          over = true; // the rest is not kept: the route answers 413
-          return resolve({ tooLarge: true });
-        }
-        parts.push(Buffer.from(chunk.slice(0))); // uWS frees the chunk when this callback returns
-        if (isLast) resolve({ bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts, size) });
+        if (parts.over) return;
+        // uWS frees the chunk when this callback returns: a copy is kept.
+        if (!parts.add(Buffer.from(chunk.slice(0)))) return resolve(parts.read());
+        if (isLast) resolve(parts.read());
       });
     });
   }
