@@ -5,7 +5,7 @@
 import WebSocket from 'ws';
 import { connect } from '../src/client/index.js';
 import { medianRows, round, type Measurement } from './measurement.js';
-import { serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
+import { referenceName, serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
 
 let rawConnects = 0;
 
@@ -30,7 +30,7 @@ async function connectRate(server: ServerProcess, count: number, token: string, 
   const hello = JSON.stringify({ t: 'hello', v: [1], token });
   const connectOnce = server.name === 'uplink' && !sameClient
     ? async () => (await connect(server.url, { token, keepaliveMs: 0, reconnect: false })).close()
-    : () => rawConnect(server.url, server.name === 'raw-echo' ? undefined : hello);
+    : () => rawConnect(server.url, server.name === referenceName('raw-echo') ? undefined : hello);
   for (let i = 0; i < Math.min(200, count); i++) await connectOnce();
   const cpu0 = serverCpuMicros(server.pid);
   const client0 = process.cpuUsage();

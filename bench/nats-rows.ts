@@ -14,7 +14,8 @@
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node';
 import { driveClosed } from './drive.js';
 import { median, round, type Measurement } from './measurement.js';
-import { serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
+import { benchRuntime, serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
+import { REUSE_PORT_SUPPORTED } from '../src/server/runtime/node-runtime.js';
 
 export interface NatsRowsSetup {
   natsUrl: string;
@@ -62,6 +63,10 @@ export async function natsRows(setup: NatsRowsSetup): Promise<Measurement[]> {
  * the gateway process's (every thread); host and nats-server beside it.
  */
 async function workerRows(setup: NatsRowsSetup): Promise<Measurement[]> {
+  if (benchRuntime === 'node' && !REUSE_PORT_SUPPORTED) {
+    console.error(`  workers rows SKIPPED: the node runtime shares a port between workers only on Node.js 22.12+ (this is ${process.versions.node})`);
+    return [];
+  }
   const subjects: Subject[] = [];
   const closers: Array<() => void> = [];
   for (const workers of [1, 2]) {

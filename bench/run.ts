@@ -6,6 +6,7 @@
  *   npm run bench -- --duration 2    # seconds per measurement
  *   npm run bench -- --smoke         # a fraction of a second each: checks the script, not the speed
  *   npm run bench -- --only connect  # only the scenarios whose name contains the word
+ *   UPLINK_RUNTIME=node npm run bench   # every row on the node runtime, against node:http + ws references (latest-node.json)
  *
  * It compiles the bench with tsc first (bench/tsconfig.json) and runs that JavaScript: the code users
  * run from the package, not tsx's transform (whose keepNames adds work and memory per closure).
@@ -32,7 +33,7 @@ import { medianRows, round, type Measurement } from './measurement.js';
 import { connectRows } from './connect.js';
 import { natsRows } from './nats-rows.js';
 import { httpLanes } from './http-lanes.js';
-import { placement, serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
+import { benchRuntime, placement, referenceName, serverCpuMicros, startServer, type ServerProcess } from './servers/processes.js';
 
 /** bench/results of the repository, also when this runs compiled from .bench-build/bench. */
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), ...(import.meta.url.includes('/.bench-build/') ? ['..', '..', 'bench'] : []), 'results');
@@ -157,7 +158,7 @@ async function sameClientEcho(json: ServerProcess, uplink: ServerProcess): Promi
 
 /** The rows in the order of the table (about 100 lines: one or two per group of rows, kept in one place to read the table's order). */
 async function main(): Promise<void> {
-  console.error(`processes: ${placement}`);
+  console.error(`processes: ${placement}; runtime: ${benchRuntime}${benchRuntime === 'node' ? ' (references: node:http + ws)' : ''}`);
   const servers = { echo: await startServer('raw-echo'), json: await startServer('raw-json'), uplink: await startServer('uplink') };
   // The same Uplink server on wss://, with a certificate made now (test/support/certificates.ts).
   const certs = makeCertificates();
@@ -256,14 +257,14 @@ async function main(): Promise<void> {
   for (const m of results) {
     // Metrics on are measured against the same gateway with metrics off.
     const sameWithout = m.server === 'uplink-metrics' ? results.find((r) => r.scenario === m.scenario && r.server === 'uplink') : undefined;
-    const reference = sameWithout ?? results.find((r) => r.scenario === m.scenario && (r.server === 'raw-json' || r.server === 'raw-http')) ?? results.find((r) => r.scenario === m.scenario && r.server === 'raw-echo')
+    const reference = sameWithout ?? results.find((r) => r.scenario === m.scenario && (r.server === referenceName('raw-json') || r.server === referenceName('raw-http'))) ?? results.find((r) => r.scenario === m.scenario && r.server === referenceName('raw-echo'))
       ?? (CALL_RELATIVE.has(m.scenario) ? results.find((r) => r.scenario === 'add(1,2) 8x32' && r.server === m.server) : undefined);
     if (reference && m !== reference && reference.serverCpuUsPerOp > 0 && m.ratioToReference === undefined) m.ratioToReference = round(m.serverCpuUsPerOp / reference.serverCpuUsPerOp);
   }
   printTable(results);
   mkdirSync(resultsDir, { recursive: true });
-  const out = join(resultsDir, smoke ? 'smoke.tmp.json' : 'latest.json');
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, placement, durationMs, results }, null, 2) + '\n');
+  const out = join(resultsDir, smoke ? 'smoke.tmp.json' : benchRuntime === 'node' ? 'latest-node.json' : 'latest.json');
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, runtime: benchRuntime, cpu: cpus()[0]?.model, cores: cpus().length, placement, durationMs, results }, null, 2) + '\n');
   console.log(`\nwritten to ${out}`);
   for (const s of [...Object.values(servers), wss, withMetrics]) s.child.kill();
   rmSync(certs.dir, { recursive: true, force: true });

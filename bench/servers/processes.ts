@@ -51,8 +51,22 @@ function hasTaskset(): boolean {
 /** How the bench placed its processes, for the results file. */
 export const placement = pinned ? `servers on CPU ${SERVER_CPU}, load generator on CPUs 1-${cpus - 1}` : 'not pinned';
 
-/** Starts bench/servers/<script> (default: <name>) in its own process and waits for its port. */
-export async function startServer(name: string, options: { script?: string; env?: Record<string, string>; scheme?: string; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+/**
+ * `UPLINK_RUNTIME=node npm run bench`: the Uplink servers run on the node runtime (bench/servers/uplink.ts
+ * reads the variable) and each raw uWS reference is replaced by its hand-written counterpart on the same
+ * stack (node:http + ws), so that every row compares Uplink with what a team would write without it.
+ */
+export const benchRuntime: 'uws' | 'node' = process.env.UPLINK_RUNTIME === 'node' ? 'node' : 'uws';
+const NODE_REFERENCES: Record<string, string> = { 'raw-echo': 'ws-echo', 'raw-json': 'ws-json', 'raw-hello': 'ws-hello', 'raw-http': 'node-http' };
+
+/** The name (and script) of a reference server in this bench's runtime: raw-json, or ws-json on the node runtime. */
+export function referenceName(name: string): string {
+  return benchRuntime === 'node' ? NODE_REFERENCES[name] ?? name : name;
+}
+
+/** Starts bench/servers/<script> (default: <name>, a reference mapped by referenceName) in its own process and waits for its port. */
+export async function startServer(requested: string, options: { script?: string; env?: Record<string, string>; scheme?: string; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+  const name = options.script ? requested : referenceName(requested);
   const script = join(here, `${options.script ?? name}.${compiled ? 'js' : 'ts'}`);
   const node = ['--expose-gc', ...(options.nodeArgs ?? [])];
   const args = compiled ? [...node, script] : [...node, '--import', 'tsx', script];
