@@ -58,3 +58,36 @@ export async function driveAtRate(lanes: Array<() => Promise<void>>, perSecond: 
   await Promise.all(inFlight);
   return { ops: done, latencies };
 }
+
+/**
+ * `perSecond` operations a second for `ms` from a 1 ms timer (bursts of about perSecond / 1000):
+ * unlike driveAtRate it leaves the load generator idle between bursts, so that the client's CPU per
+ * operation can be read from the process's CPU time (the client rows, bench/client-rows.ts).
+ */
+export async function driveAtRateTimed(lanes: Array<() => Promise<void>>, perSecond: number, ms: number): Promise<Driven> {
+  const total = Math.floor((perSecond * ms) / 1000);
+  const latencies = new Float64Array(total);
+  const inFlight: Array<Promise<void>> = [];
+  let started = 0;
+  let done = 0;
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const t = performance.now();
+      const due = Math.min(total, Math.floor(((t - t0) * perSecond) / 1000));
+      for (; started < due; started++) {
+        const index = started;
+        inFlight.push(lanes[index % lanes.length]!().then(() => {
+          latencies[index] = performance.now() - t;
+          done++;
+        }));
+      }
+      if (started >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  await Promise.all(inFlight);
+  return { ops: done, latencies };
+}

@@ -3,6 +3,9 @@ export interface Measurement {
   scenario: string; server: string; ops: number; opsPerSec: number;
   p50us: number; p99us: number; p999us: number;
   serverCpuUsPerOp: number; clientCpuUsPerOp: number; ratioToReference?: number;
+  /** The client rows (bench/client-rows.ts): ratioToReference is client CPU there; these are calls/s and server CPU. */
+  callsRatio?: number;
+  serverRatio?: number;
   rssBytesPerConnection?: number;
   /** uplink-nats rows: CPU of the object host and of nats-server per operation (the gateway's is serverCpuUsPerOp). */
   hostCpuUsPerOp?: number;

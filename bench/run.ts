@@ -27,7 +27,8 @@ import { CALL_RELATIVE, callbackRoundTrip, laneBuilders, refCall } from './lanes
 import { BENCH_SECRET } from './servers/bench-secret.js';
 import { makeCertificates } from '../test/support/certificates.js';
 import { NATS_SERVER, startNatsServer } from '../test/support/nats-server.js';
-import { driveAtRate, driveClosed, type Driven } from './drive.js';
+import { driveAtRate, driveAtRateTimed, driveClosed, type Driven } from './drive.js';
+import { clientRows } from './client-rows.js';
 import { idleConnections } from './idle.js';
 import { medianRows, round, type Measurement } from './measurement.js';
 import { connectRows } from './connect.js';
@@ -65,11 +66,12 @@ const conns = 8;
 /** The other processes of the uplink-nats rows, whose CPU is measured alongside the gateway's. */
 let clusterPids: { host: number; nats: number } | undefined;
 
-/** `load`: in flight per lane (closed loop), or `{ perSecond }` (open loop, see bench/drive.ts). */
-type Load = number | { perSecond: number };
+/** `load`: in flight per lane (closed loop), or `{ perSecond }` (open loop; `timer`: from a 1 ms timer, see bench/drive.ts). */
+type Load = number | { perSecond: number; timer?: true };
 
 function drive(lanes: Array<() => Promise<void>>, load: Load, ms: number): Promise<Driven> {
-  return typeof load === 'number' ? driveClosed(lanes, load, ms) : driveAtRate(lanes, load.perSecond, ms);
+  if (typeof load === 'number') return driveClosed(lanes, load, ms);
+  return load.timer ? driveAtRateTimed(lanes, load.perSecond, ms) : driveAtRate(lanes, load.perSecond, ms);
 }
 
 async function measure(scenario: string, server: ServerProcess, lanes: Array<() => Promise<void>>, load: Load): Promise<Measurement> {
@@ -190,6 +192,8 @@ async function main(): Promise<void> {
     on.close();
   }
   results.push(...await fixedRateRows(servers.json, servers.uplink));
+  // Each system driven by its own client: the Uplink Node client against a hand-written JSON client (#30).
+  results.push(...await clientRows({ measure, json: servers.json, uplink: servers.uplink, token, smoke, wanted }));
   // Calls over HTTP (one keep-alive connection per lane, one request in flight on each): raw uWS HTTP + JSON, then Uplink.
   if (wanted('http add(1,2) 64x1')) {
     const rawHttp = await startServer('raw-http');
@@ -297,6 +301,7 @@ async function startNatsCluster(): Promise<{ gateway: ServerProcess; natsUrl: st
 
 /** The ratio column: to the row's reference; on the nats rows also calls/s, nats-server CPU and p50 against raw nats.js. */
 function ratioText(m: Measurement): string {
+  if (m.callsRatio !== undefined) return `client CPU ${m.ratioToReference}x, calls/s ${m.callsRatio}x, server CPU ${m.serverRatio}x`;
   const own = m.ratioToReference === undefined ? '' : `${m.ratioToReference}x`;
   if (!m.vsRawNats) return own;
   const { calls, natsCpu, p50 } = m.vsRawNats;

@@ -237,6 +237,7 @@ export class Gateway {
     const connection = new Connection(socket, peer, this.env, `c${(this.nextConnectionId++).toString(36)}`);
     this.connections.add(connection);
     return {
+      get needsTurns() { return !connection.welcomed; },
       message: (message, isBinary) => connection.receive(message, isBinary),
       drain: () => connection.onDrain(),
       close: (code) => {

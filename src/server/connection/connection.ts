@@ -122,6 +122,11 @@ export class Connection implements ConnectionInfo, CallOwner {
     return this.state !== 'closed';
   }
 
+  /** Welcomed: past the hello and its admission, frames are handled as they come. */
+  get welcomed(): boolean {
+    return this.state === 'open';
+  }
+
   /** Calls to this client (its callbacks), and releases: the host's way back. Made on first use (idle connections stay small). */
   get peer(): OutgoingCallbacks {
     const { env } = this;

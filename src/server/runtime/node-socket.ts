@@ -7,8 +7,9 @@
  *
  * Message order and turns: uWS calls its message handler once per message from native code, so
  * promise jobs run between two messages (a hello's admission settles before the next frame is read).
- * ws emits every message of a TCP chunk in one go; so the first message of a burst is handled at
- * once and the rest each in their own setImmediate (in order; the socket pauses while many wait).
+ * ws emits every message of a TCP chunk in one go; so before the welcome the first message of a burst
+ * is handled at once and the rest each in their own setImmediate (in order; the socket pauses while
+ * many wait). Once the listener says it needs no turns (welcomed), a burst is handled back to back.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -51,6 +52,8 @@ export class NodeServerSocket implements ServerSocket {
   /** A message was handled in this turn: the next waits for a setImmediate. */
   private inTurn = false;
   private waiting = 0;
+  /** The socket is corked for the messages of the current read (corkRead). */
+  private readCorked = false;
 
   constructor(private readonly ws: WebSocket, private readonly socket: Socket, private readonly limits: SocketLimits, private readonly onGone: (s: NodeServerSocket) => void) {
     ws.on('message', (data, isBinary) => {
@@ -75,6 +78,12 @@ export class NodeServerSocket implements ServerSocket {
   }
 
   private receive(message: ArrayBuffer, isBinary: boolean): void {
+    // Welcomed, nothing waiting for a turn: the messages of one read are handled back to back (as a
+    // hand-written ws server does), and what they send leaves in one write once the read is done.
+    if (this.waiting === 0 && this.listener?.needsTurns === false) {
+      this.corkRead();
+      return this.deliver(message, isBinary);
+    }
     if (!this.inTurn && this.waiting === 0) {
       this.inTurn = true;
       queueMicrotask(() => (this.inTurn = false));
@@ -84,6 +93,17 @@ export class NodeServerSocket implements ServerSocket {
     setImmediate(() => {
       if (--this.waiting === MAX_WAITING - 1) this.ws.resume();
       this.deliver(message, isBinary);
+    });
+  }
+
+  /** Corks the socket until the current read's work is done (process.nextTick runs before promise jobs and I/O). */
+  private corkRead(): void {
+    if (this.readCorked) return;
+    this.readCorked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.readCorked = false;
+      this.socket.uncork();
     });
   }
 

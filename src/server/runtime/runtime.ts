@@ -54,6 +54,12 @@ export interface UpgradeRequest {
 
 /** What the gateway does with a socket's events; no event follows `close`. */
 export interface SocketListener {
+  /**
+   * True while promise jobs must run between two messages, as uWS gives them (before the welcome, a
+   * hello's admission settles before the next frame is read); once false, a runtime may hand over the
+   * messages of one read back to back.
+   */
+  readonly needsTurns: boolean;
   /** `message` is valid during the call only (a runtime may reuse it). */
   message(message: ArrayBuffer, isBinary: boolean): void;
   /** The socket's buffer drained after a send returned false. */
