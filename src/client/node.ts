@@ -1,7 +1,7 @@
 /** The Node.js client: the client core on the `ws` package (Node 20 has no global WebSocket). */
 import WebSocket from 'ws';
 import { UplinkClient, type ClientOptions } from './client.js';
-import type { SocketLike } from './socket.js';
+import { NodeWebSocket } from './node-socket.js';
 import { socketFactory } from './transport.js';
 
 export interface NodeClientOptions extends ClientOptions {
@@ -18,8 +18,8 @@ export interface NodeClientOptions extends ClientOptions {
  */
 export function connect(url: string | readonly string[], options: NodeClientOptions = {}): Promise<UplinkClient> {
   const maxPayload = options.maxPayload ?? 64 * 1024 * 1024;
-  return UplinkClient.open(url, socketFactory((u, bearer) => new WebSocket(u, {
+  return UplinkClient.open(url, socketFactory((u, bearer) => new NodeWebSocket(new WebSocket(u, {
     maxPayload, perMessageDeflate: false, ...(options.ca !== undefined ? { ca: options.ca } : {}),
     ...(bearer ? { headers: { Authorization: `Bearer ${bearer}` } } : {}),
-  }) as unknown as SocketLike, options.transport), options);
+  })), options.transport), options);
 }
