@@ -12,6 +12,7 @@ import { badFrame } from './frames.js';
 import { checkJsonLimits, defaultCodecLimits, limitExceeded, type CodecLimits } from './limits.js';
 import { checkRefNode, type RefKind, type RefNode, type RefScope } from './refs.js';
 import { checkPrefixFree, child, parseMetaPath } from './meta-paths.js';
+import { PlainJson, plainJsonKind, stringifyPlain } from './plain-json.js';
 
 export { parseMetaPath };
 
@@ -147,7 +148,8 @@ export class Codec {
    * copied like any other object. `refs` may be a function that makes the scope when it is needed.
    */
   encode(value: unknown, refs?: RefScope | (() => RefScope)): EncodedPayload {
-    if (isPlainJson(value, 0)) return { text: JSON.stringify(value) };
+    const plain = plainJsonKind(value);
+    if (plain !== PlainJson.No) return { text: stringifyPlain(value, plain) };
     const slot: AttachmentSlot = { list: [] };
     this.slot = slot;
     // A function: the scope is only made for values that may hold references (never on the fast path).
@@ -160,7 +162,9 @@ export class Codec {
       this.refs = undefined;
     }
     const { json, meta } = serialized;
-    let text = JSON.stringify(json ?? null);
+    // superjson's JSON is plain by construction; a long string in it is written as on the fast path.
+    const kind = plainJsonKind(json ?? null);
+    let text = kind === PlainJson.WithLongStrings ? stringifyPlain(json, kind) : JSON.stringify(json ?? null);
     if (meta) {
       // Shared references travel as full copies (dedupe is off); peers reject the equality table.
       delete meta.referentialEqualities;
@@ -319,31 +323,3 @@ function parseJson(text: string): unknown {
     throw badFrame('payload is not valid JSON');
   }
 }
-
-/**
- * True when JSON.stringify round-trips the value exactly: finite numbers (not -0), strings, booleans,
- * null, and arrays / plain objects of those (no undefined). Such values skip superjson.
- */
-function isPlainJson(value: unknown, depth: number): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case 'object': {
-      if (value === null) return true;
-      if (depth > 32) return false;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
-        return true;
-      }
-      if (Object.getPrototypeOf(value) !== Object.prototype) return false;
-      for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
