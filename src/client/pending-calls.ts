@@ -34,8 +34,8 @@ export interface RegisterOptions {
   idempotent: boolean;
   batch?: PendingCall['batch'];
   onAnnotations?: PendingCall['onAnnotations'];
-  /** Tells the gateway the call was abandoned (abort signal). */
-  sendCancel(): void;
+  /** Tells the gateway the call was abandoned (set when there is an abort signal). */
+  sendCancel: (() => void) | undefined;
 }
 
 export class PendingCalls {
@@ -60,7 +60,7 @@ export class PendingCalls {
       const onAbort = (): void => {
         const settled = this.settle(id);
         if (!settled) return;
-        options.sendCancel();
+        options.sendCancel?.();
         settled.reject(new UplinkError(ErrorCode.CANCELLED, 'cancelled by the caller'));
       };
       signal.addEventListener('abort', onAbort, { once: true });

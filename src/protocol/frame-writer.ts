@@ -74,8 +74,18 @@ export function writeHello(versions: readonly number[], client: string, token: s
   return json({ t: 'hello', v: versions, client, token });
 }
 
+/**
+ * Templated rather than JSON.stringify of an object (the client's most frequent header: the object
+ * spread and the generic stringify were its largest own cost per call); the text is the same, key for
+ * key: t, id, o, m, k, dl, cid, ann, undefined ones left out (test/unit/frame-writer.test.ts).
+ */
 export function writeCall(id: number, o: string, m: string, k: MemberKind | undefined, tags: RequestTags, args?: EncodedPayload): WireMessage {
-  return message(json({ t: 'call', id: int(id), o, m, k, ...tags }), args);
+  let header = '{"t":"call","id":' + num(id) + ',"o":' + JSON.stringify(o) + ',"m":' + JSON.stringify(m);
+  if (k !== undefined) header += ',"k":' + JSON.stringify(k);
+  if (tags.dl !== undefined) header += ',"dl":' + JSON.stringify(tags.dl);
+  if (tags.cid !== undefined) header += ',"cid":' + JSON.stringify(tags.cid);
+  if (tags.ann !== undefined) header += ',"ann":' + JSON.stringify(tags.ann);
+  return message(header + '}', args);
 }
 
 export function writeOneway(o: string, m: string, args: EncodedPayload, tags: Omit<RequestTags, 'dl'> = {}): WireMessage {

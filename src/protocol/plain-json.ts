@@ -23,8 +23,7 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
  * No: not JSON as it is (undefined, -0, a Map, a class instance...), superjson's work. WithLongStrings:
  * plain, and holding a string of LONG_STRING characters or more, where the writer pays off.
  */
-export const PlainJson = { No: 0, Yes: 1, WithLongStrings: 2 } as const;
-export type PlainJson = (typeof PlainJson)[keyof typeof PlainJson];
+export const enum PlainJson { No = 0, Yes = 1, WithLongStrings = 2 }
 
 /**
  * Whether JSON.stringify round-trips the value exactly: finite numbers (not -0), strings, booleans,
